@@ -1,0 +1,61 @@
+"""The replica's frozen configuration and the chain tip it starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crypto import encoding, hashing
+
+
+def validator_set_hash(validators: tuple[bytes, ...]) -> bytes:
+    return hashing.digest("validators", encoding.encode(list(validators)))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaConfig:
+    chain_id: bytes
+    replica_id: int
+    validators: tuple[bytes, ...]
+    batch_size_max: int = 2000
+    batch_delay_ms: int = 5
+    pending_max: int = 100_000
+    window: int = 8
+    recent_requests_max: int = 200_000
+
+    def __post_init__(self) -> None:
+        assert len(self.chain_id) == 32
+        assert len(self.validators) >= 1
+        assert 0 <= self.replica_id < len(self.validators)
+        assert len(set(self.validators)) == len(self.validators), "duplicate validator key"
+        assert 1 <= self.batch_size_max and 0 <= self.batch_delay_ms and 1 <= self.window
+
+    @property
+    def n(self) -> int:
+        return len(self.validators)
+
+    @property
+    def f(self) -> int:
+        return (self.n - 1) // 3
+
+    @property
+    def quorum(self) -> int:
+        """Votes that make a certificate: 2f+1."""
+        return 2 * self.f + 1
+
+    @property
+    def validator_set_hash(self) -> bytes:
+        return validator_set_hash(self.validators)
+
+    def primary(self, view: int) -> int:
+        return view % self.n
+
+
+@dataclass(frozen=True, slots=True)
+class ChainTip:
+    """The last executed block: what the next block must extend."""
+
+    height: int
+    block_hash: bytes
+    state_root: bytes
+    receipts_root: bytes
+    timestamp_ms: int

@@ -1,0 +1,246 @@
+"""Blocks and PBFT messages: frozen values with one canonical wire form.
+
+`decode_message` is the only way bytes from a peer become a message; it
+checks every field's type and size and raises MessageError (the peer's
+fault) for anything else. Signatures are checked later by `consensus.auth`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from crypto import encoding, hashing, merkle
+
+HASH_SIZE = 32
+SIGNATURE_SIZE = 64
+TXS_PER_BLOCK_MAX = 20_000
+TX_SIZE_MAX = 64 * 1024
+FRAME_SIZE_MAX = 32 * 1024 * 1024
+SIGNATURE_DOMAIN = "pbft"
+
+
+class MessageError(ValueError):
+    """Bytes from a peer that do not form a valid message: the peer's fault."""
+
+
+def _int(value: Any, name: str) -> int:
+    if type(value) is not int or value < 0:
+        raise MessageError(f"{name} must be a non-negative integer")
+    return value
+
+
+def _hash(value: Any, name: str) -> bytes:
+    if type(value) is not bytes or len(value) != HASH_SIZE:
+        raise MessageError(f"{name} must be {HASH_SIZE} bytes")
+    return value
+
+
+def _signature(value: Any) -> bytes:
+    if type(value) is not bytes or len(value) != SIGNATURE_SIZE:
+        raise MessageError(f"signature must be {SIGNATURE_SIZE} bytes")
+    return value
+
+
+def _list(value: Any, name: str, length: int | None = None) -> list:
+    if type(value) is not list or (length is not None and len(value) != length):
+        expected = f" of {length} items" if length is not None else ""
+        raise MessageError(f"{name} must be a list{expected}")
+    return value
+
+
+def tx_root(txs: tuple[bytes, ...]) -> bytes:
+    return merkle.root(list(txs))
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    """What a block commits to. `state_root` and `receipts_root` are the
+    results of executing the parent block (execution follows commitment)."""
+
+    chain_id: bytes
+    height: int
+    view: int
+    proposer: int
+    prev_hash: bytes
+    timestamp_ms: int
+    tx_root: bytes
+    tx_count: int
+    state_root: bytes
+    receipts_root: bytes
+    validator_set_hash: bytes
+
+    def to_wire(self) -> list:
+        return [
+            self.chain_id, self.height, self.view, self.proposer, self.prev_hash,
+            self.timestamp_ms, self.tx_root, self.tx_count, self.state_root,
+            self.receipts_root, self.validator_set_hash,
+        ]
+
+    @classmethod
+    def from_wire(cls, fields: Any) -> "BlockHeader":
+        f = _list(fields, "header", 11)
+        return cls(
+            chain_id=_hash(f[0], "chain_id"), height=_int(f[1], "height"),
+            view=_int(f[2], "view"), proposer=_int(f[3], "proposer"),
+            prev_hash=_hash(f[4], "prev_hash"), timestamp_ms=_int(f[5], "timestamp_ms"),
+            tx_root=_hash(f[6], "tx_root"), tx_count=_int(f[7], "tx_count"),
+            state_root=_hash(f[8], "state_root"), receipts_root=_hash(f[9], "receipts_root"),
+            validator_set_hash=_hash(f[10], "validator_set_hash"),
+        )
+
+    def hash(self) -> bytes:
+        return hashing.digest("block", encoding.encode(self.to_wire()))
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    header: BlockHeader
+    txs: tuple[bytes, ...]
+
+    def to_wire(self) -> list:
+        return [self.header.to_wire(), list(self.txs)]
+
+    @classmethod
+    def from_wire(cls, fields: Any) -> "Block":
+        f = _list(fields, "block", 2)
+        txs = _list(f[1], "txs")
+        if len(txs) > TXS_PER_BLOCK_MAX:
+            raise MessageError(f"block holds more than {TXS_PER_BLOCK_MAX} transactions")
+        for tx in txs:
+            if type(tx) is not bytes or not 0 < len(tx) <= TX_SIZE_MAX:
+                raise MessageError("a transaction must be 1 to 65536 bytes")
+        return cls(header=BlockHeader.from_wire(f[0]), txs=tuple(txs))
+
+
+@dataclass(frozen=True, slots=True)
+class CommitCertificate:
+    """2f+1 signed COMMITs for (view, seq, digest): proof a block is final."""
+
+    view: int
+    seq: int
+    digest: bytes
+    signatures: tuple[tuple[int, bytes], ...]
+
+    def to_wire(self) -> list:
+        return [self.view, self.seq, self.digest, [[r, s] for r, s in self.signatures]]
+
+    @classmethod
+    def from_wire(cls, fields: Any) -> "CommitCertificate":
+        f = _list(fields, "certificate", 4)
+        signatures = tuple(
+            (_int(_list(pair, "signature pair", 2)[0], "replica"), _signature(pair[1]))
+            for pair in _list(f[3], "signatures")
+        )
+        return cls(_int(f[0], "view"), _int(f[1], "seq"), _hash(f[2], "digest"), signatures)
+
+
+def vote_bytes(kind: str, view: int, seq: int, digest: bytes) -> bytes:
+    """The bytes a replica signs for a PRE-PREPARE, PREPARE or COMMIT."""
+    return encoding.encode([kind, view, seq, digest])
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """Shared shape of PRE-PREPARE digests, PREPARE and COMMIT."""
+
+    KIND: ClassVar[str] = ""
+    view: int
+    seq: int
+    digest: bytes
+    replica: int
+    signature: bytes
+
+    def signed_bytes(self) -> bytes:
+        return vote_bytes(self.KIND, self.view, self.seq, self.digest)
+
+    def to_wire(self) -> list:
+        return [self.KIND, self.view, self.seq, self.digest, self.replica, self.signature]
+
+    @classmethod
+    def from_wire(cls, f: list) -> "Vote":
+        _list(f, cls.KIND, 6)
+        return cls(_int(f[1], "view"), _int(f[2], "seq"), _hash(f[3], "digest"),
+                   _int(f[4], "replica"), _signature(f[5]))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepare(Vote):
+    KIND: ClassVar[str] = "prepare"
+
+
+@dataclass(frozen=True, slots=True)
+class Commit(Vote):
+    KIND: ClassVar[str] = "commit"
+
+
+@dataclass(frozen=True, slots=True)
+class PrePrepare:
+    """The primary's proposal of `block` at (view, seq); signed over the digest."""
+
+    KIND: ClassVar[str] = "pre-prepare"
+    view: int
+    seq: int
+    digest: bytes
+    replica: int
+    signature: bytes
+    block: Block
+
+    def signed_bytes(self) -> bytes:
+        return vote_bytes(self.KIND, self.view, self.seq, self.digest)
+
+    def to_wire(self) -> list:
+        return [self.KIND, self.view, self.seq, self.digest, self.replica, self.signature,
+                self.block.to_wire()]
+
+    @classmethod
+    def from_wire(cls, f: list) -> "PrePrepare":
+        _list(f, cls.KIND, 7)
+        return cls(_int(f[1], "view"), _int(f[2], "seq"), _hash(f[3], "digest"),
+                   _int(f[4], "replica"), _signature(f[5]), Block.from_wire(f[6]))
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Client requests a backup passes to the primary (authenticated by the link)."""
+
+    KIND: ClassVar[str] = "forward"
+    txs: tuple[bytes, ...]
+
+    def to_wire(self) -> list:
+        return [self.KIND, list(self.txs)]
+
+    @classmethod
+    def from_wire(cls, f: list) -> "Forward":
+        _list(f, cls.KIND, 2)
+        txs = _list(f[1], "txs")
+        if len(txs) > TXS_PER_BLOCK_MAX:
+            raise MessageError(f"forward holds more than {TXS_PER_BLOCK_MAX} transactions")
+        for tx in txs:
+            if type(tx) is not bytes or not 0 < len(tx) <= TX_SIZE_MAX:
+                raise MessageError("a transaction must be 1 to 65536 bytes")
+        return cls(tuple(txs))
+
+
+Message = PrePrepare | Prepare | Commit | Forward
+_KINDS: dict[str, Any] = {cls.KIND: cls for cls in (PrePrepare, Prepare, Commit, Forward)}
+
+
+def message_from_wire(fields: Any) -> Message:
+    f = _list(fields, "message")
+    if not f or type(f[0]) is not str or f[0] not in _KINDS:
+        raise MessageError("unknown message kind")
+    return _KINDS[f[0]].from_wire(f)
+
+
+def encode_message(message: Message) -> bytes:
+    return encoding.encode(message.to_wire())
+
+
+def decode_message(data: bytes) -> Message:
+    """Parse one message from a peer; MessageError for anything malformed."""
+    try:
+        fields = encoding.decode(data, FRAME_SIZE_MAX)
+    except encoding.DecodeError as exc:
+        raise MessageError(str(exc)) from None
+    return message_from_wire(fields)

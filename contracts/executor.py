@@ -1,0 +1,158 @@
+"""Execute a committed block: state view + transactions -> writes + receipts.
+
+Per transaction: known chain, registered sender key, unused nonce, known
+type, permitted role, then the contract's apply in its own overlay. Any
+failure yields a receipt with an error code and changes nothing but the
+sender's nonce window (so a failed instruction can never be replayed later
+to succeed). Replay protection is a sliding window of nonces per sender key,
+as in IPsec's anti-replay window: nonces need not arrive in order, each is
+used at most once, and the state per key stays bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crypto import encoding, hashing, merkle
+from contracts import settlement
+from contracts.genesis import client_key_key, institution_key
+from contracts.registry import Call, TxType
+from contracts.schema import ContractError
+from contracts.state import Overlay, StateView
+from contracts.tx import Transaction, TxError, decode_tx
+
+NONCE_WINDOW = 4096
+OK = "ok"
+
+TX_TYPES: dict[str, TxType] = dict(sorted(settlement.TX_TYPES.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class BlockContext:
+    chain_id: bytes
+    height: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    tx_hash: bytes
+    code: str
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == OK
+
+    def to_wire(self) -> list:
+        return [self.tx_hash, self.code, self.detail]
+
+    @classmethod
+    def from_wire(cls, fields: list) -> "Receipt":
+        return cls(fields[0], fields[1], fields[2])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tx_hash": self.tx_hash.hex(), "ok": self.ok, "code": self.code, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    writes: list[tuple[bytes, bytes | None]]
+    receipts: tuple[Receipt, ...]
+
+    @property
+    def receipts_root(self) -> bytes:
+        return receipts_root(self.receipts)
+
+
+def receipts_root(receipts: tuple[Receipt, ...]) -> bytes:
+    return merkle.root([encoding.encode(r.to_wire()) for r in receipts])
+
+
+def nonce_key(sender: bytes) -> bytes:
+    return b"nonce/" + sender
+
+
+def use_nonce(state: Overlay, sender: bytes, nonce: int) -> None:
+    """Mark `nonce` used for `sender`; ContractError if it was used or is too old."""
+    raw = state.get(nonce_key(sender))
+    top, bitmap = (0, 0) if raw is None else _unpack_window(raw)
+    if nonce >= top:
+        bitmap = ((bitmap << (nonce + 1 - top)) | 1) & ((1 << NONCE_WINDOW) - 1)
+        top = nonce + 1
+    else:
+        offset = top - 1 - nonce
+        if offset >= NONCE_WINDOW:
+            raise ContractError("nonce_too_old", f"nonce {nonce} is below the replay window")
+        if bitmap >> offset & 1:
+            raise ContractError("nonce_used", f"nonce {nonce} was already used")
+        bitmap |= 1 << offset
+    state.put(nonce_key(sender), encoding.encode([top, bitmap.to_bytes(NONCE_WINDOW // 8, "little")]))
+
+
+def _unpack_window(raw: bytes) -> tuple[int, int]:
+    top, bitmap = encoding.decode(raw)
+    return top, int.from_bytes(bitmap, "little")
+
+
+def nonce_status(state: StateView, sender: bytes, nonce: int) -> str | None:
+    """Read-only pre-check for admission: the error code the nonce would get, or None."""
+    try:
+        use_nonce(Overlay(state), sender, nonce)
+    except ContractError as exc:
+        return exc.code
+    return None
+
+
+class Executor:
+    """Applies blocks; holds no state of its own between calls."""
+
+    def __init__(self, tx_types: dict[str, TxType] | None = None) -> None:
+        self.tx_types = TX_TYPES if tx_types is None else tx_types
+
+    def execute(self, state: StateView, context: BlockContext, txs: list[Transaction | bytes]) -> BlockResult:
+        """Run `txs` in order. Raw bytes are decoded and signature-checked here;
+        a `Transaction` object is taken as already verified by the caller."""
+        block = Overlay(state)
+        receipts = []
+        for tx in txs:
+            receipts.append(self._execute_tx(block, context, tx))
+        return BlockResult(block.sorted_writes(), tuple(receipts))
+
+    def _execute_tx(self, block: Overlay, context: BlockContext, tx: Transaction | bytes) -> Receipt:
+        if isinstance(tx, bytes):
+            raw = tx
+            try:
+                tx = decode_tx(raw)
+            except TxError as exc:
+                return Receipt(hashing.digest("malformed-tx", raw), "malformed", str(exc))
+            if not tx.signature_valid():
+                return Receipt(tx.hash, "bad_signature")
+        if tx.chain_id != context.chain_id:
+            return Receipt(tx.hash, "wrong_chain")
+        raw_institution = block.get(client_key_key(tx.sender))
+        if raw_institution is None:
+            return Receipt(tx.hash, "unknown_sender")
+        institution = encoding.decode(raw_institution)
+        try:
+            use_nonce(block, tx.sender, tx.nonce)
+        except ContractError as exc:
+            return Receipt(tx.hash, exc.code, exc.detail)
+        scope = Overlay(block)
+        try:
+            self._apply(scope, context, tx, institution)
+        except ContractError as exc:
+            return Receipt(tx.hash, exc.code, exc.detail)
+        scope.merge_into(block)
+        return Receipt(tx.hash, OK)
+
+    def _apply(self, scope: Overlay, context: BlockContext, tx: Transaction, institution: str) -> None:
+        tx_type = self.tx_types.get(tx.type)
+        if tx_type is None:
+            raise ContractError("unknown_type", tx.type)
+        record = encoding.decode(scope.get(institution_key(institution)))
+        roles = tuple(record["roles"])
+        if not set(roles) & set(tx_type.roles):
+            raise ContractError("not_permitted", f"{institution} has roles {list(roles)}; {tx.type} needs one of {list(tx_type.roles)}")
+        tx_type.apply(scope, Call(institution, roles, tx.args, context.height, context.timestamp_ms))

@@ -1,0 +1,151 @@
+"""The genesis document: members, roles, keys, validators, opening balances.
+
+The file is JSON (byte strings as hex). Its canonical msgpack encoding is
+hashed into the chain id, so every signature on the chain is bound to one
+exact membership. `parse_genesis` refuses anything malformed with a message
+naming the field; `genesis_state` gives the state before block 1.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from crypto import encoding, hashing
+
+ROLES = ("validator", "member", "auditor", "regulator")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+BALANCE_MAX = 2**62
+CONSENSUS_DEFAULTS = {"batch_size_max": 2000, "batch_delay_ms": 5, "window": 8}
+
+
+class GenesisError(ValueError):
+    """A genesis document that cannot define a chain."""
+
+
+@dataclass(frozen=True, slots=True)
+class Institution:
+    id: str
+    name: str
+    roles: tuple[str, ...]
+    node_key: bytes | None
+    client_keys: tuple[bytes, ...]
+    balances: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Genesis:
+    document: dict[str, Any]
+    chain_id: bytes
+    chain_name: str
+    genesis_time_ms: int
+    currencies: tuple[str, ...]
+    institutions: tuple[Institution, ...]
+    validators: tuple[str, ...]
+    consensus: dict[str, int]
+
+    def institution(self, institution_id: str) -> Institution:
+        for institution in self.institutions:
+            if institution.id == institution_id:
+                return institution
+        raise KeyError(institution_id)
+
+    @property
+    def validator_keys(self) -> tuple[bytes, ...]:
+        return tuple(self.institution(v).node_key for v in self.validators)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise GenesisError(message)
+
+
+def _key(value: Any, where: str) -> bytes:
+    try:
+        key = bytes.fromhex(value)
+    except (TypeError, ValueError):
+        raise GenesisError(f"{where}: not a hex string") from None
+    _require(len(key) == 32, f"{where}: an Ed25519 public key is 32 bytes")
+    return key
+
+
+def _institution(item: Any, currencies: tuple[str, ...]) -> Institution:
+    _require(isinstance(item, dict), "institutions: each entry must be an object")
+    iid = item.get("id")
+    _require(isinstance(iid, str) and bool(ID_PATTERN.match(iid)), f"institution id {iid!r} is invalid")
+    roles = item.get("roles", [])
+    _require(isinstance(roles, list) and roles and all(r in ROLES for r in roles),
+             f"{iid}: roles must be a non-empty list drawn from {ROLES}")
+    node_key = _key(item["node_key"], f"{iid}.node_key") if item.get("node_key") else None
+    client_keys = tuple(_key(k, f"{iid}.client_keys") for k in item.get("client_keys", []))
+    balances = item.get("balances", {})
+    _require(isinstance(balances, dict), f"{iid}.balances must be an object")
+    for currency, amount in balances.items():
+        _require(currency in currencies, f"{iid}.balances: unknown currency {currency}")
+        _require(type(amount) is int and 0 <= amount <= BALANCE_MAX,
+                 f"{iid}.balances.{currency}: an integer in minor units, 0 to 2^62")
+    name = item.get("name", iid)
+    _require(isinstance(name, str) and len(name) <= 128, f"{iid}.name must be a short string")
+    return Institution(iid, name, tuple(roles), node_key, client_keys, tuple(sorted(balances.items())))
+
+
+def parse_genesis(document: Any) -> Genesis:
+    _require(isinstance(document, dict), "genesis must be a JSON object")
+    try:
+        chain_id = hashing.digest("genesis", encoding.encode(document))
+    except encoding.EncodingError as exc:
+        raise GenesisError(f"genesis holds a value with no canonical form: {exc}") from None
+    currencies = tuple(document.get("currencies", []))
+    _require(bool(currencies) and all(isinstance(c, str) and CURRENCY_PATTERN.match(c) for c in currencies),
+             "currencies must be a non-empty list of ISO 4217 codes")
+    institutions = tuple(_institution(i, currencies) for i in document.get("institutions", []))
+    ids = [i.id for i in institutions]
+    _require(len(set(ids)) == len(ids), "institution ids must be unique")
+    all_keys = [k for i in institutions for k in (*i.client_keys, *([i.node_key] if i.node_key else []))]
+    _require(len(set(all_keys)) == len(all_keys), "a key is listed twice")
+    validators = tuple(document.get("validators", []))
+    _require(len(validators) >= 1 and len(set(validators)) == len(validators), "validators must be unique and non-empty")
+    by_id = {i.id: i for i in institutions}
+    for v in validators:
+        _require(v in by_id and "validator" in by_id[v].roles and by_id[v].node_key is not None,
+                 f"validator {v} must be an institution with the validator role and a node_key")
+    consensus = dict(CONSENSUS_DEFAULTS)
+    for name, value in document.get("consensus", {}).items():
+        _require(name in CONSENSUS_DEFAULTS and type(value) is int and value >= 0,
+                 f"consensus.{name}: unknown parameter or not a non-negative integer")
+        consensus[name] = value
+    genesis_time_ms = document.get("genesis_time_ms", 0)
+    _require(type(genesis_time_ms) is int and genesis_time_ms >= 0, "genesis_time_ms must be an integer")
+    chain_name = document.get("chain_name", "consort")
+    _require(isinstance(chain_name, str), "chain_name must be a string")
+    return Genesis(document, chain_id, chain_name, genesis_time_ms, currencies,
+                   institutions, validators, consensus)
+
+
+def institution_key(institution_id: str) -> bytes:
+    return b"inst/" + institution_id.encode()
+
+
+def client_key_key(public_key: bytes) -> bytes:
+    return b"key/" + public_key
+
+
+def account_key(institution_id: str, currency: str) -> bytes:
+    return b"acct/" + institution_id.encode() + b"/" + currency.encode()
+
+
+def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
+    """The state before block 1: institutions, client keys, opening balances."""
+    state: dict[bytes, bytes] = {}
+    for institution in genesis.institutions:
+        state[institution_key(institution.id)] = encoding.encode(
+            {"name": institution.name, "roles": list(institution.roles)})
+        for key in institution.client_keys:
+            state[client_key_key(key)] = encoding.encode(institution.id)
+        if "member" in institution.roles or "validator" in institution.roles:
+            balances = dict(institution.balances)
+            for currency in genesis.currencies:
+                state[account_key(institution.id, currency)] = encoding.encode(balances.get(currency, 0))
+    return dict(sorted(state.items()))

@@ -1,0 +1,124 @@
+"""Signed client transactions: canonical body, Ed25519 signature, hash.
+
+Wire form: canonical msgpack `[body, signature]` where `body` is the
+canonical encoding of `[chain_id, sender, nonce, type, args]`. The
+transaction hash is `digest("tx", body)`; the signature is over `body` in
+the "tx" domain, so neither can be confused with any other structure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crypto import encoding, hashing, keys
+
+TX_SIZE_MAX = 16 * 1024
+NONCE_MAX = 2**62
+TYPE_LENGTH_MAX = 64
+SIGNATURE_DOMAIN = "tx"
+
+
+class TxError(ValueError):
+    """A transaction that cannot be decoded: the submitter's fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    chain_id: bytes
+    sender: bytes
+    nonce: int
+    type: str
+    args: dict[str, Any]
+    signature: bytes
+    body: bytes
+    hash: bytes
+
+    def wire(self) -> bytes:
+        return encoding.encode([self.body, self.signature])
+
+    def signature_valid(self) -> bool:
+        return keys.verify(self.sender, SIGNATURE_DOMAIN, self.body, self.signature)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id.hex(), "sender": self.sender.hex(), "nonce": self.nonce,
+            "type": self.type, "args": self.args, "signature": self.signature.hex(),
+            "hash": self.hash.hex(),
+        }
+
+
+def _fields(chain_id: Any, sender: Any, nonce: Any, tx_type: Any, args: Any) -> None:
+    if type(chain_id) is not bytes or len(chain_id) != 32:
+        raise TxError("chain_id must be 32 bytes")
+    if type(sender) is not bytes or len(sender) != keys.PUBLIC_KEY_SIZE:
+        raise TxError("sender must be a 32-byte public key")
+    if type(nonce) is not int or not 0 <= nonce < NONCE_MAX:
+        raise TxError(f"nonce must be an integer in [0, 2^62)")
+    if type(tx_type) is not str or not 0 < len(tx_type) <= TYPE_LENGTH_MAX:
+        raise TxError("type must be a non-empty string")
+    if type(args) is not dict:
+        raise TxError("args must be a map")
+
+
+def _build(chain_id: bytes, sender: bytes, nonce: int, tx_type: str, args: dict,
+           signature: bytes, body: bytes) -> Transaction:
+    return Transaction(chain_id, sender, nonce, tx_type, args, signature, body,
+                       hashing.digest("tx", body))
+
+
+def sign_tx(signer: keys.Signer, chain_id: bytes, nonce: int, tx_type: str,
+            args: dict[str, Any]) -> Transaction:
+    """Build and sign a transaction with a client key."""
+    _fields(chain_id, signer.public_key, nonce, tx_type, args)
+    try:
+        body = encoding.encode([chain_id, signer.public_key, nonce, tx_type, args])
+    except encoding.EncodingError as exc:
+        raise TxError(f"args cannot be encoded: {exc}") from None
+    return _build(chain_id, signer.public_key, nonce, tx_type, args,
+                  signer.sign(SIGNATURE_DOMAIN, body), body)
+
+
+def decode_tx(wire: bytes) -> Transaction:
+    """Parse wire bytes; TxError when malformed. The signature is not checked here."""
+    try:
+        outer = encoding.decode(wire, TX_SIZE_MAX)
+        if type(outer) is not list or len(outer) != 2:
+            raise TxError("a transaction is [body, signature]")
+        body, signature = outer
+        if type(body) is not bytes or type(signature) is not bytes:
+            raise TxError("body and signature must be bytes")
+        fields = encoding.decode(body, TX_SIZE_MAX)
+    except encoding.DecodeError as exc:
+        raise TxError(str(exc)) from None
+    if type(fields) is not list or len(fields) != 5:
+        raise TxError("a transaction body is [chain_id, sender, nonce, type, args]")
+    if len(signature) != keys.SIGNATURE_SIZE:
+        raise TxError("signature must be 64 bytes")
+    _fields(*fields)
+    return _build(*fields, signature, body)
+
+
+def tx_from_json(document: Any) -> Transaction:
+    """Parse the JSON form (hex for byte fields); TxError when malformed."""
+    if type(document) is not dict:
+        raise TxError("a transaction must be a JSON object")
+    try:
+        chain_id = bytes.fromhex(document["chain_id"])
+        sender = bytes.fromhex(document["sender"])
+        signature = bytes.fromhex(document["signature"])
+        nonce, tx_type, args = document["nonce"], document["type"], document["args"]
+    except KeyError as exc:
+        raise TxError(f"missing field {exc}") from None
+    except (TypeError, ValueError):
+        raise TxError("chain_id, sender and signature must be hex strings") from None
+    _fields(chain_id, sender, nonce, tx_type, args)
+    if len(signature) != keys.SIGNATURE_SIZE:
+        raise TxError("signature must be 64 bytes")
+    try:
+        body = encoding.encode([chain_id, sender, nonce, tx_type, args])
+    except encoding.EncodingError as exc:
+        raise TxError(f"args: {exc}") from None
+    if len(body) > TX_SIZE_MAX:
+        raise TxError(f"transaction exceeds {TX_SIZE_MAX} bytes")
+    return _build(chain_id, sender, nonce, tx_type, args, signature, body)

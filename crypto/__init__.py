@@ -1,0 +1,6 @@
+"""Trust primitives shared by every other package.
+
+Canonical encoding, domain-separated hashing, Ed25519 keys and signatures,
+Merkle trees with inclusion proofs. Pure functions over bytes: nothing here
+opens a socket, reads a clock or keeps global mutable state beyond caches.
+"""

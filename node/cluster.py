@@ -1,0 +1,95 @@
+"""Start and stop local node processes (for the demo, the bench and tests).
+
+Every process started here is tracked and stopped by `close()`, also when
+the caller fails; readiness is polled with a deadline, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from node.client import ClientError, ConsortClient
+
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class LocalCluster:
+    def __init__(self, directory: Path, log_level: str = "info") -> None:
+        self.directory = Path(directory).resolve()
+        self.index = json.loads((self.directory / "consortium.json").read_text())
+        self.institutions = self.index["institutions"]
+        self.log_level = log_level
+        self.processes: dict[int, subprocess.Popen] = {}
+
+    @property
+    def urls(self) -> list[str]:
+        return [entry["url"] for entry in self.institutions]
+
+    def start(self, replica_id: int) -> None:
+        entry = self.institutions[replica_id]
+        assert replica_id not in self.processes or self.processes[replica_id].poll() is not None
+        log_path = self.directory / entry["id"] / "node.log"
+        with open(log_path, "ab") as log_file:
+            self.processes[replica_id] = subprocess.Popen(
+                [sys.executable, "-m", "node.cli", "--log-level", self.log_level, "node", "start",
+                 "--config", str(self.directory / entry["config"])],
+                stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    def start_all(self) -> None:
+        for replica_id in range(len(self.institutions)):
+            self.start(replica_id)
+
+    def kill(self, replica_id: int, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(replica_id, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def close(self) -> None:
+        for replica_id in list(self.processes):
+            self.kill(replica_id, signal.SIGTERM)
+
+    def alive(self, replica_id: int) -> bool:
+        process = self.processes.get(replica_id)
+        return process is not None and process.poll() is None
+
+    async def wait_ready(self, replica_ids: list[int] | None = None, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Wait until each node answers and has its outbound peer links up."""
+        replica_ids = list(range(len(self.institutions))) if replica_ids is None else replica_ids
+        deadline = time.monotonic() + timeout_s
+        for replica_id in replica_ids:
+            async with ConsortClient(self.urls[replica_id], timeout_s=2.0) as client:
+                while True:
+                    if not self.alive(replica_id):
+                        raise RuntimeError(f"node {replica_id} exited; see its node.log")
+                    try:
+                        status = await client.status()
+                        links = [p["outbound"] for pid, p in status["peers"].items()
+                                 if int(pid) in replica_ids]
+                        if all(links):
+                            break
+                    except ClientError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"node {replica_id} not ready after {timeout_s} s")
+                    await asyncio.sleep(0.05)
+
+    def __enter__(self) -> "LocalCluster":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

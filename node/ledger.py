@@ -1,0 +1,65 @@
+"""The block applier: executes committed blocks against stored state.
+
+For this version the state root is a Merkle root over every (key, value)
+pair in key order, recomputed per block: correct and cheap while the state
+is small (accounts, keys, nonce windows). It is to be replaced by an
+incrementally updated authenticated structure.
+"""
+
+from __future__ import annotations
+
+from consensus.config import ChainTip
+from consensus.messages import Block, CommitCertificate
+from contracts.executor import BlockContext, BlockResult, Executor
+from contracts.genesis import Genesis, genesis_state
+from contracts.tx import Transaction
+from crypto import encoding, merkle
+from node.storage import Storage
+
+
+def state_root(items) -> bytes:
+    return merkle.root([encoding.encode([key, value]) for key, value in items])
+
+
+class StorageView:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.storage.state_get(key)
+
+
+class Ledger:
+    def __init__(self, storage: Storage, genesis: Genesis, executor: Executor | None = None) -> None:
+        self.storage = storage
+        self.genesis = genesis
+        self.executor = executor or Executor()
+        self.view = StorageView(storage)
+        tip = storage.tip()
+        if tip is None:
+            state = genesis_state(genesis)
+            tip = ChainTip(0, genesis.chain_id, state_root(state.items()), merkle.EMPTY_ROOT,
+                           genesis.genesis_time_ms)
+            storage.initialize(state, tip)
+        self.tip = tip
+
+    def apply(self, block: Block, certificate: CommitCertificate,
+              txs: list[Transaction | bytes] | None = None) -> tuple[ChainTip, BlockResult]:
+        """Execute and durably append the next block; return the new tip and result."""
+        header = block.header
+        assert header.height == self.tip.height + 1, "blocks are applied in order"
+        assert header.prev_hash == self.tip.block_hash, "block does not extend the tip"
+        context = BlockContext(self.genesis.chain_id, header.height, header.timestamp_ms)
+        result = self.executor.execute(self.view, context, list(block.txs) if txs is None else txs)
+        merged = dict(self.storage.state_items())
+        for key, value in result.writes:
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        new_tip = ChainTip(header.height, header.hash(), state_root(sorted(merged.items())),
+                           result.receipts_root, header.timestamp_ms)
+        self.storage.append_block(block, certificate, result.receipts, result.writes, new_tip,
+                                  [receipt.tx_hash for receipt in result.receipts])
+        self.tip = new_tip
+        return new_tip, result

@@ -1,0 +1,205 @@
+"""The node: one task owns the replica; everything else queues into it.
+
+Peer frames are decoded and authenticated where they arrive, then queued
+(bounded, with backpressure on the socket). Client batches are admitted by
+the API and queued without waiting (a full queue answers 503). Timers queue
+`TimerFired`. The consensus task steps the replica and performs its
+effects in order; a delivered block is applied to LevelDB in one synced
+batch before the replica hears `Executed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+from consensus.auth import authenticate
+from consensus.config import ReplicaConfig
+from consensus.events import (
+    Broadcast, CancelTimer, ClientRequests, Deliver, Executed, PeerMessage, Send, StartTimer, TimerFired,
+)
+from consensus.messages import Forward, MessageError, PrePrepare, decode_message, encode_message
+from consensus.replica import Replica
+from contracts.executor import Receipt
+from crypto.keys import read_key_file
+from node.admission import Admission, AdmissionError, TxVerifier
+from node.config import ConfigError, NodeConfig
+from node.ledger import Ledger
+from node.peers import PeerLinks, unpack_frame
+from node.storage import Storage
+
+log = logging.getLogger("consort.node")
+
+PENDING_TTL_S = 120.0
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ReceiptWaiters:
+    """Futures waiting for transactions to commit, bounded in number."""
+
+    def __init__(self, waiters_max: int) -> None:
+        self.waiters_max = waiters_max
+        self.count = 0
+        self.futures: dict[bytes, list[asyncio.Future]] = {}
+
+    def add(self, tx_hash: bytes) -> asyncio.Future | None:
+        if self.count >= self.waiters_max:
+            return None
+        future = asyncio.get_running_loop().create_future()
+        self.futures.setdefault(tx_hash, []).append(future)
+        self.count += 1
+        return future
+
+    def discard(self, tx_hash: bytes, future: asyncio.Future) -> None:
+        futures = self.futures.get(tx_hash)
+        if futures and future in futures:
+            futures.remove(future)
+            self.count -= 1
+            if not futures:
+                del self.futures[tx_hash]
+
+    def resolve(self, height: int, receipts: tuple[Receipt, ...]) -> None:
+        for index, receipt in enumerate(receipts):
+            for future in self.futures.pop(receipt.tx_hash, ()):
+                self.count -= 1
+                if not future.done():
+                    future.set_result((height, index, receipt))
+
+
+class Node:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.genesis = config.load_genesis()
+        validators = self.genesis.validator_keys
+        key_pair = read_key_file(config.node_key)
+        if not 0 <= config.replica_id < len(validators) or validators[config.replica_id] != key_pair.public_key:
+            raise ConfigError(f"{config.node_key} is not the genesis node key of replica {config.replica_id}")
+        chain_id = self.genesis.chain_id
+        self.storage = Storage(config.data_dir, chain_id)
+        self.ledger = Ledger(self.storage, self.genesis)
+        replica_config = ReplicaConfig(chain_id, config.replica_id, validators, **self.genesis.consensus)
+        self.replica = Replica(replica_config, key_pair.signer(), self.ledger.tip)
+        self.verifier = TxVerifier(chain_id)
+        self.admission = Admission(self.verifier, self.ledger)
+        self.inbox: asyncio.Queue = asyncio.Queue(config.limits.inbox_max)
+        self.waiters = ReceiptWaiters(config.limits.waiters_max)
+        self.pending: dict[bytes, float] = {}
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.peers = PeerLinks(chain_id, config.replica_id, validators, key_pair.signer(),
+                               config.peers, config.limits, self._on_frame)
+        self.committed_txs = 0
+        self.failure: BaseException | None = None
+
+    # ------------------------------------------------------------ inputs
+
+    async def _on_frame(self, sender: int, frame: bytes) -> None:
+        """Decode, authenticate and check a peer frame; queue what is valid."""
+        try:
+            raw_messages = unpack_frame(frame)
+        except ValueError as exc:
+            log.warning("bad frame from replica %d: %s", sender, exc)
+            return
+        for raw in raw_messages:
+            try:
+                message = decode_message(raw)
+            except MessageError as exc:
+                log.warning("bad message from replica %d: %s", sender, exc)
+                continue
+            problem = authenticate(message, sender, self.replica.config.validators)
+            if problem is None and isinstance(message, (PrePrepare, Forward)):
+                problem = self._check_txs(message)
+            if problem is not None:
+                log.warning("rejected %s from replica %d: %s", type(message).__name__, sender, problem)
+                continue
+            await self.inbox.put(PeerMessage(sender, message))
+
+    def _check_txs(self, message: PrePrepare | Forward) -> str | None:
+        txs = message.block.txs if isinstance(message, PrePrepare) else message.txs
+        for raw in txs:
+            try:
+                self.verifier.check_wire(raw)
+            except AdmissionError as exc:
+                return f"invalid transaction: {exc}"
+        return None
+
+    def submit(self, txs: list) -> list:
+        """Admit a batch and queue it for consensus; raises Rejected or QueueFull."""
+        self._expire_pending()
+        admitted = self.admission.admit(txs, self.pending)
+        self.inbox.put_nowait(ClientRequests(tuple(tx.wire() for tx in admitted)))
+        moment = time.monotonic()
+        for tx in admitted:
+            self.pending[tx.hash] = moment
+        return admitted
+
+    def _expire_pending(self) -> None:
+        horizon = time.monotonic() - PENDING_TTL_S
+        while self.pending:
+            tx_hash, moment = next(iter(self.pending.items()))
+            if moment > horizon:
+                break
+            del self.pending[tx_hash]
+
+    # ------------------------------------------------------ consensus task
+
+    async def consensus_loop(self) -> None:
+        while True:
+            event = await self.inbox.get()
+            self._perform(self.replica.step(event, now_ms()))
+
+    def _perform(self, effects: list) -> None:
+        queue = deque(effects)
+        while queue:
+            effect = queue.popleft()
+            if isinstance(effect, Send):
+                self.peers.send(effect.to, encode_message(effect.message))
+            elif isinstance(effect, Broadcast):
+                self.peers.broadcast(encode_message(effect.message))
+            elif isinstance(effect, StartTimer):
+                self._start_timer(effect.name, effect.delay_ms)
+            elif isinstance(effect, CancelTimer):
+                handle = self.timers.pop(effect.name, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(effect, Deliver):
+                queue.extend(self._apply(effect))
+            else:
+                raise TypeError(f"unknown effect {effect!r}")
+
+    def _apply(self, effect: Deliver) -> list:
+        txs = [self.verifier.cache.get(raw, raw) for raw in effect.block.txs]
+        tip, result = self.ledger.apply(effect.block, effect.certificate, txs)
+        for receipt in result.receipts:
+            self.pending.pop(receipt.tx_hash, None)
+        self.committed_txs += len(result.receipts)
+        self.waiters.resolve(tip.height, result.receipts)
+        log.debug("applied block %d with %d txs", tip.height, len(result.receipts))
+        return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root), now_ms())
+
+    def _start_timer(self, name: str, delay_ms: int) -> None:
+        old = self.timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self.timers.pop(name, None)
+            loop.create_task(self.inbox.put(TimerFired(name)))
+
+        self.timers[name] = loop.call_later(delay_ms / 1000, fire)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.peers.start()
+
+    async def close(self) -> None:
+        for handle in self.timers.values():
+            handle.cancel()
+        await self.peers.close()
+        self.storage.close()

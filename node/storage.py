@@ -1,0 +1,128 @@
+"""LevelDB (plyvel) storage: one database per node, keyspaces by prefix.
+
+    m:chain_id            chain id this folder belongs to
+    m:tip                 [height, block hash, state root, receipts root, timestamp]
+    b:<height>            block (header and transactions)
+    c:<height>            commit certificate
+    r:<height>            receipts
+    x:<height>            [state root, receipts root] after executing the block
+    h:<block hash>        height
+    t:<tx hash>           [height, index] of the transaction's first inclusion
+    s:<state key>         state value
+
+A committed block with everything it changes is written in ONE synced write
+batch, so a crash at any instant leaves either the whole block or none of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import plyvel
+
+from consensus.config import ChainTip
+from consensus.messages import Block, CommitCertificate
+from contracts.executor import Receipt
+from crypto import encoding
+
+
+class StorageError(RuntimeError):
+    """The data folder cannot be used (wrong chain, corrupt)."""
+
+
+def _height(height: int) -> bytes:
+    return height.to_bytes(8, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    block: Block
+    certificate: CommitCertificate | None
+    receipts: tuple[Receipt, ...]
+    state_root: bytes
+    receipts_root: bytes
+
+
+class Storage:
+    def __init__(self, path: Path, chain_id: bytes) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = plyvel.DB(str(path), create_if_missing=True)
+        except plyvel.Error as exc:
+            raise StorageError(f"cannot open LevelDB at {path}: {exc}") from None
+        stored = self.db.get(b"m:chain_id")
+        if stored is not None and stored != chain_id:
+            self.db.close()
+            raise StorageError(f"{path} holds chain {stored.hex()[:16]}…, not {chain_id.hex()[:16]}…")
+        self.chain_id = chain_id
+
+    def close(self) -> None:
+        if not self.db.closed:
+            self.db.close()
+
+    # ----------------------------------------------------------------- writes
+
+    def initialize(self, state: dict[bytes, bytes], tip: ChainTip) -> None:
+        """Write the genesis state and tip, once, in one synced batch."""
+        assert self.tip() is None, "storage already initialized"
+        with self.db.write_batch(sync=True) as batch:
+            for key, value in state.items():
+                batch.put(b"s:" + key, value)
+            batch.put(b"m:chain_id", self.chain_id)
+            batch.put(b"m:tip", self._tip_bytes(tip))
+
+    def append_block(
+        self, block: Block, certificate: CommitCertificate, receipts: tuple[Receipt, ...],
+        writes: list[tuple[bytes, bytes | None]], tip: ChainTip, tx_hashes: list[bytes],
+    ) -> None:
+        """Apply one executed block atomically and durably."""
+        height = _height(tip.height)
+        with self.db.write_batch(sync=True) as batch:
+            batch.put(b"b:" + height, encoding.encode(block.to_wire()))
+            batch.put(b"c:" + height, encoding.encode(certificate.to_wire()))
+            batch.put(b"r:" + height, encoding.encode([r.to_wire() for r in receipts]))
+            batch.put(b"x:" + height, encoding.encode([tip.state_root, tip.receipts_root]))
+            batch.put(b"h:" + tip.block_hash, height)
+            for index, tx_hash in enumerate(tx_hashes):
+                if self.db.get(b"t:" + tx_hash) is None:
+                    batch.put(b"t:" + tx_hash, encoding.encode([tip.height, index]))
+            for key, value in writes:
+                if value is None:
+                    batch.delete(b"s:" + key)
+                else:
+                    batch.put(b"s:" + key, value)
+            batch.put(b"m:tip", self._tip_bytes(tip))
+
+    @staticmethod
+    def _tip_bytes(tip: ChainTip) -> bytes:
+        return encoding.encode([tip.height, tip.block_hash, tip.state_root, tip.receipts_root, tip.timestamp_ms])
+
+    # ------------------------------------------------------------------ reads
+
+    def tip(self) -> ChainTip | None:
+        raw = self.db.get(b"m:tip")
+        return None if raw is None else ChainTip(*encoding.decode(raw))
+
+    def state_get(self, key: bytes) -> bytes | None:
+        return self.db.get(b"s:" + key)
+
+    def state_items(self) -> Iterator[tuple[bytes, bytes]]:
+        for key, value in self.db.iterator(prefix=b"s:"):
+            yield key[2:], value
+
+    def tx_location(self, tx_hash: bytes) -> tuple[int, int] | None:
+        raw = self.db.get(b"t:" + tx_hash)
+        return None if raw is None else tuple(encoding.decode(raw))
+
+    def block(self, height: int) -> StoredBlock | None:
+        key = _height(height)
+        raw = self.db.get(b"b:" + key)
+        if raw is None:
+            return None
+        certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(b"c:" + key)))
+        receipts = tuple(Receipt.from_wire(r) for r in encoding.decode(self.db.get(b"r:" + key)))
+        state_root, receipts_root = encoding.decode(self.db.get(b"x:" + key))
+        return StoredBlock(Block.from_wire(encoding.decode(raw, 64 * 1024 * 1024)), certificate,
+                           receipts, state_root, receipts_root)
