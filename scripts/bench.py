@@ -1,0 +1,169 @@
+"""Drive a 4-node consortium with concurrent signed payments for a fixed time.
+
+Each worker owns one client key, signs batches of payments and submits them
+to one node with wait=commit, so every latency is measured from submit to
+committed receipt. Progress is printed each second; the last line is one
+JSON object (tps, p50_ms, p99_ms, nodes, committed, duration_s, ...). An SVG
+plot of throughput and latency over time is written next to the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from contracts.tx import sign_tx  # noqa: E402
+from crypto.keys import read_key_file  # noqa: E402
+from node.client import ClientError, ConsortClient  # noqa: E402
+from node.cluster import LocalCluster  # noqa: E402
+from node.consortium import create_consortium  # noqa: E402
+from svgplot import write_bench_plot  # noqa: E402
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.latencies_ms: list[float] = []
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, latency ms)
+        self.committed = 0
+        self.failed = 0
+        self.errors = 0
+
+
+async def worker(number: int, url: str, key_path: Path, institution: str, others: list[str],
+                 chain_id: bytes, currency: str, batch: int, deadline: float, start: float,
+                 recorder: Recorder) -> None:
+    signer = read_key_file(key_path).signer()
+    rng = random.Random(number)
+    nonce = time.time_ns() // 1000 * 1000
+    async with ConsortClient(url, timeout_s=30) as client:
+        while time.monotonic() < deadline:
+            txs = []
+            for _ in range(batch):
+                nonce += 1
+                txs.append(sign_tx(signer, chain_id, nonce, "settlement.pay", {
+                    "from": institution, "to": rng.choice(others), "currency": currency,
+                    "amount": rng.randint(1, 10_000)}))
+            sent = time.monotonic()
+            try:
+                result = await client.submit(txs, wait=True, timeout_ms=20_000)
+            except ClientError as exc:
+                recorder.errors += 1
+                if exc.status == 503:
+                    await asyncio.sleep(0.05)
+                    continue
+                print(f"worker {number}: {exc}", file=sys.stderr)
+                await asyncio.sleep(0.2)
+                continue
+            latency_ms = (time.monotonic() - sent) * 1000
+            for receipt in result["receipts"]:
+                if receipt is None:
+                    continue
+                recorder.committed += 1
+                recorder.failed += 0 if receipt["ok"] else 1
+                recorder.latencies_ms.append(latency_ms)
+            recorder.samples.append((time.monotonic() - start, latency_ms))
+
+
+async def progress(recorder: Recorder, start: float, deadline: float, timeline: list) -> None:
+    last = 0
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        elapsed = time.monotonic() - start
+        rate = recorder.committed - last
+        last = recorder.committed
+        timeline.append((round(elapsed, 2), rate))
+        print(f"  {elapsed:5.1f} s  committed {recorder.committed:8d}  last second {rate:6d} tx/s",
+              file=sys.stderr, flush=True)
+
+
+async def run(args, directory: Path, cluster: LocalCluster | None) -> dict:
+    index = json.loads((directory / "consortium.json").read_text())
+    institutions = index["institutions"]
+    chain_id = bytes.fromhex(index["chain_id"])
+    if cluster is not None:
+        await cluster.wait_ready()
+    async with ConsortClient(institutions[0]["url"]) as client:
+        height_before = (await client.status())["height"]
+    recorder, timeline = Recorder(), []
+    start = time.monotonic()
+    deadline = start + args.duration
+    tasks = []
+    keys = [(entry, key) for key_slot in range(max(len(e["client_keys"]) for e in institutions))
+            for entry in institutions if key_slot < len(entry["client_keys"]) for key in [entry["client_keys"][key_slot]]]
+    for number in range(args.workers):
+        entry, key = keys[number % len(keys)]
+        if number >= len(keys):
+            raise SystemExit(f"--workers {args.workers} exceeds the {len(keys)} client keys of the consortium")
+        url = institutions[number % len(institutions)]["url"]
+        others = [e["id"] for e in institutions if e["id"] != entry["id"]]
+        tasks.append(worker(number, url, directory / key, entry["id"], others, chain_id,
+                            index["currency"], args.batch, deadline, start, recorder))
+    await asyncio.gather(progress(recorder, start, deadline, timeline), *tasks)
+    duration = time.monotonic() - start
+    async with ConsortClient(institutions[0]["url"]) as client:
+        height_after = (await client.status())["height"]
+    blocks = height_after - height_before
+    return {
+        "tps": round(recorder.committed / duration, 1),
+        "p50_ms": round(percentile(recorder.latencies_ms, 0.50), 1),
+        "p99_ms": round(percentile(recorder.latencies_ms, 0.99), 1),
+        "max_ms": round(max(recorder.latencies_ms, default=0.0), 1),
+        "nodes": len(institutions), "committed": recorder.committed, "failed_receipts": recorder.failed,
+        "request_errors": recorder.errors, "duration_s": round(duration, 2), "workers": args.workers,
+        "batch": args.batch, "blocks": blocks,
+        "txs_per_block": round(recorder.committed / blocks, 1) if blocks else 0,
+        "timeline": timeline, "samples": [(round(t, 3), round(l, 1)) for t, l in recorder.samples],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
+    parser.add_argument("--workers", type=int, default=16, help="concurrent clients, one key each")
+    parser.add_argument("--batch", type=int, default=100, help="transactions per submission")
+    parser.add_argument("--dir", help="consortium folder (default: a fresh temporary one)")
+    parser.add_argument("--running", action="store_true", help="the consortium's nodes already run")
+    parser.add_argument("--base-port", type=int, default=7300)
+    parser.add_argument("--out", help="write the JSON result here (default: DIR/bench.json)")
+    args = parser.parse_args()
+    directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="consort-bench-"))
+    if not (directory / "consortium.json").exists():
+        if args.running:
+            raise SystemExit(f"{directory} holds no consortium")
+        create_consortium(directory, institutions=4, base_port=args.base_port)
+    print(f"bench: consortium in {directory}, {args.workers} workers x {args.batch} tx, "
+          f"{args.duration:.0f} s", file=sys.stderr)
+    cluster = None if args.running else LocalCluster(directory, log_level="warning")
+    try:
+        if cluster is not None:
+            cluster.start_all()
+        result = asyncio.run(run(args, directory, cluster))
+    finally:
+        if cluster is not None:
+            cluster.close()
+    out = Path(args.out) if args.out else directory / "bench.json"
+    out.write_text(json.dumps(result) + "\n")
+    plot = write_bench_plot(result, out.with_suffix(".svg"))
+    print(f"bench: wrote {out} and {plot}", file=sys.stderr)
+    summary = {k: v for k, v in result.items() if k not in ("timeline", "samples")}
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

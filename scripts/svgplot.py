@@ -1,0 +1,47 @@
+"""Tiny dependency-free SVG charts for benchmark and simulator reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WIDTH, HEIGHT, MARGIN = 720, 260, 48
+
+
+def _polyline(points: list[tuple[float, float]], x_max: float, y_max: float, top: float,
+              colour: str, dots: bool = False) -> str:
+    if not points:
+        return ""
+    inner_w, inner_h = WIDTH - 2 * MARGIN, HEIGHT - 2 * MARGIN
+    coords = [(MARGIN + x / (x_max or 1) * inner_w, top + HEIGHT - MARGIN - y / (y_max or 1) * inner_h)
+              for x, y in points]
+    if dots:
+        return "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.5" fill="{colour}"/>' for x, y in coords)
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
+
+
+def _panel(title: str, points: list, top: float, colour: str, unit: str, dots: bool = False) -> str:
+    x_max = max((x for x, _ in points), default=1.0)
+    y_max = max((y for _, y in points), default=1.0) * 1.1 or 1.0
+    axes = (f'<line x1="{MARGIN}" y1="{top + HEIGHT - MARGIN}" x2="{WIDTH - MARGIN}" y2="{top + HEIGHT - MARGIN}" stroke="#444"/>'
+            f'<line x1="{MARGIN}" y1="{top + MARGIN}" x2="{MARGIN}" y2="{top + HEIGHT - MARGIN}" stroke="#444"/>')
+    labels = (f'<text x="{MARGIN}" y="{top + MARGIN - 12}" font-size="14" font-family="sans-serif">{title}</text>'
+              f'<text x="{MARGIN - 4}" y="{top + MARGIN + 4}" font-size="10" text-anchor="end" font-family="sans-serif">{y_max:.0f}</text>'
+              f'<text x="{MARGIN - 4}" y="{top + HEIGHT - MARGIN}" font-size="10" text-anchor="end" font-family="sans-serif">0</text>'
+              f'<text x="{WIDTH - MARGIN}" y="{top + HEIGHT - MARGIN + 16}" font-size="10" text-anchor="end" font-family="sans-serif">{x_max:.1f} s</text>'
+              f'<text x="{MARGIN - 4}" y="{top + MARGIN - 2}" font-size="10" text-anchor="end" font-family="sans-serif">{unit}</text>')
+    return axes + labels + _polyline(points, x_max, y_max, top, colour, dots)
+
+
+def write_bench_plot(result: dict, path: Path) -> Path:
+    """Committed tx/s per second and per-submission latency over time."""
+    throughput = [(float(t), float(rate)) for t, rate in result.get("timeline", [])]
+    latency = [(float(t), float(ms)) for t, ms in result.get("samples", [])]
+    title = (f"{result['nodes']} nodes: {result['tps']} tx/s, p50 {result['p50_ms']} ms, "
+             f"p99 {result['p99_ms']} ms")
+    body = (_panel(f"committed tx/s — {title}", throughput, 0, "#1f77b4", "tx/s")
+            + _panel("submit-to-commit latency per batch", latency, HEIGHT, "#d62728", "ms", dots=True))
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{2 * HEIGHT}" '
+           f'viewBox="0 0 {WIDTH} {2 * HEIGHT}"><rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
+    Path(path).write_text(svg)
+    return Path(path)
