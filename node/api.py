@@ -29,6 +29,7 @@ from node.runtime import Node
 log = logging.getLogger("consort.api")
 
 MSGPACK = "application/msgpack"
+NODE = web.AppKey("node", Node)
 
 
 def error(status: int, code: str, message: str, **extra) -> web.Response:
@@ -56,7 +57,7 @@ def _parse_batch(request: web.Request, body: bytes, single: bool) -> list:
         if single:
             return [body]
         try:
-            items = encoding.decode(body, request.app["node"].config.limits.request_bytes_max)
+            items = encoding.decode(body, request.app[NODE].config.limits.request_bytes_max)
         except encoding.DecodeError as exc:
             raise BadRequest("malformed", str(exc)) from None
         if type(items) is not list or not all(type(i) is bytes for i in items):
@@ -98,7 +99,7 @@ def _int_param(request: web.Request, name: str, default: int, maximum: int) -> i
 
 
 async def submit(request: web.Request, single: bool) -> web.Response:
-    node: Node = request.app["node"]
+    node: Node = request.app[NODE]
     body = await request.read()
     try:
         items = _parse_batch(request, body, single)
@@ -156,7 +157,7 @@ async def post_txs(request: web.Request) -> web.Response:
 
 
 async def get_tx(request: web.Request) -> web.Response:
-    node: Node = request.app["node"]
+    node: Node = request.app[NODE]
     try:
         tx_hash = bytes.fromhex(request.match_info["hash"])
         if len(tx_hash) != 32:
@@ -177,7 +178,7 @@ async def get_tx(request: web.Request) -> web.Response:
 
 
 async def get_block(request: web.Request) -> web.Response:
-    node: Node = request.app["node"]
+    node: Node = request.app[NODE]
     try:
         height = int(request.match_info["height"])
     except ValueError:
@@ -217,7 +218,7 @@ def block_json(stored) -> dict:
 
 
 async def get_status(request: web.Request) -> web.Response:
-    node: Node = request.app["node"]
+    node: Node = request.app[NODE]
     tip, replica = node.ledger.tip, node.replica
     return web.json_response({
         "chain_id": node.genesis.chain_id.hex(), "chain_name": node.genesis.chain_name,
@@ -230,7 +231,7 @@ async def get_status(request: web.Request) -> web.Response:
 
 
 async def get_accounts(request: web.Request) -> web.Response:
-    node: Node = request.app["node"]
+    node: Node = request.app[NODE]
     accounts = []
     for institution in node.genesis.institutions:
         for currency in node.genesis.currencies:
@@ -242,7 +243,7 @@ async def get_accounts(request: web.Request) -> web.Response:
 
 def make_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=node.config.limits.request_bytes_max, middlewares=[json_errors])
-    app["node"] = node
+    app[NODE] = node
     app.router.add_post("/v1/tx", post_tx)
     app.router.add_post("/v1/txs", post_txs)
     app.router.add_get("/v1/tx/{hash}", get_tx)

@@ -1,0 +1,98 @@
+"""Real node processes on 127.0.0.1 with real LevelDB. Every process a test
+starts is stopped by the fixture, also when the test fails."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from contracts.tx import sign_tx
+from crypto.keys import read_key_file
+from node.client import ConsortClient
+from node.cluster import LocalCluster
+from node.consortium import create_consortium
+
+pytestmark = pytest.mark.integration
+
+
+def free_base_port(count: int) -> int:
+    """A base port with `count` consecutive free ports on 127.0.0.1."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    directory = tmp_path / "consortium"
+    create_consortium(directory, institutions=4, base_port=free_base_port(4))
+    with LocalCluster(directory, log_level="info") as local:
+        local.start_all()
+        asyncio.run(local.wait_ready())
+        yield local
+
+
+class Payer:
+    """Signs payments from each institution's first client key with fresh nonces."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self.chain_id = bytes.fromhex(cluster.index["chain_id"])
+        self.signers = [read_key_file(cluster.directory / e["client_keys"][0]).signer()
+                        for e in cluster.institutions]
+        self.nonce = time.time_ns() // 1000 * 1000
+        self.ids = [e["id"] for e in cluster.institutions]
+
+    def pay(self, payer: int, amount: int = 100):
+        self.nonce += 1
+        payee = self.ids[(payer + 1) % len(self.ids)]
+        return sign_tx(self.signers[payer], self.chain_id, self.nonce, "settlement.pay",
+                       {"from": self.ids[payer], "to": payee, "currency": "EUR", "amount": amount})
+
+    async def send(self, via: int, payer: int, count: int, timeout_ms: int = 20_000) -> list[dict]:
+        async with ConsortClient(self.cluster.urls[via]) as client:
+            result = await client.submit([self.pay(payer) for _ in range(count)], wait=True,
+                                         timeout_ms=timeout_ms)
+        return result["receipts"]
+
+
+async def statuses(cluster: LocalCluster, replica_ids: list[int]) -> list[dict]:
+    found = []
+    for replica_id in replica_ids:
+        async with ConsortClient(cluster.urls[replica_id]) as client:
+            found.append(await client.status())
+    return found
+
+
+async def wait_agreement(cluster: LocalCluster, replica_ids: list[int], height_min: int,
+                         timeout_s: float = 20.0) -> list[dict]:
+    """Wait until the replicas report one height >= height_min and one state root."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = await statuses(cluster, replica_ids)
+        heights = {s["height"] for s in found}
+        if len({(s["height"], s["state_root"]) for s in found}) == 1 and min(heights) >= height_min:
+            return found
+        assert time.monotonic() < deadline, f"no agreement: {[(s['height'], s['state_root'][:8]) for s in found]}"
+        await asyncio.sleep(0.05)
+
+
+__all__ = ["Payer", "statuses", "wait_agreement", "Path"]

@@ -1,0 +1,225 @@
+"""The PBFT replica driven event by event through a fake link."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from consensus.auth import authenticate, verify_certificate
+from consensus.events import Broadcast, ClientRequests, Deliver, PeerMessage, Send
+from consensus.messages import Commit, Forward, Prepare, PrePrepare, vote_bytes
+from replica_net import ReplicaNet
+
+
+def txs(count: int, tag: str = "tx") -> list[bytes]:
+    return [f"{tag}-{i}".encode() for i in range(count)]
+
+
+def only(effects: list, kind) -> list:
+    return [e for e in effects if isinstance(e, kind)]
+
+
+def signed(net: ReplicaNet, replica_id: int, kind, view: int, seq: int, digest: bytes):
+    signature = net.keys[replica_id].signer().sign("pbft", vote_bytes(kind.KIND, view, seq, digest))
+    return kind(view, seq, digest, replica_id, signature)
+
+
+def propose(net: ReplicaNet, count: int = 3) -> PrePrepare:
+    effects = net.replicas[0].step(ClientRequests(tuple(txs(count))), net.now_ms)
+    (broadcast,) = only(effects, Broadcast)
+    assert isinstance(broadcast.message, PrePrepare)
+    return broadcast.message
+
+
+def test_block_commits_on_every_replica_with_a_valid_certificate():
+    net = ReplicaNet(n=4)
+    net.submit(0, txs(5))
+    net.run()
+    for replica_id in range(4):
+        (deliver,) = net.delivered[replica_id]
+        assert deliver.seq == 1 and list(deliver.block.txs) == txs(5)
+        assert len(deliver.certificate.signatures) == 3
+        validators = net.replicas[0].config.validators
+        assert verify_certificate(deliver.certificate, deliver.block.header.hash(), validators) is None
+    assert len({tuple(net.committed_blocks(i)) for i in range(4)}) == 1
+
+
+def test_backup_prepares_then_commits_only_at_quorums():
+    net = ReplicaNet(n=4)
+    pre_prepare = propose(net)
+    backup = net.replicas[1]
+    effects = backup.step(PeerMessage(0, pre_prepare), net.now_ms)
+    (prepare_out,) = only(effects, Broadcast)
+    assert isinstance(prepare_out.message, Prepare) and prepare_out.message.digest == pre_prepare.digest
+
+    digest = pre_prepare.digest
+    # Own prepare plus one more is 2f = 2: prepared, so a COMMIT goes out.
+    effects = backup.step(PeerMessage(2, signed(net, 2, Prepare, 0, 1, digest)), net.now_ms)
+    (commit_out,) = only(effects, Broadcast)
+    assert isinstance(commit_out.message, Commit)
+    # Own commit plus one is 2 < 2f+1: nothing delivered yet.
+    effects = backup.step(PeerMessage(2, signed(net, 2, Commit, 0, 1, digest)), net.now_ms)
+    assert only(effects, Deliver) == []
+    effects = backup.step(PeerMessage(3, signed(net, 3, Commit, 0, 1, digest)), net.now_ms)
+    (deliver,) = only(effects, Deliver)
+    assert deliver.seq == 1 and deliver.certificate.digest == digest
+    assert [r for r, _ in deliver.certificate.signatures] == [1, 2, 3]
+
+
+def test_primary_needs_2f_prepares_from_backups_before_committing():
+    net = ReplicaNet(n=4)
+    pre_prepare = propose(net)
+    primary = net.replicas[0]
+    effects = primary.step(PeerMessage(1, signed(net, 1, Prepare, 0, 1, pre_prepare.digest)), net.now_ms)
+    assert only(effects, Broadcast) == []
+    effects = primary.step(PeerMessage(2, signed(net, 2, Prepare, 0, 1, pre_prepare.digest)), net.now_ms)
+    assert isinstance(only(effects, Broadcast)[0].message, Commit)
+
+
+def test_message_from_a_non_member_is_ignored():
+    net = ReplicaNet(n=4)
+    pre_prepare = propose(net)
+    backup = net.replicas[1]
+    assert backup.step(PeerMessage(7, pre_prepare), net.now_ms) == []
+    assert backup.last_ignored == "sender is not another validator"
+    assert authenticate(pre_prepare, 7, backup.config.validators) == "sender is not a validator"
+
+
+def test_message_with_a_bad_signature_is_refused_by_the_driver_check():
+    net = ReplicaNet(n=4)
+    pre_prepare = propose(net)
+    validators = net.replicas[0].config.validators
+    good = signed(net, 2, Prepare, 0, 1, pre_prepare.digest)
+    assert authenticate(good, 2, validators) is None
+    forged = dataclasses.replace(good, signature=bytes(64))
+    assert authenticate(forged, 2, validators) == "bad signature"
+    by_other_key = signed(net, 3, Prepare, 0, 1, pre_prepare.digest)
+    assert authenticate(dataclasses.replace(by_other_key, replica=2), 2, validators) == "bad signature"
+    assert authenticate(good, 3, validators) == "message names another replica than its sender"
+
+
+def test_messages_for_the_wrong_view_are_ignored():
+    net = ReplicaNet(n=4)
+    pre_prepare = propose(net)
+    backup = net.replicas[1]
+    assert backup.step(PeerMessage(0, dataclasses.replace(pre_prepare, view=1)), net.now_ms) == []
+    assert backup.last_ignored == "wrong view"
+    assert backup.step(PeerMessage(2, signed(net, 2, Prepare, 5, 1, pre_prepare.digest)), net.now_ms) == []
+    assert backup.last_ignored == "wrong view"
+
+
+def test_pre_prepare_whose_digest_does_not_match_its_block_is_ignored():
+    net = ReplicaNet(n=4)
+    pre_prepare = propose(net)
+    other = propose_elsewhere(net)
+    tampered = dataclasses.replace(pre_prepare, block=other.block)
+    backup = net.replicas[1]
+    assert backup.step(PeerMessage(0, tampered), net.now_ms) == []
+    assert backup.last_ignored == "bad block: digest mismatch"
+    # The genuine one is still accepted afterwards.
+    assert only(backup.step(PeerMessage(0, pre_prepare), net.now_ms), Broadcast)
+
+
+def propose_elsewhere(net: ReplicaNet) -> PrePrepare:
+    twin = ReplicaNet(n=4)
+    effects = twin.replicas[0].step(ClientRequests(tuple(txs(2, "other"))), net.now_ms)
+    return only(effects, Broadcast)[0].message
+
+
+def test_prepare_and_commit_with_another_digest_are_ignored():
+    net = ReplicaNet(n=4)
+    pre_prepare = propose(net)
+    backup = net.replicas[1]
+    backup.step(PeerMessage(0, pre_prepare), net.now_ms)
+    wrong = bytes(32)
+    assert backup.step(PeerMessage(2, signed(net, 2, Prepare, 0, 1, wrong)), net.now_ms) == []
+    assert backup.last_ignored == "digest mismatch"
+    assert backup.step(PeerMessage(3, signed(net, 3, Commit, 0, 1, wrong)), net.now_ms) == []
+    assert backup.last_ignored == "digest mismatch"
+
+
+def test_pre_prepare_from_a_backup_and_conflicting_pre_prepares_are_ignored():
+    net = ReplicaNet(n=4)
+    pre_prepare = propose(net)
+    backup = net.replicas[1]
+    assert backup.step(PeerMessage(2, dataclasses.replace(pre_prepare, replica=2)), net.now_ms) == []
+    assert backup.last_ignored == "pre-prepare not from the primary"
+    backup.step(PeerMessage(0, pre_prepare), net.now_ms)
+    conflicting = propose_elsewhere(net)
+    assert backup.step(PeerMessage(0, conflicting), net.now_ms) == []
+    assert backup.last_ignored == "conflicting pre-prepare"
+
+
+def test_block_that_does_not_extend_the_tip_is_ignored():
+    net = ReplicaNet(n=4)
+    pre_prepare = propose(net)
+    header = dataclasses.replace(pre_prepare.block.header, prev_hash=bytes(32))
+    block = dataclasses.replace(pre_prepare.block, header=header)
+    primary_key = net.keys[0].signer()
+    digest = header.hash()
+    forged = PrePrepare(0, 1, digest, 0, primary_key.sign("pbft", vote_bytes(PrePrepare.KIND, 0, 1, digest)), block)
+    backup = net.replicas[1]
+    assert backup.step(PeerMessage(0, forged), net.now_ms) == []
+    assert backup.last_ignored == "bad block: previous hash mismatch"
+
+
+def test_backup_forwards_client_requests_to_the_primary():
+    net = ReplicaNet(n=4)
+    effects = net.replicas[2].step(ClientRequests(tuple(txs(3))), net.now_ms)
+    (send,) = only(effects, Send)
+    assert send.to == 0 and isinstance(send.message, Forward) and list(send.message.txs) == txs(3)
+    net.perform(2, effects)
+    net.run()
+    assert [list(d.block.txs) for d in net.delivered[2]] == [txs(3)]
+
+
+def test_duplicate_requests_are_proposed_once_and_never_again_after_commit():
+    net = ReplicaNet(n=4)
+    net.submit(1, txs(3))  # via a backup
+    net.submit(0, txs(3))  # and again directly at the primary
+    net.run()
+    assert [list(d.block.txs) for d in net.delivered[0]] == [txs(3)]
+    net.submit(0, txs(3))
+    net.run()
+    assert len(net.delivered[0]) == 1
+    assert net.replicas[0].last_ignored == "duplicate request"
+
+
+def test_requests_are_batched_up_to_the_block_size_in_order():
+    net = ReplicaNet(n=4, batch_size_max=10)
+    requests = txs(25)
+    net.submit(0, requests)
+    net.run()
+    blocks = [list(d.block.txs) for d in net.delivered[3]]
+    assert [len(b) for b in blocks] == [10, 10, 5]
+    assert sum(blocks, []) == requests
+    headers = [d.block.header for d in net.delivered[3]]
+    assert [h.height for h in headers] == [1, 2, 3]
+    assert headers[1].prev_hash == headers[0].hash() and headers[2].prev_hash == headers[1].hash()
+
+
+def test_batch_timer_cuts_a_partial_block():
+    net = ReplicaNet(n=4, batch_size_max=10, batch_delay_ms=5)
+    net.submit(0, txs(3))
+    net.run()
+    assert net.delivered[0] == [] and net.timers[0] == {"batch"}
+    net.fire_timers()
+    net.run()
+    assert [len(d.block.txs) for d in net.delivered[0]] == [3]
+
+
+def test_three_of_four_commit_while_one_backup_is_silent():
+    net = ReplicaNet(n=4, batch_size_max=5)
+    net.drop = lambda to, sender, message: 3 in (to, sender)
+    net.submit(1, txs(12))
+    net.run()
+    for replica_id in (0, 1, 2):
+        assert [len(d.block.txs) for d in net.delivered[replica_id]] == [5, 5, 2]
+    assert net.delivered[3] == []
+
+
+def test_two_silent_replicas_of_four_stop_progress():
+    net = ReplicaNet(n=4)
+    net.drop = lambda to, sender, message: bool({2, 3} & {to, sender})
+    net.submit(0, txs(4))
+    net.run()
+    assert all(net.delivered[i] == [] for i in range(4))
