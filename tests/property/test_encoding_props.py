@@ -1,0 +1,294 @@
+"""Property tests for crypto.encoding: one value, one byte form.
+
+`decode` must be the exact inverse of `encode` on canonical bytes and must
+refuse every other byte string with DecodeError (never another exception).
+"""
+
+from __future__ import annotations
+
+import struct
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+
+from crypto.encoding import DEPTH_MAX, INT_MAX, INT_MIN, DecodeError, EncodingError, decode, encode
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=INT_MIN, max_value=INT_MAX),
+    st.text(max_size=40),
+    st.binary(max_size=40),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=6),
+        st.dictionaries(st.text(max_size=8), children, max_size=6),
+    ),
+    max_leaves=30,
+)
+
+
+def depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    return 0
+
+
+def same(a, b) -> bool:
+    """Equality that also tells True from 1 and b"a" from "a"."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def decodes_or_refuses(data: bytes) -> None:
+    """The junk contract: a value whose encoding is `data`, or DecodeError."""
+    try:
+        value = decode(data)
+    except DecodeError:
+        return
+    assert encode(value) == data
+
+
+# --- round trip -------------------------------------------------------------
+
+@SETTINGS
+@given(values)
+def test_round_trip_preserves_value_and_types(value):
+    assume(depth(value) <= DEPTH_MAX)
+    data = encode(value)
+    back = decode(data)
+    assert same(back, value)
+    assert encode(back) == data
+
+
+@SETTINGS
+@given(st.dictionaries(st.text(max_size=8), scalars, min_size=2, max_size=8), st.randoms(use_true_random=False))
+def test_map_encoding_is_independent_of_insertion_order(mapping, rng):
+    items = list(mapping.items())
+    rng.shuffle(items)
+    assert encode(dict(items)) == encode(mapping)
+
+
+@SETTINGS
+@given(values)
+def test_encode_is_deterministic_and_equal_to_sorted_msgpack(value):
+    assume(depth(value) <= DEPTH_MAX)
+
+    def sort_maps(v):
+        if isinstance(v, list):
+            return [sort_maps(x) for x in v]
+        if isinstance(v, dict):
+            return {k: sort_maps(v[k]) for k in sorted(v)}
+        return v
+
+    assert encode(value) == msgpack.packb(sort_maps(value), use_bin_type=True)
+
+
+def test_bytes_and_str_stay_apart():
+    assert encode(b"a") != encode("a")
+    assert same(decode(encode(b"a")), b"a")
+    assert same(decode(encode("a")), "a")
+    assert same(decode(encode(True)), True)
+    assert same(decode(encode(1)), 1)
+
+
+def test_integer_range_edges():
+    for n in (INT_MIN, -1, 0, 1, 127, 128, 255, 256, 2**32, INT_MAX):
+        assert same(decode(encode(n)), n)
+    for n in (INT_MIN - 1, INT_MAX + 1):
+        with pytest.raises(EncodingError):
+            encode(n)
+
+
+@pytest.mark.parametrize("value", [1.5, {1: "int key"}, {b"k": 1}, {None: 1}, {"a": 0.0}, [set()], bytearray(b"x")])
+def test_values_without_canonical_form_are_refused(value):
+    with pytest.raises(EncodingError):
+        encode(value)
+
+
+def test_lone_surrogate_is_an_encoding_error():
+    # JSON can carry "\ud800"; it has no UTF-8 form and must fail like any
+    # other unencodable value, not with a UnicodeEncodeError.
+    with pytest.raises(EncodingError):
+        encode({"a": "\ud800"})
+
+
+def test_nesting_limit():
+    deep_ok = []
+    for _ in range(DEPTH_MAX):
+        deep_ok = [deep_ok]
+    assert decode(encode(deep_ok)) == deep_ok
+    too_deep = [deep_ok]
+    with pytest.raises(EncodingError):
+        encode(too_deep)
+    with pytest.raises(DecodeError):
+        decode(msgpack.packb(too_deep))
+
+
+# --- non-canonical bytes are refused ----------------------------------------
+
+NON_CANONICAL = {
+    "unsorted map": b"\x82\xa1b\x01\xa1a\x02",
+    "duplicate key": b"\x82\xa1a\x01\xa1a\x02",
+    "duplicate key same value": b"\x82\xa1a\x01\xa1a\x01",
+    "uint 1 as uint8": b"\xcc\x01",
+    "uint 1 as uint16": b"\xcd\x00\x01",
+    "uint 1 as uint32": b"\xce\x00\x00\x00\x01",
+    "uint 1 as uint64": b"\xcf" + (1).to_bytes(8, "big"),
+    "uint 1 as int8": b"\xd0\x01",
+    "int -1 as int16": b"\xd1\xff\xff",
+    "int -200 as int32": b"\xd2" + (-200).to_bytes(4, "big", signed=True),
+    "uint 300 as uint32": b"\xce" + (300).to_bytes(4, "big"),
+    "uint 200 as int16": b"\xd1\x00\xc8",
+    "float64": b"\xcb" + struct.pack(">d", 1.0),
+    "float32": b"\xca" + struct.pack(">f", 1.0),
+    "float in map": b"\x81\xa1a\xcb" + struct.pack(">d", 0.5),
+    "fixext1": b"\xd4\x01\x00",
+    "ext8": b"\xc7\x02\x05ab",
+    "timestamp ext": b"\xd6\xff\x00\x00\x00\x00",
+    "str8 for short str": b"\xd9\x01a",
+    "str16 for short str": b"\xda\x00\x01a",
+    "bin16 for short bin": b"\xc5\x00\x01a",
+    "array16 for one item": b"\xdc\x00\x01\x01",
+    "map16 for one pair": b"\xde\x00\x01\xa1a\x01",
+    "bytes map key": b"\x81\xc4\x01a\x01",
+    "int map key": b"\x81\x01\x02",
+    "nil map key": b"\x81\xc0\x01",
+    "array map key": b"\x81\x91\x01\x02",
+    "invalid utf-8 str": b"\xa2\xed\xa0",
+    "reserved byte": b"\xc1",
+    "trailing byte": encode({"a": 1}) + b"\x00",
+    "two values": encode(1) + encode(2),
+    "truncated": encode({"a": "bcd"})[:-1],
+    "empty": b"",
+    "array claims more than present": b"\xdd\xff\xff\xff\xff",
+}
+
+
+@pytest.mark.parametrize("data", NON_CANONICAL.values(), ids=NON_CANONICAL.keys())
+def test_hand_made_non_canonical_bytes_are_refused(data):
+    with pytest.raises(DecodeError):
+        decode(data)
+
+
+def test_msgpack_really_accepts_the_hand_made_bytes():
+    # Guard against the table above testing nothing: plain msgpack reads
+    # these, so only the canonical check can be what refuses them.
+    for name in ("unsorted map", "duplicate key", "uint 1 as uint16", "float64", "fixext1", "str8 for short str",
+                 "bin16 for short bin", "array16 for one item", "map16 for one pair"):
+        msgpack.unpackb(NON_CANONICAL[name], raw=False, strict_map_key=False)
+
+
+@SETTINGS
+@given(st.dictionaries(st.text(max_size=6), scalars, min_size=2, max_size=6))
+def test_any_unsorted_map_is_refused(mapping):
+    ordered = sorted(mapping.items())
+    data = msgpack.packb(dict(reversed(ordered)), use_bin_type=True)
+    with pytest.raises(DecodeError):
+        decode(data)
+
+
+def _wide_int(n: int) -> bytes:
+    """`n` in the widest msgpack integer form (canonical only by accident)."""
+    return b"\xcf" + n.to_bytes(8, "big") if n >= 0 else b"\xd3" + n.to_bytes(8, "big", signed=True)
+
+
+@SETTINGS
+@given(st.integers(min_value=INT_MIN, max_value=INT_MAX))
+def test_integers_in_wide_form_are_refused_unless_that_is_minimal(n):
+    data = _wide_int(n)
+    if data == encode(n):
+        assert decode(data) == n
+    else:
+        with pytest.raises(DecodeError):
+            decode(data)
+
+
+@SETTINGS
+@given(st.floats(allow_nan=False))
+def test_no_float_is_accepted(x):
+    with pytest.raises(DecodeError):
+        decode(msgpack.packb(x))
+    with pytest.raises(DecodeError):
+        decode(msgpack.packb([x], use_single_float=True))
+
+
+@SETTINGS
+@given(st.integers(min_value=-128, max_value=127), st.binary(max_size=20))
+def test_no_ext_type_is_accepted(code, payload):
+    with pytest.raises(DecodeError):
+        decode(msgpack.packb(msgpack.ExtType(code, payload)))
+
+
+@SETTINGS
+@given(values, st.binary(min_size=1, max_size=4))
+def test_trailing_bytes_are_refused(value, tail):
+    assume(depth(value) <= DEPTH_MAX)
+    with pytest.raises(DecodeError):
+        decode(encode(value) + tail)
+
+
+# --- junk ---------------------------------------------------------------------
+
+@settings(max_examples=1000, deadline=None)
+@given(st.binary(max_size=200))
+def test_junk_decodes_canonically_or_raises_decode_error(data):
+    decodes_or_refuses(data)
+
+
+@SETTINGS
+@given(values, st.data())
+def test_mutated_encodings_decode_canonically_or_raise_decode_error(value, data):
+    assume(depth(value) <= DEPTH_MAX)
+    raw = bytearray(encode(value))
+    for _ in range(data.draw(st.integers(1, 4))):
+        op = data.draw(st.sampled_from(["flip", "insert", "delete"]))
+        position = data.draw(st.integers(0, len(raw)))
+        if op == "insert":
+            raw.insert(position, data.draw(st.integers(0, 255)))
+        elif raw and position < len(raw):
+            if op == "flip":
+                raw[position] ^= 1 << data.draw(st.integers(0, 7))
+            else:
+                del raw[position]
+    decodes_or_refuses(bytes(raw))
+
+
+@pytest.mark.parametrize("junk", [None, "text", 12, [b"\x00"]])
+def test_non_bytes_input_is_a_decode_error(junk):
+    with pytest.raises(DecodeError):
+        decode(junk)
+
+
+# --- size limit ---------------------------------------------------------------
+
+@SETTINGS
+@given(values)
+def test_size_limit_is_inclusive(value):
+    assume(depth(value) <= DEPTH_MAX)
+    data = encode(value)
+    assert same(decode(data, size_max=len(data)), value)
+    with pytest.raises(DecodeError):
+        decode(data, size_max=len(data) - 1)
+
+
+def test_default_size_limit_applies():
+    from crypto.encoding import SIZE_MAX_DEFAULT
+
+    big = encode(b"x" * SIZE_MAX_DEFAULT)
+    assert len(big) > SIZE_MAX_DEFAULT
+    with pytest.raises(DecodeError):
+        decode(big)
+    assert decode(big, size_max=len(big)) == b"x" * SIZE_MAX_DEFAULT
