@@ -32,7 +32,13 @@ def _normalize(value: Any, depth: int) -> Any:
     """Check that `value` is encodable and return it with maps in key order."""
     if depth > DEPTH_MAX:
         raise EncodingError(f"nesting deeper than {DEPTH_MAX}")
-    if value is None or isinstance(value, (bool, str, bytes)):
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EncodingError("text with no UTF-8 form (lone surrogate)") from None
+        return value
+    if value is None or isinstance(value, (bool, bytes)):
         return value
     if isinstance(value, int):
         if not INT_MIN <= value <= INT_MAX:

@@ -23,6 +23,7 @@ from contracts.tx import TxError, sign_tx
 from crypto.keys import KeyFileError, read_key_file
 from node.client import ClientError, ConsortClient
 from node.config import ConfigError, load_config
+from node.storage import StorageError
 
 DEFAULT_NODE = os.environ.get("CONSORT_NODE", "http://127.0.0.1:7100")
 
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return args.func(args)
-    except (ClientError, ConfigError, KeyFileError, TxError, UsageError, FileExistsError, OSError) as exc:
+    except (ClientError, ConfigError, KeyFileError, StorageError, TxError, UsageError, FileExistsError,
+            OSError) as exc:
         print(f"consort: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -74,6 +74,7 @@ class PeerLinks:
         self.outbound_up = {pid: False for pid in self.peers}
         self.inbound_up: dict[int, int] = {}
         self.dropped = 0
+        self.refused = 0
         self._tasks: list[asyncio.Task] = []
         self._session: aiohttp.ClientSession | None = None
 
@@ -174,6 +175,7 @@ class PeerLinks:
         try:
             peer_id = await asyncio.wait_for(self._server_handshake(ws), self.limits.handshake_timeout_ms / 1000)
         except (HandshakeError, asyncio.TimeoutError, encoding.DecodeError, TypeError, ValueError) as exc:
+            self.refused += 1
             log.warning("refused peer from %s: %s", request.remote, exc)
             await ws.close(code=4001, message=str(exc)[:120].encode())
             return ws

@@ -1,0 +1,55 @@
+"""The `consort` command line against a running consortium, and its errors:
+one clear line on stderr, exit status 1, no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def consort(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("consort: error:"), result.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_pay_status_and_block_from_the_command_line(cluster):
+    alpha = cluster.institutions[0]
+    result = consort("tx", "pay", "--node", cluster.urls[1], "--key", str(cluster.directory / alpha["client_keys"][0]),
+                     "--from", alpha["id"], "--to", cluster.institutions[2]["id"], "--amount", "12500")
+    assert result.returncode == 0, result.stderr
+    paid = json.loads(result.stdout)
+    assert paid["receipts"][0]["ok"] and paid["receipts"][0]["tx_hash"] == paid["tx_hash"]
+
+    status = json.loads(consort("chain", "status", "--node", cluster.urls[1]).stdout)
+    assert status["height"] >= 1 and status["replica_id"] == 1
+    block = json.loads(consort("chain", "block", "1", "--node", cluster.urls[1]).stdout)
+    assert block["txs"][0]["args"]["amount"] == 12500
+
+    refused = consort("tx", "pay", "--node", cluster.urls[0], "--key", str(cluster.directory / alpha["client_keys"][0]),
+                      "--from", cluster.institutions[3]["id"], "--to", alpha["id"], "--amount", "1")
+    assert refused.returncode == 1
+    assert json.loads(refused.stdout)["receipts"][0]["code"] == "not_authorized"
+
+
+def test_errors_are_one_line(tmp_path):
+    assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9"), "cannot reach node")
+    assert_one_line_error(consort("node", "start", "--config", str(tmp_path / "missing.json")), "cannot read")
+    (tmp_path / "bad.key").write_text("{}")
+    assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
+                                  "--amount", "5"), "not an ed25519 key file")
+    assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
+                                  "--amount", "0"), "--amount")
+    assert_one_line_error(consort("init", "--dir", str(tmp_path)), "not empty")
