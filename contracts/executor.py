@@ -79,7 +79,8 @@ def use_nonce(state: Overlay, sender: bytes, nonce: int) -> None:
     raw = state.get(nonce_key(sender))
     top, bitmap = (0, 0) if raw is None else _unpack_window(raw)
     if nonce >= top:
-        bitmap = ((bitmap << (nonce + 1 - top)) | 1) & ((1 << NONCE_WINDOW) - 1)
+        shift = nonce + 1 - top  # up to 2^62: never build a shift-sized integer
+        bitmap = ((bitmap << shift) | 1) & ((1 << NONCE_WINDOW) - 1) if shift < NONCE_WINDOW else 1
         top = nonce + 1
     else:
         offset = top - 1 - nonce

@@ -101,6 +101,9 @@ def parse_genesis(document: Any) -> Genesis:
     _require(bool(currencies) and all(isinstance(c, str) and CURRENCY_PATTERN.match(c) for c in currencies),
              "currencies must be a non-empty list of ISO 4217 codes")
     institutions = tuple(_institution(i, currencies) for i in document.get("institutions", []))
+    for currency in currencies:  # payments conserve money, so no balance can then exceed this
+        _require(sum(dict(i.balances).get(currency, 0) for i in institutions) <= BALANCE_MAX,
+                 f"balances: the total of {currency} exceeds 2^62")
     ids = [i.id for i in institutions]
     _require(len(set(ids)) == len(ids), "institution ids must be unique")
     all_keys = [k for i in institutions for k in (*i.client_keys, *([i.node_key] if i.node_key else []))]

@@ -119,6 +119,7 @@ def tx_from_json(document: Any) -> Transaction:
         body = encoding.encode([chain_id, sender, nonce, tx_type, args])
     except encoding.EncodingError as exc:
         raise TxError(f"args: {exc}") from None
-    if len(body) > TX_SIZE_MAX:
+    tx = _build(chain_id, sender, nonce, tx_type, args, signature, body)
+    if len(tx.wire()) > TX_SIZE_MAX:  # the limit decode_tx applies to the wire form
         raise TxError(f"transaction exceeds {TX_SIZE_MAX} bytes")
-    return _build(chain_id, sender, nonce, tx_type, args, signature, body)
+    return tx

@@ -90,6 +90,7 @@ def write_key_file(path: Path, key_pair: KeyPair) -> None:
     document = {"type": "ed25519", "seed": key_pair.seed.hex(), "public_key": key_pair.public_key.hex()}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
+        os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that already exists
         json.dump(document, handle, indent=2)
         handle.write("\n")
 
@@ -101,7 +102,7 @@ def read_key_file(path: Path) -> KeyPair:
         if document.get("type") != "ed25519":
             raise KeyFileError(f"{path}: not an ed25519 key file")
         key_pair = KeyPair.from_seed(bytes.fromhex(document["seed"]))
-    except (OSError, json.JSONDecodeError, KeyError, ValueError, AttributeError) as exc:
+    except (OSError, json.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise KeyFileError(f"{path}: cannot read key file: {exc}") from None
     if key_pair.public_key.hex() != document.get("public_key"):
         raise KeyFileError(f"{path}: public key does not match seed")

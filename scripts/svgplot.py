@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WIDTH, HEIGHT, MARGIN = 720, 260, 48
+WIDTH, HEIGHT, MARGIN = 720, 260, 64
 
 
 def _polyline(points: list[tuple[float, float]], x_max: float, y_max: float, top: float,
@@ -26,10 +26,9 @@ def _panel(title: str, points: list, top: float, colour: str, unit: str, dots: b
     axes = (f'<line x1="{MARGIN}" y1="{top + HEIGHT - MARGIN}" x2="{WIDTH - MARGIN}" y2="{top + HEIGHT - MARGIN}" stroke="#444"/>'
             f'<line x1="{MARGIN}" y1="{top + MARGIN}" x2="{MARGIN}" y2="{top + HEIGHT - MARGIN}" stroke="#444"/>')
     labels = (f'<text x="{MARGIN}" y="{top + MARGIN - 12}" font-size="14" font-family="sans-serif">{title}</text>'
-              f'<text x="{MARGIN - 4}" y="{top + MARGIN + 4}" font-size="10" text-anchor="end" font-family="sans-serif">{y_max:.0f}</text>'
+              f'<text x="{MARGIN - 4}" y="{top + MARGIN + 4}" font-size="10" text-anchor="end" font-family="sans-serif">{y_max:.0f} {unit}</text>'
               f'<text x="{MARGIN - 4}" y="{top + HEIGHT - MARGIN}" font-size="10" text-anchor="end" font-family="sans-serif">0</text>'
-              f'<text x="{WIDTH - MARGIN}" y="{top + HEIGHT - MARGIN + 16}" font-size="10" text-anchor="end" font-family="sans-serif">{x_max:.1f} s</text>'
-              f'<text x="{MARGIN - 4}" y="{top + MARGIN - 2}" font-size="10" text-anchor="end" font-family="sans-serif">{unit}</text>')
+              f'<text x="{WIDTH - MARGIN}" y="{top + HEIGHT - MARGIN + 16}" font-size="10" text-anchor="end" font-family="sans-serif">{x_max:.1f} s</text>')
     return axes + labels + _polyline(points, x_max, y_max, top, colour, dots)
 
 
