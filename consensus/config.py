@@ -19,15 +19,24 @@ class ReplicaConfig:
     batch_size_max: int = 2000
     batch_delay_ms: int = 5
     pending_max: int = 100_000
-    window: int = 8
     recent_requests_max: int = 200_000
+    checkpoint_interval: int = 16
+    window: int = 64
+    request_timeout_ms: int = 2000
+    view_change_timeout_ms: int = 2000
+    view_change_timeout_max_ms: int = 30_000
+    status_interval_ms: int = 500
+    fetch_timeout_ms: int = 2000
 
     def __post_init__(self) -> None:
         assert len(self.chain_id) == 32
         assert len(self.validators) >= 1
         assert 0 <= self.replica_id < len(self.validators)
         assert len(set(self.validators)) == len(self.validators), "duplicate validator key"
-        assert 1 <= self.batch_size_max and 0 <= self.batch_delay_ms and 1 <= self.window
+        assert 1 <= self.batch_size_max and 0 <= self.batch_delay_ms
+        assert 1 <= self.checkpoint_interval and self.window >= 2 * self.checkpoint_interval
+        assert 0 < self.request_timeout_ms and 0 < self.view_change_timeout_ms <= self.view_change_timeout_max_ms
+        assert 0 < self.status_interval_ms and 0 < self.fetch_timeout_ms
 
     @property
     def n(self) -> int:

@@ -1,8 +1,12 @@
 """Inputs to the replica and the effects it asks its driver to perform.
 
-Events: ClientRequests, PeerMessage, TimerFired, Executed.
-Effects: Send, Broadcast, StartTimer, CancelTimer, Deliver.
-All are frozen values; a driver must perform effects in the order returned.
+Events: Start, ClientRequests, PeerMessage, TimerFired, Executed, CertifiedBlocks.
+Effects: Send, Broadcast, StartTimer, CancelTimer, Persist, Deliver.
+State transfer needs no effect of its own: the replica sends FETCH-BLOCKS;
+the driver serves peers' FETCH-BLOCKS from its store and turns verified
+BLOCKS replies into CertifiedBlocks events.
+All are frozen values. A driver performs effects in the order returned; a
+Persist must be durable before any later Send or Broadcast leaves.
 """
 
 from __future__ import annotations
@@ -10,6 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.messages import Block, CommitCertificate, Message
+from consensus.snapshot import ReplicaSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """The driver is up: announce status, resume an interrupted view change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +51,15 @@ class Executed:
     receipts_root: bytes
 
 
-Event = ClientRequests | PeerMessage | TimerFired | Executed
+@dataclass(frozen=True, slots=True)
+class CertifiedBlocks:
+    """Blocks fetched from `sender` whose commit certificates the driver verified."""
+
+    sender: int
+    entries: tuple[tuple[Block, CommitCertificate], ...]
+
+
+Event = Start | ClientRequests | PeerMessage | TimerFired | Executed | CertifiedBlocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +77,8 @@ class Broadcast:
 
 @dataclass(frozen=True, slots=True)
 class StartTimer:
+    """(Re)start timer `name`; a running timer of that name is replaced."""
+
     name: str
     delay_ms: int
 
@@ -66,6 +86,13 @@ class StartTimer:
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Store `snapshot` durably, replacing the previous one, before sending on."""
+
+    snapshot: ReplicaSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,4 +104,4 @@ class Deliver:
     certificate: CommitCertificate
 
 
-Effect = Send | Broadcast | StartTimer | CancelTimer | Deliver
+Effect = Send | Broadcast | StartTimer | CancelTimer | Persist | Deliver

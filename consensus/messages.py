@@ -222,8 +222,218 @@ class Forward:
         return cls(tuple(txs))
 
 
-Message = PrePrepare | Prepare | Commit | Forward
-_KINDS: dict[str, Any] = {cls.KIND: cls for cls in (PrePrepare, Prepare, Commit, Forward)}
+def _optional(value: Any, parse) -> Any:
+    return None if value is None else parse(value)
+
+
+def checkpoint_bytes(seq: int, block_hash: bytes, state_root: bytes) -> bytes:
+    return encoding.encode(["checkpoint", seq, block_hash, state_root])
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A replica's signed statement of the chain after executing `seq`."""
+
+    KIND: ClassVar[str] = "checkpoint"
+    seq: int
+    block_hash: bytes
+    state_root: bytes
+    replica: int
+    signature: bytes
+
+    def signed_bytes(self) -> bytes:
+        return checkpoint_bytes(self.seq, self.block_hash, self.state_root)
+
+    def to_wire(self) -> list:
+        return [self.KIND, self.seq, self.block_hash, self.state_root, self.replica, self.signature]
+
+    @classmethod
+    def from_wire(cls, f: list) -> "Checkpoint":
+        _list(f, cls.KIND, 6)
+        return cls(_int(f[1], "seq"), _hash(f[2], "block_hash"), _hash(f[3], "state_root"),
+                   _int(f[4], "replica"), _signature(f[5]))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointCertificate:
+    """2f+1 matching signed CHECKPOINTs: the checkpoint is stable."""
+
+    seq: int
+    block_hash: bytes
+    state_root: bytes
+    signatures: tuple[tuple[int, bytes], ...]
+
+    def to_wire(self) -> list:
+        return [self.seq, self.block_hash, self.state_root, [[r, s] for r, s in self.signatures]]
+
+    @classmethod
+    def from_wire(cls, fields: Any) -> "CheckpointCertificate":
+        f = _list(fields, "checkpoint certificate", 4)
+        signatures = tuple(
+            (_int(_list(pair, "signature pair", 2)[0], "replica"), _signature(pair[1]))
+            for pair in _list(f[3], "signatures")
+        )
+        return cls(_int(f[0], "seq"), _hash(f[1], "block_hash"), _hash(f[2], "state_root"), signatures)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCertificate:
+    """A PRE-PREPARE and 2f matching PREPAREs from distinct backups."""
+
+    pre_prepare: PrePrepare
+    prepares: tuple[Prepare, ...]
+
+    def to_wire(self) -> list:
+        return [self.pre_prepare.to_wire(), [p.to_wire() for p in self.prepares]]
+
+    @classmethod
+    def from_wire(cls, fields: Any) -> "PreparedCertificate":
+        f = _list(fields, "prepared certificate", 2)
+        prepares = _list(f[1], "prepares")
+        if len(prepares) > PREPARES_MAX:
+            raise MessageError("too many prepares")
+        return cls(PrePrepare.from_wire(_list(f[0], "pre-prepare")),
+                   tuple(Prepare.from_wire(_list(p, "prepare")) for p in prepares))
+
+
+PREPARES_MAX = 256
+VIEW_CHANGES_MAX = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChange:
+    """Replica `replica` moves to `view`: what it has executed (with the commit
+    certificate of its last block), its stable checkpoint, and what it has
+    prepared beyond its last executed block."""
+
+    KIND: ClassVar[str] = "view-change"
+    view: int
+    replica: int
+    height: int
+    commit_certificate: CommitCertificate | None
+    checkpoint: CheckpointCertificate | None
+    prepared: PreparedCertificate | None
+    signature: bytes
+
+    def body(self) -> list:
+        return [self.KIND, self.view, self.replica, self.height,
+                None if self.commit_certificate is None else self.commit_certificate.to_wire(),
+                None if self.checkpoint is None else self.checkpoint.to_wire(),
+                None if self.prepared is None else self.prepared.to_wire()]
+
+    def signed_bytes(self) -> bytes:
+        return encoding.encode(self.body())
+
+    def to_wire(self) -> list:
+        return [*self.body(), self.signature]
+
+    @classmethod
+    def from_wire(cls, f: list) -> "ViewChange":
+        _list(f, cls.KIND, 8)
+        return cls(_int(f[1], "view"), _int(f[2], "replica"), _int(f[3], "height"),
+                   _optional(f[4], CommitCertificate.from_wire),
+                   _optional(f[5], CheckpointCertificate.from_wire),
+                   _optional(f[6], PreparedCertificate.from_wire), _signature(f[7]))
+
+
+@dataclass(frozen=True, slots=True)
+class NewView:
+    """The new primary's proof (2f+1 VIEW-CHANGEs) and its re-proposal, if any."""
+
+    KIND: ClassVar[str] = "new-view"
+    view: int
+    replica: int
+    view_changes: tuple[ViewChange, ...]
+    pre_prepare: PrePrepare | None
+    signature: bytes
+
+    def signed_bytes(self) -> bytes:
+        return encoding.encode([self.KIND, self.view, self.replica,
+                                [vc.signature for vc in self.view_changes],
+                                None if self.pre_prepare is None else self.pre_prepare.digest])
+
+    def to_wire(self) -> list:
+        return [self.KIND, self.view, self.replica, [vc.to_wire() for vc in self.view_changes],
+                None if self.pre_prepare is None else self.pre_prepare.to_wire(), self.signature]
+
+    @classmethod
+    def from_wire(cls, f: list) -> "NewView":
+        _list(f, cls.KIND, 6)
+        view_changes = _list(f[3], "view changes")
+        if len(view_changes) > VIEW_CHANGES_MAX:
+            raise MessageError("too many view changes")
+        return cls(_int(f[1], "view"), _int(f[2], "replica"),
+                   tuple(ViewChange.from_wire(_list(vc, "view change")) for vc in view_changes),
+                   _optional(f[4], lambda pp: PrePrepare.from_wire(_list(pp, "pre-prepare"))),
+                   _signature(f[5]))
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Where a replica is (link-authenticated, unsigned); drives catch-up."""
+
+    KIND: ClassVar[str] = "status"
+    view: int
+    height: int
+
+    def to_wire(self) -> list:
+        return [self.KIND, self.view, self.height]
+
+    @classmethod
+    def from_wire(cls, f: list) -> "Status":
+        _list(f, cls.KIND, 3)
+        return cls(_int(f[1], "view"), _int(f[2], "height"))
+
+
+BLOCKS_PER_FETCH_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class FetchBlocks:
+    """Ask a peer for committed blocks `first`..`last` with their certificates."""
+
+    KIND: ClassVar[str] = "fetch-blocks"
+    first: int
+    last: int
+
+    def to_wire(self) -> list:
+        return [self.KIND, self.first, self.last]
+
+    @classmethod
+    def from_wire(cls, f: list) -> "FetchBlocks":
+        _list(f, cls.KIND, 3)
+        first, last = _int(f[1], "first"), _int(f[2], "last")
+        if not 1 <= first <= last < first + BLOCKS_PER_FETCH_MAX:
+            raise MessageError("fetch range must be 1..64 blocks")
+        return cls(first, last)
+
+
+@dataclass(frozen=True, slots=True)
+class Blocks:
+    """Committed blocks with commit certificates: trusted for the certificates,
+    not for the peer that sent them."""
+
+    KIND: ClassVar[str] = "blocks"
+    entries: tuple[tuple[Block, CommitCertificate], ...]
+
+    def to_wire(self) -> list:
+        return [self.KIND, [[b.to_wire(), c.to_wire()] for b, c in self.entries]]
+
+    @classmethod
+    def from_wire(cls, f: list) -> "Blocks":
+        _list(f, cls.KIND, 2)
+        entries = _list(f[1], "entries")
+        if len(entries) > BLOCKS_PER_FETCH_MAX:
+            raise MessageError("too many blocks")
+        return cls(tuple((Block.from_wire(_list(e, "entry", 2)[0]), CommitCertificate.from_wire(e[1]))
+                         for e in entries))
+
+
+Message = (PrePrepare | Prepare | Commit | Forward | Checkpoint | ViewChange | NewView | Status
+           | FetchBlocks | Blocks)
+_KINDS: dict[str, Any] = {cls.KIND: cls for cls in (PrePrepare, Prepare, Commit, Forward, Checkpoint,
+                                                     ViewChange, NewView, Status, FetchBlocks, Blocks)}
+SIGNED_KINDS = (PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView)
 
 
 def message_from_wire(fields: Any) -> Message:

@@ -1,37 +1,54 @@
 """The PBFT replica: `step(event, now_ms) -> effects`, nothing else.
 
-Normal case only in this version: the primary batches requests into a block
-and sends PRE-PREPARE; backups PREPARE; 2f+1 matching COMMITs make a commit
+Normal case: every replica keeps the requests it hears (clients' own, and
+those other replicas forward); the primary batches them into a block and
+sends PRE-PREPARE; backups PREPARE; 2f+1 matching COMMITs make a commit
 certificate and the block is delivered. A block's header carries the roots
 of its parent's execution, so the primary proposes block h+1 once block h is
-executed: one block is in flight, and it grows with the load (batching).
+executed: one block is in flight, and it grows with the load.
+
+Around it: checkpoints every K blocks (stable at 2f+1, they move the
+watermarks), view change when a backup's request timer or an equivocating
+primary says so (joined by others only on f+1 VIEW-CHANGEs), state transfer
+of certified blocks for a replica that fell behind, and a snapshot persisted
+before any signed message leaves. See `viewchange` for the safety argument.
 
 Each handler first decides whether to ignore the message (the reason is
-counted in `ignored` and logged at debug level), then acts. Peer misbehaviour
-is ignored, never asserted; asserts mark our own bugs.
+counted in `ignored`), then acts. Peer misbehaviour is ignored, never
+asserted; asserts mark our own bugs.
 """
 
 from __future__ import annotations
 
 import hashlib
-from itertools import islice
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 
+from consensus.catchup import CatchUp
+from consensus.checkpoints import CheckpointTracker
 from consensus.config import ChainTip, ReplicaConfig
 from consensus.events import (
-    Broadcast, CancelTimer, ClientRequests, Deliver, Effect, Event, Executed,
-    PeerMessage, Send, StartTimer, TimerFired,
+    Broadcast, CancelTimer, CertifiedBlocks, ClientRequests, Deliver, Effect, Event, Executed, Persist,
+    PeerMessage, Send, Start, StartTimer, TimerFired,
 )
 from consensus.messages import (
-    SIGNATURE_DOMAIN, Block, BlockHeader, Commit, CommitCertificate, Forward,
-    Prepare, PrePrepare, tx_root, vote_bytes,
+    SIGNATURE_DOMAIN, Block, BlockHeader, Blocks, Checkpoint, CheckpointCertificate, Commit,
+    CommitCertificate, FetchBlocks, Forward, NewView, Prepare, PreparedCertificate, PrePrepare, Status,
+    ViewChange, checkpoint_bytes, tx_root, vote_bytes,
 )
+from consensus.snapshot import ReplicaSnapshot
+from consensus.viewchange import ViewChangeStore, new_view_problem, plan_new_view
 
 log = logging.getLogger("consort.consensus")
 
 BATCH_TIMER = "batch"
+REQUEST_TIMER = "request"
+VIEW_CHANGE_TIMER = "view-change"
+STATUS_TIMER = "status"
+FETCH_TIMER = "fetch"
+EARLY_MESSAGES_MAX = 64
 
 
 def request_digest(tx: bytes) -> bytes:
@@ -50,27 +67,45 @@ class Slot:
 
     def matching(self, votes: dict) -> list:
         digest = self.pre_prepare.digest if self.pre_prepare else None
-        return [vote for vote in votes.values() if vote.digest == digest]
+        return sorted((v for v in votes.values() if v.digest == digest), key=lambda v: v.replica)
 
 
 class Replica:
-    def __init__(self, config: ReplicaConfig, signer, tip: ChainTip, view: int = 0) -> None:
+    def __init__(self, config: ReplicaConfig, signer, tip: ChainTip,
+                 tip_certificate: CommitCertificate | None = None,
+                 snapshot: ReplicaSnapshot | None = None) -> None:
         assert signer.public_key == config.validators[config.replica_id], "signer is not this replica"
+        assert (tip.height == 0) == (tip_certificate is None), "a tip above genesis needs its certificate"
         self.config = config
         self.signer = signer
-        self.view = view
+        self.view = 0
+        self.active = True
         self.tip = tip
+        self.tip_certificate = tip_certificate
         self.delivered = tip.height
+        self.delivering: tuple[Block, CommitCertificate] | None = None
         self.slots: dict[int, Slot] = {}
         self.pending: dict[bytes, bytes] = {}
-        self.proposed: set[bytes] = set()
+        self.in_flight: dict[bytes, bytes] = {}
         self.recent: dict[bytes, None] = {}
         self.future: dict[int, PrePrepare] = {}
-        self.batch_timer_running = False
+        self.early: list[tuple[int, object]] = []
+        self.votes: dict[tuple[str, int, int], bytes] = {}
+        self.prepared_certificate: PreparedCertificate | None = None
+        self.checkpoints = CheckpointTracker(config.checkpoint_interval, config.window, config.quorum)
+        self.view_changes = ViewChangeStore()
+        self.own_view_change: ViewChange | None = None
+        self.new_view_message: NewView | None = None
+        self.view_floor = 0
+        self.view_change_attempts = 0
+        self.catchup = CatchUp(config.n, config.f, config.replica_id)
+        self.timers: set[str] = set()
         self.ignored: Counter[str] = Counter()
         self.last_ignored: str | None = None
         self._now_ms = 0
         self._effects: list[Effect] = []
+        if snapshot is not None:
+            self._restore(snapshot)
 
     # ----------------------------------------------------------------- public
 
@@ -89,65 +124,121 @@ class Replica:
             self._on_timer(event.name)
         elif isinstance(event, Executed):
             self._on_executed(event)
+        elif isinstance(event, CertifiedBlocks):
+            self._on_certified_blocks(event)
+        elif isinstance(event, Start):
+            self._on_start()
         else:
             raise TypeError(f"unknown event {event!r}")
         self._check_invariants()
         effects, self._effects = self._effects, []
         return effects
 
+    def snapshot(self) -> ReplicaSnapshot:
+        votes = tuple(sorted((kind, view, seq, digest) for (kind, view, seq), digest in self.votes.items()))
+        return ReplicaSnapshot(self.view, self.active, votes, self.prepared_certificate,
+                               self.own_view_change, self.checkpoints.stable)
+
+    # --------------------------------------------------------------- lifecycle
+
+    def _restore(self, snapshot: ReplicaSnapshot) -> None:
+        self.view, self.active = snapshot.view, snapshot.active
+        self.votes = {(k, v, s): d for k, v, s, d in snapshot.votes if s > self.tip.height}
+        prepared = snapshot.prepared
+        if prepared is not None and prepared.pre_prepare.seq == self.tip.height + 1:
+            self.prepared_certificate = prepared
+        if not self.active and snapshot.view_change is not None and snapshot.view_change.view == self.view:
+            self.own_view_change = snapshot.view_change
+            self.view_changes.add(snapshot.view_change)
+        elif not self.active:
+            self.active = True  # no view change to resume: wait for the others' NEW-VIEW or a timer
+        if snapshot.checkpoint is not None:
+            self.checkpoints.adopt(snapshot.checkpoint)
+
+    def _on_start(self) -> None:
+        self._effects.append(Broadcast(Status(self.view, self.tip.height)))
+        self._start_timer(STATUS_TIMER, self.config.status_interval_ms)
+        if not self.active and self.own_view_change is not None:
+            self._effects.append(Broadcast(self.own_view_change))
+            self._start_timer(VIEW_CHANGE_TIMER, self._view_change_timeout_ms())
+
+    def _on_timer(self, name: str) -> None:
+        self.timers.discard(name)
+        if name == BATCH_TIMER:
+            self._maybe_propose(timer_fired=True)
+        elif name == REQUEST_TIMER:
+            if self.active and not self.is_primary and (self.pending or self.in_flight):
+                self._start_view_change(self.view + 1, "request timer expired")
+        elif name == VIEW_CHANGE_TIMER:
+            if not self.active:
+                self.view_change_attempts += 1
+                self._start_view_change(self.view + 1, "no new-view in time")
+        elif name == STATUS_TIMER:
+            self._effects.append(Broadcast(Status(self.view, self.tip.height)))
+            self._start_timer(STATUS_TIMER, self.config.status_interval_ms)
+            stalled = self.catchup.height_at_last_tick == self.tip.height
+            self.catchup.height_at_last_tick = self.tip.height
+            self._maybe_fetch(stalled)
+        elif name == FETCH_TIMER:
+            self.catchup.fetching = None
+            self._maybe_fetch(stalled=True)
+        else:
+            self._ignore(f"unknown timer {name}")
+
     # --------------------------------------------------------------- requests
 
     def _on_client_requests(self, txs: tuple[bytes, ...]) -> None:
-        if not txs:
-            return
-        if not self.is_primary:
-            self._effects.append(Send(self.config.primary(self.view), Forward(txs)))
-            return
-        self._enqueue(txs)
+        fresh = self._add_pending(txs)
+        if fresh and self.config.n > 1:
+            self._effects.append(Broadcast(Forward(tuple(fresh))))
+        self._after_new_requests()
 
-    def _enqueue(self, txs: tuple[bytes, ...]) -> None:
+    def _add_pending(self, txs: tuple[bytes, ...]) -> list[bytes]:
+        fresh = []
         for tx in txs:
             if len(self.pending) >= self.config.pending_max:
                 self._ignore("pending queue full")
                 break
             digest = request_digest(tx)
-            if digest in self.pending or digest in self.proposed or digest in self.recent:
+            if digest in self.pending or digest in self.in_flight or digest in self.recent:
                 self._ignore("duplicate request")
                 continue
             self.pending[digest] = tx
-        self._maybe_propose(timer_fired=False)
+            fresh.append(tx)
+        return fresh
 
-    def _on_timer(self, name: str) -> None:
-        if name != BATCH_TIMER:
-            self._ignore(f"unknown timer {name}")
-            return
-        self.batch_timer_running = False
-        self._maybe_propose(timer_fired=True)
+    def _after_new_requests(self) -> None:
+        if self.is_primary:
+            self._maybe_propose(timer_fired=False)
+        else:
+            self._arm_request_timer(restart=False)
+
+    def _arm_request_timer(self, restart: bool) -> None:
+        waiting = self.active and not self.is_primary and bool(self.pending or self.in_flight)
+        if waiting and (restart or REQUEST_TIMER not in self.timers):
+            self._start_timer(REQUEST_TIMER, self.config.request_timeout_ms)
+        elif not waiting and REQUEST_TIMER in self.timers:
+            self._cancel_timer(REQUEST_TIMER)
 
     def _maybe_propose(self, timer_fired: bool) -> None:
         seq = self.tip.height + 1
-        if not self.is_primary or not self.pending or self.delivered != self.tip.height:
+        if not (self.active and self.is_primary and self.pending and self.delivered == self.tip.height):
+            return
+        if seq <= self.view_floor or seq > self.checkpoints.high or self.catchup.queue:
             return
         slot = self.slots.get(seq)
         if slot is not None and slot.pre_prepare is not None:
             return
         full = len(self.pending) >= self.config.batch_size_max
         if not (full or timer_fired or self.config.batch_delay_ms == 0):
-            if not self.batch_timer_running:
-                self.batch_timer_running = True
-                self._effects.append(StartTimer(BATCH_TIMER, self.config.batch_delay_ms))
+            if BATCH_TIMER not in self.timers:
+                self._start_timer(BATCH_TIMER, self.config.batch_delay_ms)
             return
-        if self.batch_timer_running:
-            self.batch_timer_running = False
-            self._effects.append(CancelTimer(BATCH_TIMER))
+        self._cancel_timer(BATCH_TIMER)
         self._propose(seq)
 
     def _propose(self, seq: int) -> None:
-        batch: list[bytes] = []
-        for digest in list(islice(self.pending, self.config.batch_size_max)):
-            batch.append(self.pending.pop(digest))
-            self.proposed.add(digest)
-        txs = tuple(batch)
+        txs = tuple(self.pending[d] for d in islice(self.pending, self.config.batch_size_max))
         header = BlockHeader(
             chain_id=self.config.chain_id, height=seq, view=self.view,
             proposer=self.config.replica_id, prev_hash=self.tip.block_hash,
@@ -155,13 +246,17 @@ class Replica:
             tx_count=len(txs), state_root=self.tip.state_root,
             receipts_root=self.tip.receipts_root, validator_set_hash=self.config.validator_set_hash,
         )
-        digest = header.hash()
-        signature = self._sign(PrePrepare.KIND, seq, digest)
-        pre_prepare = PrePrepare(self.view, seq, digest, self.config.replica_id, signature,
-                                 Block(header, txs))
-        self._slot(seq).pre_prepare = pre_prepare
+        pre_prepare = self._signed_pre_prepare(seq, Block(header, txs))
+        self._persist()
         self._effects.append(Broadcast(pre_prepare))
+        self._accept_pre_prepare(pre_prepare)
         self._check_prepared(seq)
+
+    def _signed_pre_prepare(self, seq: int, block: Block) -> PrePrepare:
+        digest = block.header.hash()
+        self.votes[(PrePrepare.KIND, self.view, seq)] = digest
+        return PrePrepare(self.view, seq, digest, self.config.replica_id,
+                          self._sign(PrePrepare.KIND, seq, digest), block)
 
     # ------------------------------------------------------------ three phases
 
@@ -170,13 +265,30 @@ class Replica:
             self._ignore("sender is not another validator")
             return
         if isinstance(message, Forward):
-            if not self.is_primary:
-                self._ignore("forward to a backup")
-                return
-            self._enqueue(message.txs)
-            return
+            self._add_pending(message.txs)
+            self._after_new_requests()
+        elif isinstance(message, Status):
+            self._on_status(sender, message)
+        elif isinstance(message, (PrePrepare, Prepare, Commit)):
+            self._on_phase_message(sender, message)
+        elif isinstance(message, Checkpoint):
+            self._on_checkpoint(sender, message)
+        elif isinstance(message, ViewChange):
+            self._on_view_change(sender, message)
+        elif isinstance(message, NewView):
+            self._on_new_view(sender, message)
+        elif isinstance(message, (FetchBlocks, Blocks)):
+            self._ignore("state transfer messages are the driver's")
+        else:
+            raise TypeError(f"unknown message {message!r}")
+
+    def _on_phase_message(self, sender: int, message) -> None:
         if message.replica != sender:
             self._ignore("message names another replica than its sender")
+            return
+        if message.view == self.view and not self.active:
+            if len(self.early) < EARLY_MESSAGES_MAX:
+                self.early.append((sender, message))
             return
         if message.view != self.view:
             self._ignore("wrong view")
@@ -184,26 +296,27 @@ class Replica:
         if message.seq <= self.tip.height:
             self._ignore("stale sequence number")
             return
-        if message.seq > self.tip.height + self.config.window:
+        if message.seq > self.checkpoints.high:
             self._ignore("sequence number beyond the window")
             return
         if isinstance(message, PrePrepare):
             self._on_pre_prepare(sender, message)
         elif isinstance(message, Prepare):
             self._on_prepare(sender, message)
-        elif isinstance(message, Commit):
-            self._on_commit(sender, message)
         else:
-            raise TypeError(f"unknown message {message!r}")
+            self._on_commit(sender, message)
 
     def _on_pre_prepare(self, sender: int, message: PrePrepare) -> None:
         if sender != self.config.primary(self.view):
             self._ignore("pre-prepare not from the primary")
             return
-        slot = self._slot(message.seq)
-        if slot.pre_prepare is not None:
-            same = slot.pre_prepare.digest == message.digest
-            self._ignore("duplicate pre-prepare" if same else "conflicting pre-prepare")
+        slot = self.slots.get(message.seq)
+        if slot is not None and slot.pre_prepare is not None:
+            if slot.pre_prepare.digest == message.digest:
+                self._ignore("duplicate pre-prepare")
+            else:
+                self._ignore("conflicting pre-prepare")
+                self._start_view_change(self.view + 1, "primary sent conflicting pre-prepares")
             return
         if message.seq > self.tip.height + 1 or self.delivered != self.tip.height:
             self.future.setdefault(message.seq, message)
@@ -212,23 +325,42 @@ class Replica:
         if problem is not None:
             self._ignore(f"bad block: {problem}")
             return
-        slot.pre_prepare = message
-        signature = self._sign(Prepare.KIND, message.seq, message.digest)
-        prepare = Prepare(self.view, message.seq, message.digest, self.config.replica_id, signature)
-        slot.prepares[self.config.replica_id] = prepare
-        self._effects.append(Broadcast(prepare))
+        signed = self.votes.get((Prepare.KIND, self.view, message.seq))
+        if signed is not None and signed != message.digest:
+            self._ignore("pre-prepare contradicts our own prepare")
+            return
+        self._accept_pre_prepare(message)
+        if not self.is_primary:
+            prepare = Prepare(self.view, message.seq, message.digest, self.config.replica_id,
+                              self._sign(Prepare.KIND, message.seq, message.digest))
+            self.votes[(Prepare.KIND, self.view, message.seq)] = message.digest
+            self.slots[message.seq].prepares[self.config.replica_id] = prepare
+            self._persist()
+            self._effects.append(Broadcast(prepare))
         self._check_prepared(message.seq)
 
+    def _accept_pre_prepare(self, message: PrePrepare) -> None:
+        self._slot(message.seq).pre_prepare = message
+        for tx in message.block.txs:
+            digest = request_digest(tx)
+            self.in_flight[digest] = self.pending.pop(digest, tx)
+
     def _block_problem(self, message: PrePrepare) -> str | None:
-        """Why the proposed block cannot extend our tip, or None."""
+        """Why the proposed block cannot extend our tip in this view, or None."""
         header, txs = message.block.header, message.block.txs
         if header.hash() != message.digest:
             return "digest mismatch"
+        reproposal = self.new_view_message is not None and self.new_view_message.pre_prepare == message
+        if reproposal:
+            view_ok = header.view <= message.view and header.proposer == self.config.primary(header.view)
+        else:
+            view_ok = header.view == message.view and header.proposer == message.replica
+            if message.seq <= self.view_floor:
+                return "sequence number decided before this view"
         expected = (
             (header.chain_id, self.config.chain_id, "chain id"),
             (header.height, message.seq, "height"),
-            (header.view, message.view, "view"),
-            (header.proposer, message.replica, "proposer"),
+            (view_ok, True, "view or proposer"),
             (header.prev_hash, self.tip.block_hash, "previous hash"),
             (header.state_root, self.tip.state_root, "state root"),
             (header.receipts_root, self.tip.receipts_root, "receipts root"),
@@ -266,13 +398,20 @@ class Replica:
         slot = self.slots[seq]
         if slot.prepared or slot.pre_prepare is None:
             return
-        if len(slot.matching(slot.prepares)) < 2 * self.config.f:
+        prepares = slot.matching(slot.prepares)
+        if len(prepares) < 2 * self.config.f:
+            return
+        digest = slot.pre_prepare.digest
+        signed = self.votes.get((Commit.KIND, self.view, seq))
+        if signed is not None and signed != digest:
+            self._ignore("prepared block contradicts our own commit")
             return
         slot.prepared = True
-        digest = slot.pre_prepare.digest
-        commit = Commit(self.view, seq, digest, self.config.replica_id,
-                        self._sign(Commit.KIND, seq, digest))
+        self.prepared_certificate = PreparedCertificate(slot.pre_prepare, tuple(prepares[: 2 * self.config.f]))
+        commit = Commit(self.view, seq, digest, self.config.replica_id, self._sign(Commit.KIND, seq, digest))
+        self.votes[(Commit.KIND, self.view, seq)] = digest
         slot.commits[self.config.replica_id] = commit
+        self._persist()
         self._effects.append(Broadcast(commit))
         self._check_committed(seq)
 
@@ -289,9 +428,7 @@ class Replica:
 
     def _check_committed(self, seq: int) -> None:
         slot = self.slots[seq]
-        if slot.committed or not slot.prepared:
-            return
-        if len(slot.matching(slot.commits)) < self.config.quorum:
+        if slot.committed or not slot.prepared or len(slot.matching(slot.commits)) < self.config.quorum:
             return
         slot.committed = True
         self._deliver_ready()
@@ -299,39 +436,222 @@ class Replica:
     # ------------------------------------------------------ delivery, execution
 
     def _deliver_ready(self) -> None:
-        seq = self.delivered + 1
-        slot = self.slots.get(seq)
-        if seq != self.tip.height + 1 or slot is None or not slot.committed:
+        if self.delivered != self.tip.height:
             return
-        commits = sorted(slot.matching(slot.commits), key=lambda c: c.replica)[: self.config.quorum]
-        certificate = CommitCertificate(
-            self.view, seq, slot.pre_prepare.digest,
-            tuple((c.replica, c.signature) for c in commits),
-        )
-        self.delivered = seq
-        self._effects.append(Deliver(seq, slot.pre_prepare.block, certificate))
+        seq = self.tip.height + 1
+        slot = self.slots.get(seq)
+        if slot is not None and slot.committed:
+            commits = slot.matching(slot.commits)[: self.config.quorum]
+            certificate = CommitCertificate(self.view, seq, slot.pre_prepare.digest,
+                                            tuple((c.replica, c.signature) for c in commits))
+            self._deliver(slot.pre_prepare.block, certificate)
+            return
+        entry = self.catchup.pop_ready(self.tip.height)
+        if entry is None:
+            return
+        block, certificate = entry
+        header = block.header
+        if (header.state_root, header.receipts_root) != (self.tip.state_root, self.tip.receipts_root):
+            self._ignore("certified block disagrees with our execution of its parent")
+            log.error("replica %d: certified block %d does not extend our executed state",
+                      self.config.replica_id, header.height)
+            self.catchup.queue.clear()
+            return
+        self._deliver(block, certificate)
+
+    def _deliver(self, block: Block, certificate: CommitCertificate) -> None:
+        self.delivered = block.header.height
+        self.delivering = (block, certificate)
+        self._effects.append(Deliver(block.header.height, block, certificate))
 
     def _on_executed(self, event: Executed) -> None:
         assert event.seq == self.delivered == self.tip.height + 1, "executed out of order"
-        slot = self.slots.pop(event.seq)
-        block = slot.pre_prepare.block
+        block, certificate = self.delivering
+        self.delivering = None
+        self.tip = ChainTip(event.seq, certificate.digest, event.state_root, event.receipts_root,
+                            block.header.timestamp_ms)
+        self.tip_certificate = certificate
+        self.slots = {s: slot for s, slot in self.slots.items() if s > event.seq}
         for tx in block.txs:
             digest = request_digest(tx)
-            self.proposed.discard(digest)
+            self.in_flight.pop(digest, None)
             self.pending.pop(digest, None)
             self._remember(digest)
-        self.tip = ChainTip(event.seq, slot.pre_prepare.digest, event.state_root,
-                            event.receipts_root, block.header.timestamp_ms)
+        if self.prepared_certificate is not None and self.prepared_certificate.pre_prepare.seq <= event.seq:
+            self.prepared_certificate = None
+        self.votes = {key: d for key, d in self.votes.items() if key[2] > event.seq}
+        self.view_change_attempts = 0
+        if self.checkpoints.is_checkpoint(event.seq):
+            self._checkpoint(event.seq)
         waiting = self.future.pop(event.seq + 1, None)
         self.future = {s: m for s, m in self.future.items() if s > event.seq + 1}
-        if waiting is not None:
-            self._on_peer_message(waiting.replica, waiting)
+        if waiting is not None and self.active:
+            self._on_phase_message(waiting.replica, waiting)
+        self._arm_request_timer(restart=True)
+        self._deliver_ready()
         self._maybe_propose(timer_fired=True)
 
     def _remember(self, digest: bytes) -> None:
         self.recent[digest] = None
         if len(self.recent) > self.config.recent_requests_max:
             del self.recent[next(iter(self.recent))]
+
+    # ------------------------------------------------------------ checkpoints
+
+    def _checkpoint(self, seq: int) -> None:
+        signature = self.signer.sign(SIGNATURE_DOMAIN, checkpoint_bytes(seq, self.tip.block_hash, self.tip.state_root))
+        vote = Checkpoint(seq, self.tip.block_hash, self.tip.state_root, self.config.replica_id, signature)
+        self._effects.append(Broadcast(vote))
+        self._on_checkpoint_vote(vote)
+
+    def _on_checkpoint(self, sender: int, message: Checkpoint) -> None:
+        if message.replica != sender:
+            self._ignore("message names another replica than its sender")
+            return
+        self._on_checkpoint_vote(message)
+
+    def _on_checkpoint_vote(self, vote: Checkpoint) -> None:
+        stable = self.checkpoints.add(vote)
+        if stable is not None:
+            self._on_stable_checkpoint(stable)
+
+    def _on_stable_checkpoint(self, stable: CheckpointCertificate) -> None:
+        if stable.seq > self.tip.height:
+            self.catchup.certified_target = max(self.catchup.certified_target, stable.seq)
+            self._maybe_fetch(stalled=True)
+        self._maybe_propose(timer_fired=True)
+
+    # --------------------------------------------------------- state transfer
+
+    def _on_status(self, sender: int, status: Status) -> None:
+        self.catchup.statuses[sender] = (status.view, status.height)
+        if status.view < self.view and self.active and self.new_view_message is not None:
+            self._effects.append(Send(sender, self.new_view_message))
+
+    def _maybe_fetch(self, stalled: bool) -> None:
+        request = self.catchup.next_fetch(self.tip.height, stalled)
+        if request is not None:
+            peer, message = request
+            self._effects.append(Send(peer, message))
+            self._start_timer(FETCH_TIMER, self.config.fetch_timeout_ms)
+
+    def _on_certified_blocks(self, event: CertifiedBlocks) -> None:
+        taken = self.catchup.accept(event.sender, event.entries, self.tip.height, self.tip.block_hash)
+        if self.catchup.fetching is None:
+            self._cancel_timer(FETCH_TIMER)
+        if not taken:
+            self._ignore("fetched blocks do not extend our chain")
+        self._deliver_ready()
+        self._maybe_fetch(stalled=True)
+
+    # ------------------------------------------------------------- view change
+
+    def _start_view_change(self, target: int, reason: str) -> None:
+        if target < self.view or (target == self.view and (self.active or self.own_view_change)):
+            return
+        log.info("replica %d starts view change to %d: %s", self.config.replica_id, target, reason)
+        self.view, self.active = target, False
+        for name in (BATCH_TIMER, REQUEST_TIMER, FETCH_TIMER):
+            self._cancel_timer(name)
+        self.slots, self.future, self.early = {}, {}, []
+        self.new_view_message = None
+        prepared = self.prepared_certificate
+        if prepared is not None and prepared.pre_prepare.seq != self.tip.height + 1:
+            prepared = None
+        unsigned = ViewChange(target, self.config.replica_id, self.tip.height, self.tip_certificate,
+                              self.checkpoints.stable, prepared, b"")
+        vc = ViewChange(target, self.config.replica_id, self.tip.height, self.tip_certificate,
+                        self.checkpoints.stable, prepared,
+                        self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
+        self.own_view_change = vc
+        self.view_changes.add(vc)
+        self._persist()
+        self._effects.append(Broadcast(vc))
+        self._start_timer(VIEW_CHANGE_TIMER, self._view_change_timeout_ms())
+        self._maybe_form_new_view()
+
+    def _view_change_timeout_ms(self) -> int:
+        timeout = self.config.view_change_timeout_ms << min(self.view_change_attempts, 16)
+        return min(timeout, self.config.view_change_timeout_max_ms)
+
+    def _on_view_change(self, sender: int, vc: ViewChange) -> None:
+        if vc.replica != sender:
+            self._ignore("message names another replica than its sender")
+            return
+        if vc.view < self.view or (vc.view == self.view and self.active):
+            if self.active and self.new_view_message is not None:
+                self._effects.append(Send(sender, self.new_view_message))
+            self._ignore("stale view-change")
+            return
+        self.view_changes.add(vc)
+        target = self.view_changes.join_target(self.view, self.config.f)
+        if target is not None and (target > self.view or self.active):
+            self._start_view_change(target, "f+1 replicas asked for a higher view")
+        self._maybe_form_new_view()
+
+    def _maybe_form_new_view(self) -> None:
+        if self.active or not self.is_primary:
+            return
+        view_changes = self.view_changes.for_view(self.view)
+        if len(view_changes) < self.config.quorum:
+            return
+        chosen = view_changes[: self.config.quorum]
+        plan = plan_new_view(chosen)
+        pre_prepare = None
+        if plan.prepared is not None:
+            pre_prepare = self._signed_pre_prepare(plan.height + 1, plan.prepared.pre_prepare.block)
+        unsigned = NewView(self.view, self.config.replica_id, chosen, pre_prepare, b"")
+        message = NewView(self.view, self.config.replica_id, chosen, pre_prepare,
+                          self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
+        self._enter_view(message)
+        self._effects.append(Broadcast(message))
+
+    def _on_new_view(self, sender: int, message: NewView) -> None:
+        if message.replica != sender:
+            self._ignore("message names another replica than its sender")
+            return
+        if message.view < self.view or (message.view == self.view and self.active):
+            self._ignore("stale new-view")
+            return
+        problem = new_view_problem(message, self.config.n, self.config.quorum)
+        if problem is not None:
+            self._ignore(problem)
+            return
+        self._enter_view(message)
+
+    def _enter_view(self, message: NewView) -> None:
+        plan = plan_new_view(message.view_changes)
+        self.view, self.active = message.view, True
+        self.new_view_message = message
+        self.own_view_change = None
+        self.view_changes.prune_below(message.view + 1)
+        self.view_floor = plan.height
+        self._cancel_timer(VIEW_CHANGE_TIMER)
+        if plan.checkpoint is not None:
+            self.checkpoints.adopt(plan.checkpoint)
+        self.catchup.certified_target = max(self.catchup.certified_target, plan.height)
+        self.pending = {**self.in_flight, **self.pending}
+        self.in_flight = {}
+        self.slots, self.future = {}, {}
+        self._persist()
+        early, self.early = self.early, []
+        if message.pre_prepare is not None:
+            if self.is_primary:
+                self._reproposal_as_primary(message.pre_prepare)
+            else:
+                self._on_phase_message(message.replica, message.pre_prepare)
+        for sender, early_message in early:
+            self._on_phase_message(sender, early_message)
+        self._maybe_fetch(stalled=True)
+        self._arm_request_timer(restart=True)
+        self._maybe_propose(timer_fired=True)
+
+    def _reproposal_as_primary(self, pre_prepare: PrePrepare) -> None:
+        if pre_prepare.seq == self.tip.height + 1 and self.delivered == self.tip.height:
+            self._accept_pre_prepare(pre_prepare)
+            self._check_prepared(pre_prepare.seq)
+        elif pre_prepare.seq > self.tip.height + 1:
+            self.future[pre_prepare.seq] = pre_prepare
 
     # ---------------------------------------------------------------- helpers
 
@@ -344,6 +664,18 @@ class Replica:
     def _sign(self, kind: str, seq: int, digest: bytes) -> bytes:
         return self.signer.sign(SIGNATURE_DOMAIN, vote_bytes(kind, self.view, seq, digest))
 
+    def _persist(self) -> None:
+        self._effects.append(Persist(self.snapshot()))
+
+    def _start_timer(self, name: str, delay_ms: int) -> None:
+        self.timers.add(name)
+        self._effects.append(StartTimer(name, delay_ms))
+
+    def _cancel_timer(self, name: str) -> None:
+        if name in self.timers:
+            self.timers.discard(name)
+            self._effects.append(CancelTimer(name))
+
     def _ignore(self, reason: str) -> None:
         self.ignored[reason] += 1
         self.last_ignored = reason
@@ -353,4 +685,5 @@ class Replica:
         assert self.tip.height <= self.delivered <= self.tip.height + 1
         assert all(seq > self.tip.height for seq in self.slots)
         assert len(self.pending) <= self.config.pending_max
-        assert self.is_primary or not self.pending
+        assert self.active or self.own_view_change is not None
+        assert self.tip_certificate is None or self.tip_certificate.seq == self.tip.height

@@ -18,9 +18,14 @@ from collections import deque
 from consensus.auth import authenticate
 from consensus.config import ReplicaConfig
 from consensus.events import (
-    Broadcast, CancelTimer, ClientRequests, Deliver, Executed, PeerMessage, Send, StartTimer, TimerFired,
+    Broadcast, CancelTimer, CertifiedBlocks, ClientRequests, Deliver, Executed, PeerMessage, Persist, Send,
+    Start, StartTimer, TimerFired,
 )
-from consensus.messages import Forward, MessageError, PrePrepare, decode_message, encode_message
+from consensus.messages import (
+    BLOCKS_PER_FETCH_MAX, Blocks, FetchBlocks, Forward, MessageError, NewView, PrePrepare, decode_message,
+    encode_message,
+)
+from consensus.snapshot import ReplicaSnapshot
 from consensus.replica import Replica
 from contracts.executor import Receipt
 from crypto.keys import read_key_file
@@ -33,6 +38,7 @@ from node.storage import Storage
 log = logging.getLogger("consort.node")
 
 PENDING_TTL_S = 120.0
+FETCH_BYTES_MAX = 8 * 1024 * 1024
 
 
 def now_ms() -> int:
@@ -83,7 +89,11 @@ class Node:
         self.storage = Storage(config.data_dir, chain_id)
         self.ledger = Ledger(self.storage, self.genesis)
         replica_config = ReplicaConfig(chain_id, config.replica_id, validators, **self.genesis.consensus)
-        self.replica = Replica(replica_config, key_pair.signer(), self.ledger.tip)
+        tip = self.ledger.tip
+        tip_certificate = None if tip.height == 0 else self.storage.block_and_certificate(tip.height)[1]
+        raw_snapshot = self.storage.snapshot()
+        snapshot = None if raw_snapshot is None else ReplicaSnapshot.decode(raw_snapshot)
+        self.replica = Replica(replica_config, key_pair.signer(), tip, tip_certificate, snapshot)
         self.verifier = TxVerifier(chain_id)
         self.admission = Admission(self.verifier, self.ledger)
         self.inbox: asyncio.Queue = asyncio.Queue(config.limits.inbox_max)
@@ -110,16 +120,41 @@ class Node:
             except MessageError as exc:
                 log.warning("bad message from replica %d: %s", sender, exc)
                 continue
+            if isinstance(message, FetchBlocks):
+                self._serve_fetch(sender, message)
+                continue
             problem = authenticate(message, sender, self.replica.config.validators)
-            if problem is None and isinstance(message, (PrePrepare, Forward)):
+            if problem is None:
                 problem = self._check_txs(message)
             if problem is not None:
                 log.warning("rejected %s from replica %d: %s", type(message).__name__, sender, problem)
                 continue
-            await self.inbox.put(PeerMessage(sender, message))
+            if isinstance(message, Blocks):
+                await self.inbox.put(CertifiedBlocks(sender, message.entries))
+            else:
+                await self.inbox.put(PeerMessage(sender, message))
 
-    def _check_txs(self, message: PrePrepare | Forward) -> str | None:
-        txs = message.block.txs if isinstance(message, PrePrepare) else message.txs
+    def _serve_fetch(self, sender: int, message: FetchBlocks) -> None:
+        entries, size = [], 0
+        for height in range(message.first, min(message.last, message.first + BLOCKS_PER_FETCH_MAX - 1) + 1):
+            found = self.storage.block_and_certificate(height)
+            if found is None:
+                break
+            entries.append(found)
+            size += sum(len(tx) for tx in found[0].txs)
+            if size > FETCH_BYTES_MAX:
+                break
+        self.peers.send(sender, encode_message(Blocks(tuple(entries))))
+
+    def _check_txs(self, message) -> str | None:
+        if isinstance(message, PrePrepare):
+            txs = message.block.txs
+        elif isinstance(message, NewView) and message.pre_prepare is not None:
+            txs = message.pre_prepare.block.txs
+        elif isinstance(message, Forward):
+            txs = message.txs
+        else:
+            return None
         for raw in txs:
             try:
                 self.verifier.check_wire(raw)
@@ -166,6 +201,8 @@ class Node:
                 handle = self.timers.pop(effect.name, None)
                 if handle is not None:
                     handle.cancel()
+            elif isinstance(effect, Persist):
+                self.storage.put_snapshot(effect.snapshot.encode())
             elif isinstance(effect, Deliver):
                 queue.extend(self._apply(effect))
             else:
@@ -197,6 +234,7 @@ class Node:
 
     async def start(self) -> None:
         await self.peers.start()
+        self._perform(self.replica.step(Start(), now_ms()))
 
     async def close(self) -> None:
         for handle in self.timers.values():

@@ -2,6 +2,7 @@
 
     m:chain_id            chain id this folder belongs to
     m:tip                 [height, block hash, state root, receipts root, timestamp]
+    l:snapshot            the replica's consensus snapshot (what it signed, its view)
     b:<height>            block (header and transactions)
     c:<height>            commit certificate
     r:<height>            receipts
@@ -95,6 +96,13 @@ class Storage:
                     batch.put(b"s:" + key, value)
             batch.put(b"m:tip", self._tip_bytes(tip))
 
+    def put_snapshot(self, raw: bytes) -> None:
+        """Durably replace the consensus snapshot (before the votes it records are sent)."""
+        self.db.put(b"l:snapshot", raw, sync=True)
+
+    def snapshot(self) -> bytes | None:
+        return self.db.get(b"l:snapshot")
+
     @staticmethod
     def _tip_bytes(tip: ChainTip) -> bytes:
         return encoding.encode([tip.height, tip.block_hash, tip.state_root, tip.receipts_root, tip.timestamp_ms])
@@ -115,6 +123,14 @@ class Storage:
     def tx_location(self, tx_hash: bytes) -> tuple[int, int] | None:
         raw = self.db.get(b"t:" + tx_hash)
         return None if raw is None else tuple(encoding.decode(raw))
+
+    def block_and_certificate(self, height: int) -> tuple[Block, CommitCertificate] | None:
+        key = _height(height)
+        raw = self.db.get(b"b:" + key)
+        if raw is None:
+            return None
+        certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(b"c:" + key)))
+        return Block.from_wire(encoding.decode(raw, 64 * 1024 * 1024)), certificate
 
     def block(self, height: int) -> StoredBlock | None:
         key = _height(height)

@@ -12,8 +12,10 @@ from typing import Callable
 
 from consensus.config import ChainTip, ReplicaConfig
 from consensus.events import (
-    Broadcast, CancelTimer, ClientRequests, Deliver, Executed, PeerMessage, Send, StartTimer, TimerFired,
+    Broadcast, CancelTimer, CertifiedBlocks, ClientRequests, Deliver, Executed, PeerMessage, Persist, Send,
+    StartTimer, TimerFired,
 )
+from consensus.messages import Blocks, FetchBlocks
 from consensus.replica import Replica
 from crypto import hashing, merkle
 from crypto.keys import KeyPair
@@ -46,6 +48,7 @@ class ReplicaNet:
         self.queue: deque = deque()
         self.delivered: dict[int, list[Deliver]] = {i: [] for i in range(n)}
         self.timers: dict[int, set[str]] = {i: set() for i in range(n)}
+        self.snapshots: dict[int, object] = {}
         self.now_ms = 2_000
         self.drop: Callable[[int, int, object], bool] = lambda to, sender, message: False
 
@@ -66,6 +69,8 @@ class ReplicaNet:
                 self.timers[replica_id].add(effect.name)
             elif isinstance(effect, CancelTimer):
                 self.timers[replica_id].discard(effect.name)
+            elif isinstance(effect, Persist):
+                self.snapshots[replica_id] = effect.snapshot
             elif isinstance(effect, Deliver):
                 self.delivered[replica_id].append(effect)
                 state_root, receipts_root = fake_roots(effect.block.header.hash())
@@ -88,9 +93,19 @@ class ReplicaNet:
             to, sender, message = self.queue.popleft()
             if self.drop(to, sender, message):
                 continue
-            self.step(to, PeerMessage(sender, message))
+            if isinstance(message, FetchBlocks):
+                self.serve_fetch(to, sender, message)
+            elif isinstance(message, Blocks):
+                self.step(to, CertifiedBlocks(sender, message.entries))
+            else:
+                self.step(to, PeerMessage(sender, message))
             handed += 1
         return handed
+
+    def serve_fetch(self, server: int, asker: int, message: FetchBlocks) -> None:
+        entries = tuple((d.block, d.certificate) for d in self.delivered[server]
+                        if message.first <= d.seq <= message.last)
+        self.queue.append((asker, server, Blocks(entries)))
 
     def committed_blocks(self, replica_id: int) -> list[tuple[int, bytes]]:
         return [(d.seq, d.block.header.hash()) for d in self.delivered[replica_id]]

@@ -6,7 +6,7 @@ import dataclasses
 
 from consensus.auth import authenticate, verify_certificate
 from consensus.events import Broadcast, ClientRequests, Deliver, PeerMessage, Send
-from consensus.messages import Commit, Forward, Prepare, PrePrepare, vote_bytes
+from consensus.messages import Commit, Forward, Prepare, PrePrepare, ViewChange, vote_bytes
 from replica_net import ReplicaNet
 
 
@@ -23,11 +23,14 @@ def signed(net: ReplicaNet, replica_id: int, kind, view: int, seq: int, digest: 
     return kind(view, seq, digest, replica_id, signature)
 
 
+def broadcasts(effects: list, kind) -> list:
+    return [e.message for e in effects if isinstance(e, Broadcast) and isinstance(e.message, kind)]
+
+
 def propose(net: ReplicaNet, count: int = 3) -> PrePrepare:
     effects = net.replicas[0].step(ClientRequests(tuple(txs(count))), net.now_ms)
-    (broadcast,) = only(effects, Broadcast)
-    assert isinstance(broadcast.message, PrePrepare)
-    return broadcast.message
+    (pre_prepare,) = broadcasts(effects, PrePrepare)
+    return pre_prepare
 
 
 def test_block_commits_on_every_replica_with_a_valid_certificate():
@@ -48,14 +51,14 @@ def test_backup_prepares_then_commits_only_at_quorums():
     pre_prepare = propose(net)
     backup = net.replicas[1]
     effects = backup.step(PeerMessage(0, pre_prepare), net.now_ms)
-    (prepare_out,) = only(effects, Broadcast)
-    assert isinstance(prepare_out.message, Prepare) and prepare_out.message.digest == pre_prepare.digest
+    (prepare_out,) = broadcasts(effects, Prepare)
+    assert prepare_out.digest == pre_prepare.digest
 
     digest = pre_prepare.digest
     # Own prepare plus one more is 2f = 2: prepared, so a COMMIT goes out.
     effects = backup.step(PeerMessage(2, signed(net, 2, Prepare, 0, 1, digest)), net.now_ms)
-    (commit_out,) = only(effects, Broadcast)
-    assert isinstance(commit_out.message, Commit)
+    (commit_out,) = broadcasts(effects, Commit)
+    assert commit_out.digest == digest
     # Own commit plus one is 2 < 2f+1: nothing delivered yet.
     effects = backup.step(PeerMessage(2, signed(net, 2, Commit, 0, 1, digest)), net.now_ms)
     assert only(effects, Deliver) == []
@@ -70,9 +73,9 @@ def test_primary_needs_2f_prepares_from_backups_before_committing():
     pre_prepare = propose(net)
     primary = net.replicas[0]
     effects = primary.step(PeerMessage(1, signed(net, 1, Prepare, 0, 1, pre_prepare.digest)), net.now_ms)
-    assert only(effects, Broadcast) == []
+    assert broadcasts(effects, Commit) == []
     effects = primary.step(PeerMessage(2, signed(net, 2, Prepare, 0, 1, pre_prepare.digest)), net.now_ms)
-    assert isinstance(only(effects, Broadcast)[0].message, Commit)
+    assert len(broadcasts(effects, Commit)) == 1
 
 
 def test_message_from_a_non_member_is_ignored():
@@ -116,13 +119,13 @@ def test_pre_prepare_whose_digest_does_not_match_its_block_is_ignored():
     assert backup.step(PeerMessage(0, tampered), net.now_ms) == []
     assert backup.last_ignored == "bad block: digest mismatch"
     # The genuine one is still accepted afterwards.
-    assert only(backup.step(PeerMessage(0, pre_prepare), net.now_ms), Broadcast)
+    assert broadcasts(backup.step(PeerMessage(0, pre_prepare), net.now_ms), Prepare)
 
 
 def propose_elsewhere(net: ReplicaNet) -> PrePrepare:
     twin = ReplicaNet(n=4)
     effects = twin.replicas[0].step(ClientRequests(tuple(txs(2, "other"))), net.now_ms)
-    return only(effects, Broadcast)[0].message
+    return broadcasts(effects, PrePrepare)[0]
 
 
 def test_prepare_and_commit_with_another_digest_are_ignored():
@@ -145,8 +148,10 @@ def test_pre_prepare_from_a_backup_and_conflicting_pre_prepares_are_ignored():
     assert backup.last_ignored == "pre-prepare not from the primary"
     backup.step(PeerMessage(0, pre_prepare), net.now_ms)
     conflicting = propose_elsewhere(net)
-    assert backup.step(PeerMessage(0, conflicting), net.now_ms) == []
-    assert backup.last_ignored == "conflicting pre-prepare"
+    effects = backup.step(PeerMessage(0, conflicting), net.now_ms)
+    assert backup.ignored["conflicting pre-prepare"] == 1
+    (view_change,) = broadcasts(effects, ViewChange)  # an equivocating primary is replaced
+    assert view_change.view == 1 and not backup.active
 
 
 def test_block_that_does_not_extend_the_tip_is_ignored():
@@ -162,11 +167,11 @@ def test_block_that_does_not_extend_the_tip_is_ignored():
     assert backup.last_ignored == "bad block: previous hash mismatch"
 
 
-def test_backup_forwards_client_requests_to_the_primary():
+def test_backup_shares_client_requests_with_every_replica():
     net = ReplicaNet(n=4)
     effects = net.replicas[2].step(ClientRequests(tuple(txs(3))), net.now_ms)
-    (send,) = only(effects, Send)
-    assert send.to == 0 and isinstance(send.message, Forward) and list(send.message.txs) == txs(3)
+    (forward,) = broadcasts(effects, Forward)
+    assert list(forward.txs) == txs(3) and list(net.replicas[2].pending.values()) == txs(3)
     net.perform(2, effects)
     net.run()
     assert [list(d.block.txs) for d in net.delivered[2]] == [txs(3)]

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from conftest_crypto import Chain, genesis_document, key, pay
 from contracts import executor as executor_module
 from contracts.executor import NONCE_WINDOW, BlockContext, Executor, Receipt, nonce_key, nonce_status, receipts_root, use_nonce
-from contracts.genesis import BALANCE_MAX, GenesisError, account_key, client_key_key, genesis_state, institution_key, parse_genesis
+from contracts.genesis import BALANCE_MAX, CONSENSUS_DEFAULTS, GenesisError, account_key, client_key_key, genesis_state, institution_key, parse_genesis
 from contracts.state import DictState, Overlay
 from contracts.tx import TX_SIZE_MAX, NONCE_MAX, TxError, decode_tx, sign_tx, tx_from_json
 from crypto import encoding, hashing, keys, merkle
@@ -547,7 +547,7 @@ def test_genesis_parse_and_chain_id():
     assert genesis.chain_id == hashing.digest("genesis", encoding.encode(document))
     assert genesis.validators == ("bank-a", "bank-c")
     assert genesis.validator_keys == (key("bank-a/node").public_key, key("bank-c/node").public_key)
-    assert genesis.consensus["window"] == 8
+    assert genesis.consensus["window"] == CONSENSUS_DEFAULTS["window"]
     assert genesis.institution("bank-a").balances == (("EUR", 1000), ("USD", 50))
     reordered = json.loads(json.dumps(document, sort_keys=True))
     assert parse_genesis(reordered).chain_id == genesis.chain_id

@@ -1,0 +1,73 @@
+"""State transfer bookkeeping: how far behind this replica is, which peer to
+ask next, and the fetched blocks waiting to be delivered in order.
+
+A replica trusts commit certificates, not peers: a target height comes from
+f+1 peers' STATUS reports (one of them is honest), from a stable checkpoint
+certificate, or from the certified height of a NEW-VIEW; fetched blocks are
+delivered only if their certificates verified and they extend the chain.
+"""
+
+from __future__ import annotations
+
+from consensus.messages import BLOCKS_PER_FETCH_MAX, Block, CommitCertificate, FetchBlocks
+
+QUEUE_MAX = 4 * BLOCKS_PER_FETCH_MAX
+
+
+class CatchUp:
+    def __init__(self, n: int, f: int, replica_id: int) -> None:
+        self.n, self.f, self.replica_id = n, f, replica_id
+        self.statuses: dict[int, tuple[int, int]] = {}
+        self.certified_target = 0
+        self.fetching: tuple[int, int, int] | None = None
+        self.rotation = 0
+        self.queue: list[tuple[Block, CommitCertificate]] = []
+        self.height_at_last_tick = -1
+
+    def reported_target(self) -> int:
+        """A height that at least f+1 peers say they have executed."""
+        heights = sorted((h for _, h in self.statuses.values()), reverse=True)
+        return heights[self.f] if len(heights) > self.f else 0
+
+    def next_fetch(self, tip_height: int, stalled: bool) -> tuple[int, FetchBlocks] | None:
+        """The request to send now, if this replica is behind and none is in flight."""
+        if self.fetching is not None or len(self.queue) >= QUEUE_MAX:
+            return None
+        first = tip_height + 1 + len(self.queue)
+        target = max(self.certified_target, self.reported_target() if stalled else 0)
+        if target < first:
+            return None
+        peers = [p for p in sorted(self.statuses) if self.statuses[p][1] >= first] or \
+            [p for p in range(self.n) if p != self.replica_id]
+        peer = peers[self.rotation % len(peers)]
+        self.rotation += 1
+        last = min(target, first + BLOCKS_PER_FETCH_MAX - 1)
+        self.fetching = (peer, first, last)
+        return peer, FetchBlocks(first, last)
+
+    def accept(self, sender: int, entries, tip_height: int, tip_hash: bytes) -> int:
+        """Queue fetched blocks that extend the chain; return how many were taken."""
+        expected_height = tip_height + 1 + len(self.queue)
+        prev_hash = self.queue[-1][1].digest if self.queue else tip_hash
+        taken = 0
+        for block, certificate in entries:
+            if block.header.height < expected_height:
+                continue
+            if block.header.height != expected_height or block.header.prev_hash != prev_hash:
+                break
+            if len(self.queue) >= QUEUE_MAX:
+                break
+            self.queue.append((block, certificate))
+            expected_height += 1
+            prev_hash = certificate.digest
+            taken += 1
+        if self.fetching is not None and self.fetching[0] == sender:
+            self.fetching = None
+        return taken
+
+    def pop_ready(self, tip_height: int) -> tuple[Block, CommitCertificate] | None:
+        while self.queue and self.queue[0][0].header.height <= tip_height:
+            self.queue.pop(0)
+        if self.queue and self.queue[0][0].header.height == tip_height + 1:
+            return self.queue.pop(0)
+        return None

@@ -1,0 +1,54 @@
+"""Checkpoints: every K blocks each replica signs (seq, block hash, state
+root); 2f+1 matching signatures make the checkpoint stable. Votes are kept
+only between the stable checkpoint and the high watermark, at most one per
+replica per sequence number."""
+
+from __future__ import annotations
+
+from consensus.messages import Checkpoint, CheckpointCertificate
+
+
+class CheckpointTracker:
+    def __init__(self, interval: int, window: int, quorum: int,
+                 stable: CheckpointCertificate | None = None) -> None:
+        self.interval = interval
+        self.window = window
+        self.quorum = quorum
+        self.stable = stable
+        self.votes: dict[int, dict[int, Checkpoint]] = {}
+
+    @property
+    def low(self) -> int:
+        return 0 if self.stable is None else self.stable.seq
+
+    @property
+    def high(self) -> int:
+        return self.low + self.window
+
+    def is_checkpoint(self, seq: int) -> bool:
+        return seq % self.interval == 0
+
+    def add(self, vote: Checkpoint) -> CheckpointCertificate | None:
+        """Record a vote; return the new stable certificate if it just became stable."""
+        if not self.low < vote.seq <= self.high or not self.is_checkpoint(vote.seq):
+            return None
+        by_replica = self.votes.setdefault(vote.seq, {})
+        if vote.replica in by_replica:
+            return None
+        by_replica[vote.replica] = vote
+        matching = sorted((v for v in by_replica.values()
+                           if (v.block_hash, v.state_root) == (vote.block_hash, vote.state_root)),
+                          key=lambda v: v.replica)
+        if len(matching) < self.quorum:
+            return None
+        self.adopt(CheckpointCertificate(vote.seq, vote.block_hash, vote.state_root,
+                                         tuple((v.replica, v.signature) for v in matching[: self.quorum])))
+        return self.stable
+
+    def adopt(self, certificate: CheckpointCertificate) -> bool:
+        """Take a (verified) stable checkpoint if it is newer; drop older votes."""
+        if certificate.seq <= self.low:
+            return False
+        self.stable = certificate
+        self.votes = {seq: votes for seq, votes in self.votes.items() if seq > certificate.seq}
+        return True

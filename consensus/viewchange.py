@@ -1,0 +1,92 @@
+"""View change: which VIEW-CHANGEs a replica keeps, when it joins a higher
+view, and what a NEW-VIEW must contain. Pure functions and a bounded store.
+
+A VIEW-CHANGE carries the sender's last executed height with that block's
+commit certificate, and the prepared certificate it holds for the next
+height. The new view starts after H, the highest certified height among
+2f+1 VIEW-CHANGEs; blocks up to H are final (laggards fetch them). At H+1
+the new primary must re-propose the block of the prepared certificate from
+the highest view, if any: any block that may have committed at H+1 was
+prepared by f+1 honest replicas, one of which is in every 2f+1 quorum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consensus.messages import CheckpointCertificate, NewView, PreparedCertificate, ViewChange
+
+
+@dataclass(frozen=True, slots=True)
+class NewViewPlan:
+    height: int
+    block_hash: bytes | None
+    prepared: PreparedCertificate | None
+    checkpoint: CheckpointCertificate | None
+
+
+def plan_new_view(view_changes: tuple[ViewChange, ...]) -> NewViewPlan:
+    """What 2f+1 authenticated VIEW-CHANGEs decide for the new view."""
+    top = max(view_changes, key=lambda vc: vc.height)
+    height = top.height
+    block_hash = None if top.commit_certificate is None else top.commit_certificate.digest
+    candidates = [
+        vc.prepared for vc in view_changes
+        if vc.prepared is not None and vc.prepared.pre_prepare.seq == height + 1
+        and (block_hash is None or vc.prepared.pre_prepare.block.header.prev_hash == block_hash)
+    ]
+    prepared = None
+    if candidates:
+        best_view = max(c.pre_prepare.view for c in candidates)
+        prepared = min((c for c in candidates if c.pre_prepare.view == best_view),
+                       key=lambda c: c.pre_prepare.digest)
+    checkpoints = [vc.checkpoint for vc in view_changes if vc.checkpoint is not None]
+    checkpoint = max(checkpoints, key=lambda c: c.seq) if checkpoints else None
+    return NewViewPlan(height, block_hash, prepared, checkpoint)
+
+
+def new_view_problem(message: NewView, n: int, quorum: int) -> str | None:
+    """None when an authenticated NEW-VIEW follows from its VIEW-CHANGEs."""
+    if message.replica != message.view % n:
+        return "new-view not from the new view's primary"
+    senders = {vc.replica for vc in message.view_changes}
+    if len(senders) != len(message.view_changes) or len(senders) < quorum:
+        return "new-view needs 2f+1 view-changes from distinct replicas"
+    plan = plan_new_view(message.view_changes)
+    if plan.prepared is None:
+        return None if message.pre_prepare is None else "new-view re-proposes what nobody prepared"
+    proposal = message.pre_prepare
+    if proposal is None:
+        return "new-view drops a prepared block"
+    if (proposal.seq, proposal.digest) != (plan.height + 1, plan.prepared.pre_prepare.digest):
+        return "new-view re-proposes another block than the prepared one"
+    if proposal.block != plan.prepared.pre_prepare.block:
+        return "new-view re-proposal carries another block body"
+    return None
+
+
+class ViewChangeStore:
+    """The latest VIEW-CHANGE from each replica for views above a floor: at
+    most n messages, whatever view numbers a faulty replica sends."""
+
+    def __init__(self) -> None:
+        self.latest: dict[int, ViewChange] = {}
+
+    def add(self, vc: ViewChange) -> bool:
+        current = self.latest.get(vc.replica)
+        if current is not None and current.view >= vc.view:
+            return False
+        self.latest[vc.replica] = vc
+        return True
+
+    def for_view(self, view: int) -> tuple[ViewChange, ...]:
+        return tuple(vc for _, vc in sorted(self.latest.items()) if vc.view == view)
+
+    def join_target(self, above: int, f: int) -> int | None:
+        """The view to join when f+1 replicas ask for views above `above`:
+        the smallest of the f+1 highest requested views."""
+        views = sorted((vc.view for vc in self.latest.values() if vc.view > above), reverse=True)
+        return views[f] if len(views) > f else None
+
+    def prune_below(self, view: int) -> None:
+        self.latest = {r: vc for r, vc in self.latest.items() if vc.view >= view}
