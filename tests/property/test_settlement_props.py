@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from contracts.executor import NONCE_WINDOW, BlockContext, Executor, use_nonce
-from contracts.genesis import account_key, genesis_state, parse_genesis
+from contracts.genesis import genesis_state, parse_genesis
 from contracts.schema import AMOUNT_MAX, ContractError
 from contracts.state import DictState, Overlay
 from contracts.tx import NONCE_MAX, sign_tx

@@ -7,14 +7,20 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest_crypto import Chain, genesis_document, key, pay
 from contracts import executor as executor_module
-from contracts.executor import NONCE_WINDOW, BlockContext, Executor, Receipt, nonce_key, nonce_status, receipts_root, use_nonce
-from contracts.genesis import BALANCE_MAX, CONSENSUS_DEFAULTS, GenesisError, account_key, client_key_key, genesis_state, institution_key, parse_genesis
+from contracts.executor import (
+    NONCE_WINDOW, BlockContext, Executor, Receipt, nonce_key, nonce_status, receipts_root, use_nonce,
+)
+from contracts.genesis import (
+    BALANCE_MAX, CONSENSUS_DEFAULTS, GenesisError, account_key, client_key_key, genesis_state, institution_key,
+    parse_genesis,
+)
 from contracts.state import DictState, Overlay
 from contracts.tx import TX_SIZE_MAX, NONCE_MAX, TxError, decode_tx, sign_tx, tx_from_json
 from crypto import encoding, hashing, keys, merkle
@@ -515,10 +521,27 @@ GENESIS_ERRORS = {
 }
 
 
-@pytest.mark.parametrize("change", GENESIS_ERRORS.values(), ids=GENESIS_ERRORS.keys())
-def test_parse_genesis_refuses(change):
-    with pytest.raises(GenesisError):
-        parse_genesis(_broken(change))
+# What each refusal must say: proof that it fails for the reason in its name.
+GENESIS_MESSAGES = {
+    "duplicate ids": "ids must be unique", "unknown role": "roles must be", "empty roles": "roles must be",
+    "validator without node key": "validator bank-c must", "validator without the role": "validator bank-b must",
+    "validator not a member": "validator bank-q must", "duplicate validator": "validators must be unique",
+    "no validators": "validators must be unique", "float balance": "no canonical form",
+    "bool balance": "EUR: an integer", "negative balance": "EUR: an integer", "balance over the limit": "EUR: an integer",
+    "string balance": "EUR: an integer", "unknown currency": "unknown currency GBP",
+    "lowercase currency": "currencies must be", "no currencies": "currencies must be", "bad id": "'Bank B' is invalid",
+    "short key": "32 bytes", "non-hex key": "not a hex string", "key listed twice": "listed twice",
+    "node key reused as client key": "listed twice", "unknown consensus parameter": "consensus.speed",
+    "negative consensus parameter": "consensus.window", "float anywhere": "no canonical form",
+    "negative genesis time": "genesis_time_ms", "lone surrogate in a name": "no canonical form",
+    "institution not an object": "must be an object", "currency total over the limit": "total of EUR",
+}
+
+
+@pytest.mark.parametrize("name", GENESIS_ERRORS)
+def test_parse_genesis_refuses(name):
+    with pytest.raises(GenesisError, match=re.escape(GENESIS_MESSAGES[name])):
+        parse_genesis(_broken(GENESIS_ERRORS[name]))
 
 
 @pytest.mark.parametrize("document", [None, [], "genesis"])
@@ -566,3 +589,28 @@ def test_genesis_state():
     assert encoding.decode(state[client_key_key(key("aud/client").public_key)]) == "aud"
     assert client_key_key(key("bank-a/node").public_key) not in state  # node keys do not sign txs
     assert encoding.decode(state[institution_key("bank-b")]) == {"name": "BANK-B", "roles": ["member"]}
+
+
+# --- executor semantics with a contract that writes before it fails -------------
+
+def _write_then_fail(scope, call):
+    scope.put(b"scratch/" + call.institution.encode(), b"written")
+    if call.args.get("fail"):
+        raise executor_module.ContractError("refused", "asked to fail")
+    return {}
+
+
+def test_a_failing_contract_leaves_no_writes_behind(chain):
+    from contracts.registry import TxType
+
+    chain.executor = Executor({"test.write": TxType(apply=_write_then_fail, roles=("member",))})
+    failing = chain.sign("bank-b", 0, {"fail": True}, tx_type="test.write")
+    result = chain.apply([failing])
+    assert [(r.code, r.detail) for r in result.receipts] == [("refused", "asked to fail")]
+    assert [k for k, _ in result.writes] == [nonce_key(failing.sender)]
+    succeeding = chain.sign("bank-b", 1, {}, tx_type="test.write")
+    result = chain.apply([succeeding])
+    assert result.receipts[0].ok
+    assert chain.state.get(b"scratch/bank-b") == b"written"
+    # settlement is not registered in this executor
+    assert chain.apply([chain.sign("bank-a", 0, pay("bank-a", "bank-b", 1))]).receipts[0].code == "unknown_type"
