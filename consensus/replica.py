@@ -551,7 +551,7 @@ class Replica:
             return
         log.info("replica %d starts view change to %d: %s", self.config.replica_id, target, reason)
         self.view, self.active = target, False
-        for name in (BATCH_TIMER, REQUEST_TIMER, FETCH_TIMER):
+        for name in (BATCH_TIMER, REQUEST_TIMER):
             self._cancel_timer(name)
         self.slots, self.future, self.early = {}, {}, []
         self.new_view_message = None

@@ -92,6 +92,39 @@ def cmd_chain_block(args) -> int:
     return 0
 
 
+def cmd_sim_run(args) -> int:
+    import time as clock
+
+    from netsim.network import Latency
+    from netsim.report import replay_command, summary, write_plot
+    from netsim.run import SimConfig, Simulation
+    from netsim.scenarios import SCENARIOS
+    if args.scenario not in SCENARIOS:
+        raise UsageError(f"unknown scenario {args.scenario!r}; choose from {', '.join(SCENARIOS)}")
+    f = (args.nodes - 1) // 3
+    faulty = (0 if args.scenario == "none" else f) if args.faulty is None else args.faulty
+    if not 0 <= faulty <= f:
+        raise UsageError(f"--faulty must be between 0 and f={f} for {args.nodes} nodes")
+    try:
+        config = SimConfig(nodes=args.nodes, faulty=faulty, seed=args.seed, duration_s=args.duration,
+                           scenario=args.scenario, rate_tps=args.rate,
+                           latency=Latency(args.latency, args.latency_a_ms * 1000, args.latency_b_ms * 1000),
+                           liveness_bound_s=min(5, args.duration - 1))
+    except AssertionError as exc:
+        raise UsageError(f"invalid simulation settings: {exc}") from None
+    started = clock.perf_counter()
+    report = Simulation(config).run()
+    print(summary(report, clock.perf_counter() - started))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        plot = write_plot(report, Path(args.out).with_suffix(".svg"))
+        print(f"  wrote {args.out} and {plot}")
+    if report["violations"]:
+        print(f"reproduce with seed={report['seed']}: {replay_command(report)}")
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="consort", description="Consort permissioned ledger node")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
@@ -133,6 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
     block.add_argument("height", type=int)
     block.add_argument("--node", default=DEFAULT_NODE)
     block.set_defaults(func=cmd_chain_block)
+    sim = commands.add_parser("sim", help="network simulator").add_subparsers(dest="action", required=True)
+    run = sim.add_parser("run", help="one seeded simulated run of the real consensus code")
+    run.add_argument("--nodes", type=int, default=4)
+    run.add_argument("--faulty", type=int, help="faulty replicas (default f, or 0 for scenario none)")
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--duration", type=int, default=20, help="simulated seconds")
+    run.add_argument("--scenario", default="none", help="none, lossy, partition, split, crash, wipe, silent, "
+                     "silent-primary, withhold-commits, forge, equivocate, replay, huge-view")
+    run.add_argument("--rate", type=int, default=2000, help="client requests per simulated second")
+    run.add_argument("--latency", default="uniform", choices=["constant", "uniform", "lognormal"])
+    run.add_argument("--latency-a-ms", type=int, default=2, help="constant, low or median one-way latency")
+    run.add_argument("--latency-b-ms", type=int, default=8, help="uniform high, or lognormal sigma x 1000")
+    run.add_argument("--out", help="write the JSON report here (and an SVG plot beside it)")
+    run.set_defaults(func=cmd_sim_run)
     return parser
 
 

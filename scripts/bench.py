@@ -25,7 +25,7 @@ from crypto.keys import read_key_file  # noqa: E402
 from node.client import ClientError, ConsortClient  # noqa: E402
 from node.cluster import LocalCluster  # noqa: E402
 from node.consortium import create_consortium  # noqa: E402
-from svgplot import write_bench_plot  # noqa: E402
+from netsim.plot import write_bench_plot  # noqa: E402
 
 
 def percentile(values: list[float], fraction: float) -> float:

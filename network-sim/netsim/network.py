@@ -1,0 +1,91 @@
+"""The network model: per-link latency distributions, loss, duplication,
+reordering, bandwidth and partitions that start and heal.
+
+Each kind of draw has its own random stream, so turning on loss does not
+change which latencies are drawn."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from netsim.rng import Streams
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """One-way delay: constant(a), uniform(a, b) or lognormal(median a, sigma b/1000)."""
+
+    kind: str = "constant"
+    a_us: int = 1000
+    b_us: int = 0
+
+    def __post_init__(self) -> None:
+        assert self.kind in ("constant", "uniform", "lognormal") and self.a_us >= 0 and self.b_us >= 0
+
+    def draw(self, rng) -> int:
+        if self.kind == "constant":
+            return self.a_us
+        if self.kind == "uniform":
+            return rng.randint(self.a_us, max(self.a_us, self.b_us))
+        return int(self.a_us * math.exp(rng.gauss(0.0, self.b_us / 1000)))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkModel:
+    latency: Latency = Latency()
+    loss: float = 0.0
+    duplicate: float = 0.0
+    reorder_us: int = 0
+    bandwidth_bytes_per_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Between `start_us` and `heal_us`, nodes in different groups cannot talk."""
+
+    start_us: int
+    heal_us: int
+    groups: tuple[tuple[int, ...], ...]
+
+    def separates(self, src: int, dst: int, now_us: int) -> bool:
+        if not self.start_us <= now_us < self.heal_us:
+            return False
+        return not any(src in group and dst in group for group in self.groups)
+
+
+@dataclass(slots=True)
+class Network:
+    n: int
+    streams: Streams
+    link: LinkModel = LinkModel()
+    faulty_link: LinkModel | None = None
+    faulty_until_us: int = 0
+    partitions: tuple[Partition, ...] = ()
+    _link_free_us: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def model(self, now_us: int) -> LinkModel:
+        if self.faulty_link is not None and now_us < self.faulty_until_us:
+            return self.faulty_link
+        return self.link
+
+    def transmit(self, src: int, dst: int, size_bytes: int, now_us: int) -> list[int]:
+        """Arrival times of the copies of one message (none when lost)."""
+        if any(p.separates(src, dst, now_us) for p in self.partitions):
+            return []
+        model = self.model(now_us)
+        if model.loss and self.streams("loss").random() < model.loss:
+            return []
+        depart = now_us
+        if model.bandwidth_bytes_per_s:
+            free = max(now_us, self._link_free_us.get((src, dst), 0))
+            depart = free + size_bytes * 1_000_000 // model.bandwidth_bytes_per_s
+            self._link_free_us[(src, dst)] = depart
+        copies = 2 if model.duplicate and self.streams("duplicate").random() < model.duplicate else 1
+        arrivals = []
+        for _ in range(copies):
+            delay = model.latency.draw(self.streams("latency"))
+            if model.reorder_us:
+                delay += self.streams("reorder").randint(0, model.reorder_us)
+            arrivals.append(depart + max(1, delay))
+        return arrivals

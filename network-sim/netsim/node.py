@@ -1,0 +1,103 @@
+"""A simulated validator: the real replica, a fake executor and what it has
+persisted (its chain and consensus snapshot survive a crash; a wipe loses both)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from consensus.config import ChainTip, ReplicaConfig
+from consensus.events import (
+    Broadcast, CancelTimer, Deliver, Executed, Persist, Send, Start, StartTimer,
+)
+from consensus.replica import Replica
+from crypto import hashing, merkle
+from netsim.byzantine import expand
+from netsim.clock import US_PER_MS
+
+GENESIS_STATE_ROOT = hashing.digest("netsim-state", b"genesis")
+GENESIS_TIME_MS = 0
+
+
+class SimNode:
+    def __init__(self, sim, replica_id: int, config: ReplicaConfig, strategy_cls=None) -> None:
+        self.sim = sim
+        self.replica_id = replica_id
+        self.n = config.n
+        self.config = config
+        self.signer = sim.keys.signer(replica_id)
+        self.chain: list = []
+        self.roots: list[tuple[bytes, bytes]] = []
+        self.snapshot = None
+        self.up = True
+        self.epoch = 0
+        self.timer_generation: dict[str, int] = {}
+        self.busy_until_us = 0
+        self.committed: set[bytes] = set()
+        self.strategy = None if strategy_cls is None else strategy_cls(self, sim.streams(f"byzantine/{replica_id}"))
+        self.replica = self._new_replica()
+
+    @property
+    def honest(self) -> bool:
+        return self.strategy is None
+
+    def tip(self) -> ChainTip:
+        if not self.chain:
+            return ChainTip(0, self.config.chain_id, GENESIS_STATE_ROOT, merkle.EMPTY_ROOT, GENESIS_TIME_MS)
+        block, certificate = self.chain[-1]
+        state_root, receipts_root = self.roots[-1]
+        return ChainTip(len(self.chain), certificate.digest, state_root, receipts_root, block.header.timestamp_ms)
+
+    def _new_replica(self) -> Replica:
+        certificate = self.chain[-1][1] if self.chain else None
+        return Replica(self.config, self.signer, self.tip(), certificate, self.snapshot)
+
+    def crash(self) -> None:
+        self.up = False
+        self.epoch += 1
+        self.timer_generation = {}
+
+    def restart(self, wipe: bool) -> None:
+        if wipe:
+            self.chain, self.roots, self.snapshot, self.committed = [], [], None, set()
+        self.up = True
+        self.epoch += 1
+        self.busy_until_us = self.sim.queue.now_us
+        self.replica = self._new_replica()
+        self.handle(Start())
+
+    def handle(self, event) -> None:
+        self.perform(self.replica.step(event, self.sim.queue.now_us // US_PER_MS))
+
+    def perform(self, effects: list) -> None:
+        queue = deque(effects)
+        sends = []
+        while queue:
+            effect = queue.popleft()
+            if isinstance(effect, (Send, Broadcast)):
+                sends.append(effect)
+            elif isinstance(effect, StartTimer):
+                generation = self.timer_generation.get(effect.name, 0) + 1
+                self.timer_generation[effect.name] = generation
+                self.sim.schedule_timer(self, effect.name, generation, effect.delay_ms)
+            elif isinstance(effect, CancelTimer):
+                self.timer_generation[effect.name] = self.timer_generation.get(effect.name, 0) + 1
+            elif isinstance(effect, Persist):
+                self.snapshot = effect.snapshot
+            elif isinstance(effect, Deliver):
+                queue.extend(self._execute(effect))
+        pairs = expand(sends, self.n, self.replica_id)
+        if self.strategy is not None:
+            pairs = [out for to, message in pairs for out in self.strategy.outgoing(to, message)]
+        for to, message in pairs:
+            self.sim.send(self.replica_id, to, message)
+
+    def _execute(self, effect: Deliver) -> list:
+        parent_state = self.roots[-1][0] if self.roots else GENESIS_STATE_ROOT
+        block_hash = effect.certificate.digest
+        state_root = hashing.digest("netsim-state", parent_state + block_hash)
+        receipts_root = hashing.digest("netsim-receipts", block_hash)
+        self.chain.append((effect.block, effect.certificate))
+        self.roots.append((state_root, receipts_root))
+        self.sim.on_commit(self, effect.seq, block_hash, effect.block.txs)
+        return self.replica.step(Executed(effect.seq, state_root, receipts_root),
+                                 self.sim.queue.now_us // US_PER_MS)

@@ -1,0 +1,75 @@
+"""Figures of one run: JSON holding simulated quantities only (so the same
+seed gives the same file), a one-screen summary and an SVG plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netsim.clock import US_PER_MS, US_PER_S
+from netsim.plot import write_bench_plot
+
+MESSAGE_KINDS = ("pre-prepare", "prepare", "commit", "checkpoint", "view-change", "new-view", "status",
+                 "fetch-blocks", "blocks", "forward", "client-request", "client-reply")
+
+
+def percentile_ms(values_us: list[int], fraction: float) -> float:
+    if not values_us:
+        return 0.0
+    ordered = sorted(values_us)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] / US_PER_MS, 3)
+
+
+def build_report(sim) -> dict:
+    config, metrics = sim.config, sim.metrics
+    honest = [node for node in sim.nodes if node.honest]
+    buckets: dict[int, int] = {}
+    for at in metrics.commit_times_us:
+        buckets[at // US_PER_S] = buckets.get(at // US_PER_S, 0) + 1
+    return {
+        "seed": config.seed, "nodes": config.nodes, "faulty": config.faulty, "scenario": config.scenario,
+        "duration_s": config.duration_s, "rate_tps": config.rate_tps,
+        "requests_submitted": len(sim.submitted), "requests_committed": len(metrics.latencies_us),
+        "throughput_tps": round(len(metrics.latencies_us) * US_PER_S / config.load_end_us, 1),
+        "blocks_committed": max((len(node.chain) for node in honest), default=0),
+        "latency_ms": {name: percentile_ms(metrics.latencies_us, q)
+                       for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))},
+        "messages": {kind: metrics.messages.get(kind, 0) for kind in MESSAGE_KINDS},
+        "view_changes": max((node.replica.view for node in honest), default=0),
+        "final_views": [node.replica.view for node in sim.nodes],
+        "violations": metrics.violations,
+        "trace_hash": sim.trace.hexdigest(),
+        "timeline": [[second, buckets.get(second, 0)] for second in range(config.duration_s)],
+        "samples": [[round(at / US_PER_S, 3), round(lat / US_PER_MS, 1)] for at, lat in
+                    list(zip(metrics.commit_times_us, metrics.latencies_us))[::max(1, len(metrics.latencies_us) // 500)]],
+    }
+
+
+def summary(report: dict, wall_s: float) -> str:
+    lat = report["latency_ms"]
+    lines = [
+        f"scenario {report['scenario']}: n={report['nodes']} faulty={report['faulty']} seed={report['seed']} "
+        f"{report['duration_s']} simulated s",
+        f"  committed {report['requests_committed']}/{report['requests_submitted']} requests "
+        f"({report['throughput_tps']} tx/s), {report['blocks_committed']} blocks, "
+        f"views reached {report['view_changes']}",
+        f"  latency p50 {lat['p50']} ms  p99 {lat['p99']} ms  max {lat['max']} ms",
+        "  messages " + ", ".join(f"{k} {v}" for k, v in report["messages"].items() if v),
+        f"  trace {report['trace_hash'][:16]}  wall {wall_s:.2f} s "
+        f"({report['duration_s'] / wall_s if wall_s else 0:.1f} simulated s per wall s)",
+    ]
+    if report["violations"]:
+        lines.append("  VIOLATIONS:")
+        lines += [f"    {v}" for v in report["violations"]]
+    return "\n".join(lines)
+
+
+def write_plot(report: dict, path: Path) -> Path:
+    figures = {"nodes": report["nodes"], "tps": report["throughput_tps"],
+               "p50_ms": report["latency_ms"]["p50"], "p99_ms": report["latency_ms"]["p99"],
+               "timeline": report["timeline"], "samples": report["samples"]}
+    return write_bench_plot(figures, path)
+
+
+def replay_command(report: dict) -> str:
+    return (f"consort sim run --nodes {report['nodes']} --faulty {report['faulty']} --seed {report['seed']} "
+            f"--duration {report['duration_s']} --scenario {report['scenario']}")

@@ -1,0 +1,274 @@
+"""One simulated run: build the replicas, drive clients and faults on the
+virtual clock, check the invariants, report the figures.
+
+Invariants, checked on every run:
+- agreement: no two honest replicas commit different blocks at one height;
+- validity: only submitted requests commit, each at most once per replica;
+- liveness: once faults heal (at most f faulty), every request a client
+  submitted commits at f+1 honest replicas and every honest replica reaches
+  the same height, within the run's liveness bound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from consensus.auth import authenticate
+from consensus.config import ReplicaConfig
+from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage, Start, TimerFired
+from consensus.messages import Blocks, FetchBlocks, Forward, PrePrepare
+from crypto import hashing
+from netsim.clock import US_PER_MS, US_PER_S, EventQueue
+from netsim.network import Latency, LinkModel, Network
+from netsim.node import SimNode
+from netsim.rng import Streams
+from netsim.scenarios import plan
+from netsim.signing import FakeKeys
+
+CLIENT_TIMEOUT_US = 1_500_000
+CLIENT_CHECK_US = 500_000
+EVENT_COST_US = 30
+TX_COST_US = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    nodes: int = 4
+    faulty: int = 1
+    seed: int = 1
+    duration_s: int = 10
+    scenario: str = "none"
+    rate_tps: int = 2000
+    client_batch: int = 20
+    tx_bytes: int = 64
+    latency: Latency = Latency("uniform", 2_000, 8_000)
+    liveness_bound_s: int = 5
+    batch_size_max: int = 500
+    batch_delay_ms: int = 5
+
+    def __post_init__(self) -> None:
+        f = (self.nodes - 1) // 3
+        assert 0 <= self.faulty <= f, "at most f replicas may be faulty"
+        assert self.duration_s > self.liveness_bound_s >= 1 and self.rate_tps > 0 and self.client_batch > 0
+
+    @property
+    def heal_us(self) -> int:
+        return (self.duration_s - self.liveness_bound_s) * US_PER_S // 2 + US_PER_S // 2
+
+    @property
+    def load_end_us(self) -> int:
+        return (self.duration_s - self.liveness_bound_s) * US_PER_S
+
+
+@dataclass(slots=True)
+class Metrics:
+    messages: dict[str, int] = field(default_factory=dict)
+    latencies_us: list[int] = field(default_factory=list)
+    commit_times_us: list[int] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+
+class Simulation:
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.streams = Streams(config.seed)
+        self.keys = FakeKeys(config.nodes, config.seed)
+        self.queue = EventQueue()
+        self.trace = hashlib.sha256()
+        self.metrics = Metrics()
+        self.f = (config.nodes - 1) // 3
+        chain_id = hashing.digest("netsim-chain", str(config.seed).encode())
+        fault_plan = plan(config.scenario, config.nodes, config.faulty, US_PER_S, config.heal_us,
+                          self.streams("scenario"), LinkModel(config.latency))
+        self.network = Network(config.nodes, self.streams, fault_plan.link, fault_plan.faulty_link,
+                               config.heal_us, fault_plan.partitions)
+        self.nodes = [
+            SimNode(self, i, self._replica_config(chain_id, i), fault_plan.strategies.get(i))
+            for i in range(config.nodes)
+        ]
+        self.submitted: dict[bytes, int] = {}
+        self.outstanding: dict[bytes, int] = {}
+        self.commit_counts: dict[bytes, int] = {}
+        self.decided: dict[int, bytes] = {}
+        self.request_counter = 0
+        for at_us, replica, down_us, wipe in fault_plan.crashes:
+            self.queue.schedule(at_us, ("crash", replica))
+            self.queue.schedule(at_us + down_us, ("restart", replica, wipe))
+
+    def _replica_config(self, chain_id: bytes, replica_id: int) -> ReplicaConfig:
+        return ReplicaConfig(
+            chain_id, replica_id, self.keys.public_keys, batch_size_max=self.config.batch_size_max,
+            batch_delay_ms=self.config.batch_delay_ms, checkpoint_interval=8, window=32,
+            request_timeout_ms=500, view_change_timeout_ms=500, view_change_timeout_max_ms=2000,
+            status_interval_ms=200, fetch_timeout_ms=500,
+        )
+
+    # ----------------------------------------------------------------- driving
+
+    def run(self) -> dict:
+        for node in self.nodes:
+            node.handle(Start())
+        self.queue.schedule(0, ("client",))
+        self.queue.schedule(CLIENT_CHECK_US, ("client-check",))
+        end_us = self.config.duration_s * US_PER_S
+        while True:
+            at = self.queue.peek_time()
+            if at is None or at > end_us:
+                break
+            self._dispatch(self.queue.pop())
+        self.queue.now_us = end_us
+        self._check_liveness()
+        return self._report()
+
+    def _dispatch(self, item: tuple) -> None:
+        kind = item[0]
+        now = self.queue.now_us
+        if kind == "msg":
+            _, dst, src, message = item
+            node = self.nodes[dst]
+            if not node.up:
+                return
+            if node.busy_until_us > now:
+                self.queue.schedule(node.busy_until_us, item)
+                return
+            self._trace(now, "m", dst, src, message)
+            node.busy_until_us = now + self._cost_us(message)
+            self._deliver_message(node, src, message)
+        elif kind == "timer":
+            _, replica_id, epoch, name, generation = item
+            node = self.nodes[replica_id]
+            if node.up and node.epoch == epoch and node.timer_generation.get(name) == generation:
+                self._trace(now, "t", replica_id, name)
+                node.handle(TimerFired(name))
+        elif kind == "request":
+            _, replica_id, txs = item
+            node = self.nodes[replica_id]
+            if node.up:
+                self._count("client-request", len(txs))
+                node.handle(ClientRequests(txs))
+        elif kind == "client":
+            self._client_tick()
+        elif kind == "client-check":
+            self._client_check()
+        elif kind == "crash":
+            self._trace(now, "crash", item[1])
+            self.nodes[item[1]].crash()
+        elif kind == "restart":
+            self._trace(now, "restart", item[1])
+            self.nodes[item[1]].restart(wipe=item[2])
+
+    def _deliver_message(self, node: SimNode, src: int, message) -> None:
+        if isinstance(message, FetchBlocks):
+            entries = tuple(node.chain[message.first - 1: message.last])
+            self.send(node.replica_id, src, Blocks(entries))
+            return
+        if authenticate(message, src, self.keys.public_keys, self.keys.verify) is not None:
+            return
+        if isinstance(message, Blocks):
+            node.handle(CertifiedBlocks(src, message.entries))
+        else:
+            node.handle(PeerMessage(src, message))
+
+    @staticmethod
+    def _cost_us(message) -> int:
+        if isinstance(message, PrePrepare):
+            return EVENT_COST_US + TX_COST_US * len(message.block.txs)
+        if isinstance(message, Forward):
+            return EVENT_COST_US + TX_COST_US * len(message.txs)
+        return EVENT_COST_US
+
+    def send(self, src: int, dst: int, message) -> None:
+        self._count(message.KIND)
+        size = 200 + (sum(len(tx) for tx in message.block.txs) if isinstance(message, PrePrepare) else 0)
+        for arrival in self.network.transmit(src, dst, size, self.queue.now_us):
+            self.queue.schedule(arrival, ("msg", dst, src, message))
+
+    def schedule_timer(self, node: SimNode, name: str, generation: int, delay_ms: int) -> None:
+        self.queue.schedule(self.queue.now_us + delay_ms * US_PER_MS,
+                            ("timer", node.replica_id, node.epoch, name, generation))
+
+    # ----------------------------------------------------------------- clients
+
+    def _client_tick(self) -> None:
+        now = self.queue.now_us
+        if now >= self.config.load_end_us:
+            return
+        txs = []
+        for _ in range(self.config.client_batch):
+            self.request_counter += 1
+            request = self.request_counter.to_bytes(8, "big").rjust(self.config.tx_bytes, b"r")
+            self.submitted[request] = now
+            self.outstanding[request] = now
+            txs.append(request)
+        target = self.streams("clients").randrange(self.config.nodes)
+        self.queue.schedule(now + 500, ("request", target, tuple(txs)))
+        interval = self.config.client_batch * US_PER_S // self.config.rate_tps
+        self.queue.schedule(now + max(1, interval), ("client",))
+
+    def _client_check(self) -> None:
+        """A correct client whose request is not answered in time sends it to every replica."""
+        now = self.queue.now_us
+        late = [r for r, sent in self.outstanding.items() if now - sent >= CLIENT_TIMEOUT_US]
+        for start in range(0, len(late), self.config.batch_size_max):
+            batch = tuple(late[start:start + self.config.batch_size_max])
+            for replica_id in range(self.config.nodes):
+                self.queue.schedule(now + 500, ("request", replica_id, batch))
+        for request in late:
+            self.outstanding[request] = now
+        self.queue.schedule(now + CLIENT_CHECK_US, ("client-check",))
+
+    # -------------------------------------------------------------- invariants
+
+    def on_commit(self, node: SimNode, seq: int, block_hash: bytes, txs: tuple[bytes, ...]) -> None:
+        now = self.queue.now_us
+        self._trace(now, "commit", node.replica_id, seq, block_hash.hex())
+        if not node.honest:
+            return
+        decided = self.decided.setdefault(seq, block_hash)
+        if decided != block_hash:
+            self._violation(f"agreement: replica {node.replica_id} committed another block at {seq}")
+        self._count("client-reply", len(txs))
+        for tx in txs:
+            if tx not in self.submitted:
+                self._violation(f"validity: replica {node.replica_id} committed an unsubmitted request")
+                continue
+            if tx in node.committed:
+                self._violation(f"validity: replica {node.replica_id} committed a request twice")
+                continue
+            node.committed.add(tx)
+            count = self.commit_counts.get(tx, 0) + 1
+            self.commit_counts[tx] = count
+            if count == self.f + 1:
+                self.outstanding.pop(tx, None)
+                self.metrics.latencies_us.append(now - self.submitted[tx])
+                self.metrics.commit_times_us.append(now)
+
+    def _check_liveness(self) -> None:
+        if self.outstanding:
+            self._violation(f"liveness: {len(self.outstanding)} requests not committed at f+1 honest replicas "
+                            f"{self.config.liveness_bound_s} s after the load stopped")
+        honest = [node for node in self.nodes if node.honest and node.up]
+        heights = sorted({len(node.chain) for node in honest})
+        if len(heights) > 1:
+            self._violation(f"liveness: honest replicas ended at different heights {heights}")
+
+    def _violation(self, text: str) -> None:
+        if len(self.metrics.violations) < 20:
+            self.metrics.violations.append(f"t={self.queue.now_us / US_PER_S:.3f}s {text}")
+
+    # ------------------------------------------------------------------ output
+
+    def _count(self, kind: str, amount: int = 1) -> None:
+        self.metrics.messages[kind] = self.metrics.messages.get(kind, 0) + amount
+
+    def _trace(self, now: int, *parts) -> None:
+        message = parts[-1] if parts else None
+        if hasattr(message, "KIND"):
+            detail = f"{message.KIND}/{getattr(message, 'view', '')}/{getattr(message, 'seq', '')}"
+            parts = (*parts[:-1], detail)
+        self.trace.update(f"{now}|{'|'.join(map(str, parts))}\n".encode())
+
+    def _report(self) -> dict:
+        from netsim.report import build_report
+        return build_report(self)

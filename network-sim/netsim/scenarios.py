@@ -1,0 +1,62 @@
+"""Named fault scenarios: what goes wrong, to whom and when.
+
+Faults act between `fault_start_us` and `heal_us`; afterwards the network
+is clean and crashed replicas are back, so liveness can be judged. Faulty
+replicas always include replica 0, the first primary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from netsim.byzantine import STRATEGIES
+from netsim.network import Latency, LinkModel, Partition
+
+
+@dataclass(slots=True)
+class Plan:
+    link: LinkModel
+    faulty_link: LinkModel | None = None
+    partitions: tuple[Partition, ...] = ()
+    strategies: dict[int, type] = field(default_factory=dict)
+    crashes: list[tuple[int, int, int, bool]] = field(default_factory=list)  # (at_us, replica, down_us, wipe)
+
+
+def faulty_replicas(n: int, faulty: int, rng) -> list[int]:
+    if faulty == 0:
+        return []
+    return [0] + sorted(rng.sample(range(1, n), faulty - 1))
+
+
+def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng, link: LinkModel) -> Plan:
+    chosen = faulty_replicas(n, faulty, rng)
+    result = Plan(link=link)
+    if name == "none":
+        return result
+    if name in STRATEGIES:
+        result.strategies = {r: STRATEGIES[name] for r in chosen}
+        return result
+    if name == "lossy":
+        result.faulty_link = LinkModel(Latency(link.latency.kind, link.latency.a_us, link.latency.b_us),
+                                       loss=0.05, duplicate=0.03, reorder_us=20_000)
+        return result
+    if name == "partition":
+        rest = tuple(r for r in range(n) if r not in chosen)
+        result.partitions = (Partition(fault_start_us, heal_us, (tuple(chosen), rest)),)
+        return result
+    if name == "split":
+        half = n // 2
+        result.partitions = (Partition(fault_start_us, heal_us, (tuple(range(half)), tuple(range(half, n)))),)
+        return result
+    if name in ("crash", "wipe"):
+        for replica in chosen:
+            at = fault_start_us
+            while at < heal_us - 300_000:
+                down = rng.randint(200_000, 1_500_000)
+                down = min(down, heal_us - at)
+                result.crashes.append((at, replica, down, name == "wipe"))
+                at += down + rng.randint(300_000, 1_500_000)
+        return result
+    raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
+
+
+SCENARIOS = ("none", "lossy", "partition", "split", "crash", "wipe", *STRATEGIES)
