@@ -189,7 +189,7 @@ class ReplicaMachine(RuleBasedStateMachine):
 
 
 ReplicaMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=60, deadline=None,
+    max_examples=300, stateful_step_count=60, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestReplicaMachine = ReplicaMachine.TestCase
