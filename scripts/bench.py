@@ -134,7 +134,7 @@ async def run(args, directory: Path, cluster: LocalCluster | None) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
-    parser.add_argument("--workers", type=int, default=16, help="concurrent clients, one key each")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent clients, one key each")
     parser.add_argument("--batch", type=int, default=100, help="transactions per submission")
     parser.add_argument("--dir", help="consortium folder (default: a fresh temporary one)")
     parser.add_argument("--running", action="store_true", help="the consortium's nodes already run")
