@@ -15,17 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from crypto import encoding, hashing, merkle
-from contracts import settlement
+from contracts import assets, governance, settlement
 from contracts.genesis import client_key_key, institution_key
 from contracts.registry import Call, TxType
-from contracts.schema import ContractError
+from contracts.schema import ContractError, check_args
 from contracts.state import Overlay, StateView
 from contracts.tx import Transaction, TxError, decode_tx
 
 NONCE_WINDOW = 4096
 OK = "ok"
 
-TX_TYPES: dict[str, TxType] = dict(sorted(settlement.TX_TYPES.items()))
+TX_TYPES: dict[str, TxType] = dict(sorted({**settlement.TX_TYPES, **assets.TX_TYPES,
+                                            **governance.TX_TYPES}.items()))
+ALWAYS_ON = ("governance",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +42,33 @@ class Receipt:
     tx_hash: bytes
     code: str
     detail: str = ""
+    output: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
         return self.code == OK
 
     def to_wire(self) -> list:
-        return [self.tx_hash, self.code, self.detail]
+        return [self.tx_hash, self.code, self.detail, self.output or {}]
 
     @classmethod
     def from_wire(cls, fields: list) -> "Receipt":
-        return cls(fields[0], fields[1], fields[2])
+        return cls(fields[0], fields[1], fields[2], fields[3] or None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"tx_hash": self.tx_hash.hex(), "ok": self.ok, "code": self.code, "detail": self.detail}
+        return {"tx_hash": self.tx_hash.hex(), "ok": self.ok, "code": self.code, "detail": self.detail,
+                "output": to_json_value(self.output or {})}
+
+
+def to_json_value(value: Any) -> Any:
+    """Canonical values as JSON: byte strings become hex."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {k: to_json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json_value(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,18 +157,33 @@ class Executor:
             return Receipt(tx.hash, exc.code, exc.detail)
         scope = Overlay(block)
         try:
-            self._apply(scope, context, tx, institution)
+            output = self._apply(scope, context, tx, institution)
         except ContractError as exc:
             return Receipt(tx.hash, exc.code, exc.detail)
+        try:
+            encoding.encode(output)
+        except encoding.EncodingError as exc:  # a contract's bug: refuse rather than diverge
+            return Receipt(tx.hash, "internal_error", str(exc))
         scope.merge_into(block)
-        return Receipt(tx.hash, OK)
+        return Receipt(tx.hash, OK, "", output or None)
 
-    def _apply(self, scope: Overlay, context: BlockContext, tx: Transaction, institution: str) -> None:
+    def _apply(self, scope: Overlay, context: BlockContext, tx: Transaction, institution: str) -> dict:
         tx_type = self.tx_types.get(tx.type)
         if tx_type is None:
             raise ContractError("unknown_type", tx.type)
-        record = encoding.decode(scope.get(institution_key(institution)))
-        roles = tuple(record["roles"])
+        contract = tx.type.split(".", 1)[0]
+        if contract not in ALWAYS_ON and scope.get(contract_switch_key(contract)) == encoding.encode(False):
+            raise ContractError("contract_disabled", f"{contract} is switched off by governance")
+        raw_record = scope.get(institution_key(institution))
+        if raw_record is None:
+            raise ContractError("unknown_institution", institution)
+        roles = tuple(encoding.decode(raw_record)["roles"])
         if not set(roles) & set(tx_type.roles):
             raise ContractError("not_permitted", f"{institution} has roles {list(roles)}; {tx.type} needs one of {list(tx_type.roles)}")
-        tx_type.apply(scope, Call(institution, roles, tx.args, context.height, context.timestamp_ms))
+        check_args(tx_type.fields, tx.args)
+        call = Call(institution, roles, tx.args, context.height, context.timestamp_ms, tx.hash, tx.sender)
+        return tx_type.apply(scope, call) or {}
+
+
+def contract_switch_key(contract: str) -> bytes:
+    return b"gov/contract/" + contract.encode()

@@ -25,6 +25,13 @@ CONSENSUS_DEFAULTS = {
 }
 
 
+PARAMETER_DEFAULTS = {
+    "governance_threshold_bps": 6667,   # share of members whose yes votes pass a proposal
+    "proposal_ttl_blocks": 2000,        # a proposal expires this many blocks after it is made
+    "netting_queue_max": 10_000,        # queued netting instructions per currency
+}
+
+
 class GenesisError(ValueError):
     """A genesis document that cannot define a chain."""
 
@@ -37,6 +44,7 @@ class Institution:
     node_key: bytes | None
     client_keys: tuple[bytes, ...]
     balances: tuple[tuple[str, int], ...]
+    net_debit_caps: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,7 @@ class Genesis:
     institutions: tuple[Institution, ...]
     validators: tuple[str, ...]
     consensus: dict[str, int]
+    parameters: dict[str, int]
 
     def institution(self, institution_id: str) -> Institution:
         for institution in self.institutions:
@@ -90,9 +99,14 @@ def _institution(item: Any, currencies: tuple[str, ...]) -> Institution:
         _require(currency in currencies, f"{iid}.balances: unknown currency {currency}")
         _require(type(amount) is int and 0 <= amount <= BALANCE_MAX,
                  f"{iid}.balances.{currency}: an integer in minor units, 0 to 2^62")
+    caps = item.get("net_debit_caps", {})
+    _require(isinstance(caps, dict) and all(c in currencies and type(v) is int and 0 <= v <= BALANCE_MAX
+                                            for c, v in caps.items()),
+             f"{iid}.net_debit_caps: integers in minor units per known currency")
     name = item.get("name", iid)
     _require(isinstance(name, str) and len(name) <= 128, f"{iid}.name must be a short string")
-    return Institution(iid, name, tuple(roles), node_key, client_keys, tuple(sorted(balances.items())))
+    return Institution(iid, name, tuple(roles), node_key, client_keys, tuple(sorted(balances.items())),
+                       tuple(sorted(caps.items())))
 
 
 def parse_genesis(document: Any) -> Genesis:
@@ -123,12 +137,17 @@ def parse_genesis(document: Any) -> Genesis:
         _require(name in CONSENSUS_DEFAULTS and type(value) is int and value >= 0,
                  f"consensus.{name}: unknown parameter or not a non-negative integer")
         consensus[name] = value
+    parameters = dict(PARAMETER_DEFAULTS)
+    for name, value in document.get("parameters", {}).items():
+        _require(isinstance(name, str) and 0 < len(name) <= 64 and type(value) is int and value >= 0,
+                 f"parameters.{name}: a non-negative integer")
+        parameters[name] = value
     genesis_time_ms = document.get("genesis_time_ms", 0)
     _require(type(genesis_time_ms) is int and genesis_time_ms >= 0, "genesis_time_ms must be an integer")
     chain_name = document.get("chain_name", "consort")
     _require(isinstance(chain_name, str), "chain_name must be a string")
     return Genesis(document, chain_id, chain_name, genesis_time_ms, currencies,
-                   institutions, validators, consensus)
+                   institutions, validators, consensus, parameters)
 
 
 def institution_key(institution_id: str) -> bytes:
@@ -155,4 +174,13 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
             balances = dict(institution.balances)
             for currency in genesis.currencies:
                 state[account_key(institution.id, currency)] = encoding.encode(balances.get(currency, 0))
+        for currency, cap in institution.net_debit_caps:
+            state[b"settlement/cap/" + institution.id.encode() + b"/" + currency.encode()] = encoding.encode(cap)
+    for currency in genesis.currencies:
+        supply = sum(dict(i.balances).get(currency, 0) for i in genesis.institutions)
+        state[b"settlement/supply/" + currency.encode()] = encoding.encode(supply)
+    for name, value in genesis.parameters.items():
+        state[b"gov/param/" + name.encode()] = encoding.encode(value)
+    state[b"gov/validators"] = encoding.encode(
+        [[v, genesis.institution(v).node_key] for v in genesis.validators])
     return dict(sorted(state.items()))

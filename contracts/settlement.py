@@ -7,11 +7,10 @@ must be signed by a client key of the paying institution.
 
 from __future__ import annotations
 
-from crypto import encoding
-from contracts.genesis import account_key
-from contracts.schema import ContractError, Field, check_args
-from contracts.state import Overlay
+from contracts import money
 from contracts.registry import Call, TxType
+from contracts.schema import ContractError, Field
+from contracts.state import Overlay
 
 PAY_FIELDS = (
     Field("from", str, minimum=1, length_max=32),
@@ -23,31 +22,18 @@ PAY_FIELDS = (
 
 
 def read_balance(state, institution_id: str, currency: str) -> int | None:
-    raw = state.get(account_key(institution_id, currency))
-    return None if raw is None else encoding.decode(raw)
+    return money.balance(state, institution_id, currency)
 
 
 def pay(state: Overlay, call: Call) -> dict:
     args = call.args
-    check_args(PAY_FIELDS, args)
     payer, payee, currency, amount = args["from"], args["to"], args["currency"], args["amount"]
     if call.institution != payer:
         raise ContractError("not_authorized", f"signed by {call.institution}, not by payer {payer}")
-    if payer == payee:
-        raise ContractError("bad_args", "payer and payee are the same account")
-    payer_balance = read_balance(state, payer, currency)
-    if payer_balance is None:
-        raise ContractError("unknown_account", f"{payer}/{currency}")
-    payee_balance = read_balance(state, payee, currency)
-    if payee_balance is None:
-        raise ContractError("unknown_account", f"{payee}/{currency}")
-    if payer_balance < amount:
-        raise ContractError("insufficient_funds", f"{payer} holds {payer_balance} {currency}")
-    state.put(account_key(payer, currency), encoding.encode(payer_balance - amount))
-    state.put(account_key(payee, currency), encoding.encode(payee_balance + amount))
+    money.move(state, payer, payee, currency, amount)
     return {}
 
 
 TX_TYPES = {
-    "settlement.pay": TxType(apply=pay, roles=("member", "validator")),
+    "settlement.pay": TxType(apply=pay, roles=("member", "validator"), fields=PAY_FIELDS),
 }

@@ -265,7 +265,10 @@ def test_receipt_wire_and_root():
         assert Receipt.from_wire(encoding.decode(encoding.encode(r.to_wire()))) == r
     assert receipts_root(receipts) == merkle.root([encoding.encode(r.to_wire()) for r in receipts])
     assert receipts[1].to_json() == {"tx_hash": "02" * 32, "ok": False, "code": "nonce_used",
-                                     "detail": "nonce 3 was already used"}
+                                     "detail": "nonce 3 was already used", "output": {}}
+    with_output = Receipt(b"\x03" * 32, "ok", "", {"asset": b"\x04" * 2, "units": [1, 2]})
+    assert Receipt.from_wire(encoding.decode(encoding.encode(with_output.to_wire()))) == with_output
+    assert with_output.to_json()["output"] == {"asset": "0404", "units": [1, 2]}
 
 
 # --- executor: every failure code -------------------------------------------------
@@ -602,8 +605,10 @@ def _write_then_fail(scope, call):
 
 def test_a_failing_contract_leaves_no_writes_behind(chain):
     from contracts.registry import TxType
+    from contracts.schema import Field
 
-    chain.executor = Executor({"test.write": TxType(apply=_write_then_fail, roles=("member",))})
+    chain.executor = Executor({"test.write": TxType(apply=_write_then_fail, roles=("member",),
+                                                    fields=(Field("fail", bool, required=False),))})
     failing = chain.sign("bank-b", 0, {"fail": True}, tx_type="test.write")
     result = chain.apply([failing])
     assert [(r.code, r.detail) for r in result.receipts] == [("refused", "asked to fail")]

@@ -1,0 +1,5 @@
+"""Asset-rights registry (to be filled in)."""
+
+from __future__ import annotations
+
+TX_TYPES: dict = {}

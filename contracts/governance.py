@@ -1,0 +1,5 @@
+"""Governance (to be filled in)."""
+
+from __future__ import annotations
+
+TX_TYPES: dict = {}

@@ -1,0 +1,82 @@
+"""Settlement-account balances: the one place money moves.
+
+Every contract that moves money (payments, netting, delivery versus
+payment, redemption, mint and burn) goes through these functions, so the
+conservation rule lives in one file: `move` conserves, only `mint` and
+`burn` change the total of a currency.
+"""
+
+from __future__ import annotations
+
+from contracts.genesis import BALANCE_MAX, account_key
+from contracts.registry import Call
+from contracts.schema import ContractError
+from contracts.store import get, key, put
+from crypto import encoding, hashing
+
+
+def balance(state, institution_id: str, currency: str) -> int | None:
+    return get(state, account_key(institution_id, currency))
+
+
+def require_balance(state, institution_id: str, currency: str) -> int:
+    value = balance(state, institution_id, currency)
+    if value is None:
+        raise ContractError("unknown_account", f"{institution_id}/{currency}")
+    return value
+
+
+def move(state, payer: str, payee: str, currency: str, amount: int) -> None:
+    """Move `amount` from payer to payee, all or nothing."""
+    if amount <= 0:
+        raise ContractError("bad_args", "amount must be positive")
+    if payer == payee:
+        raise ContractError("bad_args", "payer and payee are the same account")
+    payer_balance = require_balance(state, payer, currency)
+    payee_balance = require_balance(state, payee, currency)
+    if payer_balance < amount:
+        raise ContractError("insufficient_funds", f"{payer} holds {payer_balance} {currency}")
+    put(state, account_key(payer, currency), payer_balance - amount)
+    put(state, account_key(payee, currency), payee_balance + amount)
+
+
+def mint(state, institution_id: str, currency: str, amount: int) -> None:
+    current = require_balance(state, institution_id, currency)
+    total = total_key(currency)
+    supply = get(state, total) or 0
+    if amount <= 0 or supply + amount > BALANCE_MAX:
+        raise ContractError("bad_args", "mint amount must be positive and keep the supply under 2^62")
+    put(state, account_key(institution_id, currency), current + amount)
+    put(state, total, supply + amount)
+
+
+def burn(state, institution_id: str, currency: str, amount: int) -> None:
+    current = require_balance(state, institution_id, currency)
+    if amount <= 0:
+        raise ContractError("bad_args", "burn amount must be positive")
+    if current < amount:
+        raise ContractError("insufficient_funds", f"{institution_id} holds {current} {currency}")
+    put(state, account_key(institution_id, currency), current - amount)
+    put(state, total_key(currency), (get(state, total_key(currency)) or 0) - amount)
+
+
+def total_key(currency: str) -> bytes:
+    return key("settlement", "supply", currency)
+
+
+def balances_hash(state, accounts: list[tuple[str, str]]) -> bytes:
+    """Hash of the named accounts' balances, in sorted order."""
+    entries = [[iid, ccy, balance(state, iid, ccy)] for iid, ccy in sorted(set(accounts))]
+    return hashing.digest("balances", encoding.encode(entries))
+
+
+def record_finality(state, call: Call, kind: str, details: dict, accounts: list[tuple[str, str]]) -> dict:
+    """Write the settlement finality record of this transaction and return it."""
+    record = {"kind": kind, "height": call.height, "timestamp_ms": call.timestamp_ms,
+              "tx_hash": call.tx_hash, "details": details, "balances_hash": balances_hash(state, accounts)}
+    put(state, finality_key(call.tx_hash), record)
+    return record
+
+
+def finality_key(tx_hash: bytes) -> bytes:
+    return key("settlement", "finality", tx_hash.hex())
