@@ -20,6 +20,10 @@ class ContractError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Field:
+    """One argument: its type (str, int, bytes, bool, list or dict), whether it
+    is required, the range of an int, and the length range of a str, bytes,
+    list or dict (elements of lists and maps are checked by the contract)."""
+
     name: str
     kind: type
     required: bool = True
@@ -32,7 +36,7 @@ class Field:
             raise ContractError("bad_args", f"{self.name} must be {self.kind.__name__}")
         if self.kind is int and not self.minimum <= value <= self.maximum:
             raise ContractError("bad_args", f"{self.name} must be in [{self.minimum}, {self.maximum}]")
-        if self.kind in (str, bytes) and not self.minimum <= len(value) <= self.length_max:
+        if self.kind in (str, bytes, list, dict) and not self.minimum <= len(value) <= self.length_max:
             raise ContractError("bad_args", f"{self.name} length must be in [{self.minimum}, {self.length_max}]")
 
 
