@@ -43,9 +43,41 @@ class Transaction:
     def to_json(self) -> dict[str, Any]:
         return {
             "chain_id": self.chain_id.hex(), "sender": self.sender.hex(), "nonce": self.nonce,
-            "type": self.type, "args": self.args, "signature": self.signature.hex(),
+            "type": self.type, "args": args_to_json(self.args), "signature": self.signature.hex(),
             "hash": self.hash.hex(),
         }
+
+
+BYTES_TAG = "$bytes"
+
+
+def args_to_json(value: Any) -> Any:
+    """JSON form of transaction arguments: byte strings become {"$bytes": hex}."""
+    if isinstance(value, bytes):
+        return {BYTES_TAG: value.hex()}
+    if isinstance(value, dict):
+        return {k: args_to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [args_to_json(v) for v in value]
+    return value
+
+
+def args_from_json(value: Any, depth: int = 0) -> Any:
+    """Inverse of `args_to_json`; TxError for a malformed {"$bytes": ...}."""
+    if depth > encoding.DEPTH_MAX:
+        raise TxError("args nested too deeply")
+    if isinstance(value, dict):
+        if BYTES_TAG in value:
+            if len(value) != 1 or not isinstance(value[BYTES_TAG], str):
+                raise TxError('a byte string is written {"$bytes": "<hex>"}')
+            try:
+                return bytes.fromhex(value[BYTES_TAG])
+            except ValueError:
+                raise TxError("$bytes must be hex") from None
+        return {k: args_from_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [args_from_json(v, depth + 1) for v in value]
+    return value
 
 
 def _fields(chain_id: Any, sender: Any, nonce: Any, tx_type: Any, args: Any) -> None:
@@ -107,7 +139,7 @@ def tx_from_json(document: Any) -> Transaction:
         chain_id = bytes.fromhex(document["chain_id"])
         sender = bytes.fromhex(document["sender"])
         signature = bytes.fromhex(document["signature"])
-        nonce, tx_type, args = document["nonce"], document["type"], document["args"]
+        nonce, tx_type, args = document["nonce"], document["type"], args_from_json(document["args"])
     except KeyError as exc:
         raise TxError(f"missing field {exc}") from None
     except (TypeError, ValueError):

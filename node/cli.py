@@ -15,11 +15,12 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
-from contracts.tx import TxError, sign_tx
+from contracts.tx import TxError, args_from_json, sign_tx
 from crypto.keys import KeyFileError, read_key_file
 from node.client import ClientError, ConsortClient
 from node.config import ConfigError, load_config
@@ -65,6 +66,59 @@ async def _pay(args) -> dict:
         tx = sign_tx(key.signer(), bytes.fromhex(status["chain_id"]), nonce, "settlement.pay", args_map)
         result = await client.submit([tx], wait=not args.no_wait, timeout_ms=args.timeout_ms)
         return {"tx_hash": tx.hash.hex(), **result}
+
+
+def parse_arg_value(text: str):
+    """--arg values: integers, true/false, hex:<bytes>, JSON lists/maps, else text."""
+    if re.fullmatch(r"-?[0-9]+", text):
+        return int(text)
+    if text in ("true", "false"):
+        return text == "true"
+    if text.startswith("hex:"):
+        try:
+            return bytes.fromhex(text[4:])
+        except ValueError:
+            raise UsageError(f"{text!r} is not hex") from None
+    if text[:1] in "[{":
+        try:
+            return args_from_json(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{text!r} is not JSON: {exc}") from None
+    return text
+
+
+def tx_args(args) -> dict:
+    values: dict = {}
+    if args.args:
+        try:
+            values = args_from_json(json.loads(args.args))
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--args is not JSON: {exc}") from None
+        if not isinstance(values, dict):
+            raise UsageError("--args must be a JSON object")
+    for item in args.arg or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--arg {item!r}: write name=value")
+        values[name] = parse_arg_value(text)
+    return values
+
+
+async def _send(args) -> dict:
+    key = read_key_file(Path(args.key))
+    async with ConsortClient(args.node) as client:
+        status = await client.status()
+        nonce = args.nonce if args.nonce is not None else time.time_ns() // 1000
+        tx = sign_tx(key.signer(), bytes.fromhex(status["chain_id"]), nonce, args.type, tx_args(args))
+        result = await client.submit([tx], wait=not args.no_wait, timeout_ms=args.timeout_ms)
+        return {"tx_hash": tx.hash.hex(), **result}
+
+
+def cmd_tx_send(args) -> int:
+    result = asyncio.run(_send(args))
+    _print(result)
+    receipts = result.get("receipts") or []
+    return 0 if all(r and r["ok"] for r in receipts) else 1
 
 
 def cmd_tx_pay(args) -> int:
@@ -157,6 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     pay.add_argument("--no-wait", action="store_true")
     pay.add_argument("--timeout-ms", type=int, default=30_000)
     pay.set_defaults(func=cmd_tx_pay)
+
+    send = tx.add_parser("send", help="sign and submit any transaction type")
+    send.add_argument("type", help="e.g. assets.register, settlement.instruct, governance.vote")
+    send.add_argument("--node", default=DEFAULT_NODE)
+    send.add_argument("--key", required=True, help="client key file of the sending institution")
+    send.add_argument("--args", help='arguments as a JSON object (bytes as {"$bytes": "<hex>"})')
+    send.add_argument("--arg", action="append", help="name=value (int, true/false, hex:<bytes>, JSON, text)")
+    send.add_argument("--nonce", type=int)
+    send.add_argument("--no-wait", action="store_true")
+    send.add_argument("--timeout-ms", type=int, default=30_000)
+    send.set_defaults(func=cmd_tx_send)
 
     chain = commands.add_parser("chain", help="read the chain").add_subparsers(dest="action", required=True)
     status = chain.add_parser("status", help="height, view, state root and peers of a node")
