@@ -31,12 +31,19 @@ class ReplicaConfig:
     def __post_init__(self) -> None:
         assert len(self.chain_id) == 32
         assert len(self.validators) >= 1
-        assert 0 <= self.replica_id < len(self.validators)
+        assert -1 <= self.replica_id < len(self.validators), "replica_id is an index, or -1 for an observer"
         assert len(set(self.validators)) == len(self.validators), "duplicate validator key"
         assert 1 <= self.batch_size_max and 0 <= self.batch_delay_ms
         assert 1 <= self.checkpoint_interval and self.window >= 2 * self.checkpoint_interval
         assert 0 < self.request_timeout_ms and 0 < self.view_change_timeout_ms <= self.view_change_timeout_max_ms
         assert 0 < self.status_interval_ms and 0 < self.fetch_timeout_ms
+
+    @property
+    def is_validator(self) -> bool:
+        return self.replica_id >= 0
+
+    def validator_key(self, replica_id: int) -> bytes | None:
+        return self.validators[replica_id] if 0 <= replica_id < len(self.validators) else None
 
     @property
     def n(self) -> int:

@@ -44,11 +44,14 @@ class TimerFired:
 
 @dataclass(frozen=True, slots=True)
 class Executed:
-    """The driver applied block `seq`; these are the roots it produced."""
+    """The driver applied block `seq`; these are the roots it produced.
+    `validators` is set when this block activated a new validator set,
+    in force from block seq+1."""
 
     seq: int
     state_root: bytes
     receipts_root: bytes
+    validators: tuple[bytes, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,15 +39,13 @@ from consensus.messages import (
     ViewChange, checkpoint_bytes, tx_root, vote_bytes,
 )
 from consensus.snapshot import ReplicaSnapshot
-from consensus.viewchange import ViewChangeStore, new_view_problem, plan_new_view
+from consensus.replica_views import (
+    BATCH_TIMER, FETCH_TIMER, REQUEST_TIMER, STATUS_TIMER, VIEW_CHANGE_TIMER, ViewChanging,
+)
+from consensus.viewchange import ViewChangeStore
 
 log = logging.getLogger("consort.consensus")
 
-BATCH_TIMER = "batch"
-REQUEST_TIMER = "request"
-VIEW_CHANGE_TIMER = "view-change"
-STATUS_TIMER = "status"
-FETCH_TIMER = "fetch"
 EARLY_MESSAGES_MAX = 64
 
 
@@ -70,11 +68,12 @@ class Slot:
         return sorted((v for v in votes.values() if v.digest == digest), key=lambda v: v.replica)
 
 
-class Replica:
+class Replica(ViewChanging):
     def __init__(self, config: ReplicaConfig, signer, tip: ChainTip,
                  tip_certificate: CommitCertificate | None = None,
                  snapshot: ReplicaSnapshot | None = None) -> None:
-        assert signer.public_key == config.validators[config.replica_id], "signer is not this replica"
+        assert config.validator_key(config.replica_id) == signer.public_key or (
+            config.replica_id == -1 and signer.public_key not in config.validators), "signer is not this replica"
         assert (tip.height == 0) == (tip_certificate is None), "a tip above genesis needs its certificate"
         self.config = config
         self.signer = signer
@@ -111,7 +110,7 @@ class Replica:
 
     @property
     def is_primary(self) -> bool:
-        return self.config.primary(self.view) == self.config.replica_id
+        return self.config.is_validator and self.config.primary(self.view) == self.config.replica_id
 
     def step(self, event: Event, now_ms: int) -> list[Effect]:
         self._now_ms = now_ms
@@ -214,7 +213,8 @@ class Replica:
             self._arm_request_timer(restart=False)
 
     def _arm_request_timer(self, restart: bool) -> None:
-        waiting = self.active and not self.is_primary and bool(self.pending or self.in_flight)
+        waiting = (self.active and self.config.is_validator and not self.is_primary
+                   and bool(self.pending or self.in_flight))
         if waiting and (restart or REQUEST_TIMER not in self.timers):
             self._start_timer(REQUEST_TIMER, self.config.request_timeout_ms)
         elif not waiting and REQUEST_TIMER in self.timers:
@@ -283,6 +283,9 @@ class Replica:
             raise TypeError(f"unknown message {message!r}")
 
     def _on_phase_message(self, sender: int, message) -> None:
+        if not self.config.is_validator:
+            self._ignore("not a validator: observing only")
+            return
         if message.replica != sender:
             self._ignore("message names another replica than its sender")
             return
@@ -483,6 +486,8 @@ class Replica:
         self.view_change_attempts = 0
         if self.checkpoints.is_checkpoint(event.seq):
             self._checkpoint(event.seq)
+        if event.validators is not None and tuple(event.validators) != self.config.validators:
+            self._reconfigure(tuple(event.validators))
         waiting = self.future.pop(event.seq + 1, None)
         self.future = {s: m for s, m in self.future.items() if s > event.seq + 1}
         if waiting is not None and self.active:
@@ -499,6 +504,8 @@ class Replica:
     # ------------------------------------------------------------ checkpoints
 
     def _checkpoint(self, seq: int) -> None:
+        if not self.config.is_validator:
+            return
         signature = self.signer.sign(SIGNATURE_DOMAIN, checkpoint_bytes(seq, self.tip.block_hash, self.tip.state_root))
         vote = Checkpoint(seq, self.tip.block_hash, self.tip.state_root, self.config.replica_id, signature)
         self._effects.append(Broadcast(vote))
@@ -543,115 +550,6 @@ class Replica:
             self._ignore("fetched blocks do not extend our chain")
         self._deliver_ready()
         self._maybe_fetch(stalled=True)
-
-    # ------------------------------------------------------------- view change
-
-    def _start_view_change(self, target: int, reason: str) -> None:
-        if target < self.view or (target == self.view and (self.active or self.own_view_change)):
-            return
-        log.info("replica %d starts view change to %d: %s", self.config.replica_id, target, reason)
-        self.view, self.active = target, False
-        for name in (BATCH_TIMER, REQUEST_TIMER):
-            self._cancel_timer(name)
-        self.slots, self.future, self.early = {}, {}, []
-        self.new_view_message = None
-        prepared = self.prepared_certificate
-        if prepared is not None and prepared.pre_prepare.seq != self.tip.height + 1:
-            prepared = None
-        unsigned = ViewChange(target, self.config.replica_id, self.tip.height, self.tip_certificate,
-                              self.checkpoints.stable, prepared, b"")
-        vc = ViewChange(target, self.config.replica_id, self.tip.height, self.tip_certificate,
-                        self.checkpoints.stable, prepared,
-                        self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
-        self.own_view_change = vc
-        self.view_changes.add(vc)
-        self._persist()
-        self._effects.append(Broadcast(vc))
-        self._start_timer(VIEW_CHANGE_TIMER, self._view_change_timeout_ms())
-        self._maybe_form_new_view()
-
-    def _view_change_timeout_ms(self) -> int:
-        timeout = self.config.view_change_timeout_ms << min(self.view_change_attempts, 16)
-        return min(timeout, self.config.view_change_timeout_max_ms)
-
-    def _on_view_change(self, sender: int, vc: ViewChange) -> None:
-        if vc.replica != sender:
-            self._ignore("message names another replica than its sender")
-            return
-        if vc.view < self.view or (vc.view == self.view and self.active):
-            if self.active and self.new_view_message is not None:
-                self._effects.append(Send(sender, self.new_view_message))
-            self._ignore("stale view-change")
-            return
-        self.view_changes.add(vc)
-        target = self.view_changes.join_target(self.view, self.config.f)
-        if target is not None and (target > self.view or self.active):
-            self._start_view_change(target, "f+1 replicas asked for a higher view")
-        self._maybe_form_new_view()
-
-    def _maybe_form_new_view(self) -> None:
-        if self.active or not self.is_primary:
-            return
-        view_changes = self.view_changes.for_view(self.view)
-        if len(view_changes) < self.config.quorum:
-            return
-        chosen = view_changes[: self.config.quorum]
-        plan = plan_new_view(chosen)
-        pre_prepare = None
-        if plan.prepared is not None:
-            pre_prepare = self._signed_pre_prepare(plan.height + 1, plan.prepared.pre_prepare.block)
-        unsigned = NewView(self.view, self.config.replica_id, chosen, pre_prepare, b"")
-        message = NewView(self.view, self.config.replica_id, chosen, pre_prepare,
-                          self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
-        self._enter_view(message)
-        self._effects.append(Broadcast(message))
-
-    def _on_new_view(self, sender: int, message: NewView) -> None:
-        if message.replica != sender:
-            self._ignore("message names another replica than its sender")
-            return
-        if message.view < self.view or (message.view == self.view and self.active):
-            self._ignore("stale new-view")
-            return
-        problem = new_view_problem(message, self.config.n, self.config.quorum)
-        if problem is not None:
-            self._ignore(problem)
-            return
-        self._enter_view(message)
-
-    def _enter_view(self, message: NewView) -> None:
-        plan = plan_new_view(message.view_changes)
-        self.view, self.active = message.view, True
-        self.new_view_message = message
-        self.own_view_change = None
-        self.view_changes.prune_below(message.view + 1)
-        self.view_floor = plan.height
-        self._cancel_timer(VIEW_CHANGE_TIMER)
-        if plan.checkpoint is not None:
-            self.checkpoints.adopt(plan.checkpoint)
-        self.catchup.certified_target = max(self.catchup.certified_target, plan.height)
-        self.pending = {**self.in_flight, **self.pending}
-        self.in_flight = {}
-        self.slots, self.future = {}, {}
-        self._persist()
-        early, self.early = self.early, []
-        if message.pre_prepare is not None:
-            if self.is_primary:
-                self._reproposal_as_primary(message.pre_prepare)
-            else:
-                self._on_phase_message(message.replica, message.pre_prepare)
-        for sender, early_message in early:
-            self._on_phase_message(sender, early_message)
-        self._maybe_fetch(stalled=True)
-        self._arm_request_timer(restart=True)
-        self._maybe_propose(timer_fired=True)
-
-    def _reproposal_as_primary(self, pre_prepare: PrePrepare) -> None:
-        if pre_prepare.seq == self.tip.height + 1 and self.delivered == self.tip.height:
-            self._accept_pre_prepare(pre_prepare)
-            self._check_prepared(pre_prepare.seq)
-        elif pre_prepare.seq > self.tip.height + 1:
-            self.future[pre_prepare.seq] = pre_prepare
 
     # ---------------------------------------------------------------- helpers
 

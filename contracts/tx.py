@@ -86,7 +86,7 @@ def _fields(chain_id: Any, sender: Any, nonce: Any, tx_type: Any, args: Any) -> 
     if type(sender) is not bytes or len(sender) != keys.PUBLIC_KEY_SIZE:
         raise TxError("sender must be a 32-byte public key")
     if type(nonce) is not int or not 0 <= nonce < NONCE_MAX:
-        raise TxError(f"nonce must be an integer in [0, 2^62)")
+        raise TxError("nonce must be an integer in [0, 2^62)")
     if type(tx_type) is not str or not 0 < len(tx_type) <= TYPE_LENGTH_MAX:
         raise TxError("type must be a non-empty string")
     if type(args) is not dict:

@@ -128,14 +128,16 @@ STRATEGIES = {cls.name: cls for cls in (Silent, SilentPrimary, WithholdCommits, 
                                         HugeViews)}
 
 
-def expand(effects: list, n: int, replica_id: int) -> list[tuple[int, object]]:
-    """Turn Send/Broadcast effects into (destination, message) pairs."""
+def expand(effects: list, addresses: int, own: int, address_of) -> list[tuple[int, object]]:
+    """Turn Send/Broadcast effects into (node address, message) pairs: a Send
+    names a replica index of the current validator set; a Broadcast reaches
+    every other node, observers included."""
     pairs = []
     for effect in effects:
         if isinstance(effect, Send):
-            pairs.append((effect.to, effect.message))
+            pairs.append((address_of(effect.to), effect.message))
         elif isinstance(effect, Broadcast):
-            pairs.extend((to, effect.message) for to in range(n) if to != replica_id)
+            pairs.extend((to, effect.message) for to in range(addresses) if to != own)
     return pairs
 
 

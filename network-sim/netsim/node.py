@@ -3,6 +3,7 @@ persisted (its chain and consensus snapshot survive a crash; a wipe loses both).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
 from consensus.config import ChainTip, ReplicaConfig
@@ -19,10 +20,13 @@ GENESIS_TIME_MS = 0
 
 
 class SimNode:
+    """Node `replica_id` is its network address; its index in the validator
+    set (its consensus replica id) can change with the set."""
+
     def __init__(self, sim, replica_id: int, config: ReplicaConfig, strategy_cls=None) -> None:
         self.sim = sim
         self.replica_id = replica_id
-        self.n = config.n
+        self.n = len(sim.keys.public_keys)
         self.config = config
         self.signer = sim.keys.signer(replica_id)
         self.chain: list = []
@@ -49,7 +53,19 @@ class SimNode:
 
     def _new_replica(self) -> Replica:
         certificate = self.chain[-1][1] if self.chain else None
-        return Replica(self.config, self.signer, self.tip(), certificate, self.snapshot)
+        validators = self.sim.validators_after(len(self.chain))
+        own = self.signer.public_key
+        config = dataclasses.replace(self.config, validators=validators,
+                                     replica_id=validators.index(own) if own in validators else -1)
+        return Replica(config, self.signer, self.tip(), certificate, self.snapshot)
+
+    def address_of(self, replica_index: int) -> int:
+        return self.sim.address_of[self.replica.config.validators[replica_index]]
+
+    def index_of(self, address: int) -> int:
+        key = self.sim.keys.public_keys[address]
+        validators = self.replica.config.validators
+        return validators.index(key) if key in validators else -1
 
     def crash(self) -> None:
         self.up = False
@@ -85,7 +101,7 @@ class SimNode:
                 self.snapshot = effect.snapshot
             elif isinstance(effect, Deliver):
                 queue.extend(self._execute(effect))
-        pairs = expand(sends, self.n, self.replica_id)
+        pairs = expand(sends, self.n, self.replica_id, self.address_of)
         if self.strategy is not None:
             pairs = [out for to, message in pairs for out in self.strategy.outgoing(to, message)]
         for to, message in pairs:
@@ -99,5 +115,6 @@ class SimNode:
         self.chain.append((effect.block, effect.certificate))
         self.roots.append((state_root, receipts_root))
         self.sim.on_commit(self, effect.seq, block_hash, effect.block.txs)
-        return self.replica.step(Executed(effect.seq, state_root, receipts_root),
+        changed = self.sim.validator_changes.get(effect.seq)
+        return self.replica.step(Executed(effect.seq, state_root, receipts_root, changed),
                                  self.sim.queue.now_us // US_PER_MS)

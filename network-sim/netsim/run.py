@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from consensus.auth import authenticate
+from consensus.auth import authenticate, verify_certificate
 from consensus.config import ReplicaConfig
 from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage, Start, TimerFired
 from consensus.messages import Blocks, FetchBlocks, Forward, PrePrepare
@@ -27,6 +27,7 @@ from netsim.scenarios import plan
 from netsim.signing import FakeKeys
 
 CLIENT_TIMEOUT_US = 1_500_000
+RECONFIGURE_AT = 16
 CLIENT_CHECK_US = 500_000
 EVENT_COST_US = 30
 TX_COST_US = 2
@@ -73,11 +74,17 @@ class Simulation:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.streams = Streams(config.seed)
-        self.keys = FakeKeys(config.nodes, config.seed)
         self.queue = EventQueue()
         self.trace = hashlib.sha256()
         self.metrics = Metrics()
         self.f = (config.nodes - 1) // 3
+        addresses = config.nodes + (1 if config.scenario == "reconfigure" else 0)
+        self.keys = FakeKeys(addresses, config.seed)
+        self.address_of = {key: address for address, key in enumerate(self.keys.public_keys)}
+        self.initial_validators = self.keys.public_keys[: config.nodes]
+        self.validator_changes: dict[int, tuple[bytes, ...]] = {}
+        if config.scenario == "reconfigure":
+            self.validator_changes[RECONFIGURE_AT] = self.keys.public_keys[1:]
         chain_id = hashing.digest("netsim-chain", str(config.seed).encode())
         fault_plan = plan(config.scenario, config.nodes, config.faulty, US_PER_S, config.heal_us,
                           self.streams("scenario"), LinkModel(config.latency))
@@ -85,7 +92,7 @@ class Simulation:
                                config.heal_us, fault_plan.partitions)
         self.nodes = [
             SimNode(self, i, self._replica_config(chain_id, i), fault_plan.strategies.get(i))
-            for i in range(config.nodes)
+            for i in range(addresses)
         ]
         self.submitted: dict[bytes, int] = {}
         self.outstanding: dict[bytes, int] = {}
@@ -96,9 +103,19 @@ class Simulation:
             self.queue.schedule(at_us, ("crash", replica))
             self.queue.schedule(at_us + down_us, ("restart", replica, wipe))
 
-    def _replica_config(self, chain_id: bytes, replica_id: int) -> ReplicaConfig:
+    def validators_after(self, height: int) -> tuple[bytes, ...]:
+        """The validator set in force for block height+1."""
+        current = self.initial_validators
+        for at in sorted(self.validator_changes):
+            if at <= height:
+                current = self.validator_changes[at]
+        return current
+
+    def _replica_config(self, chain_id: bytes, address: int) -> ReplicaConfig:
+        validators = self.initial_validators
+        replica_id = address if address < len(validators) else -1
         return ReplicaConfig(
-            chain_id, replica_id, self.keys.public_keys, batch_size_max=self.config.batch_size_max,
+            chain_id, replica_id, validators, batch_size_max=self.config.batch_size_max,
             batch_delay_ms=self.config.batch_delay_ms, checkpoint_interval=8, window=32,
             request_timeout_ms=500, view_change_timeout_ms=500, view_change_timeout_max_ms=2000,
             status_interval_ms=200, fetch_timeout_ms=500,
@@ -163,12 +180,30 @@ class Simulation:
             entries = tuple(node.chain[message.first - 1: message.last])
             self.send(node.replica_id, src, Blocks(entries))
             return
-        if authenticate(message, src, self.keys.public_keys, self.keys.verify) is not None:
-            return
         if isinstance(message, Blocks):
-            node.handle(CertifiedBlocks(src, message.entries))
-        else:
-            node.handle(PeerMessage(src, message))
+            verified = self._verified_prefix(node, message.entries)
+            if verified:
+                node.handle(CertifiedBlocks(node.index_of(src), verified))
+            return
+        sender = node.index_of(src)
+        if sender < 0:
+            if isinstance(message, Forward):
+                node.handle(ClientRequests(message.txs))
+            return
+        if authenticate(message, sender, node.replica.config.validators, self.keys.verify) is None:
+            node.handle(PeerMessage(sender, message))
+
+    def _verified_prefix(self, node: SimNode, entries) -> tuple:
+        """Fetched blocks whose certificates verify against the validator set
+        in force at their height (as far as this node can know it)."""
+        verified = []
+        for block, certificate in entries:
+            validators = self.validators_after(block.header.height - 1)
+            if certificate.seq != block.header.height or verify_certificate(
+                    certificate, block.header.hash(), validators, self.keys.verify) is not None:
+                break
+            verified.append((block, certificate))
+        return tuple(verified)
 
     @staticmethod
     def _cost_us(message) -> int:
@@ -212,8 +247,8 @@ class Simulation:
         late = [r for r, sent in self.outstanding.items() if now - sent >= CLIENT_TIMEOUT_US]
         for start in range(0, len(late), self.config.batch_size_max):
             batch = tuple(late[start:start + self.config.batch_size_max])
-            for replica_id in range(self.config.nodes):
-                self.queue.schedule(now + 500, ("request", replica_id, batch))
+            for address in range(len(self.nodes)):
+                self.queue.schedule(now + 500, ("request", address, batch))
         for request in late:
             self.outstanding[request] = now
         self.queue.schedule(now + CLIENT_CHECK_US, ("client-check",))

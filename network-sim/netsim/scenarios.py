@@ -30,7 +30,7 @@ def faulty_replicas(n: int, faulty: int, rng) -> list[int]:
 def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng, link: LinkModel) -> Plan:
     chosen = faulty_replicas(n, faulty, rng)
     result = Plan(link=link)
-    if name == "none":
+    if name in ("none", "reconfigure"):
         return result
     if name in STRATEGIES:
         result.strategies = {r: STRATEGIES[name] for r in chosen}
@@ -59,4 +59,4 @@ def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng,
     raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
 
 
-SCENARIOS = ("none", "lossy", "partition", "split", "crash", "wipe", *STRATEGIES)
+SCENARIOS = ("none", "reconfigure", "lossy", "partition", "split", "crash", "wipe", *STRATEGIES)

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from consensus.auth import verify_certificate
+from consensus.config import validator_set_hash
 from netsim.report import replay_command
 from netsim.run import SimConfig, Simulation
 from netsim.scenarios import SCENARIOS
@@ -21,7 +23,7 @@ RATE_TPS = 600
 
 
 def run(scenario: str, nodes: int, seed: int, **overrides) -> dict:
-    faulty = 0 if scenario == "none" else (nodes - 1) // 3
+    faulty = 0 if scenario in ("none", "reconfigure") else (nodes - 1) // 3
     config = SimConfig(nodes=nodes, faulty=faulty, seed=seed, duration_s=DURATION_S, scenario=scenario,
                        rate_tps=RATE_TPS, liveness_bound_s=5, **overrides)
     return Simulation(config).run()
@@ -67,6 +69,24 @@ def test_one_faulty_replica_cannot_drive_the_others_through_view_changes():
 def test_a_violation_is_reported_with_its_seed():
     report = run("none", 4, 9)
     assert replay_command(report).startswith("consort sim run --nodes 4 --faulty 0 --seed 9")
+
+
+def test_a_new_validator_set_takes_over_at_the_checkpoint_boundary():
+    report = run("reconfigure", 4, 5)
+    assert not report["violations"] and report["requests_committed"] == report["requests_submitted"]
+    simulation = Simulation(SimConfig(nodes=4, faulty=0, seed=5, duration_s=DURATION_S, scenario="reconfigure",
+                                      rate_tps=RATE_TPS, liveness_bound_s=5))
+    simulation.run()
+    removed, added = simulation.nodes[0], simulation.nodes[4]
+    assert removed.replica.config.replica_id == -1 and added.replica.config.replica_id == 3
+    old_set, new_set = simulation.keys.public_keys[:4], simulation.keys.public_keys[1:]
+    (block_16, certificate_16), (block_17, certificate_17) = removed.chain[15], removed.chain[16]
+    verify = simulation.keys.verify
+    assert verify_certificate(certificate_16, block_16.header.hash(), old_set, verify) is None
+    assert verify_certificate(certificate_17, block_17.header.hash(), new_set, verify) is None
+    assert verify_certificate(certificate_17, block_17.header.hash(), old_set, verify) is not None
+    assert block_17.header.validator_set_hash == validator_set_hash(new_set)
+    assert len(added.chain) == len(removed.chain) >= 17
 
 
 def test_an_equivocating_primary_is_replaced():
