@@ -222,11 +222,11 @@ async def get_status(request: web.Request) -> web.Response:
     tip, replica = node.ledger.tip, node.replica
     return web.json_response({
         "chain_id": node.genesis.chain_id.hex(), "chain_name": node.genesis.chain_name,
-        "institution": node.config.institution, "replica_id": node.config.replica_id,
+        "institution": node.config.institution, "replica_id": replica.config.replica_id,
         "height": tip.height, "block_hash": tip.block_hash.hex(), "state_root": tip.state_root.hex(),
         "view": replica.view, "primary": replica.config.primary(replica.view),
         "pending": len(node.pending), "committed_txs": node.committed_txs,
-        "peers": node.peers.status(),
+        "peers": node.peer_status(),
     })
 
 

@@ -78,8 +78,8 @@ class LocalCluster:
                         raise RuntimeError(f"node {replica_id} exited; see its node.log")
                     try:
                         status = await client.status()
-                        links = [p["outbound"] for pid, p in status["peers"].items()
-                                 if int(pid) in replica_ids]
+                        wanted = {self.institutions[r]["id"] for r in replica_ids}
+                        links = [p["outbound"] for name, p in status["peers"].items() if name in wanted]
                         if all(links):
                             break
                     except ClientError:

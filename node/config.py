@@ -16,7 +16,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Peer:
-    replica_id: int
+    institution: str
     url: str
 
 
@@ -37,7 +37,6 @@ class Limits:
 class NodeConfig:
     path: Path
     institution: str
-    replica_id: int
     host: str
     port: int
     data_dir: Path
@@ -77,13 +76,12 @@ def load_config(path: Path) -> NodeConfig:
         return NodeConfig(
             path=path,
             institution=str(document["institution"]),
-            replica_id=int(document["replica_id"]),
             host=str(document.get("host", "127.0.0.1")),
             port=int(document["port"]),
             data_dir=_resolve(base, document.get("data_dir", "data")),
             node_key=_resolve(base, document.get("node_key", "node.key")),
             genesis_path=_resolve(base, document["genesis"]),
-            peers=tuple(Peer(int(p["replica_id"]), str(p["url"])) for p in document.get("peers", [])),
+            peers=tuple(Peer(str(p["institution"]), str(p["url"])) for p in document.get("peers", [])),
             limits=limits,
         )
     except OSError as exc:

@@ -64,9 +64,9 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
     parsed = parse_genesis(genesis)
     (directory / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
     for entry in index["institutions"]:
-        peers = [{"replica_id": other["replica_id"], "url": other["url"]}
+        peers = [{"institution": other["id"], "url": other["url"]}
                  for other in index["institutions"] if other["id"] != entry["id"]]
-        config = {"institution": entry["id"], "replica_id": entry["replica_id"], "host": "127.0.0.1",
+        config = {"institution": entry["id"], "host": "127.0.0.1",
                   "port": base_port + entry["replica_id"], "data_dir": "data", "node_key": "node.key",
                   "genesis": "../genesis.json", "peers": peers}
         (directory / entry["id"] / "node.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -43,6 +43,23 @@ class Ledger:
             storage.initialize(state, tip)
         self.tip = tip
 
+    def validator_keys(self) -> tuple[bytes, ...]:
+        """Node keys of the validator set in force for the next block."""
+        return tuple(key for _, key in encoding.decode(self.storage.state_get(b"gov/validators")))
+
+    def node_keys(self) -> dict[str, bytes]:
+        """Node keys by institution: genesis, then the validator sets governance wrote."""
+        found = {i.id: i.node_key for i in self.genesis.institutions if i.node_key is not None}
+        for raw_key in (b"gov/validators", b"gov/validators_pending"):
+            raw = self.storage.state_get(raw_key)
+            if raw is None:
+                continue
+            value = encoding.decode(raw)
+            entries = value.get("set", []) if isinstance(value, dict) else value
+            for institution, key in entries:
+                found[institution] = key
+        return found
+
     def apply(self, block: Block, certificate: CommitCertificate,
               txs: list[Transaction | bytes] | None = None) -> tuple[ChainTip, BlockResult]:
         """Execute and durably append the next block; return the new tip and result."""

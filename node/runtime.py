@@ -15,7 +15,7 @@ import logging
 import time
 from collections import deque
 
-from consensus.auth import authenticate
+from consensus.auth import authenticate, verify_certificate
 from consensus.config import ReplicaConfig
 from consensus.events import (
     Broadcast, CancelTimer, CertifiedBlocks, ClientRequests, Deliver, Executed, PeerMessage, Persist, Send,
@@ -81,14 +81,17 @@ class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.genesis = config.load_genesis()
-        validators = self.genesis.validator_keys
         key_pair = read_key_file(config.node_key)
-        if not 0 <= config.replica_id < len(validators) or validators[config.replica_id] != key_pair.public_key:
-            raise ConfigError(f"{config.node_key} is not the genesis node key of replica {config.replica_id}")
+        own_institution = next((i for i in self.genesis.institutions if i.id == config.institution), None)
+        if own_institution is None or own_institution.node_key != key_pair.public_key:
+            raise ConfigError(f"{config.node_key} is not the genesis node key of {config.institution}")
         chain_id = self.genesis.chain_id
         self.storage = Storage(config.data_dir, chain_id)
         self.ledger = Ledger(self.storage, self.genesis)
-        replica_config = ReplicaConfig(chain_id, config.replica_id, validators, **self.genesis.consensus)
+        validators = self.ledger.validator_keys()
+        own = key_pair.public_key
+        replica_config = ReplicaConfig(chain_id, validators.index(own) if own in validators else -1,
+                                       validators, **self.genesis.consensus)
         tip = self.ledger.tip
         tip_certificate = None if tip.height == 0 else self.storage.block_and_certificate(tip.height)[1]
         raw_snapshot = self.storage.snapshot()
@@ -100,41 +103,65 @@ class Node:
         self.waiters = ReceiptWaiters(config.limits.waiters_max)
         self.pending: dict[bytes, float] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
-        self.peers = PeerLinks(chain_id, config.replica_id, validators, key_pair.signer(),
-                               config.peers, config.limits, self._on_frame)
+        node_keys = self.ledger.node_keys()
+        peers = {node_keys[p.institution]: p.url for p in config.peers if p.institution in node_keys}
+        self.peers = PeerLinks(chain_id, key_pair.signer(), peers,
+                               lambda key: key in self.ledger.node_keys().values(), config.limits, self._on_frame)
         self.committed_txs = 0
         self.failure: BaseException | None = None
 
     # ------------------------------------------------------------ inputs
 
-    async def _on_frame(self, sender: int, frame: bytes) -> None:
+    async def _on_frame(self, peer_key: bytes, frame: bytes) -> None:
         """Decode, authenticate and check a peer frame; queue what is valid."""
         try:
             raw_messages = unpack_frame(frame)
         except ValueError as exc:
-            log.warning("bad frame from replica %d: %s", sender, exc)
+            log.warning("bad frame from %s: %s", peer_key.hex()[:8], exc)
             return
         for raw in raw_messages:
             try:
                 message = decode_message(raw)
             except MessageError as exc:
-                log.warning("bad message from replica %d: %s", sender, exc)
+                log.warning("bad message from %s: %s", peer_key.hex()[:8], exc)
                 continue
-            if isinstance(message, FetchBlocks):
-                self._serve_fetch(sender, message)
-                continue
-            problem = authenticate(message, sender, self.replica.config.validators)
-            if problem is None:
-                problem = self._check_txs(message)
-            if problem is not None:
-                log.warning("rejected %s from replica %d: %s", type(message).__name__, sender, problem)
-                continue
-            if isinstance(message, Blocks):
-                await self.inbox.put(CertifiedBlocks(sender, message.entries))
-            else:
-                await self.inbox.put(PeerMessage(sender, message))
+            event = self._admit_peer_message(peer_key, message)
+            if event is not None:
+                await self.inbox.put(event)
 
-    def _serve_fetch(self, sender: int, message: FetchBlocks) -> None:
+    def _admit_peer_message(self, peer_key: bytes, message):
+        """The event a verified peer message becomes, or None (logged) if refused."""
+        validators = self.replica.config.validators
+        sender = validators.index(peer_key) if peer_key in validators else -1
+        if isinstance(message, FetchBlocks):
+            self._serve_fetch(peer_key, message)
+            return None
+        if isinstance(message, Blocks):
+            entries = self._verified_prefix(message.entries)
+            return CertifiedBlocks(sender, entries) if entries else None
+        if sender < 0:
+            if isinstance(message, Forward) and self._check_txs(message) is None:
+                return ClientRequests(message.txs)
+            return None
+        problem = authenticate(message, sender, validators) or self._check_txs(message)
+        if problem is not None:
+            log.warning("rejected %s from replica %d: %s", type(message).__name__, sender, problem)
+            return None
+        return PeerMessage(sender, message)
+
+    def _verified_prefix(self, entries) -> tuple:
+        """Fetched blocks whose certificates hold 2f+1 signatures of the current
+        set; a block certified by a later set waits until this node executes
+        the change and fetches again."""
+        verified = []
+        for block, certificate in entries:
+            if certificate.seq != block.header.height or verify_certificate(
+                    certificate, block.header.hash(), self.replica.config.validators) is not None:
+                break
+            verified.append((block, certificate))
+        return tuple(verified)
+
+    def _serve_fetch(self, peer_key: bytes, message: FetchBlocks) -> None:
         entries, size = [], 0
         for height in range(message.first, min(message.last, message.first + BLOCKS_PER_FETCH_MAX - 1) + 1):
             found = self.storage.block_and_certificate(height)
@@ -144,7 +171,7 @@ class Node:
             size += sum(len(tx) for tx in found[0].txs)
             if size > FETCH_BYTES_MAX:
                 break
-        self.peers.send(sender, encode_message(Blocks(tuple(entries))))
+        self.peers.send(peer_key, encode_message(Blocks(tuple(entries))))
 
     def _check_txs(self, message) -> str | None:
         if isinstance(message, PrePrepare):
@@ -192,7 +219,9 @@ class Node:
         while queue:
             effect = queue.popleft()
             if isinstance(effect, Send):
-                self.peers.send(effect.to, encode_message(effect.message))
+                to = self.replica.config.validator_key(effect.to)
+                if to is not None:
+                    self.peers.send(to, encode_message(effect.message))
             elif isinstance(effect, Broadcast):
                 self.peers.broadcast(encode_message(effect.message))
             elif isinstance(effect, StartTimer):
@@ -216,7 +245,9 @@ class Node:
         self.committed_txs += len(result.receipts)
         self.waiters.resolve(tip.height, result.receipts)
         log.debug("applied block %d with %d txs", tip.height, len(result.receipts))
-        return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root), now_ms())
+        validators = self.ledger.validator_keys()
+        changed = validators if validators != self.replica.config.validators else None
+        return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root, changed), now_ms())
 
     def _start_timer(self, name: str, delay_ms: int) -> None:
         old = self.timers.pop(name, None)
@@ -229,6 +260,10 @@ class Node:
             loop.create_task(self.inbox.put(TimerFired(name)))
 
         self.timers[name] = loop.call_later(delay_ms / 1000, fire)
+
+    def peer_status(self) -> dict[str, dict]:
+        names = {key: institution for institution, key in self.ledger.node_keys().items()}
+        return {names.get(key, key.hex()[:16]): link for key, link in self.peers.status().items()}
 
     # ------------------------------------------------------------ lifecycle
 

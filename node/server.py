@@ -32,8 +32,8 @@ async def serve(config: NodeConfig, ready: asyncio.Event | None = None) -> int:
     try:
         await web.TCPSite(runner, config.host, config.port, reuse_address=True).start()
         await node.start()
-        log.info("replica %d (%s) serving on %s at height %d", config.replica_id, config.institution,
-                 config.url, node.ledger.tip.height)
+        log.info("%s (replica %d) serving on %s at height %d", config.institution,
+                 node.replica.config.replica_id, config.url, node.ledger.tip.height)
         if ready is not None:
             ready.set()
         await asyncio.wait({consensus, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -47,4 +47,4 @@ async def serve(config: NodeConfig, ready: asyncio.Event | None = None) -> int:
         await asyncio.gather(consensus, stopper, return_exceptions=True)
         await runner.cleanup()
         await node.close()
-        log.info("replica %d stopped at height %d", config.replica_id, node.ledger.tip.height)
+        log.info("%s stopped at height %d", config.institution, node.ledger.tip.height)

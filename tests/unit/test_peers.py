@@ -1,4 +1,4 @@
-"""Peer links: the mutual handshake admits genesis validators only, and
+"""Peer links: the mutual handshake admits member node keys only, and
 frames reach the receiver intact."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from crypto.keys import KeyPair
-from node.config import Limits, Peer
+from node.config import Limits
 from node.peers import PeerLinks, pack_frame, unpack_frame
 
 CHAIN_ID = bytes(range(32))
@@ -18,10 +18,10 @@ KEYS = [KeyPair.from_seed(bytes([i + 10]) * 32) for i in range(4)]
 VALIDATORS = tuple(k.public_key for k in KEYS)
 
 
-def links(replica_id: int, signer, peers=(), on_frame=None) -> PeerLinks:
+def links(signer, peers: dict | None = None, on_frame=None) -> PeerLinks:
     async def ignore(sender, frame):
         return None
-    return PeerLinks(CHAIN_ID, replica_id, VALIDATORS, signer, tuple(peers), Limits(), on_frame or ignore)
+    return PeerLinks(CHAIN_ID, signer, peers or {}, lambda key: key in VALIDATORS, Limits(), on_frame or ignore)
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ async def server():
     async def on_frame(sender: int, frame: bytes) -> None:
         await received.put((sender, frame))
 
-    receiver = links(0, KEYS[0].signer(), on_frame=on_frame)
+    receiver = links(KEYS[0].signer(), on_frame=on_frame)
     app = web.Application()
     app.router.add_get("/v1/peer", receiver.handle_inbound)
     test_server = TestServer(app, host="127.0.0.1")
@@ -49,34 +49,48 @@ async def wait_until(predicate, timeout_s: float = 5.0) -> None:
 
 async def test_validator_connects_and_frames_arrive(server):
     receiver, url, received = server
-    dialler = links(1, KEYS[1].signer(), peers=[Peer(0, url)])
+    dialler = links(KEYS[1].signer(), peers={VALIDATORS[0]: url})
     await dialler.start()
     try:
-        await wait_until(lambda: dialler.outbound_up[0])
-        dialler.send(0, b"first")
-        dialler.send(0, b"second")
+        await wait_until(lambda: dialler.outbound_up[VALIDATORS[0]])
+        dialler.send(VALIDATORS[0], b"first")
+        dialler.send(VALIDATORS[0], b"second")
         sender, frame = await asyncio.wait_for(received.get(), 5)
         messages = unpack_frame(frame)
         while len(messages) < 2:
             messages += unpack_frame((await asyncio.wait_for(received.get(), 5))[1])
-        assert sender == 1 and messages == [b"first", b"second"]
-        assert receiver.inbound_up[1] == 1 and receiver.refused == 0
+        assert sender == VALIDATORS[1] and messages == [b"first", b"second"]
+        assert receiver.inbound_up[VALIDATORS[1]] == 1 and receiver.refused == 0
     finally:
         await dialler.close()
 
 
-@pytest.mark.parametrize("claimed_id, key", [(1, KeyPair.from_seed(b"\x99" * 32)), (2, KEYS[1])])
-async def test_unknown_key_or_key_of_another_replica_is_refused(server, claimed_id, key):
+async def test_unknown_key_is_refused(server):
     receiver, url, received = server
-    rogue = links(claimed_id, key.signer(), peers=[Peer(0, url)])
+    stranger = KeyPair.from_seed(b"\x99" * 32)
+    rogue = links(stranger.signer(), peers={VALIDATORS[0]: url})
     await rogue.start()
     try:
-        rogue.send(0, b"let me in")
+        rogue.send(VALIDATORS[0], b"let me in")
         await wait_until(lambda: receiver.refused >= 3)  # several dial attempts, each refused
-        assert not rogue.outbound_up[0]
-        assert received.empty() and not receiver.inbound_up.get(claimed_id)
+        assert not rogue.outbound_up[VALIDATORS[0]]
+        assert received.empty() and not receiver.inbound_up.get(stranger.public_key)
     finally:
         await rogue.close()
+
+
+async def test_a_node_pretending_to_be_another_is_refused(server):
+    receiver, url, received = server
+    # Holds validator 1's key but dials expecting the server to be validator 2: the server's
+    # proof is for its own key, so the dialler refuses the link and sends nothing.
+    confused = links(KEYS[1].signer(), peers={VALIDATORS[2]: url})
+    await confused.start()
+    try:
+        confused.send(VALIDATORS[2], b"for validator 2")
+        await asyncio.sleep(0.3)
+        assert not confused.outbound_up[VALIDATORS[2]] and received.empty()
+    finally:
+        await confused.close()
 
 
 def test_frames_round_trip_and_truncated_frames_are_refused():
