@@ -7,6 +7,7 @@
     GET  /v1/blocks/{height}   block, certificate and receipts (?format=msgpack for raw)
     GET  /v1/status            height, view, state root, peers
     GET  /v1/accounts          settlement balances
+    GET  /v1/export            the chain as an export stream (?from=&to=)
     GET  /v1/peer              validator websocket (see node.peers)
 
 Every error is JSON: {"error": {"code": ..., "message": ..., "problems": [...]}}.
@@ -23,6 +24,7 @@ from aiohttp import web
 from contracts.settlement import read_balance
 from contracts.tx import TxError, tx_from_json
 from crypto import encoding
+from node import export
 from node.admission import Rejected
 from node.runtime import Node
 
@@ -217,6 +219,28 @@ def block_json(stored) -> dict:
     }
 
 
+async def get_export(request: web.Request) -> web.StreamResponse:
+    """The chain (or heights from..to) as an export stream (see node.export)."""
+    node: Node = request.app[NODE]
+    tip = node.ledger.tip.height
+    try:
+        first = _int_param(request, "from", 1, max(tip, 1))
+        last = _int_param(request, "to", tip, tip)
+    except BadRequest as exc:
+        return error(400, exc.code, str(exc))
+    response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    await response.prepare(request)
+    await response.write(export.MAGIC)
+    chain = encoding.encode(["chain", node.genesis.chain_id])
+    await response.write(len(chain).to_bytes(4, "big") + chain)
+    for height in range(max(first, 1), last + 1):
+        await response.write(export.block_record(*node.storage.raw_block(height)))
+    end = encoding.encode(["end", last])
+    await response.write(len(end).to_bytes(4, "big") + end)
+    await response.write_eof()
+    return response
+
+
 async def get_status(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     tip, replica = node.ledger.tip, node.replica
@@ -250,5 +274,6 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/status", get_status)
     app.router.add_get("/v1/accounts", get_accounts)
+    app.router.add_get("/v1/export", get_export)
     app.router.add_get("/v1/peer", node.peers.handle_inbound)
     return app

@@ -5,7 +5,7 @@
     l:snapshot            the replica's consensus snapshot (what it signed, its view)
     b:<height>            block (header and transactions)
     c:<height>            commit certificate
-    r:<height>            receipts
+    r:<height>            receipts, each as its canonical bytes (the receipts-root leaves)
     x:<height>            [state root, receipts root] after executing the block
     h:<block hash>        height
     t:<tx hash>           [height, index] of the transaction's first inclusion
@@ -83,7 +83,7 @@ class Storage:
         with self.db.write_batch(sync=True) as batch:
             batch.put(b"b:" + height, encoding.encode(block.to_wire()))
             batch.put(b"c:" + height, encoding.encode(certificate.to_wire()))
-            batch.put(b"r:" + height, encoding.encode([r.to_wire() for r in receipts]))
+            batch.put(b"r:" + height, encoding.encode([encoding.encode(r.to_wire()) for r in receipts]))
             batch.put(b"x:" + height, encoding.encode([tip.state_root, tip.receipts_root]))
             batch.put(b"h:" + tip.block_hash, height)
             for index, tx_hash in enumerate(tx_hashes):
@@ -132,13 +132,24 @@ class Storage:
         certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(b"c:" + key)))
         return Block.from_wire(encoding.decode(raw, 64 * 1024 * 1024)), certificate
 
+    def raw_block(self, height: int) -> tuple[bytes, bytes, list[bytes]] | None:
+        """Block, certificate and receipt bytes as stored (for export and fetches)."""
+        key = _height(height)
+        raw = self.db.get(b"b:" + key)
+        if raw is None:
+            return None
+        return raw, self.db.get(b"c:" + key), self.raw_receipts(height)
+
+    def raw_receipts(self, height: int) -> list[bytes]:
+        return encoding.decode(self.db.get(b"r:" + _height(height)), 64 * 1024 * 1024)
+
     def block(self, height: int) -> StoredBlock | None:
         key = _height(height)
         raw = self.db.get(b"b:" + key)
         if raw is None:
             return None
         certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(b"c:" + key)))
-        receipts = tuple(Receipt.from_wire(r) for r in encoding.decode(self.db.get(b"r:" + key)))
+        receipts = tuple(Receipt.from_wire(encoding.decode(r)) for r in self.raw_receipts(height))
         state_root, receipts_root = encoding.decode(self.db.get(b"x:" + key))
         return StoredBlock(Block.from_wire(encoding.decode(raw, 64 * 1024 * 1024)), certificate,
                            receipts, state_root, receipts_root)
