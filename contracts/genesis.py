@@ -26,9 +26,13 @@ CONSENSUS_DEFAULTS = {
 
 
 PARAMETER_DEFAULTS = {
-    "governance_threshold_bps": 6667,   # share of members whose yes votes pass a proposal
+    # Share of members whose yes votes pass a proposal: yes * 10000 >= bps * members.
+    # 6666, not 6667: 2 of 3 (66.67 %) must pass, and 6667 bps would refuse it.
+    "governance_threshold_bps": 6666,
     "proposal_ttl_blocks": 2000,        # a proposal expires this many blocks after it is made
     "netting_queue_max": 10_000,        # queued netting instructions per currency
+    "open_proposals_max": 64,           # open governance proposals, all proposers together
+    "open_proposals_per_institution_max": 8,
 }
 
 
@@ -162,8 +166,20 @@ def account_key(institution_id: str, currency: str) -> bytes:
     return b"acct/" + institution_id.encode() + b"/" + currency.encode()
 
 
+# Governance's registry records (see contracts/governance.py).
+INSTITUTIONS_KEY = b"gov/institutions"  # every institution id ever admitted, sorted
+CURRENCIES_KEY = b"gov/currencies"      # the chain's currencies, as in the genesis
+VALIDATORS_KEY = b"gov/validators"      # [[id, node_key], ...] in replica order
+
+
+def institution_keys_key(institution_id: str) -> bytes:
+    """-> {"client_keys": [sorted keys], "node_key": bytes or None}"""
+    return b"gov/keys/" + institution_id.encode()
+
+
 def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
-    """The state before block 1: institutions, client keys, opening balances."""
+    """The state before block 1: institutions, client keys, opening balances,
+    parameters, the validator set and governance's registry records."""
     state: dict[bytes, bytes] = {}
     for institution in genesis.institutions:
         state[institution_key(institution.id)] = encoding.encode(
@@ -181,6 +197,14 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
         state[b"settlement/supply/" + currency.encode()] = encoding.encode(supply)
     for name, value in genesis.parameters.items():
         state[b"gov/param/" + name.encode()] = encoding.encode(value)
-    state[b"gov/validators"] = encoding.encode(
+    # Governance schedules validator changes at checkpoint boundaries: it must
+    # read the interval the replicas use, so the consensus value wins here.
+    state[b"gov/param/checkpoint_interval"] = encoding.encode(genesis.consensus["checkpoint_interval"])
+    state[VALIDATORS_KEY] = encoding.encode(
         [[v, genesis.institution(v).node_key] for v in genesis.validators])
+    state[INSTITUTIONS_KEY] = encoding.encode(sorted(i.id for i in genesis.institutions))
+    state[CURRENCIES_KEY] = encoding.encode(list(genesis.currencies))
+    for institution in genesis.institutions:
+        state[institution_keys_key(institution.id)] = encoding.encode(
+            {"client_keys": sorted(institution.client_keys), "node_key": institution.node_key})
     return dict(sorted(state.items()))
