@@ -128,12 +128,21 @@ class Executor:
         self.tx_types = TX_TYPES if tx_types is None else tx_types
 
     def execute(self, state: StateView, context: BlockContext, txs: list[Transaction | bytes]) -> BlockResult:
-        """Run `txs` in order. Raw bytes are decoded and signature-checked here;
-        a `Transaction` object is taken as already verified by the caller."""
+        """Run `txs` in order, then activate a pending validator set whose
+        checkpoint boundary this block is. Raw bytes are decoded and
+        signature-checked here; a `Transaction` object is taken as already
+        verified by the caller."""
         block = Overlay(state)
         receipts = []
         for tx in txs:
             receipts.append(self._execute_tx(block, context, tx))
+        activation = governance.activate_pending_validators(block, context.height)
+        if activation is not None:
+            for key, value in activation.writes:
+                if value is None:
+                    block.delete(key)
+                else:
+                    block.put(key, value)
         return BlockResult(block.sorted_writes(), tuple(receipts))
 
     def _execute_tx(self, block: Overlay, context: BlockContext, tx: Transaction | bytes) -> Receipt:

@@ -189,7 +189,7 @@ def _schedule(state, new_set: list[list], height: int) -> dict:
     interval = max(1, param(state, "checkpoint_interval", CONSENSUS_DEFAULTS["checkpoint_interval"]))
     effective_height = (height // interval + 1) * interval
     put(state, PENDING_KEY, {"set": new_set, "effective_height": effective_height})
-    return {"validators": ids, "effective_height": effective_height}
+    return {"validators": ids, "validator_set": new_set, "effective_height": effective_height}
 
 
 def _require_not_validator(state, institution_id: str) -> None:
