@@ -2,8 +2,8 @@
 
 Every contract that moves money (payments, netting, delivery versus
 payment, redemption, mint and burn) goes through these functions, so the
-conservation rule lives in one file: `move` conserves, only `mint` and
-`burn` change the total of a currency.
+conservation rule lives in one file: `move` and `settle_net` conserve,
+only `mint` and `burn` change the total of a currency.
 """
 
 from __future__ import annotations
@@ -58,6 +58,23 @@ def burn(state, institution_id: str, currency: str, amount: int) -> None:
         raise ContractError("insufficient_funds", f"{institution_id} holds {current} {currency}")
     put(state, account_key(institution_id, currency), current - amount)
     put(state, total_key(currency), (get(state, total_key(currency)) or 0) - amount)
+
+
+def settle_net(state, currency: str, positions: dict[str, int]) -> None:
+    """Apply multilateral net positions (receipts minus payments) in one step,
+    all or nothing: they must sum to zero, so the total is conserved, and no
+    resulting balance may be negative."""
+    if sum(positions.values()) != 0:
+        raise ContractError("unbalanced_positions", f"net positions in {currency} do not sum to zero")
+    resulting = {}
+    for iid in sorted(positions):
+        current = require_balance(state, iid, currency)
+        if current + positions[iid] < 0:
+            raise ContractError("insufficient_funds", f"{iid} holds {current} {currency}")
+        resulting[iid] = current + positions[iid]
+    for iid in sorted(resulting):
+        if positions[iid] != 0:
+            put(state, account_key(iid, currency), resulting[iid])
 
 
 def total_key(currency: str) -> bytes:

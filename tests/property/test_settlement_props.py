@@ -105,7 +105,7 @@ wild_specs = st.builds(
     currency=st.sampled_from(("EUR", "EUR", "USD", "GBP")),
     amount=amounts,
     extra_field=st.integers(0, 9).map(lambda n: n == 0),
-    tx_type=st.sampled_from(("settlement.pay",) * 9 + ("settlement.burn",)),
+    tx_type=st.sampled_from(("settlement.pay",) * 9 + ("settlement.teleport",)),
     wrong_chain=st.integers(0, 9).map(lambda n: n == 0),
     raw=st.booleans(),
     forged=st.integers(0, 9).map(lambda n: n == 0),
@@ -269,6 +269,16 @@ def run(genesis, blocks: list[list]):
     return results, state
 
 
+def without_block_times(items: dict[bytes, bytes]) -> dict[bytes, object]:
+    """The state with the block height and time left out of finality records,
+    which legitimately depend on how transactions were split into blocks."""
+    plain: dict[bytes, object] = dict(items)
+    for key in sorted(k for k in items if k.startswith(b"settlement/finality/")):
+        record = encoding.decode(items[key])
+        plain[key] = {k: v for k, v in record.items() if k not in ("height", "timestamp_ms")}
+    return plain
+
+
 def wire(result) -> bytes:
     return encoding.encode([[list(w) for w in result.writes], [r.to_wire() for r in result.receipts]])
 
@@ -317,7 +327,7 @@ def test_settlement_invariants(balances, plan, data):
     results_c, state_c = run(genesis, [[item.payload] for item in items])
     receipts_a = [r for result in results_a for r in result.receipts]
     assert [r for result in results_c for r in result.receipts] == receipts_a
-    assert state_c.items == state.items
+    assert without_block_times(state_c.items) == without_block_times(state.items)
     replay = DictState(genesis_state(genesis))
     for item, result in zip(items, results_c):
         before = accounts(replay)

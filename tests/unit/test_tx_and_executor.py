@@ -232,7 +232,8 @@ def test_pay_moves_money_and_uses_the_nonce(chain):
     assert chain.balance("bank-a") == 700 and chain.balance("bank-b") == 800
     assert chain.balance("bank-a", "USD") == 50
     assert [k for k, _ in result.writes] == sorted(
-        [account_key("bank-a", "EUR"), account_key("bank-b", "EUR"), nonce_key(tx.sender)])
+        [account_key("bank-a", "EUR"), account_key("bank-b", "EUR"), nonce_key(tx.sender),
+         b"settlement/finality/" + tx.hash.hex().encode()])
     assert before[account_key("bank-a", "EUR")] == encoding.encode(1000)
 
 
@@ -315,7 +316,7 @@ def test_auditor_may_not_pay(chain):
 
 
 def test_unknown_type(chain):
-    tx = chain.sign("bank-a", 0, pay("bank-a", "bank-b", 1), tx_type="settlement.mint")
+    tx = chain.sign("bank-a", 0, pay("bank-a", "bank-b", 1), tx_type="settlement.teleport")
     result = _failure(chain, tx, "unknown_type")
     assert [k for k, _ in result.writes] == [nonce_key(tx.sender)]
 
