@@ -8,6 +8,7 @@
     GET  /v1/status            height, view, state root, peers
     GET  /v1/accounts          settlement balances
     GET  /v1/export            the chain as an export stream (?from=&to=)
+    GET  /v1/state/proof?key=  a state value with its proof against the latest certified root
     GET  /v1/peer              validator websocket (see node.peers)
 
 Every error is JSON: {"error": {"code": ..., "message": ..., "problems": [...]}}.
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from contracts.settlement import read_balance
 from contracts.tx import TxError, tx_from_json
-from crypto import encoding
+from crypto import encoding, smt
 from node import export
 from node.admission import Rejected
 from node.runtime import Node
@@ -190,7 +191,7 @@ async def get_block(request: web.Request) -> web.Response:
         return error(404, "not_found", f"no block at height {height}")
     if request.query.get("format") == "msgpack":
         raw = encoding.encode([stored.block.to_wire(), stored.certificate.to_wire(),
-                               [r.to_wire() for r in stored.receipts], stored.state_root, stored.receipts_root])
+                               node.storage.raw_receipts(height), stored.state_root, stored.receipts_root])
         return web.Response(body=raw, content_type=MSGPACK)
     return web.json_response(block_json(stored))
 
@@ -241,6 +242,30 @@ async def get_export(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def get_state_proof(request: web.Request) -> web.Response:
+    """A state value with its proof against the latest certified state root:
+    the root after block h-1, carried by block h's certified header (h = tip)."""
+    node: Node = request.app[NODE]
+    try:
+        key = bytes.fromhex(request.query.get("key", ""))
+        if not 0 < len(key) <= 1024:
+            raise ValueError
+    except ValueError:
+        return error(400, "bad_parameter", "key must be 1 to 1024 bytes in hex")
+    tip = node.ledger.tip.height
+    if tip == 0:
+        return error(404, "not_found", "no certified header yet")
+    stored = node.storage.block(tip)
+    header = stored.block.header
+    value = smt.get(node.ledger.tree, header.state_root, key)
+    proof = smt.prove(node.ledger.tree, header.state_root, key)
+    return web.json_response({
+        "key": key.hex(), "value": None if value is None else value.hex(),
+        "state_height": tip - 1, "header_height": tip, "state_root": header.state_root.hex(),
+        "proof": proof.to_wire().hex(),
+    })
+
+
 async def get_status(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     tip, replica = node.ledger.tip, node.replica
@@ -275,5 +300,6 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/v1/status", get_status)
     app.router.add_get("/v1/accounts", get_accounts)
     app.router.add_get("/v1/export", get_export)
+    app.router.add_get("/v1/state/proof", get_state_proof)
     app.router.add_get("/v1/peer", node.peers.handle_inbound)
     return app

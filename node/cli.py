@@ -24,7 +24,11 @@ from contracts.tx import TxError, args_from_json, sign_tx
 from crypto.keys import KeyFileError, read_key_file
 from node.client import ClientError, ConsortClient
 from node.config import ConfigError, load_config
+from node.audit import AuditFailure
+from node.cli_audit import AuditCommandError
+from node.export import ExportError
 from node.storage import StorageError
+from crypto.smt import ProofFormatError
 
 DEFAULT_NODE = os.environ.get("CONSORT_NODE", "http://127.0.0.1:7100")
 
@@ -231,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     block.add_argument("height", type=int)
     block.add_argument("--node", default=DEFAULT_NODE)
     block.set_defaults(func=cmd_chain_block)
+    from node import cli_audit
+    cli_audit.add_commands(commands)
+
     sim = commands.add_parser("sim", help="network simulator").add_subparsers(dest="action", required=True)
     run = sim.add_parser("run", help="one seeded simulated run of the real consensus code")
     run.add_argument("--nodes", type=int, default=4)
@@ -254,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ClientError, ConfigError, KeyFileError, StorageError, TxError, UsageError, FileExistsError,
-            OSError) as exc:
+            OSError, AuditCommandError, AuditFailure, ExportError, ProofFormatError) as exc:
         print(f"consort: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -74,6 +74,9 @@ class ConsortClient:
         status, body = await self._request("GET", f"/v1/blocks/{height}", params={"format": "msgpack"})
         return encoding.decode(body, 64 * 1024 * 1024)
 
+    async def state_proof(self, key: bytes) -> dict:
+        return (await self._request("GET", "/v1/state/proof", params={"key": key.hex()}))[1]
+
     async def receipt(self, tx_hash: str, wait_ms: int = 0) -> dict:
         return (await self._request("GET", f"/v1/tx/{tx_hash}", params={"wait_ms": str(wait_ms)}))[1]
 

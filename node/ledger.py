@@ -1,9 +1,9 @@
 """The block applier: executes committed blocks against stored state.
 
-For this version the state root is a Merkle root over every (key, value)
-pair in key order, recomputed per block: correct and cheap while the state
-is small (accounts, keys, nonce windows). It is to be replaced by an
-incrementally updated authenticated structure.
+The state root is the root of the authenticated state tree (crypto.smt),
+updated per block from the block's write set at a cost of about
+log2(number of keys) hashes per changed key; the new tree nodes go into the
+same synced write batch as the block.
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ from consensus.messages import Block, CommitCertificate
 from contracts.executor import BlockContext, BlockResult, Executor
 from contracts.genesis import Genesis, genesis_state
 from contracts.tx import Transaction
-from crypto import encoding, merkle
+from crypto import encoding, merkle, smt
 from node.storage import Storage
 
 
-def state_root(items) -> bytes:
-    return merkle.root([encoding.encode([key, value]) for key, value in items])
+class TreeReader:
+    """The state tree's nodes in LevelDB."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def get(self, node_hash: bytes, /) -> bytes | None:
+        return self.storage.tree_node(node_hash)
 
 
 class StorageView:
@@ -35,12 +41,13 @@ class Ledger:
         self.genesis = genesis
         self.executor = executor or Executor()
         self.view = StorageView(storage)
+        self.tree = TreeReader(storage)
         tip = storage.tip()
         if tip is None:
             state = genesis_state(genesis)
-            tip = ChainTip(0, genesis.chain_id, state_root(state.items()), merkle.EMPTY_ROOT,
-                           genesis.genesis_time_ms)
-            storage.initialize(state, tip)
+            tree = smt.build(state)
+            tip = ChainTip(0, genesis.chain_id, tree.root, merkle.EMPTY_ROOT, genesis.genesis_time_ms)
+            storage.initialize(state, tree.new_nodes, tip)
         self.tip = tip
 
     def validator_keys(self) -> tuple[bytes, ...]:
@@ -68,15 +75,9 @@ class Ledger:
         assert header.prev_hash == self.tip.block_hash, "block does not extend the tip"
         context = BlockContext(self.genesis.chain_id, header.height, header.timestamp_ms)
         result = self.executor.execute(self.view, context, list(block.txs) if txs is None else txs)
-        merged = dict(self.storage.state_items())
-        for key, value in result.writes:
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        new_tip = ChainTip(header.height, header.hash(), state_root(sorted(merged.items())),
-                           result.receipts_root, header.timestamp_ms)
+        tree = smt.update(self.tree, self.tip.state_root, result.writes)
+        new_tip = ChainTip(header.height, header.hash(), tree.root, result.receipts_root, header.timestamp_ms)
         self.storage.append_block(block, certificate, result.receipts, result.writes, new_tip,
-                                  [receipt.tx_hash for receipt in result.receipts])
+                                  [receipt.tx_hash for receipt in result.receipts], tree.new_nodes)
         self.tip = new_tip
         return new_tip, result

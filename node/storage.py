@@ -9,7 +9,9 @@
     x:<height>            [state root, receipts root] after executing the block
     h:<block hash>        height
     t:<tx hash>           [height, index] of the transaction's first inclusion
-    s:<state key>         state value
+    s:<state key>         state value (for direct reads by the contracts)
+    n:<node hash>         node of the authenticated state tree (crypto.smt); old nodes
+                          are kept so values can be proved against older headers
 
 A committed block with everything it changes is written in ONE synced write
 batch, so a crash at any instant leaves either the whole block or none of it.
@@ -65,22 +67,27 @@ class Storage:
 
     # ----------------------------------------------------------------- writes
 
-    def initialize(self, state: dict[bytes, bytes], tip: ChainTip) -> None:
-        """Write the genesis state and tip, once, in one synced batch."""
+    def initialize(self, state: dict[bytes, bytes], tree_nodes, tip: ChainTip) -> None:
+        """Write the genesis state, its tree and the tip, once, in one synced batch."""
         assert self.tip() is None, "storage already initialized"
         with self.db.write_batch(sync=True) as batch:
             for key, value in state.items():
                 batch.put(b"s:" + key, value)
+            for node_hash, node in tree_nodes:
+                batch.put(b"n:" + node_hash, node)
             batch.put(b"m:chain_id", self.chain_id)
             batch.put(b"m:tip", self._tip_bytes(tip))
 
     def append_block(
         self, block: Block, certificate: CommitCertificate, receipts: tuple[Receipt, ...],
         writes: list[tuple[bytes, bytes | None]], tip: ChainTip, tx_hashes: list[bytes],
+        tree_nodes=(),
     ) -> None:
         """Apply one executed block atomically and durably."""
         height = _height(tip.height)
         with self.db.write_batch(sync=True) as batch:
+            for node_hash, node in tree_nodes:
+                batch.put(b"n:" + node_hash, node)
             batch.put(b"b:" + height, encoding.encode(block.to_wire()))
             batch.put(b"c:" + height, encoding.encode(certificate.to_wire()))
             batch.put(b"r:" + height, encoding.encode([encoding.encode(r.to_wire()) for r in receipts]))
@@ -112,6 +119,9 @@ class Storage:
     def tip(self) -> ChainTip | None:
         raw = self.db.get(b"m:tip")
         return None if raw is None else ChainTip(*encoding.decode(raw))
+
+    def tree_node(self, node_hash: bytes) -> bytes | None:
+        return self.db.get(b"n:" + node_hash)
 
     def state_get(self, key: bytes) -> bytes | None:
         return self.db.get(b"s:" + key)

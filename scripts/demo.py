@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from consensus.messages import Block, CommitCertificate
-from contracts.executor import Receipt
 from contracts.tx import sign_tx
 from crypto.keys import read_key_file
 from node.audit import AuditFailure, ChainAuditor
+from node.auditing import verify_node
 from node.client import ClientError, ConsortClient
 from node.cluster import LocalCluster
 from node.config import load_genesis
@@ -112,14 +111,9 @@ async def wait_same_height(urls: list[str], timeout_s: float = 30.0) -> list[dic
         await asyncio.sleep(0.1)
 
 
-async def audit(directory: Path, url: str, height: int) -> ChainAuditor:
-    auditor = ChainAuditor(load_genesis(directory / "genesis.json"), reexecute=True)
-    async with ConsortClient(url) as client:
-        for h in range(1, height + 1):
-            block, certificate, receipts, _, _ = await client.block_raw(h)
-            auditor.check(Block.from_wire(block), CommitCertificate.from_wire(certificate),
-                          tuple(Receipt.from_wire(r) for r in receipts))
-    return auditor
+async def audit(directory: Path, url: str) -> ChainAuditor:
+    """What `consort audit verify --reexecute --node URL` does: stream the chain, trust only genesis."""
+    return await verify_node(load_genesis(directory / "genesis.json"), url, reexecute=True, progress=None)
 
 
 async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> int:
@@ -150,7 +144,7 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     say(f"    total {index['currency']} {total / 100:,.2f} (money is neither created nor destroyed)")
     say("[6/6] auditing the chain from genesis.json (hash links, roots, certificates, re-execution)")
     try:
-        auditor = await audit(directory, cluster.urls[0], statuses[0]["height"])
+        auditor = await audit(directory, cluster.urls[0])
     except AuditFailure as exc:
         say(f"    AUDIT FAILED at {exc}")
         return 1

@@ -1,0 +1,199 @@
+"""`consort export` and `consort audit verify|prove|history`: the auditor's
+commands. Each trusts only the genesis file it is given; exit status 0
+means everything checked holds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from contracts.executor import to_json_value
+from crypto import encoding, smt
+from node.audit import AuditFailure
+from node.auditing import (
+    asset_touches, check_state_proof, download_export, inclusion_entry, verify_export, verify_inclusion_entry,
+)
+from node.client import ConsortClient
+from node.config import load_genesis
+from node.export import ExportError, export_storage
+from node.storage import Storage
+
+
+class AuditCommandError(Exception):
+    pass
+
+
+def _progress(done: int, total: int) -> None:
+    if done % 1000 == 0 or done == total:
+        print(f"  exported {done}/{total} blocks", file=sys.stderr, flush=True)
+
+
+def cmd_export(args) -> int:
+    out = Path(args.out)
+    started = time.perf_counter()
+    if args.node:
+        size = asyncio.run(download_export(args.node, out))
+        print(f"exported {size} bytes from {args.node} to {out} in {time.perf_counter() - started:.1f} s")
+        return 0
+    genesis = load_genesis(Path(args.genesis))
+    storage = Storage(Path(args.data), genesis.chain_id)
+    try:
+        with open(out, "wb") as handle:
+            height = export_storage(storage, handle, _progress)
+    finally:
+        storage.close()
+    print(f"exported {height} blocks from {args.data} to {out} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _audited(args, on_block=None):
+    """Run the audit over --file or --node; return the auditor."""
+    genesis = load_genesis(Path(args.genesis))
+    if not (args.file or args.node):
+        raise AuditCommandError("name the chain to audit: --file EXPORT or --node URL")
+    if args.file:
+        return verify_export(genesis, Path(args.file), args.reexecute, on_block=on_block)
+    with tempfile.TemporaryDirectory(prefix="consort-audit-") as folder:
+        path = Path(folder) / "chain.export"
+        asyncio.run(download_export(args.node, path))
+        return verify_export(genesis, path, args.reexecute, on_block=on_block)
+
+
+def cmd_audit_verify(args) -> int:
+    started = time.perf_counter()
+    try:
+        auditor = _audited(args)
+    except (AuditFailure, ExportError) as exc:
+        print(f"AUDIT FAILED: {exc}")
+        return 1
+    elapsed = time.perf_counter() - started
+    report = auditor.report
+    print(f"audit ok: {report.blocks} blocks, {report.txs} transactions, "
+          f"{report.validator_changes} validator-set changes, in {elapsed:.1f} s "
+          f"({report.blocks / elapsed if elapsed else 0:.0f} blocks/s, {report.txs / elapsed if elapsed else 0:.0f} tx/s)")
+    if args.reexecute:
+        print(f"re-executed every block; state root after block {report.blocks}: {report.state_root.hex()}")
+    return 0
+
+
+def parse_key(text: str) -> bytes:
+    return bytes.fromhex(text[4:]) if text.startswith("hex:") else text.encode()
+
+
+def cmd_audit_prove(args) -> int:
+    key = parse_key(args.key)
+
+    async def fetch():
+        async with ConsortClient(args.node) as client:
+            return await client.state_proof(key)
+
+    answer = asyncio.run(fetch())
+    headers = {}
+
+    def keep_header(auditor, block, certificate, receipts):
+        if block.header.height == answer["header_height"]:
+            headers["header"] = block.header
+
+    auditor = _audited(args, keep_header)
+    header = headers.get("header")
+    if header is None:
+        raise AuditCommandError("the node's answer names a header beyond the audited chain")
+    value = None if answer["value"] is None else bytes.fromhex(answer["value"])
+    proof = smt.Proof.from_wire(bytes.fromhex(answer["proof"]))
+    problem = check_state_proof(auditor, header, key, value, proof)
+    result = {"key": args.key, "value": _show(value), "present": value is not None,
+              "certified_by_block": header.height, "state_after_block": header.height - 1,
+              "state_root": header.state_root.hex(), "proof_bytes": len(proof.to_wire()),
+              "verified": problem is None}
+    print(json.dumps(result, indent=2))
+    if problem is not None:
+        print(f"PROOF FAILED: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _show(value: bytes | None):
+    if value is None:
+        return None
+    try:
+        return to_json_value(encoding.decode(value))
+    except encoding.DecodeError:
+        return value.hex()
+
+
+def cmd_audit_history(args) -> int:
+    found: list[dict] = []
+    headers: dict[int, object] = {}
+
+    def collect(auditor, block, certificate, receipts):
+        headers[block.header.height] = block.header
+        for index, raw in enumerate(receipts):
+            output = _receipt_output(raw)
+            if asset_touches(block.txs[index], output, args.asset):
+                found.append(inclusion_entry(block, index, receipts))
+
+    _audited(args, collect)
+    failures = 0
+    lines = []
+    for entry in found:
+        next_header = headers.get(entry["height"] + 1)
+        problem = verify_inclusion_entry(entry, headers[entry["height"]],
+                                         None if next_header is None else next_header.receipts_root)
+        failures += problem is not None
+        lines.append(_history_line(entry, problem, next_header is not None))
+    print(json.dumps({"asset": args.asset, "transactions": lines}, indent=2))
+    return 1 if failures else 0
+
+
+def _receipt_output(raw: bytes):
+    try:
+        return encoding.decode(raw)[3]
+    except (encoding.DecodeError, IndexError, TypeError):
+        return None
+
+
+def _history_line(entry: dict, problem: str | None, receipt_certified: bool) -> dict:
+    from contracts.tx import decode_tx
+    tx = decode_tx(entry["tx"])
+    receipt = encoding.decode(entry["receipt"])
+    return {
+        "height": entry["height"], "index": entry["index"], "tx_hash": tx.hash.hex(), "type": tx.type,
+        "args": to_json_value(tx.args), "code": receipt[1], "output": to_json_value(receipt[3]),
+        "tx_proof": [h.hex() for h in entry["tx_proof"]],
+        "receipt_proof": [h.hex() for h in entry["receipt_proof"]],
+        "receipt_certified": receipt_certified, "verified": problem is None,
+        **({"problem": problem} if problem else {}),
+    }
+
+
+def add_commands(commands) -> None:
+    export = commands.add_parser("export", help="write the chain to one file (from a node or a data folder)")
+    source = export.add_mutually_exclusive_group(required=True)
+    source.add_argument("--node", help="node URL")
+    source.add_argument("--data", help="a stopped node's data folder (needs --genesis)")
+    export.add_argument("--genesis", help="genesis file (for --data)")
+    export.add_argument("--out", required=True)
+    export.set_defaults(func=cmd_export)
+
+    audit = commands.add_parser("audit", help="verify the chain, prove values").add_subparsers(
+        dest="action", required=True)
+    for name, func, help_text in (
+        ("verify", cmd_audit_verify, "verify a whole chain from genesis"),
+        ("prove", cmd_audit_prove, "a state value with its proof against a certified header"),
+        ("history", cmd_audit_history, "every transaction that touched an asset, with inclusion proofs"),
+    ):
+        command = audit.add_parser(name, help=help_text)
+        if name == "prove":
+            command.add_argument("key", help="state key, as text or hex:<bytes>")
+        if name == "history":
+            command.add_argument("asset", help="asset id")
+        command.add_argument("--genesis", required=True, help="the genesis file: the only thing trusted")
+        chain = command.add_mutually_exclusive_group(required=name == "verify")
+        chain.add_argument("--file", help="an export file")
+        chain.add_argument("--node", help="a node URL (its /v1/export stream is verified)")
+        command.add_argument("--reexecute", action="store_true", help="replay every block, recompute state roots")
+        command.set_defaults(func=func)
