@@ -30,9 +30,12 @@ def print_progress(height: int, txs: int) -> None:
 def verify_export(genesis: Genesis, path: Path, reexecute: bool = False,
                   on_block: Callable | None = None, progress: Callable | None = print_progress) -> ChainAuditor:
     """Audit the export at `path`; raise AuditFailure or ExportError on the first problem."""
-    chain_id, blocks = read_export(path)
+    try:
+        chain_id, blocks = read_export(path)
+    except ExportError as exc:
+        raise AuditFailure(1, f"export unreadable: {exc}") from None
     if chain_id != genesis.chain_id:
-        raise ExportError("the export is of another chain than this genesis file")
+        raise AuditFailure(1, "the export is of another chain than this genesis file")
     auditor = ChainAuditor(genesis, reexecute=reexecute)
     try:
         for block, certificate, receipts in blocks:
