@@ -108,7 +108,7 @@ def use_nonce(state: Overlay, sender: bytes, nonce: int) -> None:
 
 
 def _unpack_window(raw: bytes) -> tuple[int, int]:
-    top, bitmap = encoding.decode(raw)
+    top, bitmap = encoding.decode_trusted(raw)
     return top, int.from_bytes(bitmap, "little")
 
 
@@ -159,7 +159,7 @@ class Executor:
         raw_institution = block.get(client_key_key(tx.sender))
         if raw_institution is None:
             return Receipt(tx.hash, "unknown_sender")
-        institution = encoding.decode(raw_institution)
+        institution = encoding.decode_trusted(raw_institution)
         try:
             use_nonce(block, tx.sender, tx.nonce)
         except ContractError as exc:
@@ -186,7 +186,7 @@ class Executor:
         raw_record = scope.get(institution_key(institution))
         if raw_record is None:
             raise ContractError("unknown_institution", institution)
-        roles = tuple(encoding.decode(raw_record)["roles"])
+        roles = tuple(encoding.decode_trusted(raw_record)["roles"])
         if not set(roles) & set(tx_type.roles):
             raise ContractError("not_permitted", f"{institution} has roles {list(roles)}; {tx.type} needs one of {list(tx_type.roles)}")
         check_args(tx_type.fields, tx.args)

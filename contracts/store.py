@@ -17,7 +17,7 @@ def key(*parts: str | int) -> bytes:
 
 def get(state, state_key: bytes) -> Any | None:
     raw = state.get(state_key)
-    return None if raw is None else encoding.decode(raw)
+    return None if raw is None else encoding.decode_trusted(raw)
 
 
 def put(state, state_key: bytes, value: Any) -> None:

@@ -32,31 +32,42 @@ def _normalize(value: Any, depth: int) -> Any:
     """Check that `value` is encodable and return it with maps in key order."""
     if depth > DEPTH_MAX:
         raise EncodingError(f"nesting deeper than {DEPTH_MAX}")
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise EncodingError("text with no UTF-8 form (lone surrogate)") from None
+    kind = type(value)
+    if kind in _SCALAR_TYPES:
         return value
-    if value is None or isinstance(value, (bool, bytes)):
-        return value
-    if isinstance(value, int):
+    if kind is int:
         if not INT_MIN <= value <= INT_MAX:
             raise EncodingError(f"integer out of 64-bit range: {value}")
         return value
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple:
         return [_normalize(item, depth + 1) for item in value]
-    if isinstance(value, dict):
+    if kind is dict:
         for key in value:
-            if not isinstance(key, str):
+            if type(key) is not str:
                 raise EncodingError(f"map key must be str, got {type(key).__name__}")
         return {key: _normalize(value[key], depth + 1) for key in sorted(value)}
-    raise EncodingError(f"type {type(value).__name__} has no canonical encoding")
+    raise EncodingError(f"type {kind.__name__} has no canonical encoding")
+
+
+_SCALARS = (str, bytes, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def encode(value: Any) -> bytes:
     """Return the canonical encoding of `value`."""
-    return msgpack.packb(_normalize(value, 0), use_bin_type=True)
+    kind = type(value)
+    try:
+        if kind in _SCALAR_TYPES or (kind is int and INT_MIN <= value <= INT_MAX):
+            return msgpack.packb(value, use_bin_type=True)
+        return msgpack.packb(_normalize(value, 0), use_bin_type=True)
+    except UnicodeEncodeError:
+        raise EncodingError("text with no UTF-8 form (lone surrogate)") from None
+
+
+def decode_trusted(data: bytes) -> Any:
+    """Decode bytes this node wrote itself (its own state, its own store):
+    no canonical check, which `decode` does for anything from outside."""
+    return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
 
 
 def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT) -> Any:

@@ -44,3 +44,23 @@ def write_bench_plot(result: dict, path: Path) -> Path:
            f'viewBox="0 0 {WIDTH} {2 * HEIGHT}"><rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
     Path(path).write_text(svg)
     return Path(path)
+
+
+def write_bars(title: str, bars: list[tuple[str, float]], unit: str, path: Path) -> Path:
+    """A horizontal bar chart: one bar per (label, value)."""
+    height = 60 + 34 * len(bars)
+    peak = max((v for _, v in bars), default=1.0) or 1.0
+    left, right = 260, WIDTH - 90
+    parts = [f'<text x="16" y="28" font-size="15" font-family="sans-serif">{title}</text>']
+    for i, (label, value) in enumerate(bars):
+        y = 50 + 34 * i
+        width = (right - left) * value / peak
+        parts.append(f'<text x="{left - 8}" y="{y + 16}" font-size="12" text-anchor="end" '
+                     f'font-family="sans-serif">{label}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{width:.1f}" height="22" fill="#1f77b4"/>')
+        parts.append(f'<text x="{left + width + 6:.1f}" y="{y + 16}" font-size="12" '
+                     f'font-family="sans-serif">{value:,.0f} {unit}</text>')
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+           f'viewBox="0 0 {WIDTH} {height}"><rect width="100%" height="100%" fill="white"/>{"".join(parts)}</svg>\n')
+    Path(path).write_text(svg)
+    return Path(path)
