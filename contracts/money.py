@@ -87,10 +87,15 @@ def balances_hash(state, accounts: list[tuple[str, str]]) -> bytes:
     return hashing.digest("balances", encoding.encode(entries))
 
 
+def finality_record(state, call: Call, kind: str, details: dict, accounts: list[tuple[str, str]]) -> dict:
+    """What settled, when, and the hash of the resulting balances of `accounts`."""
+    return {"kind": kind, "height": call.height, "timestamp_ms": call.timestamp_ms,
+            "tx_hash": call.tx_hash, "details": details, "balances_hash": balances_hash(state, accounts)}
+
+
 def record_finality(state, call: Call, kind: str, details: dict, accounts: list[tuple[str, str]]) -> dict:
     """Write the settlement finality record of this transaction and return it."""
-    record = {"kind": kind, "height": call.height, "timestamp_ms": call.timestamp_ms,
-              "tx_hash": call.tx_hash, "details": details, "balances_hash": balances_hash(state, accounts)}
+    record = finality_record(state, call, kind, details, accounts)
     put(state, finality_key(call.tx_hash), record)
     return record
 

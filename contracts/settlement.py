@@ -206,9 +206,10 @@ def pay(state: Overlay, call: Call) -> dict:
     _require_payer(call, payer)
     _claim_idempotency(state, call, payer, "payment")
     money.move(state, payer, payee, currency, amount)
-    money.record_finality(state, call, "payment", {"from": payer, "to": payee, "currency": currency,
-                                                   "amount": amount}, [(payer, currency), (payee, currency)])
-    return {}
+    record = money.finality_record(state, call, "payment", {"from": payer, "to": payee, "currency": currency,
+                                                            "amount": amount}, [(payer, currency), (payee, currency)])
+    del record["tx_hash"]  # the receipt names it
+    return {"finality": record}
 
 
 def _issue(state: Overlay, call: Call, kind: str) -> dict:

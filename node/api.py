@@ -6,7 +6,8 @@
     GET  /v1/tx/{hash}         receipt, ?wait_ms=N to wait for commitment
     GET  /v1/blocks/{height}   block, certificate and receipts (?format=msgpack for raw)
     GET  /v1/status            height, view, state root, peers
-    GET  /v1/accounts          settlement balances
+    GET  /v1/accounts          settlement balances (and node.queries: assets, queues,
+                               cycles, finality records, proposals, validators)
     GET  /v1/export            the chain as an export stream (?from=&to=)
     GET  /v1/state/proof?key=  a state value with its proof against the latest certified root
     GET  /v1/peer              validator websocket (see node.peers)
@@ -22,10 +23,9 @@ import logging
 
 from aiohttp import web
 
-from contracts.settlement import read_balance
 from contracts.tx import TxError, tx_from_json
 from crypto import encoding, smt
-from node import export
+from node import export, queries
 from node.admission import Rejected
 from node.runtime import Node
 
@@ -279,17 +279,6 @@ async def get_status(request: web.Request) -> web.Response:
     })
 
 
-async def get_accounts(request: web.Request) -> web.Response:
-    node: Node = request.app[NODE]
-    accounts = []
-    for institution in node.genesis.institutions:
-        for currency in node.genesis.currencies:
-            balance = read_balance(node.ledger.view, institution.id, currency)
-            if balance is not None:
-                accounts.append({"institution": institution.id, "currency": currency, "balance": balance})
-    return web.json_response({"height": node.ledger.tip.height, "accounts": accounts})
-
-
 def make_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=node.config.limits.request_bytes_max, middlewares=[json_errors])
     app[NODE] = node
@@ -298,7 +287,7 @@ def make_app(node: Node) -> web.Application:
     app.router.add_get("/v1/tx/{hash}", get_tx)
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/status", get_status)
-    app.router.add_get("/v1/accounts", get_accounts)
+    app.router.add_routes(queries.routes(NODE))
     app.router.add_get("/v1/export", get_export)
     app.router.add_get("/v1/state/proof", get_state_proof)
     app.router.add_get("/v1/peer", node.peers.handle_inbound)

@@ -61,6 +61,9 @@ class ConsortClient:
             raise ClientError(status, err.get("code", "http_error"), err.get("message", str(body)[:200]), body)
         return status, body
 
+    async def get(self, path: str) -> dict:
+        return (await self._request("GET", path))[1]
+
     async def status(self) -> dict:
         return (await self._request("GET", "/v1/status"))[1]
 

@@ -8,6 +8,7 @@ Layout of the folder it writes:
     <institution>/node.key       node key (validators)
     <institution>/client-N.key   client keys
     <institution>/data/          LevelDB, created when the node first starts
+    central-bank/client-0.key    the regulator's client key (it runs no node)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def institution_ids(count: int) -> list[str]:
 def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7100,
                       currency: str = "EUR", opening_balance: int = 1_000_000_000_00,
                       clients_per_institution: int = 4, genesis_time_ms: int = 0,
-                      consensus: dict | None = None) -> dict:
+                      consensus: dict | None = None, regulator: bool = True) -> dict:
     """Write a fresh consortium into `directory` (which must be empty or absent)."""
     directory = Path(directory).resolve()
     if directory.exists() and any(directory.iterdir()):
@@ -57,6 +58,14 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
             "config": f"{iid}/node.json",
             "client_keys": [f"{iid}/client-{k}.key" for k in range(clients_per_institution)],
         })
+    if regulator:
+        folder = directory / "central-bank"
+        folder.mkdir()
+        key = KeyPair.generate()
+        write_key_file(folder / "client-0.key", key)
+        members.append({"id": "central-bank", "name": "Central Bank", "roles": ["regulator"],
+                        "client_keys": [key.public_key.hex()]})
+        index["regulators"] = [{"id": "central-bank", "client_keys": ["central-bank/client-0.key"]}]
     genesis = {
         "chain_name": "consort-local", "genesis_time_ms": genesis_time_ms, "currencies": [currency],
         "consensus": consensus or {}, "institutions": members, "validators": ids,

@@ -2,10 +2,11 @@
 
 Creates (or reuses) a consortium in --dir, starts 4 node processes on
 127.0.0.1, sends signed payments through all four nodes, shows what the
-ledger refuses and why, waits until every node holds the same chain, prints
-blocks, balances and state roots, audits the chain from the genesis file,
-and stops every process it started. The folder keeps configs and LevelDB
-data for inspection, restart or audit.
+ledger refuses and why, tells a supply-chain-finance story (node.story),
+waits until every node holds the same chain, prints balances and state
+roots, audits the chain from the genesis file alone (re-executing every
+block), and stops every process it started. The folder keeps configs and
+LevelDB data for inspection, restart or audit.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from node.auditing import verify_node
 from node.client import ClientError, ConsortClient
 from node.cluster import LocalCluster
 from node.config import load_genesis
+from node import story
 from node.consortium import create_consortium
 
 BATCH = 100
@@ -118,20 +120,22 @@ async def audit(directory: Path, url: str) -> ChainAuditor:
 
 async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> int:
     index = cluster.index
-    say(f"[2/6] starting {len(index['institutions'])} node processes on 127.0.0.1")
+    say(f"[2/7] starting {len(index['institutions'])} node processes on 127.0.0.1")
     cluster.start_all()
     await cluster.wait_ready()
     for entry in index["institutions"]:
         say(f"    {entry['id']:<14} replica {entry['replica_id']}  {entry['url']}")
     started = time.monotonic()
-    say(f"[3/6] sending {payments} signed payments through all {len(index['institutions'])} nodes")
+    say(f"[3/7] sending {payments} signed payments through all {len(index['institutions'])} nodes")
     ok, failed = await send_payments(directory, index, payments)
     elapsed = time.monotonic() - started
     say(f"    {ok + failed} committed ({ok} settled, {failed} failed receipts) in {elapsed:.1f} s "
         f"= {(ok + failed) / elapsed:.0f} tx/s")
-    say("[4/6] what the ledger refuses")
+    say("[4/7] what the ledger refuses")
     await show_refusals(directory, index)
-    say("[5/6] every node holds the same chain")
+    say("[5/7] a supply-chain-finance story: receivable, split, pledge, financing, DvP, netting, redemption")
+    await story.tell(directory, index, say)
+    say("[6/7] every node holds the same chain")
     statuses = await wait_same_height(cluster.urls)
     for status in statuses:
         say(f"    {status['institution']:<14} height {status['height']:4d}  state root {status['state_root'][:32]}…")
@@ -142,7 +146,7 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     for account in accounts:
         say(f"    {account['institution']:<14} {account['currency']} {account['balance'] / 100:>18,.2f}")
     say(f"    total {index['currency']} {total / 100:,.2f} (money is neither created nor destroyed)")
-    say("[6/6] auditing the chain from genesis.json (hash links, roots, certificates, re-execution)")
+    say("[7/7] auditing the chain from genesis.json (hash links, roots, certificates, re-execution)")
     try:
         auditor = await audit(directory, cluster.urls[0])
     except AuditFailure as exc:
@@ -163,10 +167,10 @@ def main() -> int:
     args = parser.parse_args()
     directory = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="consort-demo-"))
     if (directory / "consortium.json").exists():
-        say(f"[1/6] reusing the consortium in {directory}")
+        say(f"[1/7] reusing the consortium in {directory}")
     else:
         create_consortium(directory, institutions=4, base_port=args.base_port)
-        say(f"[1/6] created a 4-institution consortium in {directory}")
+        say(f"[1/7] created a 4-institution consortium in {directory}")
     cluster = LocalCluster(directory, log_level="warning")
     try:
         code = asyncio.run(main_async(directory, args.payments, cluster))

@@ -212,3 +212,35 @@ async def test_block_endpoint_serves_header_certificate_and_receipts(api):
     assert block["header"]["height"] == 1 and block["header"]["tx_count"] == 2
     assert len(block["certificate"]["signatures"]) == 1
     assert [r["code"] for r in block["receipts"]] == ["ok", "ok"]
+
+
+async def test_query_endpoints(api):
+    tx = api.pay(125)
+    await api.submit([tx])
+    finality = await (await api.client.get(f"/v1/settlement/finality/{tx.hash.hex()}")).json()
+    assert finality["kind"] == "payment" and finality["details"]["amount"] == 125
+    assert finality["tx_hash"] == tx.hash.hex() and finality["height"] == 1
+    validators = await (await api.client.get("/v1/governance/validators")).json()
+    assert [v[0] for v in validators["validators"]] == ["bank-alpha"] and validators["pending"] is None
+    assert (await (await api.client.get("/v1/settlement/queue/EUR")).json())["queue"] == []
+    assert (await (await api.client.get("/v1/settlement/cycles/EUR")).json())["count"] == 0
+    assert (await (await api.client.get("/v1/governance/proposals")).json())["open"] == []
+    await assert_refused(api, 404, "not_found", await api.client.get("/v1/assets/A000000000001"))
+    await assert_refused(api, 404, "not_found", await api.client.get("/v1/settlement/cycles/EUR/1"))
+    await assert_refused(api, 404, "not_found", await api.client.get(f"/v1/settlement/finality/{'00' * 32}"))
+
+
+async def test_state_proof_endpoint_proves_against_the_certified_header(api):
+    await api.submit([api.pay(1)])
+    await api.submit([api.pay(2)])
+    key = b"acct/bank-other/EUR"
+    answer = await (await api.client.get("/v1/state/proof", params={"key": key.hex()})).json()
+    assert answer["header_height"] == 2 and answer["state_height"] == 1
+    header = api.node.storage.block(2).block.header
+    from crypto import smt
+    proof = smt.Proof.from_wire(bytes.fromhex(answer["proof"]))
+    assert smt.verify(header.state_root, key, bytes.fromhex(answer["value"]), proof)
+    assert encoding.decode(bytes.fromhex(answer["value"])) == 501  # after block 1 only
+    absent = await (await api.client.get("/v1/state/proof", params={"key": b"acct/nobody/EUR".hex()})).json()
+    assert absent["value"] is None
+    assert smt.verify(header.state_root, b"acct/nobody/EUR", None, smt.Proof.from_wire(bytes.fromhex(absent["proof"])))

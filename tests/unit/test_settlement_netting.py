@@ -305,14 +305,17 @@ def test_a_retried_instruction_is_queued_once_and_a_cancelled_one_keeps_its_key(
 
 # --- gross payments leave a finality record --------------------------------------------
 
-def test_a_payment_leaves_a_finality_record_over_the_resulting_balances():
+def test_a_payment_carries_its_finality_record_in_its_receipt():
+    """Gross payments are many: their finality record is the receipt's output
+    (certified by the next header's receipts root), not a state record."""
     ledger = Ledger({A: {"EUR": 1000}})
     receipt = ledger.run(A, "settlement.pay", pay_args(A, B, 250, reference="inv-1"))
-    assert receipt.ok and receipt.output is None
-    record = settlement.finality(ledger.state, receipt.tx_hash)
-    assert record == {"kind": "payment", "height": 1, "timestamp_ms": 1000, "tx_hash": receipt.tx_hash,
-                      "details": {"from": A, "to": B, "currency": "EUR", "amount": 250},
-                      "balances_hash": expected_balances_hash([(A, "EUR", 750), (B, "EUR", 250)])}
+    assert receipt.ok
+    assert receipt.output == {"finality": {
+        "kind": "payment", "height": 1, "timestamp_ms": 1000,
+        "details": {"from": A, "to": B, "currency": "EUR", "amount": 250},
+        "balances_hash": expected_balances_hash([(A, "EUR", 750), (B, "EUR", 250)])}}
+    assert settlement.finality(ledger.state, receipt.tx_hash) is None
     assert settlement.finality(ledger.state, b"\x01" * 32) is None
     assert settlement.balances(ledger.state, [B, A, "aud"], ["USD", "EUR", "GBP"]) == {
         A: {"EUR": 750, "USD": 0}, B: {"EUR": 250, "USD": 0}}
