@@ -45,7 +45,7 @@ def cmd_init(args) -> int:
     from node.consortium import create_consortium
     index = create_consortium(Path(args.dir), institutions=args.institutions, base_port=args.base_port,
                               currency=args.currency, opening_balance=args.balance,
-                              clients_per_institution=args.clients)
+                              clients_per_institution=args.clients, validators=args.validators)
     print(f"created a {args.institutions}-institution consortium in {Path(args.dir).resolve()}")
     print(f"chain id {index['chain_id']}")
     for entry in index["institutions"]:
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--currency", default="EUR")
     init.add_argument("--balance", type=int, default=1_000_000_000_00, help="opening balance, minor units")
     init.add_argument("--clients", type=int, default=4, help="client keys per institution")
+    init.add_argument("--validators", type=int, help="how many validate from genesis (default: all)")
     init.set_defaults(func=cmd_init)
 
     node = commands.add_parser("node", help="run a node").add_subparsers(dest="action", required=True)

@@ -30,8 +30,11 @@ def institution_ids(count: int) -> list[str]:
 def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7100,
                       currency: str = "EUR", opening_balance: int = 1_000_000_000_00,
                       clients_per_institution: int = 4, genesis_time_ms: int = 0,
-                      consensus: dict | None = None, regulator: bool = True) -> dict:
-    """Write a fresh consortium into `directory` (which must be empty or absent)."""
+                      consensus: dict | None = None, regulator: bool = True,
+                      validators: int | None = None) -> dict:
+    """Write a fresh consortium into `directory` (which must be empty or absent).
+    The first `validators` institutions (default: all) validate from genesis;
+    the others run nodes that follow the chain until governance adds them."""
     directory = Path(directory).resolve()
     if directory.exists() and any(directory.iterdir()):
         raise FileExistsError(f"{directory} is not empty")
@@ -68,7 +71,8 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
         index["regulators"] = [{"id": "central-bank", "client_keys": ["central-bank/client-0.key"]}]
     genesis = {
         "chain_name": "consort-local", "genesis_time_ms": genesis_time_ms, "currencies": [currency],
-        "consensus": consensus or {}, "institutions": members, "validators": ids,
+        "consensus": consensus or {}, "institutions": members,
+        "validators": ids[: institutions if validators is None else validators],
     }
     parsed = parse_genesis(genesis)
     (directory / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")

@@ -1,0 +1,82 @@
+"""Governance adds a validator to a running 4-validator cluster: the fifth
+node follows the chain as an observer, becomes a validator at the next
+checkpoint boundary, and from then on its votes count: with two original
+validators killed, blocks still commit, certified with its signature. An
+auditor holding the genesis file follows the change."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import pytest
+
+from conftest import free_base_port, statuses
+from node import story
+from node.auditing import verify_node
+from node.client import ConsortClient
+from node.cluster import LocalCluster
+from node.config import load_genesis
+from node.consortium import create_consortium
+
+pytestmark = pytest.mark.integration
+CHECKPOINT_INTERVAL = 8
+
+
+@pytest.fixture
+def five(tmp_path):
+    directory = tmp_path / "consortium"
+    create_consortium(directory, institutions=5, validators=4, base_port=free_base_port(5),
+                      consensus={"checkpoint_interval": CHECKPOINT_INTERVAL, "window": 4 * CHECKPOINT_INTERVAL})
+    with LocalCluster(directory, log_level="info") as cluster:
+        cluster.start_all()
+        asyncio.run(cluster.wait_ready())
+        yield cluster
+
+
+async def pay_until(party, payee: str, height: int) -> None:
+    deadline = time.monotonic() + 60
+    while await story.height(party.url) < height:
+        assert time.monotonic() < deadline, f"height {height} not reached"
+        await party.send("settlement.pay", {"from": party.institution, "to": payee, "currency": "EUR", "amount": 1})
+
+
+def test_a_validator_added_by_governance_votes_from_the_next_boundary(five):
+    parties = story.parties(five.directory, five.index)
+    alpha, bravo, charlie, delta, echo = (parties[e["id"]] for e in five.index["institutions"])
+
+    async def scenario():
+        assert (await statuses(five, [4]))[0]["replica_id"] == -1  # observing
+        proposed = await alpha.send("governance.propose", {"action": "add_validator",
+                                                           "args": {"id": echo.institution}})
+        proposal = proposed["output"]["proposal"]
+        outcome = None
+        for voter in (alpha, bravo, charlie, delta):
+            outcome = (await voter.send("governance.vote", {"proposal": proposal, "yes": True}))["output"]
+            if outcome["status"] == "passed":
+                break
+        assert outcome["status"] == "passed"
+        effective = outcome["result"]["effective_height"]
+        assert effective % CHECKPOINT_INTERVAL == 0
+        await pay_until(alpha, bravo.institution, effective + 1)
+        deadline = time.monotonic() + 30
+        while (await statuses(five, [4]))[0]["replica_id"] != 4:
+            assert time.monotonic() < deadline, "the new validator never took its place"
+            await asyncio.sleep(0.1)
+        async with ConsortClient(alpha.url) as client:
+            validators = (await client.get("/v1/governance/validators"))["validators"]
+        assert [v[0] for v in validators][-1] == echo.institution and len(validators) == 5
+
+        five.kill(2, signal.SIGKILL)
+        five.kill(3, signal.SIGKILL)
+        before = await story.height(alpha.url)
+        await pay_until(alpha, bravo.institution, before + 2)  # 3 of 5 votes: echo's is needed
+        async with ConsortClient(echo.url) as client:
+            block = await client.block(before + 2)
+        signers = {s["replica"] for s in block["certificate"]["signatures"]}
+        assert 4 in signers and len(signers) == 3
+        auditor = await verify_node(load_genesis(five.directory / "genesis.json"), alpha.url, progress=None)
+        assert auditor.report.validator_changes == 1 and auditor.report.blocks >= before + 2
+
+    asyncio.run(scenario())
