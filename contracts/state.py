@@ -30,6 +30,14 @@ class DictState:
     def get(self, key: bytes) -> bytes | None:
         return self.items.get(key)
 
+    def apply(self, writes) -> None:
+        """Apply a block's write set (None deletes)."""
+        for key, value in writes:
+            if value is None:
+                self.items.pop(key, None)
+            else:
+                self.items[key] = value
+
 
 class Overlay:
     def __init__(self, parent: StateView) -> None:

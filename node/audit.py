@@ -69,12 +69,12 @@ class ChainAuditor:
         self.prev_hash = genesis.chain_id
         self.prev_receipts_root = merkle.EMPTY_ROOT
         self.prev_timestamp_ms = genesis.genesis_time_ms
-        self.state: dict[bytes, bytes] = {}
+        self.state = DictState()
         self.tree: dict[bytes, bytes] = {}
         self.prev_state_root = b""
         if reexecute:
-            self.state = genesis_state(genesis)
-            built = smt.build(self.state)
+            self.state = DictState(genesis_state(genesis))
+            built = smt.build(self.state.items)
             self.tree = dict(built.new_nodes)
             self.prev_state_root = built.root
         self.report = AuditReport(state_root=self.prev_state_root)
@@ -127,7 +127,7 @@ class ChainAuditor:
 
     def _reexecute(self, height: int, block: Block, receipts: list[bytes]) -> None:
         context = BlockContext(self.genesis.chain_id, height, block.header.timestamp_ms)
-        result = Executor().execute(DictState(self.state), context, list(block.txs))
+        result = Executor().execute(self.state, context, list(block.txs))
         for index, receipt in enumerate(result.receipts):
             try:
                 stored = encoding.decode(receipts[index])
@@ -135,11 +135,7 @@ class ChainAuditor:
                 stored = None
             if receipt.to_wire() != stored:
                 raise AuditFailure(height, f"receipt {index} differs from re-execution")
-        for key, value in result.writes:
-            if value is None:
-                self.state.pop(key, None)
-            else:
-                self.state[key] = value
+        self.state.apply(result.writes)
         update = smt.update(self.tree, self.prev_state_root, result.writes)
         self.tree.update(update.new_nodes)
         for node_hash in update.obsolete:

@@ -74,7 +74,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_block(tmp_path):
                 auditor.check(stored.block, stored.certificate, storage.raw_receipts(height))
                 assert stored.state_root == auditor.report.state_root
             assert auditor.report.state_root == tip.state_root
-            assert dict(storage.state_items()) == auditor.state
+            assert dict(storage.state_items()) == auditor.state.items
             assert storage.block(tip.height + 1) is None
         finally:
             storage.close()

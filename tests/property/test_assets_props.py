@@ -76,11 +76,7 @@ def fresh_state() -> DictState:
 
 def apply_block(state: DictState, executor: Executor, context: BlockContext, txs: list[bytes]):
     result = executor.execute(state, context, txs)
-    for k, v in result.writes:
-        if v is None:
-            state.items.pop(k, None)
-        else:
-            state.items[k] = v
+    state.apply(result.writes)
     return result
 
 

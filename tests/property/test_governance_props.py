@@ -202,12 +202,6 @@ class Model:
 
 # --- running -----------------------------------------------------------------------
 
-def apply_writes(state: DictState, writes) -> None:
-    for k, v in writes:
-        if v is None:
-            state.items.pop(k, None)
-        else:
-            state.items[k] = v
 
 
 def run(genesis, blocks: list[list]) -> tuple[list, DictState]:
@@ -216,7 +210,7 @@ def run(genesis, blocks: list[list]) -> tuple[list, DictState]:
     results = []
     for height, txs in enumerate(blocks, start=1):
         result = executor.execute(state, BlockContext(genesis.chain_id, height, 1000 * height), txs)
-        apply_writes(state, result.writes)
+        state.apply(result.writes)
         results.append(result)
     return results, state
 

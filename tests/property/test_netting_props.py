@@ -276,12 +276,6 @@ def reference_gridlock(queue: list[netting.Instruction], limits: dict[str, int])
         removed.append(kept.pop(victim))
 
 
-def apply_writes(state: DictState, writes) -> None:
-    for k, v in writes:
-        if v is None:
-            state.items.pop(k, None)
-        else:
-            state.items[k] = v
 
 
 def accounts(state: DictState) -> dict[tuple[str, str], int]:
@@ -349,7 +343,7 @@ def test_netting_invariants(balances, caps, plan, data):
         for height, block in enumerate(blocks, start=1):
             result = executor.execute(state, BlockContext(genesis.chain_id, height, 1000 * height),
                                       [item.tx for item in block])
-            apply_writes(state, result.writes)
+            state.apply(result.writes)
             results.append(result)
             if check:
                 check_block(state, model, block, result, caps)

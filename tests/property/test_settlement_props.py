@@ -223,12 +223,6 @@ class Model:
         return "ok"
 
 
-def apply_writes(state: DictState, writes) -> None:
-    for key, value in writes:
-        if value is None:
-            state.items.pop(key, None)
-        else:
-            state.items[key] = value
 
 
 def accounts(state: DictState) -> dict[tuple[str, str], int]:
@@ -264,7 +258,7 @@ def run(genesis, blocks: list[list]):
     results = []
     for height, block in enumerate(blocks, start=1):
         result = executor.execute(state, BlockContext(genesis.chain_id, height, 1000 * height), block)
-        apply_writes(state, result.writes)
+        state.apply(result.writes)
         results.append(result)
     return results, state
 
@@ -312,7 +306,7 @@ def test_settlement_invariants(balances, plan, data):
         result = executor.execute(state, BlockContext(genesis.chain_id, height, 1000 * height),
                                   [item.payload for item in block])
         results_a.append(result)
-        apply_writes(state, result.writes)
+        state.apply(result.writes)
         assert [r.tx_hash for r in result.receipts] == [item.tx_hash for item in block]
         assert [r.code for r in result.receipts] == [model.apply(item) for item in block]
         for receipt in result.receipts:
@@ -340,7 +334,7 @@ def test_settlement_invariants(balances, plan, data):
     replay = DictState(genesis_state(genesis))
     for item, result in zip(items, results_c):
         before = accounts(replay)
-        apply_writes(replay, result.writes)
+        replay.apply(result.writes)
         after = accounts(replay)
         changed = {k for k in before if before[k] != after[k]}
         if result.receipts[0].ok:
@@ -403,4 +397,4 @@ def test_nonce_window_matches_a_set_model(sequence):
         if got == "ok":
             used.add(nonce)
             top = max(top, nonce + 1)
-            apply_writes(state, overlay.sorted_writes())
+            state.apply(overlay.sorted_writes())

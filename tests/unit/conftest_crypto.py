@@ -68,11 +68,7 @@ class Chain:
     def apply(self, txs: list) -> BlockResult:
         self.height += 1
         result = self.executor.execute(self.state, BlockContext(self.chain_id, self.height, self.height * 1000), txs)
-        for k, v in result.writes:
-            if v is None:
-                self.state.items.pop(k, None)
-            else:
-                self.state.items[k] = v
+        self.state.apply(result.writes)
         return result
 
     def balance(self, iid: str, currency: str = "EUR") -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from consensus.auth import authenticate, verify_certificate
-from consensus.events import Broadcast, ClientRequests, Deliver, PeerMessage, Send
+from consensus.events import Broadcast, ClientRequests, Deliver, PeerMessage
 from consensus.messages import Commit, Forward, Prepare, PrePrepare, ViewChange, vote_bytes
 from replica_net import ReplicaNet
 
