@@ -32,14 +32,14 @@ def _panel(title: str, points: list, top: float, colour: str, unit: str, dots: b
     return axes + labels + _polyline(points, x_max, y_max, top, colour, dots)
 
 
-def write_bench_plot(result: dict, path: Path) -> Path:
+def write_bench_plot(result: dict, path: Path, latency_title: str = "submit-to-commit latency per batch") -> Path:
     """Committed tx/s per second and per-submission latency over time."""
     throughput = [(float(t), float(rate)) for t, rate in result.get("timeline", [])]
     latency = [(float(t), float(ms)) for t, ms in result.get("samples", [])]
     title = (f"{result['nodes']} nodes: {result['tps']} tx/s, p50 {result['p50_ms']} ms, "
              f"p99 {result['p99_ms']} ms")
     body = (_panel(f"committed tx/s — {title}", throughput, 0, "#1f77b4", "tx/s")
-            + _panel("submit-to-commit latency per batch", latency, HEIGHT, "#d62728", "ms", dots=True))
+            + _panel(latency_title, latency, HEIGHT, "#d62728", "ms", dots=True))
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{2 * HEIGHT}" '
            f'viewBox="0 0 {WIDTH} {2 * HEIGHT}"><rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
     Path(path).write_text(svg)

@@ -67,7 +67,8 @@ def write_plot(report: dict, path: Path) -> Path:
     figures = {"nodes": report["nodes"], "tps": report["throughput_tps"],
                "p50_ms": report["latency_ms"]["p50"], "p99_ms": report["latency_ms"]["p99"],
                "timeline": report["timeline"], "samples": report["samples"]}
-    return write_bench_plot(figures, path)
+    return write_bench_plot(figures, path, "latency per request, submit to commit at f+1 honest replicas "
+                                           f"(scenario {report['scenario']})")
 
 
 def replay_command(report: dict) -> str:
