@@ -31,6 +31,7 @@ from contracts.state import DictState
 from contracts.tx import sign_tx
 from crypto import encoding, hashing
 from crypto.keys import KeyPair
+from state_helpers import accounts
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -278,13 +279,6 @@ def reference_gridlock(queue: list[netting.Instruction], limits: dict[str, int])
 
 
 
-def accounts(state: DictState) -> dict[tuple[str, str], int]:
-    found = {}
-    for k, v in state.items.items():
-        if k.startswith(b"acct/"):
-            iid, currency = k[len(b"acct/"):].decode().split("/")
-            found[iid, currency] = encoding.decode(v)
-    return found
 
 
 def split_blocks(items: list, cuts: list[bool]) -> list[list]:

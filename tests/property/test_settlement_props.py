@@ -22,6 +22,7 @@ from contracts.state import DictState, Overlay
 from contracts.tx import NONCE_MAX, sign_tx
 from crypto import encoding
 from crypto.keys import KeyPair
+from state_helpers import accounts
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -225,13 +226,6 @@ class Model:
 
 
 
-def accounts(state: DictState) -> dict[tuple[str, str], int]:
-    found = {}
-    for key, value in state.items.items():
-        if key.startswith(b"acct/"):
-            iid, currency = key[len(b"acct/"):].decode().split("/")
-            found[iid, currency] = encoding.decode(value)
-    return found
 
 
 def totals(balances: dict[tuple[str, str], int]) -> dict[str, int]:
