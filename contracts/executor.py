@@ -75,10 +75,11 @@ def to_json_value(value: Any) -> Any:
 class BlockResult:
     writes: list[tuple[bytes, bytes | None]]
     receipts: tuple[Receipt, ...]
+    receipt_leaves: tuple[bytes, ...]  # each receipt's canonical bytes, encoded once
 
     @property
     def receipts_root(self) -> bytes:
-        return receipts_root(self.receipts)
+        return merkle.root(list(self.receipt_leaves))
 
 
 def receipts_root(receipts: tuple[Receipt, ...]) -> bytes:
@@ -143,38 +144,50 @@ class Executor:
                     block.delete(key)
                 else:
                     block.put(key, value)
-        return BlockResult(block.sorted_writes(), tuple(receipts))
+        receipts_tuple = tuple(r for r, _ in receipts)
+        return BlockResult(block.sorted_writes(), receipts_tuple, tuple(leaf for _, leaf in receipts))
 
-    def _execute_tx(self, block: Overlay, context: BlockContext, tx: Transaction | bytes) -> Receipt:
+    def _execute_tx(self, block: Overlay, context: BlockContext,
+                    tx: Transaction | bytes) -> tuple[Receipt, bytes]:
+        """The transaction's receipt and its canonical bytes (a receipts-root leaf)."""
+        receipt, scope = self._run_tx(block, context, tx)
+        try:
+            leaf = encoding.encode(receipt.to_wire())
+        except encoding.EncodingError as exc:  # a contract's bug: refuse rather than diverge
+            receipt, scope = Receipt(receipt.tx_hash, "internal_error", str(exc)), None
+            leaf = encoding.encode(receipt.to_wire())
+        if scope is not None:
+            scope.merge_into(block)
+        return receipt, leaf
+
+    def _run_tx(self, block: Overlay, context: BlockContext,
+                tx: Transaction | bytes) -> tuple[Receipt, Overlay | None]:
+        """The receipt, and the overlay of writes to keep (None: nothing beyond the
+        nonce, which `use_nonce` wrote to the block directly)."""
         if isinstance(tx, bytes):
             raw = tx
             try:
                 tx = decode_tx(raw)
             except TxError as exc:
-                return Receipt(hashing.digest("malformed-tx", raw), "malformed", str(exc))
+                return Receipt(hashing.digest("malformed-tx", raw), "malformed", str(exc)), None
             if not tx.signature_valid():
-                return Receipt(tx.hash, "bad_signature")
+                return Receipt(tx.hash, "bad_signature"), None
         if tx.chain_id != context.chain_id:
-            return Receipt(tx.hash, "wrong_chain")
+            return Receipt(tx.hash, "wrong_chain"), None
         raw_institution = block.get(client_key_key(tx.sender))
         if raw_institution is None:
-            return Receipt(tx.hash, "unknown_sender")
+            return Receipt(tx.hash, "unknown_sender"), None
         institution = encoding.decode_trusted(raw_institution)
         try:
             use_nonce(block, tx.sender, tx.nonce)
         except ContractError as exc:
-            return Receipt(tx.hash, exc.code, exc.detail)
+            return Receipt(tx.hash, exc.code, exc.detail), None
         scope = Overlay(block)
         try:
             output = self._apply(scope, context, tx, institution)
         except ContractError as exc:
-            return Receipt(tx.hash, exc.code, exc.detail)
-        try:
-            encoding.encode(output)
-        except encoding.EncodingError as exc:  # a contract's bug: refuse rather than diverge
-            return Receipt(tx.hash, "internal_error", str(exc))
-        scope.merge_into(block)
-        return Receipt(tx.hash, OK, "", output or None)
+            return Receipt(tx.hash, exc.code, exc.detail), None
+        return Receipt(tx.hash, OK, "", output or None), scope
 
     def _apply(self, scope: Overlay, context: BlockContext, tx: Transaction, institution: str) -> dict:
         tx_type = self.tx_types.get(tx.type)

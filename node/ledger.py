@@ -77,7 +77,7 @@ class Ledger:
         result = self.executor.execute(self.view, context, list(block.txs) if txs is None else txs)
         tree = smt.update(self.tree, self.tip.state_root, result.writes)
         new_tip = ChainTip(header.height, header.hash(), tree.root, result.receipts_root, header.timestamp_ms)
-        self.storage.append_block(block, certificate, result.receipts, result.writes, new_tip,
+        self.storage.append_block(block, certificate, result.receipt_leaves, result.writes, new_tip,
                                   [receipt.tx_hash for receipt in result.receipts], tree.new_nodes)
         self.tip = new_tip
         return new_tip, result

@@ -79,7 +79,7 @@ class Storage:
             batch.put(b"m:tip", self._tip_bytes(tip))
 
     def append_block(
-        self, block: Block, certificate: CommitCertificate, receipts: tuple[Receipt, ...],
+        self, block: Block, certificate: CommitCertificate, receipts: tuple[bytes, ...],
         writes: list[tuple[bytes, bytes | None]], tip: ChainTip, tx_hashes: list[bytes],
         tree_nodes=(),
     ) -> None:
@@ -90,7 +90,7 @@ class Storage:
                 batch.put(b"n:" + node_hash, node)
             batch.put(b"b:" + height, encoding.encode(block.to_wire()))
             batch.put(b"c:" + height, encoding.encode(certificate.to_wire()))
-            batch.put(b"r:" + height, encoding.encode([encoding.encode(r.to_wire()) for r in receipts]))
+            batch.put(b"r:" + height, encoding.encode(list(receipts)))
             batch.put(b"x:" + height, encoding.encode([tip.state_root, tip.receipts_root]))
             batch.put(b"h:" + tip.block_hash, height)
             for index, tx_hash in enumerate(tx_hashes):
