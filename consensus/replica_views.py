@@ -117,7 +117,8 @@ class ViewChanging:
         self.new_view_message = message
         self.own_view_change = None
         self.view_changes.prune_below(message.view + 1)
-        self.view_floor = plan.height
+        # Fresh proposals start above what this view inherits: H, and the re-proposal at H+1.
+        self.view_floor = plan.height + (1 if plan.prepared is not None else 0)
         self._cancel_timer(VIEW_CHANGE_TIMER)
         if plan.checkpoint is not None:
             self.checkpoints.adopt(plan.checkpoint)

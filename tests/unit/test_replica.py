@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from consensus.auth import authenticate, verify_certificate
-from consensus.events import Broadcast, ClientRequests, Deliver, PeerMessage
+from consensus.events import Broadcast, ClientRequests, Deliver, PeerMessage, TimerFired
 from consensus.messages import Commit, Forward, Prepare, PrePrepare, ViewChange, vote_bytes
 from replica_net import ReplicaNet
 
@@ -228,3 +228,28 @@ def test_two_silent_replicas_of_four_stop_progress():
     net.submit(0, txs(4))
     net.run()
     assert all(net.delivered[i] == [] for i in range(4))
+
+
+def test_a_prepared_block_survives_a_view_change_and_commits_in_the_new_view():
+    """The backups prepare block X but every COMMIT is lost and the primary
+    dies; the backups time out, replica 1 leads view 1 and re-proposes X,
+    which commits at the same height; nothing fresh may be proposed there."""
+    net = ReplicaNet(n=4)
+    net.drop = lambda to, sender, message: isinstance(message, Commit) or 0 in (to, sender) and not (
+        sender == 0 and isinstance(message, PrePrepare))
+    net.submit(0, txs(3, "x"))
+    net.run()
+    assert all(net.replicas[i].prepared_certificate is not None for i in (1, 2, 3))
+    assert all(not net.delivered[i] for i in range(4))
+    prepared_digest = net.replicas[1].prepared_certificate.pre_prepare.digest
+    net.drop = lambda to, sender, message: 0 in (to, sender)  # the old primary is gone
+    for replica_id in (1, 2, 3):
+        net.step(replica_id, TimerFired("request"))  # requests in flight, nothing committed
+    net.run()
+    for replica_id in (1, 2, 3):
+        replica = net.replicas[replica_id]
+        assert replica.view == 1 and replica.active
+        (deliver,) = net.delivered[replica_id]
+        assert deliver.seq == 1 and deliver.certificate.view == 1
+        assert deliver.block.header.hash() == prepared_digest and deliver.block.header.view == 0
+    assert net.replicas[2].view_floor == 1  # nothing fresh at height 1 in view 1
