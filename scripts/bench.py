@@ -18,14 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from contracts.tx import sign_tx  # noqa: E402
-from crypto.keys import read_key_file  # noqa: E402
-from node.client import ClientError, ConsortClient  # noqa: E402
-from node.cluster import LocalCluster  # noqa: E402
-from node.consortium import create_consortium  # noqa: E402
-from netsim.plot import write_bench_plot  # noqa: E402
+from contracts.tx import sign_tx
+from crypto.keys import read_key_file
+from netsim.plot import write_bench_plot
+from node.client import ClientError, ConsortClient
+from node.cluster import LocalCluster
+from node.consortium import create_consortium
 
 
 def percentile(values: list[float], fraction: float) -> float:
