@@ -22,7 +22,17 @@ STATUS_BY_CODE = {
 }
 
 
+class AdmissionError(Exception):
+    """One transaction refused: `code` is the machine-readable reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Rejected(Exception):
+    """A batch refused: every problem, by index."""
+
     def __init__(self, problems: list[dict]) -> None:
         super().__init__(problems[0]["message"])
         self.problems = problems
@@ -63,12 +73,6 @@ class TxVerifier:
                 del self.cache[stale]
         self.cache[raw] = tx
         return tx
-
-
-class AdmissionError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(slots=True)
