@@ -188,6 +188,7 @@ def cmd_sim_run(args) -> int:
         config = SimConfig(nodes=args.nodes, faulty=faulty, seed=args.seed, duration_s=args.duration,
                            scenario=args.scenario, rate_tps=args.rate,
                            latency=Latency(args.latency, args.latency_a_ms * 1000, args.latency_b_ms * 1000),
+                           bandwidth_bytes_per_s=args.bandwidth_mbit * 125_000,
                            liveness_bound_s=min(5, args.duration - 1))
     except AssertionError as exc:
         raise UsageError(f"invalid simulation settings: {exc}") from None
@@ -277,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rate", type=int, default=2000, help="client requests per simulated second")
     run.add_argument("--latency", default="uniform", choices=["constant", "uniform", "lognormal"])
     run.add_argument("--latency-a-ms", type=int, default=2, help="constant, low or median one-way latency")
-    run.add_argument("--latency-b-ms", type=int, default=8, help="uniform high, or lognormal sigma x 1000")
+    run.add_argument("--latency-b-ms", type=int, default=8, help="uniform high; for lognormal, sigma x 1000 (500 = 0.5)")
+    run.add_argument("--bandwidth-mbit", type=int, default=0, help="per-link bandwidth in Mbit/s (0: unlimited)")
     run.add_argument("--out", help="write the JSON report here (and an SVG plot beside it)")
     run.set_defaults(func=cmd_sim_run)
     return parser

@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 
 from netsim.rng import Streams
 
+DELAY_US_MAX = 60_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class Latency:
-    """One-way delay: constant(a), uniform(a, b) or lognormal(median a, sigma b/1000)."""
+    """One-way delay: constant(a), uniform(a, b), or lognormal with median a and
+    sigma b/1,000,000 (so b_us=500_000 is sigma 0.5); draws are capped at 60 s."""
 
     kind: str = "constant"
     a_us: int = 1000
@@ -28,7 +31,8 @@ class Latency:
             return self.a_us
         if self.kind == "uniform":
             return rng.randint(self.a_us, max(self.a_us, self.b_us))
-        return int(self.a_us * math.exp(rng.gauss(0.0, self.b_us / 1000)))
+        exponent = min(rng.gauss(0.0, self.b_us / 1_000_000), math.log(DELAY_US_MAX / max(self.a_us, 1)))
+        return int(self.a_us * math.exp(exponent))
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ def build_report(sim) -> dict:
     return {
         "seed": config.seed, "nodes": config.nodes, "faulty": config.faulty, "scenario": config.scenario,
         "duration_s": config.duration_s, "rate_tps": config.rate_tps,
+        "latency": [config.latency.kind, config.latency.a_us, config.latency.b_us],
+        "bandwidth_bytes_per_s": config.bandwidth_bytes_per_s,
         "requests_submitted": len(sim.submitted), "requests_committed": len(metrics.latencies_us),
         "throughput_tps": round(len(metrics.latencies_us) * US_PER_S / config.load_end_us, 1),
         "blocks_committed": max((len(node.chain) for node in honest), default=0),
@@ -72,5 +74,8 @@ def write_plot(report: dict, path: Path) -> Path:
 
 
 def replay_command(report: dict) -> str:
+    kind, a_us, b_us = report["latency"]
     return (f"consort sim run --nodes {report['nodes']} --faulty {report['faulty']} --seed {report['seed']} "
-            f"--duration {report['duration_s']} --scenario {report['scenario']}")
+            f"--duration {report['duration_s']} --scenario {report['scenario']} --rate {report['rate_tps']} "
+            f"--latency {kind} --latency-a-ms {a_us // 1000} --latency-b-ms {b_us // 1000} "
+            f"--bandwidth-mbit {report['bandwidth_bytes_per_s'] // 125_000}")

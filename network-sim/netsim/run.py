@@ -44,6 +44,7 @@ class SimConfig:
     client_batch: int = 20
     tx_bytes: int = 64
     latency: Latency = Latency("uniform", 2_000, 8_000)
+    bandwidth_bytes_per_s: int = 0  # per link; 0 means unlimited
     liveness_bound_s: int = 5
     batch_size_max: int = 500
     batch_delay_ms: int = 5
@@ -87,7 +88,7 @@ class Simulation:
             self.validator_changes[RECONFIGURE_AT] = self.keys.public_keys[1:]
         chain_id = hashing.digest("netsim-chain", str(config.seed).encode())
         fault_plan = plan(config.scenario, config.nodes, config.faulty, US_PER_S, config.heal_us,
-                          self.streams("scenario"), LinkModel(config.latency))
+                          self.streams("scenario"), LinkModel(config.latency, bandwidth_bytes_per_s=config.bandwidth_bytes_per_s))
         self.network = Network(config.nodes, self.streams, fault_plan.link, fault_plan.faulty_link,
                                config.heal_us, fault_plan.partitions)
         self.nodes = [

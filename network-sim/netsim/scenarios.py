@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from netsim.byzantine import STRATEGIES
-from netsim.network import Latency, LinkModel, Partition
+from netsim.network import LinkModel, Partition
 
 
 @dataclass(slots=True)
@@ -36,8 +36,8 @@ def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng,
         result.strategies = {r: STRATEGIES[name] for r in chosen}
         return result
     if name == "lossy":
-        result.faulty_link = LinkModel(Latency(link.latency.kind, link.latency.a_us, link.latency.b_us),
-                                       loss=0.05, duplicate=0.03, reorder_us=20_000)
+        result.faulty_link = LinkModel(link.latency, loss=0.05, duplicate=0.03, reorder_us=20_000,
+                                       bandwidth_bytes_per_s=link.bandwidth_bytes_per_s)
         return result
     if name == "partition":
         rest = tuple(r for r in range(n) if r not in chosen)
