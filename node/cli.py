@@ -135,7 +135,7 @@ def cmd_tx_pay(args) -> int:
 
 
 QUERIES = {
-    "accounts": ("/v1/accounts", 0), "asset": ("/v1/assets/{0}", 1), "history": ("/v1/assets/{0}/history", 1),
+    "accounts": ("/v1/accounts", 0), "assets": ("/v1/assets", 0), "asset": ("/v1/assets/{0}", 1), "history": ("/v1/assets/{0}/history", 1),
     "queue": ("/v1/settlement/queue/{0}", 1), "cycles": ("/v1/settlement/cycles/{0}", 1),
     "cycle": ("/v1/settlement/cycles/{0}/{1}", 2), "finality": ("/v1/settlement/finality/{0}", 1),
     "proposals": ("/v1/governance/proposals", 0), "proposal": ("/v1/governance/proposals/{0}", 1),

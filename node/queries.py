@@ -83,6 +83,9 @@ def routes(node_key: web.AppKey) -> list[web.RouteDef]:
         return web.json_response({"height": height, "validators": to_json_value(governance.validators(state)),
                                   "pending": to_json_value(governance.pending_validators(state))})
 
+    def asset_list(node, state, height, params):
+        return web.json_response({"height": height, "assets": assets.list_assets(state)})
+
     def asset(node, state, height, params):
         return _reply(assets.get_asset(state, params["asset"]), "asset")
 
@@ -99,6 +102,7 @@ def routes(node_key: web.AppKey) -> list[web.RouteDef]:
         web.get("/v1/governance/proposals", handler(proposals)),
         web.get("/v1/governance/proposals/{number}", handler(proposal)),
         web.get("/v1/governance/validators", handler(validators)),
+        web.get("/v1/assets", handler(asset_list)),
         web.get("/v1/assets/{asset}", handler(asset)),
         web.get("/v1/assets/{asset}/history", handler(history)),
     ]

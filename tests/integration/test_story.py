@@ -36,9 +36,11 @@ def test_supply_chain_finance_story(cluster):
         async with ConsortClient(cluster.urls[3]) as client:
             accounts = (await client.get("/v1/accounts"))["accounts"]
             receivable = await client.get(f"/v1/assets/{outcome['receivable']}")
+            listed = (await client.get("/v1/assets"))["assets"]
             history = (await client.get(f"/v1/assets/{outcome['receivable']}/history"))["history"]
         assert sum(a["balance"] for a in accounts) == 4 * 1_000_000_000_00
         assert receivable["status"] == "redeemed"
+        assert listed == [outcome["receivable"], outcome["part"]]
         ops = [entry["op"] for entry in history]
         assert ops[:3] == ["register", "split", "pledge"] and "release" in ops and ops[-1] == "redeem"
         auditor = await verify_node(load_genesis(cluster.directory / "genesis.json"), cluster.urls[1],
