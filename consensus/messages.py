@@ -433,7 +433,6 @@ Message = (PrePrepare | Prepare | Commit | Forward | Checkpoint | ViewChange | N
            | FetchBlocks | Blocks)
 _KINDS: dict[str, Any] = {cls.KIND: cls for cls in (PrePrepare, Prepare, Commit, Forward, Checkpoint,
                                                      ViewChange, NewView, Status, FetchBlocks, Blocks)}
-SIGNED_KINDS = (PrePrepare, Prepare, Commit, Checkpoint, ViewChange, NewView)
 
 
 def message_from_wire(fields: Any) -> Message:

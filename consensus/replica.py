@@ -377,7 +377,7 @@ class Replica(ViewChanging):
             return "timestamp before parent"
         if not 0 < len(txs) <= self.config.batch_size_max:
             return "transaction count outside 1..batch_size_max"
-        if len({request_digest(tx) for tx in txs}) != len(txs):
+        if len(set(txs)) != len(txs):
             return "duplicate transaction in block"
         if header.tx_root != tx_root(txs):
             return "transaction root mismatch"

@@ -116,10 +116,6 @@ def cycle_key(currency: str, number: int) -> bytes:
 
 # --- queries (pure reads) ---------------------------------------------------------
 
-def read_balance(state, institution_id: str, currency: str) -> int | None:
-    return money.balance(state, institution_id, currency)
-
-
 def balances(state, institution_ids: list[str], currencies: list[str]) -> dict[str, dict[str, int]]:
     """Balances of the named accounts that exist: {institution: {currency: amount}}, sorted."""
     found: dict[str, dict[str, int]] = {}

@@ -16,11 +16,6 @@ class StateView(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
 
 
-class EmptyState:
-    def get(self, key: bytes) -> bytes | None:
-        return None
-
-
 class DictState:
     """A view over a plain dict, for tests and tools."""
 

@@ -232,12 +232,10 @@ async def get_export(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     await response.prepare(request)
     await response.write(export.MAGIC)
-    chain = encoding.encode(["chain", node.genesis.chain_id])
-    await response.write(len(chain).to_bytes(4, "big") + chain)
+    await response.write(export.frame(["chain", node.genesis.chain_id]))
     for height in range(max(first, 1), last + 1):
         await response.write(export.block_record(*node.storage.raw_block(height)))
-    end = encoding.encode(["end", last])
-    await response.write(len(end).to_bytes(4, "big") + end)
+    await response.write(export.frame(["end", last]))
     await response.write_eof()
     return response
 

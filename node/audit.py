@@ -40,7 +40,6 @@ class AuditFailure(Exception):
 class AuditReport:
     blocks: int = 0
     txs: int = 0
-    ok_receipts: int = 0
     validator_changes: int = 0
     state_root: bytes = b""
 
@@ -142,4 +141,3 @@ class ChainAuditor:
             self.tree.pop(node_hash, None)
         self.prev_state_root = update.root
         self.report.state_root = update.root
-        self.report.ok_receipts += sum(1 for r in result.receipts if r.ok)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -71,13 +70,6 @@ async def verify_node(genesis: Genesis, url: str, reexecute: bool = False, **kwa
         return verify_export(genesis, path, reexecute, **kwargs)
 
 
-@dataclass(frozen=True, slots=True)
-class CertifiedHeaders:
-    """Headers the audit found certified, by height (kept only where asked)."""
-
-    headers: dict[int, BlockHeader]
-
-
 def check_state_proof(auditor: ChainAuditor, header: BlockHeader, key: bytes, value: bytes | None,
                       proof: smt.Proof) -> str | None:
     """None when `value` is what `key` holds in the state certified by `header`."""
@@ -88,20 +80,27 @@ def check_state_proof(auditor: ChainAuditor, header: BlockHeader, key: bytes, va
     return None
 
 
+def _names(values) -> set[str]:
+    """The strings among `values`, and among the lists in them (ids of parts, offers...)."""
+    found: set[str] = set()
+    for value in values:
+        if isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, list):
+            found |= {v for v in value if isinstance(v, str)}
+    return found
+
+
 def asset_touches(tx_raw: bytes, receipt_output: dict | None, asset_id: str) -> bool:
-    """Whether a transaction names `asset_id` (in its arguments or its receipt)."""
+    """Whether an asset transaction names `asset_id` in its arguments or its receipt."""
     try:
         tx = decode_tx(tx_raw)
     except TxError:
         return False
     if not tx.type.startswith(("assets.", "settlement.dvp")):
         return False
-    mentioned = {v for v in tx.args.values() if isinstance(v, str)}
-    if isinstance(receipt_output, dict):
-        mentioned |= {v for v in receipt_output.values() if isinstance(v, str)}
-        mentioned |= {v for v in receipt_output.get("assets", []) if isinstance(v, str)} \
-            if isinstance(receipt_output.get("assets"), list) else set()
-    return asset_id in mentioned
+    outputs = receipt_output.values() if isinstance(receipt_output, dict) else ()
+    return asset_id in _names(tx.args.values()) | _names(outputs)
 
 
 def inclusion_entry(block: Block, index: int, receipts: list[bytes]) -> dict:
@@ -127,4 +126,4 @@ def verify_inclusion_entry(entry: dict, header: BlockHeader, next_receipts_root:
 
 __all__ = ["AuditFailure", "AuditReport", "CommitCertificate", "verify_export", "verify_node",
            "download_export", "check_state_proof", "asset_touches", "inclusion_entry",
-           "verify_inclusion_entry", "CertifiedHeaders"]
+           "verify_inclusion_entry"]

@@ -59,19 +59,6 @@ def cmd_node_start(args) -> int:
     return asyncio.run(serve(config))
 
 
-async def _pay(args) -> dict:
-    key = read_key_file(Path(args.key))
-    async with ConsortClient(args.node) as client:
-        status = await client.status()
-        nonce = args.nonce if args.nonce is not None else time.time_ns() // 1000
-        args_map = {"from": args.payer, "to": args.payee, "currency": args.currency, "amount": args.amount}
-        if args.reference:
-            args_map["reference"] = args.reference
-        tx = sign_tx(key.signer(), bytes.fromhex(status["chain_id"]), nonce, "settlement.pay", args_map)
-        result = await client.submit([tx], wait=not args.no_wait, timeout_ms=args.timeout_ms)
-        return {"tx_hash": tx.hash.hex(), **result}
-
-
 def parse_arg_value(text: str):
     """--arg values: integers, true/false, hex:<bytes>, JSON lists/maps, else text."""
     if re.fullmatch(r"-?[0-9]+", text):
@@ -108,30 +95,34 @@ def tx_args(args) -> dict:
     return values
 
 
-async def _send(args) -> dict:
+async def _send(args, tx_type: str, values: dict) -> dict:
+    """Sign one transaction with --key (nonce: --nonce or microseconds now) and submit it."""
     key = read_key_file(Path(args.key))
     async with ConsortClient(args.node) as client:
         status = await client.status()
         nonce = args.nonce if args.nonce is not None else time.time_ns() // 1000
-        tx = sign_tx(key.signer(), bytes.fromhex(status["chain_id"]), nonce, args.type, tx_args(args))
+        tx = sign_tx(key.signer(), bytes.fromhex(status["chain_id"]), nonce, tx_type, values)
         result = await client.submit([tx], wait=not args.no_wait, timeout_ms=args.timeout_ms)
         return {"tx_hash": tx.hash.hex(), **result}
 
 
-def cmd_tx_send(args) -> int:
-    result = asyncio.run(_send(args))
+def _print_outcome(result: dict) -> int:
     _print(result)
     receipts = result.get("receipts") or []
     return 0 if all(r and r["ok"] for r in receipts) else 1
+
+
+def cmd_tx_send(args) -> int:
+    return _print_outcome(asyncio.run(_send(args, args.type, tx_args(args))))
 
 
 def cmd_tx_pay(args) -> int:
     if args.amount <= 0:
         raise UsageError("--amount must be a positive integer in minor units")
-    result = asyncio.run(_pay(args))
-    _print(result)
-    receipts = result.get("receipts") or []
-    return 0 if all(r and r["ok"] for r in receipts) else 1
+    values = {"from": args.payer, "to": args.payee, "currency": args.currency, "amount": args.amount}
+    if args.reference:
+        values["reference"] = args.reference
+    return _print_outcome(asyncio.run(_send(args, "settlement.pay", values)))
 
 
 QUERIES = {

@@ -73,10 +73,6 @@ class ConsortClient:
     async def block(self, height: int) -> dict:
         return (await self._request("GET", f"/v1/blocks/{height}"))[1]
 
-    async def block_raw(self, height: int) -> list:
-        status, body = await self._request("GET", f"/v1/blocks/{height}", params={"format": "msgpack"})
-        return encoding.decode(body, 64 * 1024 * 1024)
-
     async def state_proof(self, key: bytes) -> dict:
         return (await self._request("GET", "/v1/state/proof", params={"key": key.hex()}))[1]
 

@@ -29,9 +29,14 @@ class ExportError(ValueError):
     """A file that is not a well-formed export."""
 
 
-def write_record(out: BinaryIO, record: list) -> None:
+def frame(record: list) -> bytes:
+    """One record as it stands in the stream: length, then canonical msgpack."""
     raw = encoding.encode(record)
-    out.write(len(raw).to_bytes(4, "big") + raw)
+    return len(raw).to_bytes(4, "big") + raw
+
+
+def write_record(out: BinaryIO, record: list) -> None:
+    out.write(frame(record))
 
 
 def block_record(raw_block: bytes, raw_certificate: bytes, receipts: list[bytes]) -> bytes:

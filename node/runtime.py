@@ -108,7 +108,6 @@ class Node:
         self.peers = PeerLinks(chain_id, key_pair.signer(), peers,
                                lambda key: key in self.ledger.node_keys().values(), config.limits, self._on_frame)
         self.committed_txs = 0
-        self.failure: BaseException | None = None
 
     # ------------------------------------------------------------ inputs
 

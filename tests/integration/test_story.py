@@ -22,6 +22,13 @@ from node.config import load_genesis
 pytestmark = pytest.mark.integration
 
 
+def export_of(cluster):
+    path = cluster.directory / "chain.export"
+    subprocess.run([sys.executable, "-m", "node.cli", "export", "--node", cluster.urls[3], "--out", str(path)],
+                   check=True, capture_output=True, timeout=120)
+    return path
+
+
 def test_supply_chain_finance_story(cluster):
     outcome = story.run(cluster.directory, cluster.index, say=lambda text: None)
     cycle = outcome["cycle"]
@@ -56,6 +63,13 @@ def test_supply_chain_finance_story(cluster):
     lines = json.loads(audited.stdout)["transactions"]
     assert [line["type"] for line in lines][:3] == ["assets.register", "assets.split", "assets.pledge"]
     assert all(line["verified"] for line in lines)
+    part = subprocess.run(
+        [sys.executable, "-m", "node.cli", "audit", "history", outcome["part"], "--genesis",
+         str(cluster.directory / "genesis.json"), "--file", str(export_of(cluster))],
+        capture_output=True, text=True, timeout=120)
+    assert part.returncode == 0, part.stderr
+    part_types = [line["type"] for line in json.loads(part.stdout)["transactions"]]
+    assert part_types[0] == "assets.split" and "settlement.dvp" in part_types and part_types[-1] == "assets.redeem"
     proved = subprocess.run(
         [sys.executable, "-m", "node.cli", "audit", "prove", "acct/bank-charlie/EUR", "--genesis",
          str(cluster.directory / "genesis.json"), "--node", cluster.urls[0]],

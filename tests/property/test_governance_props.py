@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from contracts import governance
-from contracts.executor import BlockContext, Executor
-from contracts.genesis import genesis_state, parse_genesis
+from contracts.genesis import parse_genesis
 from contracts.state import DictState
 from contracts.tx import sign_tx
 from crypto import encoding
 from crypto.keys import KeyPair
+from state_helpers import run
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -204,15 +204,6 @@ class Model:
 
 
 
-def run(genesis, blocks: list[list]) -> tuple[list, DictState]:
-    state = DictState(genesis_state(genesis))
-    executor = Executor()
-    results = []
-    for height, txs in enumerate(blocks, start=1):
-        result = executor.execute(state, BlockContext(genesis.chain_id, height, 1000 * height), txs)
-        state.apply(result.writes)
-        results.append(result)
-    return results, state
 
 
 def wire(result) -> bytes:

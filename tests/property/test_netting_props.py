@@ -31,7 +31,7 @@ from contracts.state import DictState
 from contracts.tx import sign_tx
 from crypto import encoding, hashing
 from crypto.keys import KeyPair
-from state_helpers import accounts
+from state_helpers import accounts, split_blocks
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -281,14 +281,6 @@ def reference_gridlock(queue: list[netting.Instruction], limits: dict[str, int])
 
 
 
-def split_blocks(items: list, cuts: list[bool]) -> list[list]:
-    blocks, current = [], []
-    for item, cut in zip(items, cuts):
-        current.append(item)
-        if cut:
-            blocks.append(current)
-            current = []
-    return blocks + [current] if current else blocks
 
 
 def wire(result) -> bytes:

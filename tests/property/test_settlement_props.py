@@ -22,7 +22,7 @@ from contracts.state import DictState, Overlay
 from contracts.tx import NONCE_MAX, sign_tx
 from crypto import encoding
 from crypto.keys import KeyPair
-from state_helpers import accounts
+from state_helpers import accounts, run, split_blocks
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -232,29 +232,8 @@ def totals(balances: dict[tuple[str, str], int]) -> dict[str, int]:
     return {c: sum(v for (_, cur), v in balances.items() if cur == c) for c in CURRENCIES}
 
 
-def split_blocks(items: list, cuts: list[bool]) -> list[list]:
-    blocks, current = [], []
-    for item, cut in zip(items, cuts):
-        current.append(item)
-        if cut:
-            blocks.append(current)
-            current = []
-    if current:
-        blocks.append(current)
-    return blocks
 
 
-def run(genesis, blocks: list[list]):
-    """Execute `blocks` (of Transactions or wire bytes) from genesis; return
-    per-block results and the final state."""
-    state = DictState(genesis_state(genesis))
-    executor = Executor()
-    results = []
-    for height, block in enumerate(blocks, start=1):
-        result = executor.execute(state, BlockContext(genesis.chain_id, height, 1000 * height), block)
-        state.apply(result.writes)
-        results.append(result)
-    return results, state
 
 
 def without_block_times(items: dict[bytes, bytes]) -> dict[bytes, object]:
