@@ -8,6 +8,7 @@ naming the field; `genesis_state` gives the state before block 1.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -152,6 +153,15 @@ def parse_genesis(document: Any) -> Genesis:
     _require(isinstance(chain_name, str), "chain_name must be a string")
     return Genesis(document, chain_id, chain_name, genesis_time_ms, currencies,
                    institutions, validators, consensus, parameters)
+
+
+def genesis_from_json(text: str) -> Genesis:
+    """Parse a genesis file's text; GenesisError if it is not JSON or not a genesis."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GenesisError(f"not JSON: {exc}") from None
+    return parse_genesis(document)
 
 
 def institution_key(institution_id: str) -> bytes:

@@ -22,8 +22,8 @@ from contracts.tx import sign_tx
 from crypto.keys import read_key_file
 from netsim.plot import write_bench_plot
 from node.client import ClientError, ConsortClient
-from node.cluster import LocalCluster
-from node.consortium import create_consortium
+from node.devtools.cluster import LocalCluster
+from node.devtools.consortium import create_consortium
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from netsim.plot import write_bars
-from node.auditing import verify_export
-from node.chainbuilder import ChainBuilder
-from node.export import export_storage
+from node.audit.verify import verify_export
+from node.devtools.chainbuilder import ChainBuilder
+from node.audit.export import export_storage
 
 
 def progress(text: str) -> None:

@@ -22,13 +22,12 @@ from pathlib import Path
 
 from contracts.tx import sign_tx
 from crypto.keys import read_key_file
-from node.audit import AuditFailure, ChainAuditor
-from node.auditing import verify_node
+from node.audit.auditor import AuditFailure, ChainAuditor
 from node.client import ClientError, ConsortClient
-from node.cluster import LocalCluster
-from node.config import load_genesis
-from node import story
-from node.consortium import create_consortium
+from node.devtools.cluster import LocalCluster
+from node.audit.verify import read_genesis, verify_node
+from node.devtools import story
+from node.devtools.consortium import create_consortium
 
 BATCH = 100
 
@@ -115,7 +114,7 @@ async def wait_same_height(urls: list[str], timeout_s: float = 30.0) -> list[dic
 
 async def audit(directory: Path, url: str) -> ChainAuditor:
     """What `consort audit verify --reexecute --node URL` does: stream the chain, trust only genesis."""
-    return await verify_node(load_genesis(directory / "genesis.json"), url, reexecute=True, progress=None)
+    return await verify_node(read_genesis(directory / "genesis.json"), url, reexecute=True, progress=None)
 
 
 async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> int:

@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from netsim.rng import Streams
 
 DELAY_US_MAX = 60_000_000
+LATENCY_KINDS = ("constant", "uniform", "lognormal")
+
+
+class SettingsError(ValueError):
+    """Simulation settings that cannot make a run (the caller's input, not our bug)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +29,10 @@ class Latency:
     b_us: int = 0
 
     def __post_init__(self) -> None:
-        assert self.kind in ("constant", "uniform", "lognormal") and self.a_us >= 0 and self.b_us >= 0
+        if self.kind not in LATENCY_KINDS:
+            raise SettingsError(f"latency kind {self.kind!r} is not one of {', '.join(LATENCY_KINDS)}")
+        if self.a_us < 0 or self.b_us < 0:
+            raise SettingsError("latency parameters must not be negative")
 
     def draw(self, rng) -> int:
         if self.kind == "constant":

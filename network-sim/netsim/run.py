@@ -20,10 +20,10 @@ from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage, Start
 from consensus.messages import Blocks, FetchBlocks, Forward, PrePrepare
 from crypto import hashing
 from netsim.clock import US_PER_MS, US_PER_S, EventQueue
-from netsim.network import Latency, LinkModel, Network
+from netsim.network import Latency, LinkModel, Network, SettingsError
 from netsim.node import SimNode
 from netsim.rng import Streams
-from netsim.scenarios import plan
+from netsim.scenarios import CLEAN_SCENARIOS, SCENARIOS, plan
 from netsim.signing import FakeKeys
 
 CLIENT_TIMEOUT_US = 1_500_000
@@ -31,6 +31,15 @@ RECONFIGURE_AT = 16
 CLIENT_CHECK_US = 500_000
 EVENT_COST_US = 30
 TX_COST_US = 2
+
+
+def faults_tolerated(nodes: int) -> int:
+    return (nodes - 1) // 3
+
+
+def faulty_default(nodes: int, scenario: str) -> int:
+    """Faulty replicas a scenario gets unless told: f, or none for a clean scenario."""
+    return 0 if scenario in CLEAN_SCENARIOS else faults_tolerated(nodes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +59,19 @@ class SimConfig:
     batch_delay_ms: int = 5
 
     def __post_init__(self) -> None:
-        f = (self.nodes - 1) // 3
-        assert 0 <= self.faulty <= f, "at most f replicas may be faulty"
-        assert self.duration_s > self.liveness_bound_s >= 1 and self.rate_tps > 0 and self.client_batch > 0
+        problems = (
+            (self.scenario not in SCENARIOS, f"scenario {self.scenario!r} is not one of {', '.join(SCENARIOS)}"),
+            (self.nodes < 1, "nodes must be at least 1"),
+            (not 0 <= self.faulty <= faults_tolerated(self.nodes),
+             f"faulty must be between 0 and f={faults_tolerated(self.nodes)} for {self.nodes} nodes"),
+            (not self.duration_s > self.liveness_bound_s >= 1,
+             f"duration_s must exceed liveness_bound_s ({self.liveness_bound_s}), which is at least 1"),
+            (self.rate_tps <= 0 or self.client_batch <= 0, "rate_tps and client_batch must be positive"),
+            (self.bandwidth_bytes_per_s < 0, "bandwidth must not be negative"),
+        )
+        for failed, what in problems:
+            if failed:
+                raise SettingsError(what)
 
     @property
     def heal_us(self) -> int:

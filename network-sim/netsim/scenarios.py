@@ -30,7 +30,7 @@ def faulty_replicas(n: int, faulty: int, rng) -> list[int]:
 def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng, link: LinkModel) -> Plan:
     chosen = faulty_replicas(n, faulty, rng)
     result = Plan(link=link)
-    if name in ("none", "reconfigure"):
+    if name in CLEAN_SCENARIOS:
         return result
     if name in STRATEGIES:
         result.strategies = {r: STRATEGIES[name] for r in chosen}
@@ -59,4 +59,5 @@ def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng,
     raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
 
 
-SCENARIOS = ("none", "reconfigure", "lossy", "partition", "split", "crash", "wipe", *STRATEGIES)
+CLEAN_SCENARIOS = ("none", "reconfigure")  # no replica is faulty
+SCENARIOS = (*CLEAN_SCENARIOS, "lossy", "partition", "split", "crash", "wipe", *STRATEGIES)

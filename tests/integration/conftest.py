@@ -14,8 +14,8 @@ import pytest
 from contracts.tx import sign_tx
 from crypto.keys import read_key_file
 from node.client import ConsortClient
-from node.cluster import LocalCluster
-from node.consortium import create_consortium
+from node.devtools.cluster import LocalCluster
+from node.devtools.consortium import create_consortium
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from consensus.config import validator_set_hash
 from consensus.messages import Block, BlockHeader, Commit, CommitCertificate, tx_root, vote_bytes
 from contracts.tx import sign_tx
 from crypto.keys import read_key_file
-from node.config import load_genesis
-from node.ledger import Ledger
-from node.storage import Storage
+from node.runtime.config import load_genesis
+from node.runtime.ledger import Ledger
+from node.runtime.storage import Storage
 
 TXS_PER_BLOCK = 20
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from crypto.keys import KeyPair, write_key_file
-from node.audit import ChainAuditor
-from node.config import load_genesis
-from node.storage import Storage
+from node.audit.auditor import ChainAuditor
+from node.runtime.config import load_genesis
+from node.runtime.storage import Storage
 
 pytestmark = pytest.mark.integration
 ROUNDS = 6

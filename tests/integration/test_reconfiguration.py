@@ -13,12 +13,11 @@ import time
 import pytest
 
 from conftest import free_base_port, statuses
-from node import story
-from node.auditing import verify_node
+from node.devtools import story
 from node.client import ConsortClient
-from node.cluster import LocalCluster
-from node.config import load_genesis
-from node.consortium import create_consortium
+from node.devtools.cluster import LocalCluster
+from node.audit.verify import read_genesis, verify_node
+from node.devtools.consortium import create_consortium
 
 pytestmark = pytest.mark.integration
 CHECKPOINT_INTERVAL = 8
@@ -76,7 +75,7 @@ def test_a_validator_added_by_governance_votes_from_the_next_boundary(five):
             block = await client.block(before + 2)
         signers = {s["replica"] for s in block["certificate"]["signatures"]}
         assert 4 in signers and len(signers) == 3
-        auditor = await verify_node(load_genesis(five.directory / "genesis.json"), alpha.url, progress=None)
+        auditor = await verify_node(read_genesis(five.directory / "genesis.json"), alpha.url, progress=None)
         assert auditor.report.validator_changes == 1 and auditor.report.blocks >= before + 2
 
     asyncio.run(scenario())

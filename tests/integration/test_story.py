@@ -14,10 +14,9 @@ import sys
 import pytest
 
 from conftest import wait_agreement
-from node import story
-from node.auditing import verify_node
+from node.devtools import story
 from node.client import ConsortClient
-from node.config import load_genesis
+from node.audit.verify import read_genesis, verify_node
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +49,7 @@ def test_supply_chain_finance_story(cluster):
         assert listed == [outcome["receivable"], outcome["part"]]
         ops = [entry["op"] for entry in history]
         assert ops[:3] == ["register", "split", "pledge"] and "release" in ops and ops[-1] == "redeem"
-        auditor = await verify_node(load_genesis(cluster.directory / "genesis.json"), cluster.urls[1],
+        auditor = await verify_node(read_genesis(cluster.directory / "genesis.json"), cluster.urls[1],
                                     reexecute=True, progress=None)
         assert auditor.report.state_root.hex() == agreed[0]["state_root"]
 

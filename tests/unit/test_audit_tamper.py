@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from consensus.messages import Commit, CommitCertificate, vote_bytes
 from crypto import encoding, smt
 from crypto.keys import KeyPair
-from node.audit import AuditFailure
-from node.auditing import verify_export
-from node.chainbuilder import ChainBuilder
-from node.export import MAGIC, export_storage, read_records, write_record
+from node.audit.auditor import AuditFailure
+from node.audit.verify import verify_export
+from node.devtools.chainbuilder import ChainBuilder
+from node.audit.export import MAGIC, export_storage, read_records, write_record
 
 BLOCKS = 6
 

@@ -7,20 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from contracts.executor import to_json_value
+from contracts.tx import decode_tx
 from crypto import encoding, smt
-from node.audit import AuditFailure
-from node.auditing import (
-    asset_touches, check_state_proof, download_export, inclusion_entry, verify_export, verify_inclusion_entry,
-)
+from node.audit.auditor import AuditFailure
+from node.audit.export import ExportError, export_storage
+from node.audit.history import asset_touches, inclusion_entry, verify_inclusion_entry
+from node.audit.verify import check_state_proof, download_export, read_genesis, verify_export, verify_node
 from node.client import ConsortClient
-from node.config import load_genesis
-from node.export import ExportError, export_storage
-from node.storage import Storage
+from node.runtime.storage import Storage
 
 
 class AuditCommandError(Exception):
@@ -39,7 +37,7 @@ def cmd_export(args) -> int:
         size = asyncio.run(download_export(args.node, out))
         print(f"exported {size} bytes from {args.node} to {out} in {time.perf_counter() - started:.1f} s")
         return 0
-    genesis = load_genesis(Path(args.genesis))
+    genesis = read_genesis(Path(args.genesis))
     storage = Storage(Path(args.data), genesis.chain_id)
     try:
         with open(out, "wb") as handle:
@@ -52,15 +50,12 @@ def cmd_export(args) -> int:
 
 def _audited(args, on_block=None):
     """Run the audit over --file or --node; return the auditor."""
-    genesis = load_genesis(Path(args.genesis))
+    genesis = read_genesis(Path(args.genesis))
     if not (args.file or args.node):
         raise AuditCommandError("name the chain to audit: --file EXPORT or --node URL")
     if args.file:
         return verify_export(genesis, Path(args.file), args.reexecute, on_block=on_block)
-    with tempfile.TemporaryDirectory(prefix="consort-audit-") as folder:
-        path = Path(folder) / "chain.export"
-        asyncio.run(download_export(args.node, path))
-        return verify_export(genesis, path, args.reexecute, on_block=on_block)
+    return asyncio.run(verify_node(genesis, args.node, args.reexecute, on_block=on_block))
 
 
 def cmd_audit_verify(args) -> int:
@@ -157,7 +152,6 @@ def _receipt_output(raw: bytes):
 
 
 def _history_line(entry: dict, problem: str | None, receipt_certified: bool) -> dict:
-    from contracts.tx import decode_tx
     tx = decode_tx(entry["tx"])
     receipt = encoding.decode(entry["receipt"])
     return {

@@ -29,10 +29,17 @@ class ExportError(ValueError):
     """A file that is not a well-formed export."""
 
 
+RECORD_LENGTH_BYTES = 4
+
+
+def frame_bytes(raw: bytes) -> bytes:
+    """A record's canonical bytes as they stand in the stream: length, then the bytes."""
+    return len(raw).to_bytes(RECORD_LENGTH_BYTES, "big") + raw
+
+
 def frame(record: list) -> bytes:
-    """One record as it stands in the stream: length, then canonical msgpack."""
-    raw = encoding.encode(record)
-    return len(raw).to_bytes(4, "big") + raw
+    """One record, encoded canonically and framed."""
+    return frame_bytes(encoding.encode(record))
 
 
 def write_record(out: BinaryIO, record: list) -> None:
@@ -42,8 +49,7 @@ def write_record(out: BinaryIO, record: list) -> None:
 def block_record(raw_block: bytes, raw_certificate: bytes, receipts: list[bytes]) -> bytes:
     """A framed block record built from stored canonical bytes without decoding
     them: a 4-element array header, then each element's own encoding."""
-    record = b"\x94" + encoding.encode("block") + raw_block + raw_certificate + encoding.encode(receipts)
-    return len(record).to_bytes(4, "big") + record
+    return frame_bytes(b"\x94" + encoding.encode("block") + raw_block + raw_certificate + encoding.encode(receipts))
 
 
 def export_storage(storage, out: BinaryIO, progress=None) -> int:
@@ -67,10 +73,10 @@ def read_records(source: BinaryIO) -> Iterator[list]:
     if source.read(len(MAGIC)) != MAGIC:
         raise ExportError("not a Consort export (bad magic)")
     while True:
-        prefix = source.read(4)
+        prefix = source.read(RECORD_LENGTH_BYTES)
         if not prefix:
             return
-        if len(prefix) != 4:
+        if len(prefix) != RECORD_LENGTH_BYTES:
             raise ExportError("truncated record length")
         size = int.from_bytes(prefix, "big")
         if size > RECORD_SIZE_MAX:

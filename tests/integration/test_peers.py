@@ -10,30 +10,38 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from crypto.keys import KeyPair
-from node.config import Limits
-from node.peers import PeerLinks, pack_frame, unpack_frame
+from node.runtime.config import Limits
+from node.runtime.inbound import InboundPeers, PeerChecks
+from node.runtime.peers import PeerLinks, pack_frame, unpack_frame
 
 CHAIN_ID = bytes(range(32))
 KEYS = [KeyPair.from_seed(bytes([i + 10]) * 32) for i in range(4)]
 VALIDATORS = tuple(k.public_key for k in KEYS)
 
 
-def links(signer, peers: dict | None = None, on_frame=None) -> PeerLinks:
-    async def ignore(sender, frame):
-        return None
-    return PeerLinks(CHAIN_ID, signer, peers or {}, lambda key: key in VALIDATORS, Limits(), on_frame or ignore)
+class RecordingInbound(InboundPeers):
+    """Inbound links whose frames are recorded raw instead of decoded."""
+
+    def __init__(self, signer, received: asyncio.Queue) -> None:
+        checks = PeerChecks(is_member=lambda key: key in VALIDATORS, validators=lambda: VALIDATORS,
+                            verifier=None, storage=None, reply=lambda key, message: None)
+        super().__init__(CHAIN_ID, signer, Limits(), checks, asyncio.Queue())
+        self.received = received
+
+    async def on_frame(self, peer_key: bytes, frame: bytes) -> None:
+        await self.received.put((peer_key, frame))
+
+
+def links(signer, peers: dict) -> PeerLinks:
+    return PeerLinks(CHAIN_ID, signer, peers, Limits())
 
 
 @pytest.fixture
 async def server():
     received: asyncio.Queue = asyncio.Queue()
-
-    async def on_frame(sender: int, frame: bytes) -> None:
-        await received.put((sender, frame))
-
-    receiver = links(KEYS[0].signer(), on_frame=on_frame)
+    receiver = RecordingInbound(KEYS[0].signer(), received)
     app = web.Application()
-    app.router.add_get("/v1/peer", receiver.handle_inbound)
+    app.router.add_get("/v1/peer", receiver.handle)
     test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
     yield receiver, str(test_server.make_url("")).rstrip("/"), received
@@ -60,7 +68,7 @@ async def test_validator_connects_and_frames_arrive(server):
         while len(messages) < 2:
             messages += unpack_frame((await asyncio.wait_for(received.get(), 5))[1])
         assert sender == VALIDATORS[1] and messages == [b"first", b"second"]
-        assert receiver.inbound_up[VALIDATORS[1]] == 1 and receiver.refused == 0
+        assert receiver.up[VALIDATORS[1]] == 1 and receiver.refused == 0
     finally:
         await dialler.close()
 
@@ -74,7 +82,7 @@ async def test_unknown_key_is_refused(server):
         rogue.send(VALIDATORS[0], b"let me in")
         await wait_until(lambda: receiver.refused >= 3)  # several dial attempts, each refused
         assert not rogue.outbound_up[VALIDATORS[0]]
-        assert received.empty() and not receiver.inbound_up.get(stranger.public_key)
+        assert received.empty() and not receiver.up.get(stranger.public_key)
     finally:
         await rogue.close()
 
@@ -82,13 +90,14 @@ async def test_unknown_key_is_refused(server):
 async def test_a_node_pretending_to_be_another_is_refused(server):
     receiver, url, received = server
     # Holds validator 1's key but dials expecting the server to be validator 2: the server's
-    # proof is for its own key, so the dialler refuses the link and sends nothing.
+    # hello names its own key, so the dialler drops the link and sends nothing.
     confused = links(KEYS[1].signer(), peers={VALIDATORS[2]: url})
     await confused.start()
     try:
         confused.send(VALIDATORS[2], b"for validator 2")
-        await asyncio.sleep(0.3)
+        await wait_until(lambda: confused.dial_failures >= 2 and receiver.refused >= 2)  # dials happened
         assert not confused.outbound_up[VALIDATORS[2]] and received.empty()
+        assert not receiver.up.get(VALIDATORS[1])
     finally:
         await confused.close()
 

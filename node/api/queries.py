@@ -11,6 +11,7 @@ from aiohttp import web
 
 from contracts import assets, governance, settlement
 from contracts.executor import to_json_value
+from node.api.http import NODE
 
 
 def _reply(found, what: str) -> web.Response:
@@ -25,18 +26,17 @@ def _int(text: str) -> int | None:
 
 def receipt_finality(node, tx_hash: bytes) -> dict | None:
     """A gross payment's finality record, which its receipt carries."""
-    location = node.storage.tx_location(tx_hash)
-    if location is None:
+    committed = node.ledger.receipt(tx_hash)
+    if committed is None:
         return None
-    receipt = node.storage.block(location[0]).receipts[location[1]]
-    found = (receipt.output or {}).get("finality")
+    found = (committed[2].output or {}).get("finality")
     return None if found is None else {**found, "tx_hash": tx_hash}
 
 
-def routes(node_key: web.AppKey) -> list[web.RouteDef]:
+def routes() -> list[web.RouteDef]:
     def handler(query: Callable) -> Callable:
         async def handle(request: web.Request) -> web.Response:
-            node = request.app[node_key]
+            node = request.app[NODE]
             return query(node, node.ledger.view, node.ledger.tip.height, request.match_info)
         return handle
 

@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from contracts.tx import sign_tx
 from crypto import encoding
 from crypto.keys import KeyPair, read_key_file
-from node.api import make_app
-from node.config import load_config
-from node.consortium import create_consortium
-from node.runtime import Node
+from node.api.app import make_app
+from node.runtime.config import load_config
+from node.devtools.consortium import create_consortium
+from node.runtime.driver import Node, open_node
 
 MSGPACK = {"Content-Type": "application/msgpack"}
 
@@ -44,7 +44,7 @@ async def api(tmp_path):
     config = json.loads(config_path.read_text())
     config["limits"] = {"request_bytes_max": 64 * 1024, "batch_txs_max": 50}
     config_path.write_text(json.dumps(config))
-    node = Node(load_config(config_path))
+    node = open_node(load_config(config_path))
     consensus = asyncio.create_task(node.consensus_loop())
     client = TestClient(TestServer(make_app(node), host="127.0.0.1"))
     await client.start_server()

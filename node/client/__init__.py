@@ -1,4 +1,9 @@
-"""An HTTP client for a Consort node, used by the CLI, the demo and the bench."""
+"""The HTTP client for a Consort node, used by the CLI, the demo and the bench.
+
+It speaks the client API only; it must not import node.runtime, node.api,
+node.cli or node.devtools (it is what an outside institution's code would
+be: a client of the wire format).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The block applier: executes committed blocks against stored state.
+"""The block applier: executes committed blocks against stored state, and
+the reads the API serves from what it stored (blocks, receipts, proofs).
 
 The state root is the root of the authenticated state tree (crypto.smt),
 updated per block from the block's write set at a cost of about
@@ -8,13 +9,15 @@ same synced write batch as the block.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from consensus.config import ChainTip
 from consensus.messages import Block, CommitCertificate
-from contracts.executor import BlockContext, BlockResult, Executor
+from contracts.executor import BlockContext, BlockResult, Executor, Receipt
 from contracts.genesis import Genesis, genesis_state
 from contracts.tx import Transaction
 from crypto import encoding, merkle, smt
-from node.storage import Storage
+from node.runtime.storage import Storage, StoredBlock
 
 
 class TreeReader:
@@ -33,6 +36,19 @@ class StorageView:
 
     def get(self, key: bytes) -> bytes | None:
         return self.storage.state_get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class StateProof:
+    """`key`'s value (None: absent) with its proof against the state root that
+    block `header_height`'s certified header carries (the state after the
+    block before it)."""
+
+    key: bytes
+    value: bytes | None
+    header_height: int
+    state_root: bytes
+    proof: smt.Proof
 
 
 class Ledger:
@@ -81,3 +97,30 @@ class Ledger:
                                   [receipt.tx_hash for receipt in result.receipts], tree.new_nodes)
         self.tip = new_tip
         return new_tip, result
+
+    # ------------------------------------------------------------------ reads
+
+    def block(self, height: int) -> StoredBlock | None:
+        return self.storage.block(height) if height > 0 else None
+
+    def raw_block(self, height: int) -> tuple[bytes, bytes, list[bytes]] | None:
+        """Block, certificate and receipt bytes as stored (for export)."""
+        return self.storage.raw_block(height) if height > 0 else None
+
+    def receipt(self, tx_hash: bytes) -> tuple[int, int, Receipt] | None:
+        """(height, index, receipt) of a committed transaction."""
+        location = self.storage.tx_location(tx_hash)
+        if location is None:
+            return None
+        height, index = location
+        return height, index, self.storage.block(height).receipts[index]
+
+    def state_proof(self, key: bytes) -> StateProof | None:
+        """`key` proved against the latest certified state root: the root after
+        block h-1, carried by block h's header (h = tip); None before block 1."""
+        height = self.tip.height
+        if height == 0:
+            return None
+        header = self.storage.block(height).block.header
+        return StateProof(key, smt.get(self.tree, header.state_root, key), height, header.state_root,
+                          smt.prove(self.tree, header.state_root, key))

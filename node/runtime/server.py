@@ -1,7 +1,9 @@
-"""Run one node process: HTTP API, peer links and the consensus task.
+"""Run one node process: the HTTP app, peer links and the consensus task.
 
-SIGTERM or SIGINT stops it cleanly; a failure in the consensus task stops
-the whole node (exit 1) rather than letting it limp on.
+The HTTP routes come from the caller (`make_app`, the API's), so the
+runtime does not depend on the API; the runtime adds its own peer route.
+SIGTERM or SIGINT stops the node cleanly; a failure in the consensus task
+stops the whole node (exit 1) rather than letting it limp on.
 """
 
 from __future__ import annotations
@@ -9,19 +11,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Callable
 
 from aiohttp import web
 
-from node.api import make_app
-from node.config import NodeConfig
-from node.runtime import Node
+from node.runtime.config import NodeConfig
+from node.runtime.driver import Node, open_node
 
 log = logging.getLogger("consort.server")
 
+PEER_PATH = "/v1/peer"
+SHUTDOWN_TIMEOUT_S = 1.0
 
-async def serve(config: NodeConfig, ready: asyncio.Event | None = None) -> int:
-    node = Node(config)
-    runner = web.AppRunner(make_app(node), access_log=None, shutdown_timeout=1.0)
+
+async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
+                ready: asyncio.Event | None = None) -> int:
+    node = open_node(config)
+    app = make_app(node)
+    app.router.add_get(PEER_PATH, node.inbound.handle)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

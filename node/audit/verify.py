@@ -1,7 +1,6 @@
-"""The auditor's tools: verify an export or a node's stream, prove a state
-value against a certified header, and list an asset's transactions with
-inclusion proofs. Everything is checked locally against the genesis file;
-the node is trusted for nothing."""
+"""Verify an export file or a node's export stream, and check a state value
+against a certified header. Everything is checked locally against the
+genesis file; the node is trusted for nothing."""
 
 from __future__ import annotations
 
@@ -12,14 +11,23 @@ from typing import Callable
 
 import aiohttp
 
-from consensus.messages import Block, BlockHeader, CommitCertificate
-from contracts.genesis import Genesis
-from contracts.tx import TxError, decode_tx
-from crypto import merkle, smt
-from node.audit import AuditFailure, AuditReport, ChainAuditor
-from node.export import ExportError, read_export
+from consensus.messages import BlockHeader
+from contracts.genesis import Genesis, GenesisError, genesis_from_json
+from crypto import smt
+from node.audit.auditor import AuditFailure, ChainAuditor
+from node.audit.export import ExportError, read_export
 
 PROGRESS_EVERY_BLOCKS = 500
+
+
+def read_genesis(path: Path) -> Genesis:
+    """The genesis file: the one thing an auditor trusts. GenesisError if unusable."""
+    try:
+        return genesis_from_json(Path(path).read_text())
+    except OSError as exc:
+        raise GenesisError(f"cannot read genesis {path}: {exc}") from None
+    except GenesisError as exc:
+        raise GenesisError(f"genesis {path}: {exc}") from None
 
 
 def print_progress(height: int, txs: int) -> None:
@@ -78,52 +86,3 @@ def check_state_proof(auditor: ChainAuditor, header: BlockHeader, key: bytes, va
     if not smt.verify(header.state_root, key, value, proof):
         return "the proof does not verify against the certified state root"
     return None
-
-
-def _names(values) -> set[str]:
-    """The strings among `values`, and among the lists in them (ids of parts, offers...)."""
-    found: set[str] = set()
-    for value in values:
-        if isinstance(value, str):
-            found.add(value)
-        elif isinstance(value, list):
-            found |= {v for v in value if isinstance(v, str)}
-    return found
-
-
-def asset_touches(tx_raw: bytes, receipt_output: dict | None, asset_id: str) -> bool:
-    """Whether an asset transaction names `asset_id` in its arguments or its receipt."""
-    try:
-        tx = decode_tx(tx_raw)
-    except TxError:
-        return False
-    if not tx.type.startswith(("assets.", "settlement.dvp")):
-        return False
-    outputs = receipt_output.values() if isinstance(receipt_output, dict) else ()
-    return asset_id in _names(tx.args.values()) | _names(outputs)
-
-
-def inclusion_entry(block: Block, index: int, receipts: list[bytes]) -> dict:
-    """A transaction with its Merkle inclusion proof (against the block's tx root)
-    and its receipt with proof (against the next header's receipts root)."""
-    return {
-        "height": block.header.height, "index": index, "tx": block.txs[index],
-        "tx_proof": merkle.inclusion_proof(list(block.txs), index),
-        "receipt": receipts[index], "receipt_proof": merkle.inclusion_proof(receipts, index),
-        "tx_count": len(block.txs),
-    }
-
-
-def verify_inclusion_entry(entry: dict, header: BlockHeader, next_receipts_root: bytes | None) -> str | None:
-    if not merkle.verify_inclusion(header.tx_root, entry["tx"], entry["index"], entry["tx_count"],
-                                   entry["tx_proof"]):
-        return "transaction inclusion proof fails"
-    if next_receipts_root is not None and not merkle.verify_inclusion(
-            next_receipts_root, entry["receipt"], entry["index"], entry["tx_count"], entry["receipt_proof"]):
-        return "receipt inclusion proof fails"
-    return None
-
-
-__all__ = ["AuditFailure", "AuditReport", "CommitCertificate", "verify_export", "verify_node",
-           "download_export", "check_state_proof", "asset_touches", "inclusion_entry",
-           "verify_inclusion_entry"]

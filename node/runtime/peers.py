@@ -1,13 +1,13 @@
-"""Authenticated, persistent websocket links between member nodes.
+"""Outbound, authenticated, persistent websocket links to member nodes.
 
 A peer is known by its node key. Each node dials every peer in its config
 and sends only on links it dialled; it receives on links others dialled to
-it. A link starts with a mutual challenge-response: each side signs the
-other's fresh nonce with its node key, and a key that is not a member node
-key of this chain is refused. Messages are queued per peer (bounded) and
-sent in frames of length-prefixed messages, so many messages cost one
-websocket write. Which replica index a key has is the runtime's business:
-it changes with the validator set.
+it (see `inbound`). A link starts with a mutual challenge-response: each
+side signs the other's fresh nonce with its node key, and a key that is not
+a member node key of this chain is refused. Messages are queued per peer
+(bounded) and sent in frames of length-prefixed messages, so many messages
+cost one websocket write. Which replica index a key has is the driver's
+business: it changes with the validator set.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Awaitable, Callable
 
 import aiohttp
-from aiohttp import web
 
 from consensus.messages import FRAME_SIZE_MAX
 from crypto import encoding, keys
-from node.config import Limits
+from node.runtime.config import Limits
 
 log = logging.getLogger("consort.peers")
 
@@ -57,31 +55,36 @@ def unpack_frame(frame: bytes) -> list[bytes]:
     return messages
 
 
-def _auth_bytes(chain_id: bytes, nonce: bytes, signer_key: bytes, verifier_key: bytes) -> bytes:
+def auth_bytes(chain_id: bytes, nonce: bytes, signer_key: bytes, verifier_key: bytes) -> bytes:
+    """What a side signs to prove its node key: the other side's nonce, both keys, the chain."""
     return encoding.encode([chain_id, nonce, signer_key, verifier_key])
 
 
+def handshake_message(raw: bytes, kind: str, length: int) -> list:
+    """A decoded handshake message of `kind` with `length` fields, or HandshakeError."""
+    message = encoding.decode(raw, HANDSHAKE_BYTES_MAX)
+    if not (isinstance(message, list) and len(message) == length and message[0] == kind):
+        raise HandshakeError(f"malformed {kind}")
+    return message
+
+
 class PeerLinks:
-    def __init__(self, chain_id: bytes, signer: keys.Signer, peers: dict[bytes, str],
-                 is_member: Callable[[bytes], bool], limits: Limits,
-                 on_frame: Callable[[bytes, bytes], Awaitable[None]]) -> None:
+    """One dialling task and one bounded send queue per peer."""
+
+    def __init__(self, chain_id: bytes, signer: keys.Signer, peers: dict[bytes, str], limits: Limits) -> None:
         self.chain_id = chain_id
         self.signer = signer
         self.peers = {key: url for key, url in peers.items() if key != signer.public_key}
-        self.is_member = is_member
         self.limits = limits
-        self.on_frame = on_frame
         self.queues = {key: asyncio.Queue(limits.peer_queue_max) for key in self.peers}
         self.outbound_up = {key: False for key in self.peers}
-        self.inbound_up: dict[bytes, int] = {}
         self.dropped = 0
-        self.refused = 0
+        self.dial_failures = 0
         self._tasks: list[asyncio.Task] = []
         self._session: aiohttp.ClientSession | None = None
 
-    # -------------------------------------------------------------- sending
-
     def send(self, to: bytes, message: bytes) -> None:
+        """Queue `message` for peer `to`; a full queue drops its oldest message."""
         queue = self.queues.get(to)
         if queue is None:
             return
@@ -93,10 +96,6 @@ class PeerLinks:
     def broadcast(self, message: bytes) -> None:
         for key in self.queues:
             self.send(key, message)
-
-    def status(self) -> dict[bytes, dict[str, bool]]:
-        return {key: {"outbound": self.outbound_up[key], "inbound": self.inbound_up.get(key, 0) > 0}
-                for key in self.peers}
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()
@@ -118,6 +117,7 @@ class PeerLinks:
                 delay = RECONNECT_DELAY_S_MIN
             except (aiohttp.ClientError, asyncio.TimeoutError, HandshakeError, ConnectionError, ValueError,
                     TypeError) as exc:
+                self.dial_failures += 1
                 log.debug("link to %s: %s", url, exc)
             finally:
                 self.outbound_up[key] = False
@@ -129,7 +129,7 @@ class PeerLinks:
         async with self._session.ws_connect(
             url + "/v1/peer", timeout=timeout, heartbeat=HEARTBEAT_S, max_msg_size=FRAME_SIZE_MAX,
         ) as ws:
-            await asyncio.wait_for(self._client_handshake(ws, key), self.limits.handshake_timeout_ms / 1000)
+            await asyncio.wait_for(self._handshake(ws, key), self.limits.handshake_timeout_ms / 1000)
             self.outbound_up[key] = True
             log.info("link to %s up", url)
             sender = asyncio.create_task(self._send_loop(ws, self.queues[key]))
@@ -150,60 +150,16 @@ class PeerLinks:
                 size += len(message)
             await asyncio.wait_for(ws.send_bytes(pack_frame(batch)), self.limits.send_timeout_ms / 1000)
 
-    async def _client_handshake(self, ws, server_key: bytes) -> None:
-        hello = encoding.decode(await ws.receive_bytes(), HANDSHAKE_BYTES_MAX)
-        if not (isinstance(hello, list) and len(hello) == 4 and hello[0] == "hello"):
-            raise HandshakeError("malformed hello")
-        _, chain_id, claimed_key, server_nonce = hello
+    async def _handshake(self, ws, server_key: bytes) -> None:
+        """The dialling side: answer the server's challenge, check its proof."""
+        _, chain_id, claimed_key, server_nonce = handshake_message(await ws.receive_bytes(), "hello", 4)
         if chain_id != self.chain_id or claimed_key != server_key or not isinstance(server_nonce, bytes):
             raise HandshakeError("peer is on another chain or is another node")
         my_nonce = os.urandom(32)
         own = self.signer.public_key
-        signature = self.signer.sign(AUTH_DOMAIN, _auth_bytes(self.chain_id, server_nonce, own, server_key))
+        signature = self.signer.sign(AUTH_DOMAIN, auth_bytes(self.chain_id, server_nonce, own, server_key))
         await ws.send_bytes(encoding.encode(["auth", own, my_nonce, signature]))
-        welcome = encoding.decode(await ws.receive_bytes(), HANDSHAKE_BYTES_MAX)
-        if not (isinstance(welcome, list) and len(welcome) == 2 and welcome[0] == "welcome"
-                and isinstance(welcome[1], bytes)):
-            raise HandshakeError("malformed welcome")
-        signed = _auth_bytes(self.chain_id, my_nonce, server_key, own)
-        if not keys.verify(server_key, AUTH_DOMAIN, signed, welcome[1]):
+        _, proof = handshake_message(await ws.receive_bytes(), "welcome", 2)
+        signed = auth_bytes(self.chain_id, my_nonce, server_key, own)
+        if not isinstance(proof, bytes) or not keys.verify(server_key, AUTH_DOMAIN, signed, proof):
             raise HandshakeError("peer failed to prove its node key")
-
-    # ------------------------------------------------------------- receiving
-
-    async def handle_inbound(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=FRAME_SIZE_MAX)
-        await ws.prepare(request)
-        try:
-            peer_key = await asyncio.wait_for(self._server_handshake(ws), self.limits.handshake_timeout_ms / 1000)
-        except (HandshakeError, asyncio.TimeoutError, encoding.DecodeError, TypeError, ValueError) as exc:
-            self.refused += 1
-            log.warning("refused peer from %s: %s", request.remote, exc)
-            await ws.close(code=4001, message=str(exc)[:120].encode())
-            return ws
-        self.inbound_up[peer_key] = self.inbound_up.get(peer_key, 0) + 1
-        try:
-            async for message in ws:
-                if message.type != aiohttp.WSMsgType.BINARY:
-                    break
-                await self.on_frame(peer_key, message.data)
-        finally:
-            self.inbound_up[peer_key] -= 1
-        return ws
-
-    async def _server_handshake(self, ws: web.WebSocketResponse) -> bytes:
-        my_nonce = os.urandom(32)
-        own = self.signer.public_key
-        await ws.send_bytes(encoding.encode(["hello", self.chain_id, own, my_nonce]))
-        auth = encoding.decode(await ws.receive_bytes(), HANDSHAKE_BYTES_MAX)
-        if not (isinstance(auth, list) and len(auth) == 4 and auth[0] == "auth"):
-            raise HandshakeError("malformed auth")
-        _, peer_key, peer_nonce, signature = auth
-        if not isinstance(peer_key, bytes) or peer_key == own or not self.is_member(peer_key):
-            raise HandshakeError("unknown key: not a member node of this chain")
-        if not isinstance(signature, bytes) or not isinstance(peer_nonce, bytes) or not keys.verify(
-                peer_key, AUTH_DOMAIN, _auth_bytes(self.chain_id, my_nonce, peer_key, own), signature):
-            raise HandshakeError("bad handshake signature")
-        reply = self.signer.sign(AUTH_DOMAIN, _auth_bytes(self.chain_id, peer_nonce, own, peer_key))
-        await ws.send_bytes(encoding.encode(["welcome", reply]))
-        return peer_key

@@ -14,8 +14,8 @@ from consensus.messages import Block, BlockHeader, Commit, CommitCertificate, tx
 from contracts.genesis import Genesis, parse_genesis
 from contracts.tx import sign_tx
 from crypto.keys import KeyPair
-from node.ledger import Ledger
-from node.storage import Storage
+from node.runtime.ledger import Ledger
+from node.runtime.storage import Storage
 
 
 def key(label: str) -> KeyPair:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts.genesis import Genesis, GenesisError, parse_genesis
+from contracts.genesis import Genesis, GenesisError, genesis_from_json
 
 
 class ConfigError(ValueError):
@@ -55,8 +55,8 @@ class NodeConfig:
 
 def load_genesis(path: Path) -> Genesis:
     try:
-        return parse_genesis(json.loads(Path(path).read_text()))
-    except (OSError, json.JSONDecodeError) as exc:
+        return genesis_from_json(Path(path).read_text())
+    except OSError as exc:
         raise ConfigError(f"cannot read genesis {path}: {exc}") from None
     except GenesisError as exc:
         raise ConfigError(f"genesis {path}: {exc}") from None

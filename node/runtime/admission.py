@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from contracts.executor import nonce_status
 from contracts.genesis import client_key_key
 from contracts.tx import Transaction, TxError, decode_tx
-from node.ledger import Ledger
+from node.runtime.ledger import Ledger
 
 STATUS_BY_CODE = {
     "malformed": 400, "wrong_chain": 400, "bad_signature": 400, "duplicate_in_batch": 400,

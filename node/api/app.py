@@ -1,0 +1,30 @@
+"""The client and auditor HTTP application: every route, by module.
+
+    POST /v1/tx, /v1/txs       submit one transaction / a batch      (transactions)
+    GET  /v1/tx/{hash}         a receipt                             (transactions)
+    GET  /v1/blocks/{height}   a block with certificate and receipts (chain)
+    GET  /v1/status            height, view, state root, peers       (chain)
+    GET  /v1/export            the chain as an export stream         (chain)
+    GET  /v1/state/proof?key=  a state value with its proof          (chain)
+    GET  /v1/accounts, ...     state queries                         (queries)
+
+Handlers call the runtime (`Node`, its `Ledger`); they hold no consensus or
+storage logic of their own. The peer websocket is the runtime's own route.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from node.api import chain, queries, transactions
+from node.api.http import NODE, json_errors
+from node.runtime.driver import Node
+
+
+def make_app(node: Node) -> web.Application:
+    app = web.Application(client_max_size=node.config.limits.request_bytes_max, middlewares=[json_errors])
+    app[NODE] = node
+    app.router.add_routes(transactions.routes())
+    app.router.add_routes(chain.routes())
+    app.router.add_routes(queries.routes())
+    return app

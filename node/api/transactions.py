@@ -1,0 +1,133 @@
+"""Submitting transactions and reading their receipts.
+
+    POST /v1/tx                one transaction (JSON object or msgpack wire bytes)
+    POST /v1/txs               a batch (JSON {"txs": [...]} or msgpack list of wire bytes)
+         ?wait=commit&timeout_ms=N   answer when every receipt is in (or the timeout)
+    GET  /v1/tx/{hash}         receipt, ?wait_ms=N to wait for commitment
+
+A batch is admitted whole or refused whole (400 malformed or bad signature,
+403 unknown key, 409 replay, 413 too large, 503 busy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from contracts.tx import TxError, tx_from_json
+from crypto import encoding
+from node.api.http import MSGPACK, NODE, BadRequest, error, int_param
+from node.runtime.admission import Rejected
+from node.runtime.driver import Node
+
+WAIT_TIMEOUT_MS_DEFAULT = 30_000
+TX_HASH_SIZE = 32
+
+
+def parse_batch(request: web.Request, body: bytes, single: bool) -> list:
+    """Wire bytes (msgpack) or parsed transactions (JSON); BadRequest if malformed."""
+    if request.content_type == MSGPACK:
+        if single:
+            return [body]
+        try:
+            items = encoding.decode(body, request.app[NODE].config.limits.request_bytes_max)
+        except encoding.DecodeError as exc:
+            raise BadRequest("malformed", str(exc)) from None
+        if type(items) is not list or not all(type(i) is bytes for i in items):
+            raise BadRequest("malformed", "a msgpack batch is a list of transaction byte strings")
+        return items
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest("malformed", f"body is not JSON: {exc}") from None
+    if single:
+        items = [document]
+    elif type(document) is dict and type(document.get("txs")) is list:
+        items = document["txs"]
+    else:
+        raise BadRequest("malformed", 'a JSON batch is {"txs": [...]}')
+    txs = []
+    for index, item in enumerate(items):
+        try:
+            txs.append(tx_from_json(item))
+        except TxError as exc:
+            raise BadRequest("malformed", f"transaction {index}: {exc}") from None
+    return txs
+
+
+async def submit(request: web.Request, single: bool) -> web.Response:
+    node: Node = request.app[NODE]
+    limits = node.config.limits
+    items = parse_batch(request, await request.read(), single)
+    if not 0 < len(items) <= limits.batch_txs_max:
+        raise BadRequest("bad_batch", f"a batch holds 1 to {limits.batch_txs_max} transactions")
+    wait = request.query.get("wait") == "commit"
+    timeout_ms = int_param(request, "timeout_ms", WAIT_TIMEOUT_MS_DEFAULT, limits.wait_ms_max)
+    try:
+        admitted = node.submit(items)
+    except Rejected as exc:
+        return error(exc.status, exc.problems[0]["code"], str(exc), problems=exc.problems)
+    except asyncio.QueueFull:
+        return error(503, "busy", "the node's queue is full; retry later")
+    hashes = [tx.hash.hex() for tx in admitted]
+    if not wait:
+        return web.json_response({"accepted": hashes}, status=202)
+    receipts = await wait_for_receipts(node, [tx.hash for tx in admitted], timeout_ms)
+    done = all(r is not None for r in receipts)
+    return web.json_response({"accepted": hashes, "receipts": receipts}, status=200 if done else 202)
+
+
+async def wait_for_receipts(node: Node, hashes: list[bytes], timeout_ms: int) -> list:
+    futures = [node.waiters.add(h) for h in hashes]
+    try:
+        pending = [f for f in futures if f is not None]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_ms / 1000)
+        return [receipt_json(node, h, f.result() if f is not None and f.done() else None)
+                for h, f in zip(hashes, futures)]
+    finally:
+        for h, f in zip(hashes, futures):
+            if f is not None:
+                node.waiters.discard(h, f)
+
+
+def receipt_json(node: Node, tx_hash: bytes, found=None) -> dict | None:
+    """A receipt as JSON with its height and index; None if not committed."""
+    found = found or node.ledger.receipt(tx_hash)
+    if found is None:
+        return None
+    height, index, receipt = found
+    return {"height": height, "index": index, **receipt.to_json()}
+
+
+async def post_tx(request: web.Request) -> web.Response:
+    return await submit(request, single=True)
+
+
+async def post_txs(request: web.Request) -> web.Response:
+    return await submit(request, single=False)
+
+
+async def get_tx(request: web.Request) -> web.Response:
+    node: Node = request.app[NODE]
+    try:
+        tx_hash = bytes.fromhex(request.match_info["hash"])
+    except ValueError:
+        tx_hash = b""
+    if len(tx_hash) != TX_HASH_SIZE:
+        raise BadRequest("bad_parameter", "a transaction hash is 64 hex digits")
+    wait_ms = int_param(request, "wait_ms", 0, node.config.limits.wait_ms_max)
+    receipt = receipt_json(node, tx_hash)
+    if receipt is None and wait_ms:
+        receipt = (await wait_for_receipts(node, [tx_hash], wait_ms))[0]
+    if receipt is not None:
+        return web.json_response({"status": "committed", "receipt": receipt})
+    if tx_hash in node.pending:
+        return web.json_response({"status": "pending"}, status=202)
+    return error(404, "not_found", "no such transaction on this node")
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.post("/v1/tx", post_tx), web.post("/v1/txs", post_txs), web.get("/v1/tx/{hash}", get_tx)]

@@ -1,0 +1,214 @@
+"""The driver: one task owns the replica; everything else queues into it.
+
+Peer frames are decoded and authenticated where they arrive (`inbound`),
+then queued (bounded, with backpressure on the socket). Client batches are
+admitted by the API and queued without waiting (a full queue answers 503).
+Timers queue `TimerFired`. The consensus task steps the replica and
+performs its effects in order; a delivered block is applied to LevelDB in
+one synced batch before the replica hears `Executed`.
+
+`Node` is built from its parts (ledger, signer, peer links), so tests can
+assemble one; `open_node` builds them from a config file's paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+from consensus.config import ReplicaConfig
+from consensus.events import (
+    Broadcast, CancelTimer, ClientRequests, Deliver, Executed, Persist, Send, Start, StartTimer, TimerFired,
+)
+from consensus.messages import encode_message
+from consensus.replica import Replica
+from consensus.snapshot import ReplicaSnapshot
+from contracts.executor import Receipt
+from crypto import keys
+from crypto.keys import read_key_file
+from node.runtime.admission import Admission, TxVerifier
+from node.runtime.config import ConfigError, NodeConfig
+from node.runtime.inbound import InboundPeers, PeerChecks
+from node.runtime.ledger import Ledger
+from node.runtime.peers import PeerLinks
+from node.runtime.storage import Storage
+
+log = logging.getLogger("consort.node")
+
+PENDING_TTL_S = 120.0
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ReceiptWaiters:
+    """Futures waiting for transactions to commit, bounded in number."""
+
+    def __init__(self, waiters_max: int) -> None:
+        self.waiters_max = waiters_max
+        self.count = 0
+        self.futures: dict[bytes, list[asyncio.Future]] = {}
+
+    def add(self, tx_hash: bytes) -> asyncio.Future | None:
+        if self.count >= self.waiters_max:
+            return None
+        future = asyncio.get_running_loop().create_future()
+        self.futures.setdefault(tx_hash, []).append(future)
+        self.count += 1
+        return future
+
+    def discard(self, tx_hash: bytes, future: asyncio.Future) -> None:
+        futures = self.futures.get(tx_hash)
+        if futures and future in futures:
+            futures.remove(future)
+            self.count -= 1
+            if not futures:
+                del self.futures[tx_hash]
+
+    def resolve(self, height: int, receipts: tuple[Receipt, ...]) -> None:
+        for index, receipt in enumerate(receipts):
+            for future in self.futures.pop(receipt.tx_hash, ()):
+                self.count -= 1
+                if not future.done():
+                    future.set_result((height, index, receipt))
+
+
+class Node:
+    def __init__(self, config: NodeConfig, ledger: Ledger, signer: keys.Signer, peers: PeerLinks) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.genesis = ledger.genesis
+        self.storage = ledger.storage
+        self.peers = peers
+        self.replica = self._replica(signer)
+        self.verifier = TxVerifier(self.genesis.chain_id)
+        self.admission = Admission(self.verifier, ledger)
+        self.inbox: asyncio.Queue = asyncio.Queue(config.limits.inbox_max)
+        self.waiters = ReceiptWaiters(config.limits.waiters_max)
+        self.pending: dict[bytes, float] = {}
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        checks = PeerChecks(is_member=lambda key: key in ledger.node_keys().values(),
+                            validators=lambda: self.replica.config.validators,
+                            verifier=self.verifier, storage=self.storage, reply=peers.send)
+        self.inbound = InboundPeers(self.genesis.chain_id, signer, config.limits, checks, self.inbox)
+        self.committed_txs = 0
+
+    def _replica(self, signer: keys.Signer) -> Replica:
+        """The replica, resumed from the stored tip and consensus snapshot."""
+        validators = self.ledger.validator_keys()
+        own = signer.public_key
+        replica_config = ReplicaConfig(self.genesis.chain_id, validators.index(own) if own in validators else -1,
+                                       validators, **self.genesis.consensus)
+        tip = self.ledger.tip
+        tip_certificate = None if tip.height == 0 else self.storage.block_and_certificate(tip.height)[1]
+        raw_snapshot = self.storage.snapshot()
+        snapshot = None if raw_snapshot is None else ReplicaSnapshot.decode(raw_snapshot)
+        return Replica(replica_config, signer, tip, tip_certificate, snapshot)
+
+    # ------------------------------------------------------------ inputs
+
+    def submit(self, txs: list) -> list:
+        """Admit a batch and queue it for consensus; raises Rejected or QueueFull."""
+        self._expire_pending()
+        admitted = self.admission.admit(txs, self.pending)
+        self.inbox.put_nowait(ClientRequests(tuple(tx.wire() for tx in admitted)))
+        moment = time.monotonic()
+        for tx in admitted:
+            self.pending[tx.hash] = moment
+        return admitted
+
+    def _expire_pending(self) -> None:
+        horizon = time.monotonic() - PENDING_TTL_S
+        while self.pending:
+            tx_hash, moment = next(iter(self.pending.items()))
+            if moment > horizon:
+                break
+            del self.pending[tx_hash]
+
+    # ------------------------------------------------------ consensus task
+
+    async def consensus_loop(self) -> None:
+        while True:
+            event = await self.inbox.get()
+            self._perform(self.replica.step(event, now_ms()))
+
+    def _perform(self, effects: list) -> None:
+        queue = deque(effects)
+        while queue:
+            effect = queue.popleft()
+            if isinstance(effect, Send):
+                to = self.replica.config.validator_key(effect.to)
+                if to is not None:
+                    self.peers.send(to, encode_message(effect.message))
+            elif isinstance(effect, Broadcast):
+                self.peers.broadcast(encode_message(effect.message))
+            elif isinstance(effect, StartTimer):
+                self._start_timer(effect.name, effect.delay_ms)
+            elif isinstance(effect, CancelTimer):
+                handle = self.timers.pop(effect.name, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(effect, Persist):
+                self.storage.put_snapshot(effect.snapshot.encode())
+            elif isinstance(effect, Deliver):
+                queue.extend(self._apply(effect))
+            else:
+                raise TypeError(f"unknown effect {effect!r}")
+
+    def _apply(self, effect: Deliver) -> list:
+        txs = [self.verifier.cache.get(raw, raw) for raw in effect.block.txs]
+        tip, result = self.ledger.apply(effect.block, effect.certificate, txs)
+        for receipt in result.receipts:
+            self.pending.pop(receipt.tx_hash, None)
+        self.committed_txs += len(result.receipts)
+        self.waiters.resolve(tip.height, result.receipts)
+        log.debug("applied block %d with %d txs", tip.height, len(result.receipts))
+        validators = self.ledger.validator_keys()
+        changed = validators if validators != self.replica.config.validators else None
+        return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root, changed), now_ms())
+
+    def _start_timer(self, name: str, delay_ms: int) -> None:
+        old = self.timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self.timers.pop(name, None)
+            loop.create_task(self.inbox.put(TimerFired(name)))
+
+        self.timers[name] = loop.call_later(delay_ms / 1000, fire)
+
+    def peer_status(self) -> dict[str, dict]:
+        names = {key: institution for institution, key in self.ledger.node_keys().items()}
+        return {names.get(key, key.hex()[:16]): {"outbound": up, "inbound": self.inbound.up.get(key, 0) > 0}
+                for key, up in self.peers.outbound_up.items()}
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.peers.start()
+        self._perform(self.replica.step(Start(), now_ms()))
+
+    async def close(self) -> None:
+        for handle in self.timers.values():
+            handle.cancel()
+        await self.peers.close()
+        self.storage.close()
+
+
+def open_node(config: NodeConfig) -> Node:
+    """A node from its config: genesis, node key, LevelDB and peer links."""
+    genesis = config.load_genesis()
+    key_pair = read_key_file(config.node_key)
+    own_institution = next((i for i in genesis.institutions if i.id == config.institution), None)
+    if own_institution is None or own_institution.node_key != key_pair.public_key:
+        raise ConfigError(f"{config.node_key} is not the genesis node key of {config.institution}")
+    ledger = Ledger(Storage(config.data_dir, genesis.chain_id), genesis)
+    node_keys = ledger.node_keys()
+    peers = {node_keys[p.institution]: p.url for p in config.peers if p.institution in node_keys}
+    return Node(config, ledger, key_pair.signer(), PeerLinks(genesis.chain_id, key_pair.signer(), peers,
+                                                             config.limits))

@@ -1,0 +1,182 @@
+"""Links other nodes dialled to this one: the handshake, then every frame
+decoded, authenticated and turned into an event for the driver's inbox.
+
+Signatures are checked here, before an event reaches the replica: votes
+against the validator set in force, fetched blocks against their commit
+certificates, and every transaction a proposal or forward carries. A
+FETCH-BLOCKS request is served from storage here too, without the driver.
+A refused message is logged and dropped; nothing a peer sends raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import aiohttp
+from aiohttp import web
+
+from consensus.auth import authenticate, verify_certificate
+from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage
+from consensus.messages import (
+    BLOCKS_PER_FETCH_MAX, FRAME_SIZE_MAX, Blocks, FetchBlocks, Forward, MessageError, NewView, PrePrepare,
+    decode_message, encode_message,
+)
+from crypto import encoding, keys
+from node.runtime.admission import AdmissionError, TxVerifier
+from node.runtime.config import Limits
+from node.runtime.peers import AUTH_DOMAIN, HEARTBEAT_S, HandshakeError, auth_bytes, handshake_message, unpack_frame
+from node.runtime.storage import Storage
+
+log = logging.getLogger("consort.peers")
+
+FETCH_BYTES_MAX = 8 * 1024 * 1024
+HANDSHAKE_REFUSED_CODE = 4001
+CLOSE_REASON_BYTES_MAX = 120
+
+
+@dataclass(slots=True)
+class PeerChecks:
+    """What inbound handling needs from the rest of the node."""
+
+    is_member: Callable[[bytes], bool]             # a node key of this chain's membership
+    validators: Callable[[], tuple[bytes, ...]]    # the set the replica runs with now
+    verifier: TxVerifier
+    storage: Storage
+    reply: Callable[[bytes, bytes], None]          # send bytes to a peer on our outbound link
+
+
+class InboundPeers:
+    def __init__(self, chain_id: bytes, signer: keys.Signer, limits: Limits, checks: PeerChecks,
+                 inbox: asyncio.Queue) -> None:
+        self.chain_id = chain_id
+        self.signer = signer
+        self.limits = limits
+        self.checks = checks
+        self.inbox = inbox
+        self.up: dict[bytes, int] = {}
+        self.refused = 0
+
+    # ------------------------------------------------------------ the link
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        """The /v1/peer websocket: handshake, then frames until the peer leaves."""
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=FRAME_SIZE_MAX)
+        await ws.prepare(request)
+        try:
+            peer_key = await asyncio.wait_for(self._handshake(ws), self.limits.handshake_timeout_ms / 1000)
+        except (HandshakeError, asyncio.TimeoutError, encoding.DecodeError, TypeError, ValueError) as exc:
+            self.refused += 1
+            log.warning("refused peer from %s: %s", request.remote, exc)
+            await ws.close(code=HANDSHAKE_REFUSED_CODE, message=str(exc)[:CLOSE_REASON_BYTES_MAX].encode())
+            return ws
+        self.up[peer_key] = self.up.get(peer_key, 0) + 1
+        try:
+            async for message in ws:
+                if message.type != aiohttp.WSMsgType.BINARY:
+                    break
+                await self.on_frame(peer_key, message.data)
+        finally:
+            self.up[peer_key] -= 1
+        return ws
+
+    async def _handshake(self, ws: web.WebSocketResponse) -> bytes:
+        """The accepting side: challenge the dialler, check its proof, prove our own key."""
+        my_nonce = os.urandom(32)
+        own = self.signer.public_key
+        await ws.send_bytes(encoding.encode(["hello", self.chain_id, own, my_nonce]))
+        _, peer_key, peer_nonce, signature = handshake_message(await ws.receive_bytes(), "auth", 4)
+        if not isinstance(peer_key, bytes) or peer_key == own or not self.checks.is_member(peer_key):
+            raise HandshakeError("unknown key: not a member node of this chain")
+        if not isinstance(signature, bytes) or not isinstance(peer_nonce, bytes) or not keys.verify(
+                peer_key, AUTH_DOMAIN, auth_bytes(self.chain_id, my_nonce, peer_key, own), signature):
+            raise HandshakeError("bad handshake signature")
+        reply = self.signer.sign(AUTH_DOMAIN, auth_bytes(self.chain_id, peer_nonce, own, peer_key))
+        await ws.send_bytes(encoding.encode(["welcome", reply]))
+        return peer_key
+
+    # ------------------------------------------------------------ messages
+
+    async def on_frame(self, peer_key: bytes, frame: bytes) -> None:
+        """Decode, authenticate and check a peer frame; queue what is valid
+        (waiting for room: backpressure on the socket)."""
+        try:
+            raw_messages = unpack_frame(frame)
+        except ValueError as exc:
+            log.warning("bad frame from %s: %s", peer_key.hex()[:8], exc)
+            return
+        for raw in raw_messages:
+            try:
+                message = decode_message(raw)
+            except MessageError as exc:
+                log.warning("bad message from %s: %s", peer_key.hex()[:8], exc)
+                continue
+            event = self.admit(peer_key, message)
+            if event is not None:
+                await self.inbox.put(event)
+
+    def admit(self, peer_key: bytes, message):
+        """The event a verified peer message becomes, or None (logged) if refused."""
+        validators = self.checks.validators()
+        sender = validators.index(peer_key) if peer_key in validators else -1
+        if isinstance(message, FetchBlocks):
+            self._serve_fetch(peer_key, message)
+            return None
+        if isinstance(message, Blocks):
+            entries = self._verified_prefix(message.entries, validators)
+            return CertifiedBlocks(sender, entries) if entries else None
+        if sender < 0:
+            if isinstance(message, Forward) and self._check_txs(message) is None:
+                return ClientRequests(message.txs)
+            return None
+        problem = authenticate(message, sender, validators) or self._check_txs(message)
+        if problem is not None:
+            log.warning("rejected %s from replica %d: %s", type(message).__name__, sender, problem)
+            return None
+        return PeerMessage(sender, message)
+
+    @staticmethod
+    def _verified_prefix(entries, validators: tuple[bytes, ...]) -> tuple:
+        """Fetched blocks whose certificates hold a quorum of the current set;
+        a block certified by a later set waits until this node executes the
+        change and fetches again."""
+        verified = []
+        for block, certificate in entries:
+            if certificate.seq != block.header.height or verify_certificate(
+                    certificate, block.header.hash(), validators) is not None:
+                break
+            verified.append((block, certificate))
+        return tuple(verified)
+
+    def _serve_fetch(self, peer_key: bytes, message: FetchBlocks) -> None:
+        entries, size = [], 0
+        last = min(message.last, message.first + BLOCKS_PER_FETCH_MAX - 1)
+        for height in range(message.first, last + 1):
+            found = self.checks.storage.block_and_certificate(height)
+            if found is None:
+                break
+            entries.append(found)
+            size += sum(len(tx) for tx in found[0].txs)
+            if size > FETCH_BYTES_MAX:
+                break
+        self.checks.reply(peer_key, encode_message(Blocks(tuple(entries))))
+
+    def _check_txs(self, message) -> str | None:
+        """Why a transaction a proposal or forward carries is invalid, or None."""
+        if isinstance(message, PrePrepare):
+            txs = message.block.txs
+        elif isinstance(message, NewView) and message.pre_prepare is not None:
+            txs = message.pre_prepare.block.txs
+        elif isinstance(message, Forward):
+            txs = message.txs
+        else:
+            return None
+        for raw in txs:
+            try:
+                self.checks.verifier.check_wire(raw)
+            except AdmissionError as exc:
+                return f"invalid transaction: {exc}"
+        return None
