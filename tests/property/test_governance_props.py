@@ -24,7 +24,7 @@ from contracts.state import DictState
 from contracts.tx import sign_tx
 from crypto import encoding
 from crypto.keys import KeyPair
-from state_helpers import run
+from fixtures import run, wire
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -201,13 +201,6 @@ class Model:
 
 
 # --- running -----------------------------------------------------------------------
-
-
-
-
-
-def wire(result) -> bytes:
-    return encoding.encode([[list(w) for w in result.writes], [r.to_wire() for r in result.receipts]])
 
 
 def balance(state: DictState, state_key: bytes) -> int:

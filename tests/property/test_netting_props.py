@@ -31,7 +31,7 @@ from contracts.state import DictState
 from contracts.tx import sign_tx
 from crypto import encoding, hashing
 from crypto.keys import KeyPair
-from state_helpers import accounts, split_blocks
+from fixtures import accounts, split_blocks, wire
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -275,16 +275,6 @@ def reference_gridlock(queue: list[netting.Instruction], limits: dict[str, int])
             return kept, sorted(removed, key=lambda i: i.id)
         victim = max(n for n, i in enumerate(kept) if i.payer in breaching)
         removed.append(kept.pop(victim))
-
-
-
-
-
-
-
-
-def wire(result) -> bytes:
-    return encoding.encode([[list(w) for w in result.writes], [r.to_wire() for r in result.receipts]])
 
 
 def check_block(state: DictState, model: Model, block: list[Item], result, caps: dict) -> None:

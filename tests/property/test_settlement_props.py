@@ -22,7 +22,7 @@ from contracts.state import DictState, Overlay
 from contracts.tx import NONCE_MAX, sign_tx
 from crypto import encoding
 from crypto.keys import KeyPair
-from state_helpers import accounts, run, split_blocks
+from fixtures import accounts, run, split_blocks, wire
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -224,16 +224,8 @@ class Model:
         return "ok"
 
 
-
-
-
-
 def totals(balances: dict[tuple[str, str], int]) -> dict[str, int]:
     return {c: sum(v for (_, cur), v in balances.items() if cur == c) for c in CURRENCIES}
-
-
-
-
 
 
 def without_block_times(items: dict[bytes, bytes]) -> dict[bytes, object]:
@@ -253,10 +245,6 @@ def without_receipt_times(receipt):
         return receipt
     plain = {k: v for k, v in finality.items() if k not in ("height", "timestamp_ms")}
     return (receipt.tx_hash, receipt.code, receipt.detail, plain)
-
-
-def wire(result) -> bytes:
-    return encoding.encode([[list(w) for w in result.writes], [r.to_wire() for r in result.receipts]])
 
 
 @SETTINGS
