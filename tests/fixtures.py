@@ -1,5 +1,5 @@
-"""Helpers shared by every test folder: blocks executed from genesis and
-compared byte for byte.
+"""Helpers shared by every test folder: genesis documents with keys from
+fixed seeds, and blocks executed from genesis and compared byte for byte.
 
 Not a pytest conftest: tests import it by name (`from fixtures import ...`),
 which works from every folder because tests/conftest.py puts tests/ on
@@ -8,10 +8,58 @@ sys.path. Nothing here starts a process or opens a socket.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping, Sequence
+
 from contracts.executor import BlockContext, BlockResult, Executor
 from contracts.genesis import Genesis, genesis_state
 from contracts.state import DictState
 from crypto import encoding
+from crypto.keys import KeyPair
+
+KEY_SEED_PREFIX = b"consort-test-key/"
+
+
+# --- keys and genesis documents -------------------------------------------------
+
+def key(label: str) -> KeyPair:
+    """The key pair named `label` ("bank-a/client", "bank-a/node", ...), from a
+    fixed seed, so every run and every failure reproduces byte for byte."""
+    return KeyPair.from_seed(hashlib.sha256(KEY_SEED_PREFIX + label.encode()).digest())
+
+
+def genesis_document(roles: Mapping[str, Sequence[str]], *, chain_name: str,
+                     validators: Sequence[str] | None = None,
+                     balances: Mapping[str, Mapping[str, int]] | None = None,
+                     net_debit_caps: Mapping[str, Mapping[str, int]] | None = None,
+                     client_keys: Mapping[str, Sequence[str]] | None = None,
+                     currencies: Sequence[str] = ("EUR", "USD"),
+                     parameters: Mapping[str, int] | None = None,
+                     consensus: Mapping[str, int] | None = None) -> dict:
+    """A genesis document for the institutions in `roles` (id -> its roles), in that order.
+
+    Each institution is named by its id in capitals. Its client keys are
+    `key(label)` for each label in `client_keys[id]` (by default the one label
+    "<id>/client"); an institution with the validator role has the node key
+    `key("<id>/node")`. Balances and net debit caps go by id, then currency,
+    and default to none. The validators are, unless given, every institution
+    with the validator role, in order. The result is a fresh dict a test may
+    change before parsing it.
+    """
+    balances, net_debit_caps, client_keys = balances or {}, net_debit_caps or {}, client_keys or {}
+    institutions = []
+    for iid, its_roles in roles.items():
+        entry = {"id": iid, "name": iid.upper(), "roles": list(its_roles),
+                 "client_keys": [key(label).public_key.hex() for label in client_keys.get(iid, [f"{iid}/client"])],
+                 "balances": dict(balances.get(iid, {})), "net_debit_caps": dict(net_debit_caps.get(iid, {}))}
+        if "validator" in its_roles:
+            entry["node_key"] = key(f"{iid}/node").public_key.hex()
+        institutions.append(entry)
+    if validators is None:
+        validators = [iid for iid, its_roles in roles.items() if "validator" in its_roles]
+    return {"chain_name": chain_name, "currencies": list(currencies), "institutions": institutions,
+            "validators": list(validators), "parameters": dict(parameters or {}),
+            "consensus": dict(consensus or {})}
 
 
 # --- executing blocks ---------------------------------------------------------------

@@ -1,13 +1,12 @@
 """A small fixed consortium for contract and transaction tests.
 
 Not a pytest conftest (the name only says where it belongs): test modules in
-tests/unit import it by name. Keys come from fixed seeds so every run, and
-every failure, is reproducible.
+tests/unit import it by name. Keys come from fixtures.key, from fixed seeds,
+so every run, and every failure, is reproducible.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from contracts.executor import BlockContext, BlockResult, Executor
@@ -15,31 +14,17 @@ from contracts.genesis import Genesis, account_key, genesis_state, parse_genesis
 from contracts.state import DictState
 from contracts.tx import Transaction, sign_tx
 from crypto import encoding
-from crypto.keys import KeyPair
+from fixtures import genesis_document, key
 
-
-def key(label: str) -> KeyPair:
-    return KeyPair.from_seed(hashlib.sha256(b"consort-test-key/" + label.encode()).digest())
-
-
+ROLES = {"bank-a": ["validator", "member"], "bank-b": ["member"], "bank-c": ["validator", "member"],
+         "aud": ["auditor"]}
 OPENING = {"bank-a": {"EUR": 1000, "USD": 50}, "bank-b": {"EUR": 500}, "bank-c": {}}
 
 
-def genesis_document() -> dict:
-    """bank-a and bank-c validate; bank-b is a plain member; aud is an auditor."""
-    def member(iid: str, roles: list[str], node: bool) -> dict:
-        entry = {"id": iid, "name": iid.upper(), "roles": roles,
-                 "client_keys": [key(f"{iid}/client").public_key.hex()], "balances": dict(OPENING.get(iid, {}))}
-        if node:
-            entry["node_key"] = key(f"{iid}/node").public_key.hex()
-        return entry
-
-    return {
-        "chain_name": "unit", "genesis_time_ms": 0, "currencies": ["EUR", "USD"],
-        "institutions": [member("bank-a", ["validator", "member"], True), member("bank-b", ["member"], False),
-                         member("bank-c", ["validator", "member"], True), member("aud", ["auditor"], False)],
-        "validators": ["bank-a", "bank-c"],
-    }
+def unit_document(roles: dict[str, list[str]] = ROLES) -> dict:
+    """bank-a and bank-c validate; bank-b is a plain member; aud is an auditor
+    (or the institutions in `roles`, with the same opening balances)."""
+    return genesis_document(roles, chain_name="unit", balances=OPENING)
 
 
 @dataclass
@@ -53,7 +38,7 @@ class Chain:
 
     @classmethod
     def fresh(cls) -> "Chain":
-        genesis = parse_genesis(genesis_document())
+        genesis = parse_genesis(unit_document())
         return cls(genesis, DictState(genesis_state(genesis)), Executor())
 
     @property

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest_crypto import Chain, genesis_document, key
+from conftest_crypto import ROLES, Chain, unit_document
 from contracts import assets, assets_state, money
 from contracts.assets import asset_history, get_asset, get_offer, list_assets
 from contracts.assets_dvp import ASSETS_SWITCH_KEY
@@ -32,10 +32,7 @@ class AssetChain(Chain):
 
     @classmethod
     def fresh(cls) -> "AssetChain":
-        document = genesis_document()
-        document["institutions"].append({"id": "reg", "name": "REG", "roles": ["regulator"],
-                                         "client_keys": [key("reg/client").public_key.hex()]})
-        genesis = parse_genesis(document)
+        genesis = parse_genesis(unit_document({**ROLES, "reg": ["regulator"]}))
         return cls(genesis, DictState(genesis_state(genesis)), Executor())
 
     def tx(self, who: str, tx_type: str, args: dict):

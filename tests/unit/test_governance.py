@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest_crypto import Chain, key, pay
+from conftest_crypto import Chain, pay
 from contracts import governance
 from contracts.executor import Executor, Receipt, contract_switch_key
 from contracts.genesis import (
@@ -20,34 +20,30 @@ from contracts.genesis import (
 from contracts.state import DictState
 from contracts.tx import sign_tx
 from crypto import encoding
+from fixtures import genesis_document, key
 
 CHECKPOINT_INTERVAL = 4
 TTL_BLOCKS = 10
 VALIDATORS = ["bank-a", "bank-b", "bank-c"]
 
-# id -> (roles, has a node key)
+# id -> roles; an institution with the validator role has a node key
 CONSORTIUM = {
-    "bank-a": (["validator", "member"], True),
-    "bank-b": (["validator", "member"], True),
-    "bank-c": (["validator", "member"], True),
-    "bank-d": (["validator", "member"], True),  # could validate, is not in the set
-    "reg": (["regulator"], False),
-    "aud": (["auditor"], False),
+    "bank-a": ["validator", "member"],
+    "bank-b": ["validator", "member"],
+    "bank-c": ["validator", "member"],
+    "bank-d": ["validator", "member"],  # could validate, is not in the set
+    "reg": ["regulator"],
+    "aud": ["auditor"],
 }
 
 
 def document(institutions: dict = CONSORTIUM, parameters: dict | None = None) -> dict:
-    entries = []
-    for iid, (roles, has_node) in institutions.items():
-        entry = {"id": iid, "name": iid.upper(), "roles": roles, "client_keys": [key(f"{iid}/client").public_key.hex()],
-                 "balances": {"EUR": 100} if "member" in roles else {}}
-        if has_node:
-            entry["node_key"] = key(f"{iid}/node").public_key.hex()
-        entries.append(entry)
-    return {"chain_name": "gov", "currencies": ["EUR", "USD"], "institutions": entries,
-            "validators": [v for v in VALIDATORS if v in institutions],
-            "consensus": {"checkpoint_interval": CHECKPOINT_INTERVAL},
-            "parameters": {"proposal_ttl_blocks": TTL_BLOCKS, **(parameters or {})}}
+    """Members open with 100 EUR; the validators are those of VALIDATORS present."""
+    return genesis_document(institutions, chain_name="gov",
+                            validators=[v for v in VALIDATORS if v in institutions],
+                            balances={iid: {"EUR": 100} for iid, roles in institutions.items() if "member" in roles},
+                            consensus={"checkpoint_interval": CHECKPOINT_INTERVAL},
+                            parameters={"proposal_ttl_blocks": TTL_BLOCKS, **(parameters or {})})
 
 
 @dataclass
@@ -187,8 +183,8 @@ def test_three_members_pass_with_two_yes_votes():
 
 @pytest.mark.parametrize("members", range(1, 13))
 def test_threshold_is_exactly_two_thirds(members):
-    institutions = {f"bank-{i:02d}": (["member"], False) for i in range(members)}
-    institutions["bank-00"] = (["validator", "member"], True)
+    institutions = {f"bank-{i:02d}": ["member"] for i in range(members)}
+    institutions["bank-00"] = ["validator", "member"]
     genesis = parse_genesis({**document(), "institutions": document(institutions)["institutions"],
                              "validators": ["bank-00"]})
     state = DictState(genesis_state(genesis))

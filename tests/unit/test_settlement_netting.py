@@ -10,38 +10,25 @@ from __future__ import annotations
 
 import pytest
 
-from conftest_crypto import Chain, key
+from conftest_crypto import ROLES, Chain
 from contracts import netting, settlement
 from contracts.executor import Executor, Receipt, nonce_key
 from contracts.genesis import genesis_state, parse_genesis
 from contracts.netting import Instruction
 from contracts.state import DictState
 from crypto import encoding, hashing
+from fixtures import genesis_document, key
 
 A, B, C = "bank-a", "bank-b", "bank-c"
 
 
-def genesis_document(balances: dict[str, dict[str, int]], caps: dict[str, dict[str, int]] | None = None,
-                     parameters: dict[str, int] | None = None) -> dict:
-    """bank-a and bank-c validate, bank-b is a member, cb regulates, aud audits."""
-    roles = {A: ["validator", "member"], B: ["member"], C: ["validator", "member"], "cb": ["regulator"],
-             "aud": ["auditor"]}
-    institutions = []
-    for iid, its_roles in roles.items():
-        entry = {"id": iid, "roles": its_roles, "client_keys": [key(f"{iid}/client").public_key.hex()],
-                 "balances": balances.get(iid, {}), "net_debit_caps": (caps or {}).get(iid, {})}
-        if "validator" in its_roles:
-            entry["node_key"] = key(f"{iid}/node").public_key.hex()
-        institutions.append(entry)
-    return {"chain_name": "netting", "currencies": ["EUR", "USD"], "institutions": institutions,
-            "validators": [A, C], "parameters": parameters or {}}
-
-
 class Ledger:
-    """A chain plus a nonce counter per signer: one transaction per block."""
+    """A chain plus a nonce counter per signer: one transaction per block.
+    bank-a and bank-c validate, bank-b is a member, cb regulates, aud audits."""
 
     def __init__(self, balances, caps=None, parameters=None) -> None:
-        genesis = parse_genesis(genesis_document(balances, caps, parameters))
+        genesis = parse_genesis(genesis_document({**ROLES, "cb": ["regulator"]}, chain_name="netting",
+                                                 balances=balances, net_debit_caps=caps, parameters=parameters))
         self.chain = Chain(genesis, DictState(genesis_state(genesis)), Executor())
         self.nonces: dict[str, int] = {}
         self.last_writes: list = []

@@ -12,7 +12,7 @@ import re
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest_crypto import Chain, genesis_document, key, pay
+from conftest_crypto import Chain, pay, unit_document
 from contracts import executor as executor_module
 from contracts.executor import (
     NONCE_WINDOW, BlockContext, Executor, Receipt, nonce_key, nonce_status, receipts_root, use_nonce,
@@ -24,6 +24,7 @@ from contracts.genesis import (
 from contracts.state import DictState, Overlay
 from contracts.tx import TX_SIZE_MAX, NONCE_MAX, TxError, decode_tx, sign_tx, tx_from_json
 from crypto import encoding, hashing, keys, merkle
+from fixtures import key
 
 
 @pytest.fixture
@@ -485,7 +486,7 @@ def _institution(document, iid):
 
 
 def _broken(change) -> dict:
-    document = genesis_document()
+    document = unit_document()
     change(document)
     return document
 
@@ -556,7 +557,7 @@ def test_parse_genesis_refuses_non_objects(document):
 def test_genesis_total_at_the_limit_is_accepted_and_can_be_concentrated():
     # Money is conserved, so capping each currency's total at BALANCE_MAX
     # keeps every balance encodable whatever the payments.
-    document = genesis_document()
+    document = unit_document()
     for iid, amount in (("bank-a", BALANCE_MAX - 2), ("bank-b", 1), ("bank-c", 1)):
         _institution(document, iid)["balances"] = {"EUR": amount}
     genesis = parse_genesis(document)
@@ -568,7 +569,7 @@ def test_genesis_total_at_the_limit_is_accepted_and_can_be_concentrated():
 
 
 def test_genesis_parse_and_chain_id():
-    document = genesis_document()
+    document = unit_document()
     genesis = parse_genesis(document)
     assert genesis.chain_id == hashing.digest("genesis", encoding.encode(document))
     assert genesis.validators == ("bank-a", "bank-c")
@@ -582,7 +583,7 @@ def test_genesis_parse_and_chain_id():
 
 
 def test_genesis_state():
-    genesis = parse_genesis(genesis_document())
+    genesis = parse_genesis(unit_document())
     state = genesis_state(genesis)
     assert list(state) == sorted(state)
     assert encoding.decode(state[account_key("bank-a", "EUR")]) == 1000
