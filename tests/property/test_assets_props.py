@@ -21,7 +21,6 @@ senders and amounts, sometimes wrong ones), so most operations succeed.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
@@ -33,7 +32,7 @@ from contracts.genesis import account_key, genesis_state, parse_genesis
 from contracts.state import DictState
 from contracts.tx import sign_tx
 from crypto import encoding
-from crypto.keys import KeyPair
+from fixtures import genesis_document, key
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STEPS_MIN, STEPS_MAX = 10, 40
@@ -51,23 +50,8 @@ OPS = (("transfer",) * 3 + ("register",) * 2 + ("split",) * 2 + ("merge",) * 2 +
        + ("redeem",) * 3 + ("offer",) * 3 + ("cancel_offer",) + ("dvp",) * 5 + ("replay", "wait", "wait"))
 
 
-def _key(label: str) -> KeyPair:
-    return KeyPair.from_seed(hashlib.sha256(b"consort-assets-props/" + label.encode()).digest())
-
-
-KEYS = {iid: _key(iid) for iid in ACTORS}
-
-
-def genesis():
-    institutions = [{"id": iid, "roles": ROLES[iid], "client_keys": [KEYS[iid].public_key.hex()],
-                     "balances": OPENING.get(iid, {}),
-                     **({"node_key": _key(f"{iid}/node").public_key.hex()} if "validator" in ROLES[iid] else {})}
-                    for iid in ACTORS]
-    return parse_genesis({"chain_name": "assets-props", "currencies": list(CURRENCIES),
-                          "institutions": institutions, "validators": ["bank-a", "bank-c"]})
-
-
-GENESIS = genesis()
+KEYS = {iid: key(f"{iid}/client") for iid in ACTORS}
+GENESIS = parse_genesis(genesis_document(ROLES, chain_name="assets-props", currencies=CURRENCIES, balances=OPENING))
 
 
 def fresh_state() -> DictState:

@@ -13,7 +13,6 @@ executor must agree with it exactly.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
@@ -23,8 +22,7 @@ from contracts.genesis import parse_genesis
 from contracts.state import DictState
 from contracts.tx import sign_tx
 from crypto import encoding
-from crypto.keys import KeyPair
-from fixtures import run, wire
+from fixtures import genesis_document, key, run, wire
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -34,29 +32,14 @@ AUDITOR = "aud"
 SIGNERS = (*FIXED_MEMBERS, SWING, AUDITOR)
 TTL_BLOCKS = 4
 OPENING_EUR = 100
-
-
-def _key(label: str) -> KeyPair:
-    return KeyPair.from_seed(hashlib.sha256(b"consort-governance-props/" + label.encode()).digest())
-
-
-KEYS = {iid: _key(iid) for iid in SIGNERS}
-
-
-def genesis_document() -> dict:
-    def entry(iid: str, roles: list[str]) -> dict:
-        item = {"id": iid, "name": iid, "roles": roles, "client_keys": [KEYS[iid].public_key.hex()],
-                "balances": {"EUR": OPENING_EUR} if "member" in roles else {}}
-        if "validator" in roles:
-            item["node_key"] = _key(f"{iid}/node").public_key.hex()
-        return item
-
-    institutions = [entry(iid, ["validator", "member"] if iid != "bank-d" else ["member"]) for iid in FIXED_MEMBERS]
-    institutions += [entry(SWING, ["regulator"]), entry(AUDITOR, ["auditor"])]
-    return {"chain_name": "gov-props", "currencies": ["EUR"], "institutions": institutions,
-            "validators": ["bank-a", "bank-b", "bank-c"],
-            "parameters": {"proposal_ttl_blocks": TTL_BLOCKS, "open_proposals_max": 1024,
-                           "open_proposals_per_institution_max": 1024}}
+ROLES = {"bank-a": ["validator", "member"], "bank-b": ["validator", "member"], "bank-c": ["validator", "member"],
+         "bank-d": ["member"], SWING: ["regulator"], AUDITOR: ["auditor"]}
+KEYS = {iid: key(f"{iid}/client") for iid in SIGNERS}
+GENESIS_DOCUMENT = genesis_document(
+    ROLES, chain_name="gov-props", currencies=["EUR"],
+    balances={iid: {"EUR": OPENING_EUR} for iid in FIXED_MEMBERS},
+    parameters={"proposal_ttl_blocks": TTL_BLOCKS, "open_proposals_max": 1024,
+                "open_proposals_per_institution_max": 1024})
 
 
 # --- the plan --------------------------------------------------------------------
@@ -210,7 +193,7 @@ def balance(state: DictState, state_key: bytes) -> int:
 @SETTINGS
 @given(steps, st.data())
 def test_governance_matches_the_model_and_executes_each_action_once(plan, data):
-    genesis = parse_genesis(genesis_document())
+    genesis = parse_genesis(GENESIS_DOCUMENT)
     cuts = data.draw(st.lists(st.booleans(), min_size=len(plan), max_size=len(plan)), label="cuts")
     step_blocks = to_blocks(resolve(plan), cuts)
     tx_blocks = signed(step_blocks, genesis.chain_id)

@@ -19,7 +19,6 @@ balances, the supply and the queues; on top of that:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
@@ -30,8 +29,7 @@ from contracts.genesis import genesis_state, parse_genesis
 from contracts.state import DictState
 from contracts.tx import sign_tx
 from crypto import encoding, hashing
-from crypto.keys import KeyPair
-from fixtures import accounts, split_blocks, wire
+from fixtures import accounts, genesis_document, key, split_blocks, wire
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -42,23 +40,9 @@ ROLES = {"bank-a": ("validator", "member"), "bank-b": ("validator", "member"), "
 SIGNERS = tuple(ROLES)
 CURRENCIES = ("EUR", "USD")
 QUEUE_MAX = 6
-KEYS = {iid: KeyPair.from_seed(hashlib.sha256(b"consort-netting-props/" + iid.encode()).digest()) for iid in ROLES}
-NODE_KEYS = {iid: KeyPair.from_seed(hashlib.sha256(b"consort-netting-props/node/" + iid.encode()).digest())
-             for iid in VALIDATORS}
+KEYS = {iid: key(f"{iid}/client") for iid in ROLES}
 TX_ROLES = {"pay": ("member", "validator"), "instruct": ("member", "validator"), "cancel": ("member", "validator"),
             "close_cycle": ("validator", "regulator"), "mint": ("regulator",), "burn": ("regulator",)}
-
-
-def genesis_document(balances: dict, caps: dict) -> dict:
-    institutions = []
-    for iid, roles in ROLES.items():
-        entry = {"id": iid, "roles": list(roles), "client_keys": [KEYS[iid].public_key.hex()],
-                 "balances": balances.get(iid, {}), "net_debit_caps": caps.get(iid, {})}
-        if iid in NODE_KEYS:
-            entry["node_key"] = NODE_KEYS[iid].public_key.hex()
-        institutions.append(entry)
-    return {"chain_name": "netting-props", "currencies": list(CURRENCIES), "institutions": institutions,
-            "validators": list(VALIDATORS), "parameters": {"netting_queue_max": QUEUE_MAX}}
 
 
 opening_balances = st.fixed_dictionaries(
@@ -309,7 +293,9 @@ def check_cycle(output: dict, model: Model, caps: dict) -> None:
 @SETTINGS
 @given(opening_balances, net_debit_caps, st.lists(operations, min_size=10, max_size=40), st.data())
 def test_netting_invariants(balances, caps, plan, data):
-    genesis = parse_genesis(genesis_document(balances, caps))
+    genesis = parse_genesis(genesis_document(ROLES, chain_name="netting-props", currencies=CURRENCIES,
+                                             balances=balances, net_debit_caps=caps,
+                                             parameters={"netting_queue_max": QUEUE_MAX}))
     items = build_items(genesis.chain_id, plan)
     cuts = data.draw(st.lists(st.booleans(), min_size=len(items), max_size=len(items)), label="cuts")
     blocks = split_blocks(items, cuts)

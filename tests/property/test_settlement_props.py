@@ -10,60 +10,39 @@ receipt code; the executor must agree with it exactly.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from contracts.executor import NONCE_WINDOW, BlockContext, Executor, use_nonce
-from contracts.genesis import genesis_state, parse_genesis
+from contracts.genesis import Genesis, genesis_state, parse_genesis
 from contracts.schema import AMOUNT_MAX, ContractError
 from contracts.state import DictState, Overlay
 from contracts.tx import NONCE_MAX, sign_tx
 from crypto import encoding
-from crypto.keys import KeyPair
-from fixtures import accounts, run, split_blocks, wire
+from fixtures import accounts, genesis_document, key, run, split_blocks, wire
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 MEMBERS = ("bank-a", "bank-b", "bank-c", "bank-d")
-VALIDATORS = ("bank-a", "bank-b", "bank-c")
 AUDITOR = "aud"
 CURRENCIES = ("EUR", "USD")
 
 
-def _key(label: str) -> KeyPair:
-    # Fixed seeds: a failing example reproduces byte for byte.
-    return KeyPair.from_seed(hashlib.sha256(b"consort-settlement-props/" + label.encode()).digest())
+ROLES = {"bank-a": ["validator", "member"], "bank-b": ["validator", "member"], "bank-c": ["validator", "member"],
+         "bank-d": ["member"], AUDITOR: ["auditor"]}
+
+# signer label -> (institution or None for an unregistered key, key pair); fixed
+# seeds, so a failing example reproduces byte for byte
+SIGNERS = {label: (owner, key(label)) for label, owner in (
+    ("bank-a/0", "bank-a"), ("bank-a/1", "bank-a"), ("bank-b/0", "bank-b"), ("bank-c/0", "bank-c"),
+    ("bank-d/0", "bank-d"), ("aud/0", AUDITOR), ("stranger", None))}
 
 
-# signer label -> (institution or None for an unregistered key, key pair)
-SIGNERS = {
-    "bank-a/0": ("bank-a", _key("bank-a/0")),
-    "bank-a/1": ("bank-a", _key("bank-a/1")),
-    "bank-b/0": ("bank-b", _key("bank-b/0")),
-    "bank-c/0": ("bank-c", _key("bank-c/0")),
-    "bank-d/0": ("bank-d", _key("bank-d/0")),
-    "aud/0": (AUDITOR, _key("aud/0")),
-    "stranger": (None, _key("stranger")),
-}
-NODE_KEYS = {iid: _key(f"{iid}/node") for iid in VALIDATORS}
-
-
-def genesis_document(balances: dict[str, dict[str, int]]) -> dict:
-    institutions = []
-    for iid in (*MEMBERS, AUDITOR):
-        entry = {
-            "id": iid, "name": iid.title(),
-            "roles": ["auditor"] if iid == AUDITOR else (["validator", "member"] if iid in VALIDATORS else ["member"]),
-            "client_keys": [kp.public_key.hex() for owner, kp in SIGNERS.values() if owner == iid],
-            "balances": balances.get(iid, {}),
-        }
-        if iid in NODE_KEYS:
-            entry["node_key"] = NODE_KEYS[iid].public_key.hex()
-        institutions.append(entry)
-    return {"chain_name": "props", "currencies": list(CURRENCIES), "institutions": institutions,
-            "validators": list(VALIDATORS)}
+def genesis_with(balances: dict[str, dict[str, int]]) -> Genesis:
+    client_keys = {iid: [label for label, (owner, _) in SIGNERS.items() if owner == iid] for iid in ROLES}
+    return parse_genesis(genesis_document(ROLES, chain_name="props", currencies=CURRENCIES, balances=balances,
+                                          client_keys=client_keys))
 
 
 opening_balances = st.fixed_dictionaries(
@@ -250,7 +229,7 @@ def without_receipt_times(receipt):
 @SETTINGS
 @given(opening_balances, steps, st.data())
 def test_settlement_invariants(balances, plan, data):
-    genesis = parse_genesis(genesis_document(balances))
+    genesis = genesis_with(balances)
     items = build_items(genesis.chain_id, plan)
     cuts = data.draw(st.lists(st.booleans(), min_size=len(items), max_size=len(items)), label="cuts")
     blocks = split_blocks(items, cuts)
@@ -314,7 +293,7 @@ def test_settlement_invariants(balances, plan, data):
 @given(opening_balances, st.lists(st.tuples(st.sampled_from(MEMBERS), st.sampled_from(MEMBERS),
                                             st.integers(1, 400)), min_size=1, max_size=25))
 def test_a_block_replayed_whole_executes_nothing(balances, payments):
-    genesis = parse_genesis(genesis_document(balances))
+    genesis = genesis_with(balances)
     signer_of = {owner: kp for owner, kp in SIGNERS.values() if owner}
     block = [sign_tx(signer_of[payer].signer(), genesis.chain_id, n, "settlement.pay",
                      {"from": payer, "to": payee, "currency": "EUR", "amount": amount})
