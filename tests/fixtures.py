@@ -1,15 +1,20 @@
 """Helpers shared by every test folder: genesis documents with keys from
-fixed seeds, and blocks executed from genesis and compared byte for byte.
+fixed seeds, blocks executed from genesis and compared byte for byte, and
+waiting for a condition with a deadline.
 
 Not a pytest conftest: tests import it by name (`from fixtures import ...`),
 which works from every folder because tests/conftest.py puts tests/ on
-sys.path. Nothing here starts a process or opens a socket.
+sys.path. Nothing here starts a process or opens a socket, and nothing waits
+without a deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from contracts.executor import BlockContext, BlockResult, Executor
 from contracts.genesis import Genesis, genesis_state
@@ -18,6 +23,7 @@ from crypto import encoding
 from crypto.keys import KeyPair
 
 KEY_SEED_PREFIX = b"consort-test-key/"
+POLL_INTERVAL_S = 0.05
 
 
 # --- keys and genesis documents -------------------------------------------------
@@ -103,3 +109,27 @@ def accounts(state: DictState) -> dict[tuple[str, str], int]:
             iid, currency = state_key[len(b"acct/"):].decode().split("/")
             found[iid, currency] = encoding.decode(value)
     return found
+
+
+# --- waiting with a deadline ----------------------------------------------------------
+
+async def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str | Callable[[], str],
+                     interval_s: float = POLL_INTERVAL_S) -> Any:
+    """Call `predicate` (plain or async) every `interval_s` until it returns
+    something true, and return that. After `timeout_s` fail with an
+    AssertionError naming `what` (a text, or a function giving the text at
+    that moment) and the predicate's last value when it says more than
+    None or False."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() >= deadline:
+            described = what() if callable(what) else what
+            seen = "" if value is None or value is False else f"; last saw {value!r}"
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {described}{seen}")
+        await asyncio.sleep(interval_s)

@@ -13,6 +13,7 @@ import pytest
 
 from contracts.tx import sign_tx
 from crypto.keys import read_key_file
+from fixtures import wait_until
 from node.client import ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium
@@ -85,14 +86,19 @@ async def statuses(cluster: LocalCluster, replica_ids: list[int]) -> list[dict]:
 async def wait_agreement(cluster: LocalCluster, replica_ids: list[int], height_min: int,
                          timeout_s: float = 20.0) -> list[dict]:
     """Wait until the replicas report one height >= height_min and one state root."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = await statuses(cluster, replica_ids)
-        heights = {s["height"] for s in found}
-        if len({(s["height"], s["state_root"]) for s in found}) == 1 and min(heights) >= height_min:
-            return found
-        assert time.monotonic() < deadline, f"no agreement: {[(s['height'], s['state_root'][:8]) for s in found]}"
-        await asyncio.sleep(0.05)
+    found: list[dict] = []
+
+    async def agreed() -> bool:
+        found[:] = await statuses(cluster, replica_ids)
+        one_tip = len({(s["height"], s["state_root"]) for s in found}) == 1
+        return one_tip and min(s["height"] for s in found) >= height_min
+
+    def described() -> str:
+        seen = [(s["height"], s["state_root"][:8]) for s in found]
+        return f"agreement at a height >= {height_min}; (height, state root) per replica: {seen}"
+
+    await wait_until(agreed, timeout_s, described)
+    return found
 
 
 __all__ = ["Payer", "statuses", "wait_agreement", "Path"]

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import Payer, statuses, wait_agreement
+from fixtures import wait_until
 from node.client import ClientError, ConsortClient
 
 pytestmark = pytest.mark.integration
@@ -54,23 +55,16 @@ class Load:
         await asyncio.gather(*self.tasks)
 
 
-async def wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 def test_commits_resume_after_the_primary_is_killed(cluster):
     async def scenario():
         async with Load(cluster, via=[1, 2, 3]) as load:
-            await wait_for(lambda: len(load.acknowledged) >= 200, 30, "load to commit")
+            await wait_until(lambda: len(load.acknowledged) >= 200, 30, "load to commit")
             killed_at = time.monotonic()
             cluster.kill(0, signal.SIGKILL)
-            await wait_for(lambda: load.sent_times[-1] > killed_at, 30, "a commit of a payment sent after the kill")
+            await wait_until(lambda: load.sent_times[-1] > killed_at, 30, "a commit of a payment sent after the kill")
             first_commit_after = min(c for c, s in zip(load.commit_times, load.sent_times) if s > killed_at)
             count_at_resume = len(load.acknowledged)
-            await wait_for(lambda: len(load.acknowledged) >= count_at_resume + 100, 30, "commits to continue")
+            await wait_until(lambda: len(load.acknowledged) >= count_at_resume + 100, 30, "commits to continue")
         agreed = await wait_agreement(cluster, [1, 2, 3], height_min=1)
         assert all(s["view"] >= 1 and s["primary"] != 0 for s in agreed)
         print(f"\nprimary killed -> first new commit: {(first_commit_after - killed_at) * 1000:.0f} ms")
@@ -82,10 +76,10 @@ def test_backup_sigkilled_repeatedly_loses_no_acknowledged_transaction(cluster):
     async def scenario():
         async with Load(cluster, via=[0, 1]) as load:
             for round_number in range(3):
-                await wait_for(lambda n=len(load.acknowledged): len(load.acknowledged) >= n + 60, 30, "load")
+                await wait_until(lambda n=len(load.acknowledged): len(load.acknowledged) >= n + 60, 30, "load")
                 cluster.kill(3, signal.SIGKILL)
-                await wait_for(lambda n=len(load.acknowledged): len(load.acknowledged) >= n + 60, 30,
-                               "commits with the backup down")
+                await wait_until(lambda n=len(load.acknowledged): len(load.acknowledged) >= n + 60, 30,
+                                 "commits with the backup down")
                 cluster.start(3)
                 await cluster.wait_ready([3])
         agreed = await wait_agreement(cluster, [0, 1, 2, 3], height_min=1, timeout_s=30)
@@ -102,7 +96,7 @@ def test_backup_sigkilled_repeatedly_loses_no_acknowledged_transaction(cluster):
 def test_node_with_a_wiped_data_folder_catches_up_by_state_transfer(cluster):
     async def scenario():
         async with Load(cluster, via=[0, 1]) as load:
-            await wait_for(lambda: len(load.acknowledged) >= 200, 30, "load")
+            await wait_until(lambda: len(load.acknowledged) >= 200, 30, "load")
         cluster.kill(2, signal.SIGKILL)
         shutil.rmtree(cluster.directory / cluster.institutions[2]["id"] / "data")
         before = (await statuses(cluster, [0]))[0]
@@ -111,7 +105,7 @@ def test_node_with_a_wiped_data_folder_catches_up_by_state_transfer(cluster):
         agreed = await wait_agreement(cluster, [0, 1, 2, 3], height_min=before["height"], timeout_s=30)
         assert agreed[2]["height"] >= before["height"] > 0
         async with Load(cluster, via=[2]) as load:
-            await wait_for(lambda: len(load.acknowledged) >= 40, 30, "commits through the restored node")
+            await wait_until(lambda: len(load.acknowledged) >= 40, 30, "commits through the restored node")
         await wait_agreement(cluster, [0, 1, 2, 3], height_min=before["height"] + 1)
 
     asyncio.run(scenario())

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from crypto.keys import KeyPair
+from fixtures import wait_until
 from node.runtime.config import Limits
 from node.runtime.inbound import InboundPeers, PeerChecks
 from node.runtime.peers import PeerLinks, pack_frame, unpack_frame
@@ -48,19 +49,12 @@ async def server():
     await test_server.close()
 
 
-async def wait_until(predicate, timeout_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
-
-
 async def test_validator_connects_and_frames_arrive(server):
     receiver, url, received = server
     dialler = links(KEYS[1].signer(), peers={VALIDATORS[0]: url})
     await dialler.start()
     try:
-        await wait_until(lambda: dialler.outbound_up[VALIDATORS[0]])
+        await wait_until(lambda: dialler.outbound_up[VALIDATORS[0]], 5.0, "the link to validator 0")
         dialler.send(VALIDATORS[0], b"first")
         dialler.send(VALIDATORS[0], b"second")
         sender, frame = await asyncio.wait_for(received.get(), 5)
@@ -80,7 +74,7 @@ async def test_unknown_key_is_refused(server):
     await rogue.start()
     try:
         rogue.send(VALIDATORS[0], b"let me in")
-        await wait_until(lambda: receiver.refused >= 3)  # several dial attempts, each refused
+        await wait_until(lambda: receiver.refused >= 3, 5.0, "several dial attempts, each refused")
         assert not rogue.outbound_up[VALIDATORS[0]]
         assert received.empty() and not receiver.up.get(stranger.public_key)
     finally:
@@ -95,7 +89,8 @@ async def test_a_node_pretending_to_be_another_is_refused(server):
     await confused.start()
     try:
         confused.send(VALIDATORS[2], b"for validator 2")
-        await wait_until(lambda: confused.dial_failures >= 2 and receiver.refused >= 2)  # dials happened
+        await wait_until(lambda: confused.dial_failures >= 2 and receiver.refused >= 2, 5.0,
+                         "dials that the dialler dropped and the server counted as refused")
         assert not confused.outbound_up[VALIDATORS[2]] and received.empty()
         assert not receiver.up.get(VALIDATORS[1])
     finally:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 
 import pytest
 
 from conftest import free_base_port, statuses
+from fixtures import wait_until
 from node.devtools import story
 from node.client import ConsortClient
 from node.devtools.cluster import LocalCluster
@@ -35,10 +35,15 @@ def five(tmp_path):
 
 
 async def pay_until(party, payee: str, height: int) -> None:
-    deadline = time.monotonic() + 60
-    while await story.height(party.url) < height:
-        assert time.monotonic() < deadline, f"height {height} not reached"
+    """Pay `payee` one unit at a time (each payment waits for its block) until
+    the chain reaches `height`."""
+    async def reached() -> bool:
+        if await story.height(party.url) >= height:
+            return True
         await party.send("settlement.pay", {"from": party.institution, "to": payee, "currency": "EUR", "amount": 1})
+        return False
+
+    await wait_until(reached, 60, f"height {height}")
 
 
 def test_a_validator_added_by_governance_votes_from_the_next_boundary(five):
@@ -59,10 +64,11 @@ def test_a_validator_added_by_governance_votes_from_the_next_boundary(five):
         effective = outcome["result"]["effective_height"]
         assert effective % CHECKPOINT_INTERVAL == 0
         await pay_until(alpha, bravo.institution, effective + 1)
-        deadline = time.monotonic() + 30
-        while (await statuses(five, [4]))[0]["replica_id"] != 4:
-            assert time.monotonic() < deadline, "the new validator never took its place"
-            await asyncio.sleep(0.1)
+
+        async def echo_validates() -> bool:
+            return (await statuses(five, [4]))[0]["replica_id"] == 4
+
+        await wait_until(echo_validates, 30, "the new validator to take its place (replica id 4)")
         async with ConsortClient(alpha.url) as client:
             validators = (await client.get("/v1/governance/validators"))["validators"]
         assert [v[0] for v in validators][-1] == echo.institution and len(validators) == 5
