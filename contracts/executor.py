@@ -82,10 +82,6 @@ class BlockResult:
         return merkle.root(list(self.receipt_leaves))
 
 
-def receipts_root(receipts: tuple[Receipt, ...]) -> bytes:
-    return merkle.root([encoding.encode(r.to_wire()) for r in receipts])
-
-
 def nonce_key(sender: bytes) -> bytes:
     return b"nonce/" + sender
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from conftest_crypto import Chain, pay, unit_document
 from contracts import executor as executor_module
 from contracts.executor import (
-    NONCE_WINDOW, BlockContext, Executor, Receipt, nonce_key, nonce_status, receipts_root, use_nonce,
+    NONCE_WINDOW, BlockContext, BlockResult, Executor, Receipt, nonce_key, nonce_status, use_nonce,
 )
 from contracts.genesis import (
     BALANCE_MAX, CONSENSUS_DEFAULTS, GenesisError, account_key, client_key_key, genesis_state, institution_key,
@@ -260,16 +260,44 @@ def test_later_transactions_in_a_block_see_earlier_writes(chain):
     assert (chain.balance("bank-a"), chain.balance("bank-b"), chain.balance("bank-c")) == (1200, 0, 300)
 
 
+# The receipts root of the three receipts below, computed once and checked by
+# hand (msgpack bytes and SHA-256 written out, not this code). It pins the
+# receipt wire form [tx_hash, code, detail, output], its canonical encoding and
+# the RFC 9162 tree (the odd third leaf carried up): changing any of them
+# changes every block's receipts_root, which old chains would then fail.
+RECEIPTS_ROOT_KNOWN = "86de84c6694efc3a8e78aa3a54fdfc8a98e9c69d7575c4f841b637894a1e7ebd"
+
+
 def test_receipt_wire_and_root():
     receipts = (Receipt(b"\x01" * 32, "ok"), Receipt(b"\x02" * 32, "nonce_used", "nonce 3 was already used"))
     for r in receipts:
         assert Receipt.from_wire(encoding.decode(encoding.encode(r.to_wire()))) == r
-    assert receipts_root(receipts) == merkle.root([encoding.encode(r.to_wire()) for r in receipts])
     assert receipts[1].to_json() == {"tx_hash": "02" * 32, "ok": False, "code": "nonce_used",
                                      "detail": "nonce 3 was already used", "output": {}}
     with_output = Receipt(b"\x03" * 32, "ok", "", {"asset": b"\x04" * 2, "units": [1, 2]})
     assert Receipt.from_wire(encoding.decode(encoding.encode(with_output.to_wire()))) == with_output
     assert with_output.to_json()["output"] == {"asset": "0404", "units": [1, 2]}
+    fixed = (*receipts, with_output)
+    result = BlockResult([], fixed, tuple(encoding.encode(r.to_wire()) for r in fixed))
+    assert result.receipts_root.hex() == RECEIPTS_ROOT_KNOWN
+
+
+def test_an_executed_block_commits_to_its_receipts_canonical_bytes(chain):
+    paid = chain.sign("bank-a", 0, pay("bank-a", "bank-b", 5))
+    result = chain.apply([paid, paid, chain.sign("bank-b", 0, pay("bank-b", "bank-c", 10**6))])
+    assert [r.code for r in result.receipts] == ["ok", "nonce_used", "insufficient_funds"]
+    leaves = [encoding.encode(r.to_wire()) for r in result.receipts]
+    assert list(result.receipt_leaves) == leaves
+    assert result.receipts_root == merkle.root(leaves)
+    # Any change to any receipt, or to their order, moves the root.
+    for index, receipt in enumerate(result.receipts):
+        for changed in (dataclasses.replace(receipt, tx_hash=bytes(32)),
+                        dataclasses.replace(receipt, code="unknown_type" if receipt.ok else "ok"),
+                        dataclasses.replace(receipt, detail=receipt.detail + "."),
+                        dataclasses.replace(receipt, output={**(receipt.output or {}), "extra": 1})):
+            altered = [*leaves[:index], encoding.encode(changed.to_wire()), *leaves[index + 1:]]
+            assert merkle.root(altered) != result.receipts_root, (index, changed)
+    assert merkle.root([leaves[1], leaves[0], leaves[2]]) != result.receipts_root
 
 
 # --- executor: every failure code -------------------------------------------------
