@@ -13,6 +13,7 @@ import pytest
 
 from consensus.auth import verify_certificate
 from consensus.config import validator_set_hash
+from netsim.byzantine import Silent
 from netsim.report import replay_command
 from netsim.run import SimConfig, Simulation
 from netsim.scenarios import SCENARIOS
@@ -67,8 +68,21 @@ def test_one_faulty_replica_cannot_drive_the_others_through_view_changes():
 
 
 def test_a_violation_is_reported_with_its_seed():
-    report = run("none", 4, 9)
-    assert replay_command(report).startswith("consort sim run --nodes 4 --faulty 0 --seed 9")
+    # Scenario "silent" silences replica 0, f = 1 of 4: every request commits.
+    assert not run("silent", 4, 9)["violations"]
+    # Silencing replica 1 as well puts two of four beyond f: no quorum forms and
+    # nothing commits. (The second silent replica is this test's doing, so the
+    # replay command repeats the run's seed and settings, not this violation.)
+    simulation = Simulation(SimConfig(nodes=4, faulty=1, seed=9, duration_s=DURATION_S, scenario="silent",
+                                      rate_tps=RATE_TPS, liveness_bound_s=5))
+    second = simulation.nodes[1]
+    assert second.honest
+    second.strategy = Silent(second, simulation.streams("byzantine/1"))
+    report = simulation.run()
+    assert report["requests_submitted"] > 0 and report["requests_committed"] == 0
+    assert len(report["violations"]) == 1, report["violations"]
+    assert f"liveness: {report['requests_submitted']} requests not committed" in report["violations"][0]
+    assert replay_command(report).startswith("consort sim run --nodes 4 --faulty 1 --seed 9 ")
 
 
 def test_a_new_validator_set_takes_over_at_the_checkpoint_boundary():
