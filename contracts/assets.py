@@ -88,7 +88,7 @@ from __future__ import annotations
 
 from contracts import assets_dvp, assets_ops, assets_pledge
 from contracts.assets_state import asset_history, get_asset, get_offer, list_assets
-from contracts.registry import TxType
+from contracts.interface import TxType
 
 HOLDERS = ("member", "validator")
 REGULATOR = ("regulator",)
@@ -107,7 +107,7 @@ TX_TYPES = {
     "assets.enforce": TxType(assets_pledge.enforce, HOLDERS, assets_pledge.PLEDGEE_FIELDS),
     "assets.offer": TxType(assets_dvp.offer, HOLDERS, assets_dvp.OFFER_FIELDS),
     "assets.cancel_offer": TxType(assets_dvp.cancel_offer, HOLDERS, (assets_dvp.OFFER,)),
-    "settlement.dvp": TxType(assets_dvp.dvp, HOLDERS, (assets_dvp.OFFER,)),
+    "settlement.dvp": TxType(assets_dvp.dvp, HOLDERS, (assets_dvp.OFFER,), requires=("assets",)),
 }
 
 __all__ = ["TX_TYPES", "asset_history", "get_asset", "get_offer", "list_assets"]

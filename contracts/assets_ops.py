@@ -14,7 +14,7 @@ from contracts.assets_state import (
     give_units, load, move_units, new_asset, new_id, require_active, require_currency, require_eligible,
     require_holding, require_movable, save, take_units, terms_of,
 )
-from contracts.registry import Call
+from contracts.interface import Call
 from contracts.schema import AMOUNT_MAX, ContractError, Field
 from contracts.state import Overlay
 

@@ -15,7 +15,7 @@ from contracts.assets_state import (
     append_history, consume_consent, load, move_units, new_id, require_currency, require_eligible, require_movable,
     save,
 )
-from contracts.registry import Call
+from contracts.interface import Call
 from contracts.schema import ContractError, Field
 from contracts.state import Overlay
 

@@ -22,7 +22,7 @@ iteration only.
 from __future__ import annotations
 
 from contracts import money
-from contracts.registry import Call
+from contracts.interface import Call
 from contracts.schema import ContractError
 from contracts.store import get, key, next_id, put, require_institution
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from crypto import encoding, hashing, merkle
-from contracts import assets, governance, settlement
 from contracts.genesis import client_key_key, institution_key
-from contracts.registry import Call, TxType
+from contracts.interface import Call, EndOfBlockHook, TxType
+from contracts.registry import END_OF_BLOCK_HOOKS, TX_TYPES, contract_enabled
 from contracts.schema import ContractError, check_args
 from contracts.state import Overlay, StateView
 from contracts.tx import Transaction, TxError, decode_tx
@@ -25,9 +25,6 @@ from contracts.tx import Transaction, TxError, decode_tx
 NONCE_WINDOW = 4096
 OK = "ok"
 
-TX_TYPES: dict[str, TxType] = dict(sorted({**settlement.TX_TYPES, **assets.TX_TYPES,
-                                            **governance.TX_TYPES}.items()))
-ALWAYS_ON = ("governance",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +70,15 @@ def to_json_value(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class BlockResult:
+    """What executing a block produced: its sorted write set, one receipt per
+    transaction (and each receipt's canonical bytes, the receipts-root
+    leaves, encoded once), and the validator set in force from the next
+    block when this block changed it (node keys in replica order), else None."""
+
     writes: list[tuple[bytes, bytes | None]]
     receipts: tuple[Receipt, ...]
-    receipt_leaves: tuple[bytes, ...]  # each receipt's canonical bytes, encoded once
+    receipt_leaves: tuple[bytes, ...]
+    validators: tuple[bytes, ...] | None = None
 
     @property
     def receipts_root(self) -> bytes:
@@ -119,29 +122,33 @@ def nonce_status(state: StateView, sender: bytes, nonce: int) -> str | None:
 
 
 class Executor:
-    """Applies blocks; holds no state of its own between calls."""
+    """Applies blocks; holds no state of its own between calls. The contracts
+    and end-of-block hooks are the registry's unless given."""
 
-    def __init__(self, tx_types: dict[str, TxType] | None = None) -> None:
+    def __init__(self, tx_types: dict[str, TxType] | None = None,
+                 hooks: tuple[EndOfBlockHook, ...] = END_OF_BLOCK_HOOKS) -> None:
         self.tx_types = TX_TYPES if tx_types is None else tx_types
+        self.hooks = hooks
 
     def execute(self, state: StateView, context: BlockContext, txs: list[Transaction | bytes]) -> BlockResult:
-        """Run `txs` in order, then activate a pending validator set whose
-        checkpoint boundary this block is. Raw bytes are decoded and
-        signature-checked here; a `Transaction` object is taken as already
-        verified by the caller."""
+        """Run `txs` in order, then the end-of-block hooks on the result.
+        Raw bytes are decoded and signature-checked here; a `Transaction`
+        object is taken as already verified by the caller."""
         block = Overlay(state)
-        receipts = []
-        for tx in txs:
-            receipts.append(self._execute_tx(block, context, tx))
-        activation = governance.activate_pending_validators(block, context.height)
-        if activation is not None:
-            for key, value in activation.writes:
+        receipts = [self._execute_tx(block, context, tx) for tx in txs]
+        validators = None
+        for hook in self.hooks:
+            end = hook(block, context.height)
+            if end is None:
+                continue
+            for key, value in end.writes:
                 if value is None:
                     block.delete(key)
                 else:
                     block.put(key, value)
-        receipts_tuple = tuple(r for r, _ in receipts)
-        return BlockResult(block.sorted_writes(), receipts_tuple, tuple(leaf for _, leaf in receipts))
+            validators = end.validators if end.validators is not None else validators
+        return BlockResult(block.sorted_writes(), tuple(r for r, _ in receipts),
+                           tuple(leaf for _, leaf in receipts), validators)
 
     def _execute_tx(self, block: Overlay, context: BlockContext,
                     tx: Transaction | bytes) -> tuple[Receipt, bytes]:
@@ -190,7 +197,7 @@ class Executor:
         if tx_type is None:
             raise ContractError("unknown_type", tx.type)
         contract = tx.type.split(".", 1)[0]
-        if contract not in ALWAYS_ON and scope.get(contract_switch_key(contract)) == encoding.encode(False):
+        if not contract_enabled(scope, contract):
             raise ContractError("contract_disabled", f"{contract} is switched off by governance")
         raw_record = scope.get(institution_key(institution))
         if raw_record is None:
@@ -199,9 +206,8 @@ class Executor:
         if not set(roles) & set(tx_type.roles):
             raise ContractError("not_permitted", f"{institution} has roles {list(roles)}; {tx.type} needs one of {list(tx_type.roles)}")
         check_args(tx_type.fields, tx.args)
+        for needed in tx_type.requires:
+            if not contract_enabled(scope, needed):
+                raise ContractError("contract_disabled", f"{needed} is switched off by governance")
         call = Call(institution, roles, tx.args, context.height, context.timestamp_ms, tx.hash, tx.sender)
         return tx_type.apply(scope, call) or {}
-
-
-def contract_switch_key(contract: str) -> bytes:
-    return b"gov/contract/" + contract.encode()

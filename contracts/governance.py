@@ -30,9 +30,12 @@ The rules, as decided:
 - A proposal's action is checked (run on a throwaway overlay) when it is
   proposed, so a proposal that would be refused is refused at once.
 - Validator-set changes take effect at a checkpoint boundary: they write
-  `gov/validators_pending`, which the node moves into `gov/validators` with
-  `activate_pending_validators` (see there). The set keeps at least one
-  validator and no duplicates; BFT sizing (3f + 1) is the members' call.
+  `gov/validators_pending`, which `activate_pending_validators`, the
+  end-of-block hook the registry names, moves into `gov/validators` at the
+  end of the effective block. The set keeps at least one validator and no
+  duplicates; BFT sizing (3f + 1) is the members' call.
+- Switching contracts on and off is the registry's action (it knows which
+  contracts exist); it reaches `propose` and `vote` through `tx_types`.
 
 State written here, besides what genesis writes: `gov/proposal/<id>`
 (records), `gov/proposals/open` (sorted open ids, bounded by
@@ -43,6 +46,7 @@ open_proposals_max), `seq/proposal`, `gov/validators_pending`,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 from contracts import money
@@ -50,7 +54,7 @@ from contracts.genesis import (
     CONSENSUS_DEFAULTS, CURRENCIES_KEY, ID_PATTERN, INSTITUTIONS_KEY, PARAMETER_DEFAULTS, ROLES, VALIDATORS_KEY,
     account_key, client_key_key, institution_key, institution_keys_key,
 )
-from contracts.registry import Call, TxType
+from contracts.interface import BlockEnd, Call, TxType
 from contracts.schema import AMOUNT_MAX, ContractError, Field, check_args
 from contracts.state import Overlay
 from contracts.store import get, institution, key, next_id, param, put
@@ -151,27 +155,33 @@ def validator_set_at(state, height: int) -> list[list]:
     return validators(state)
 
 
-@dataclass(frozen=True, slots=True)
-class ValidatorActivation:
-    """A pending validator set taking effect: the writes that belong to the
-    block just executed, and the set that orders the blocks after it."""
-
-    validators: tuple[tuple[str, bytes], ...]
-    writes: tuple[tuple[bytes, bytes | None], ...]
-
-
-def activate_pending_validators(state, height: int) -> ValidatorActivation | None:
-    """Call after executing every block, on the state including that block's
-    writes. None unless a pending set's effective height has been reached;
-    otherwise apply `writes` (None = delete) in the same write batch and
-    state root as block `height`, and run consensus from height + 1 with
-    `validators`. Pure: reads `state`, writes nothing."""
+def activate_pending_validators(state, height: int) -> BlockEnd | None:
+    """The end-of-block hook: on the state including block `height`'s writes,
+    None unless a pending set's effective height has been reached; otherwise
+    the writes that move it into force (in the same write batch and state
+    root as block `height`) and the node keys that order the blocks after it.
+    Pure: reads `state`, writes nothing."""
     pending = pending_validators(state)
     if pending is None or height < pending["effective_height"]:
         return None
     new_set = pending["set"]
     writes = ((VALIDATORS_KEY, encoding.encode(new_set)), (PENDING_KEY, None))
-    return ValidatorActivation(tuple((iid, node_key) for iid, node_key in new_set), writes)
+    return BlockEnd(writes, tuple(node_key for _, node_key in new_set))
+
+
+def scheduled_validator_set(output: Any) -> tuple[bytes, ...] | None:
+    """The node keys (in replica order) of the validator set that a governance
+    receipt's output schedules, when its proposal passed with a validator
+    change; else None. Receipts are this contract's format, so its reader
+    is here: an auditor that does not re-execute follows the set with it."""
+    if not isinstance(output, dict) or output.get("status") != PASSED:
+        return None
+    result = output.get("result")
+    scheduled = result.get("validator_set") if isinstance(result, dict) else None
+    if not isinstance(scheduled, list) or not all(
+            isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], bytes) for entry in scheduled):
+        return None
+    return tuple(node_key for _, node_key in scheduled)
 
 
 def _planned_set(state) -> list[list]:
@@ -362,20 +372,6 @@ def _remove_validator(state, args: dict, height: int) -> dict:
     return _schedule(state, [v for v in planned if v[0] != iid], height)
 
 
-def _switch_contract(enabled: bool) -> Callable[[Any, dict, int], dict]:
-    def run(state, args: dict, height: int) -> dict:
-        from contracts import executor  # here, not above: the executor imports this module
-
-        name = args["contract"]
-        if not any(t.split(".", 1)[0] == name for t in executor.TX_TYPES):
-            raise ContractError("unknown_contract", name)
-        if name in executor.ALWAYS_ON:
-            raise ContractError("contract_protected", f"{name} cannot be switched")
-        state.put(executor.contract_switch_key(name), encoding.encode(enabled))
-        return {"contract": name, "enabled": enabled}
-    return run
-
-
 def _set_parameter(state, args: dict, height: int) -> dict:
     name, value = args["name"], args["value"]
     if name in PROTECTED_PARAMETERS:
@@ -407,7 +403,6 @@ ID = Field("id", str, minimum=1, length_max=32)
 KEY = Field("key", bytes, minimum=32, length_max=32)
 NODE_KEY = Field("node_key", bytes, minimum=32, length_max=32)
 ROLES_FIELD = Field("roles", list, minimum=1, length_max=len(ROLES))
-CONTRACT = Field("contract", str, minimum=1, length_max=32)
 
 ACTIONS: dict[str, Action] = {
     "add_institution": Action(_add_institution, (
@@ -421,16 +416,14 @@ ACTIONS: dict[str, Action] = {
     "set_node_key": Action(_set_node_key, (ID, NODE_KEY)),
     "add_validator": Action(_add_validator, (ID,)),
     "remove_validator": Action(_remove_validator, (ID,)),
-    "enable_contract": Action(_switch_contract(True), (CONTRACT,)),
-    "disable_contract": Action(_switch_contract(False), (CONTRACT,)),
     "set_parameter": Action(_set_parameter, (Field("name", str, minimum=1, length_max=64), Field("value", int))),
     "mint": Action(_mint, (Field("institution", str, minimum=1, length_max=32),
                            Field("currency", str, minimum=3, length_max=3), Field("amount", int, minimum=1))),
 }
 
 
-def _run_action(state, action_name: str, args: dict, height: int) -> dict:
-    action = ACTIONS.get(action_name)
+def _run_action(state, actions: dict[str, Action], action_name: str, args: dict, height: int) -> dict:
+    action = actions.get(action_name)
     if action is None:
         raise ContractError("unknown_action", action_name)
     check_args(action.fields, args)
@@ -464,11 +457,11 @@ def _check_capacity(state, proposer: str) -> None:
         raise ContractError("too_many_proposals", f"{proposer} has {mine_max} open proposals")
 
 
-def _execute(state, record: dict, height: int) -> dict:
+def _execute(state, actions: dict[str, Action], record: dict, height: int) -> dict:
     """Run a passed proposal's action, all or nothing; the record's new fields."""
     scope = Overlay(state)
     try:
-        result = _run_action(scope, record["action"], record["args"], height)
+        result = _run_action(scope, actions, record["action"], record["args"], height)
     except ContractError as exc:
         return {"status": FAILED, "error": exc.code, "detail": exc.detail}
     for state_key, value in scope.sorted_writes():
@@ -479,9 +472,9 @@ def _execute(state, record: dict, height: int) -> dict:
     return {"status": PASSED, "result": result}
 
 
-def propose(state, call: Call) -> dict:
+def propose(state, call: Call, actions: dict[str, Action]) -> dict:
     action, args = call.args["action"], call.args.get("args", {})
-    _run_action(Overlay(state), action, args, call.height)  # refuse now what would be refused then
+    _run_action(Overlay(state), actions, action, args, call.height)  # refuse now what would be refused then
     _close_expired(state, call.height)
     _check_capacity(state, call.institution)
     proposal_id = next_id(state, "proposal")
@@ -494,7 +487,7 @@ def propose(state, call: Call) -> dict:
     return {"proposal": proposal_id, "expires_height": record["expires_height"]}
 
 
-def vote(state, call: Call) -> dict:
+def vote(state, call: Call, actions: dict[str, Action]) -> dict:
     proposal_id = call.args["proposal"]
     record = proposal(state, proposal_id)
     if record is None:
@@ -511,7 +504,7 @@ def vote(state, call: Call) -> dict:
     counts = tally(state, record)
     closing: dict = {}
     if counts["passes"]:
-        closing = {**_execute(state, record, call.height), "closed_height": call.height}
+        closing = {**_execute(state, actions, record, call.height), "closed_height": call.height}
     elif not counts["can_pass"]:
         closing = {"status": REJECTED, "closed_height": call.height}
     record = {**record, **closing}
@@ -521,9 +514,12 @@ def vote(state, call: Call) -> dict:
             **{k: counts[k] for k in ("yes", "no", "members", "threshold_bps")}}
 
 
-TX_TYPES = {
-    "governance.propose": TxType(apply=propose, roles=VOTING_ROLES, fields=(
-        Field("action", str, minimum=1, length_max=32), Field("args", dict, required=False, length_max=16))),
-    "governance.vote": TxType(apply=vote, roles=VOTING_ROLES, fields=(
-        Field("proposal", int, minimum=1), Field("yes", bool))),
-}
+def tx_types(actions: dict[str, Action]) -> dict[str, TxType]:
+    """governance.propose and governance.vote over `actions` (ACTIONS and
+    whatever the registry adds)."""
+    return {
+        "governance.propose": TxType(apply=partial(propose, actions=actions), roles=VOTING_ROLES, fields=(
+            Field("action", str, minimum=1, length_max=32), Field("args", dict, required=False, length_max=16))),
+        "governance.vote": TxType(apply=partial(vote, actions=actions), roles=VOTING_ROLES, fields=(
+            Field("proposal", int, minimum=1), Field("yes", bool))),
+    }

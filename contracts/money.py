@@ -9,7 +9,7 @@ only `mint` and `burn` change the total of a currency.
 from __future__ import annotations
 
 from contracts.genesis import BALANCE_MAX, account_key
-from contracts.registry import Call
+from contracts.interface import Call
 from contracts.schema import ContractError
 from contracts.store import get, key, put
 from crypto import encoding, hashing

@@ -63,7 +63,7 @@ from __future__ import annotations
 
 from contracts import money, netting, store
 from contracts.genesis import PARAMETER_DEFAULTS
-from contracts.registry import Call, TxType
+from contracts.interface import Call, TxType
 from contracts.schema import ContractError, Field
 from contracts.state import Overlay
 

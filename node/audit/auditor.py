@@ -3,26 +3,29 @@
 `ChainAuditor` takes blocks in height order (block, certificate, receipt
 bytes) and checks for each: it extends the previous block's hash; its
 transaction root and count match its transactions; its commit certificate
-holds 2f+1 valid COMMIT signatures of the validator set in force at that
-height; the receipts root it carries for its parent matches the parent's
-receipts. The validator set is followed through governance: a passing vote
-whose receipt schedules a new set (keys and effective height) switches the
-set after the effective block, exactly as the executor does, and every
-header's validator-set hash must agree. With re-execution it also replays
-every transaction from genesis, compares receipts byte for byte and
-recomputes every state root with the authenticated state tree.
-The first failure names the height and what failed.
+holds a quorum of valid COMMIT signatures of the validator set in force at
+that height; the receipts root it carries for its parent matches the
+parent's receipts. With re-execution it also replays every transaction
+from genesis, compares receipts byte for byte, recomputes every state root
+with the authenticated state tree, and takes the validator set in force
+next from the executor's block result, as the node does.
+
+Without re-execution there is no block result: the set a governance
+receipt schedules (read by the governance contract's own
+`scheduled_validator_set`) becomes the candidate, and the set changes at the
+first header whose validator-set hash is the candidate's. Every header's
+validator-set hash must match the set in force. The first failure names
+the height and what failed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgpack
-
 from consensus.auth import verify_certificate
 from consensus.config import validator_set_hash
 from consensus.messages import Block, CommitCertificate, tx_root
+from contracts import governance
 from contracts.executor import BlockContext, Executor
 from contracts.genesis import Genesis, genesis_state
 from contracts.state import DictState
@@ -44,25 +47,22 @@ class AuditReport:
     state_root: bytes = b""
 
 
-def scheduled_validator_set(raw_receipt: bytes) -> tuple[tuple[bytes, ...], int] | None:
-    """The validator set (keys) and effective height a governance receipt schedules, if any."""
+def scheduled_validator_set(raw_receipt: bytes) -> tuple[bytes, ...] | None:
+    """The validator set a receipt schedules, if it is a passing governance vote that does."""
     try:
-        _, code, _, output = msgpack.unpackb(raw_receipt, raw=False)
-    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        fields = encoding.decode(raw_receipt)
+    except encoding.DecodeError:
         return None
-    if code != "ok" or not isinstance(output, dict) or output.get("status") != "passed":
+    if not isinstance(fields, list) or len(fields) != 4 or fields[1] != "ok":
         return None
-    result = output.get("result")
-    if not isinstance(result, dict) or "validator_set" not in result:
-        return None
-    return tuple(key for _, key in result["validator_set"]), result["effective_height"]
+    return governance.scheduled_validator_set(fields[3])
 
 
 class ChainAuditor:
     def __init__(self, genesis: Genesis, reexecute: bool = False) -> None:
         self.genesis = genesis
         self.validators = genesis.validator_keys
-        self.pending: tuple[tuple[bytes, ...], int] | None = None
+        self.candidate: tuple[bytes, ...] | None = None  # without re-execution: the set last scheduled
         self.reexecute = reexecute
         self.height = 0
         self.prev_hash = genesis.chain_id
@@ -80,6 +80,7 @@ class ChainAuditor:
 
     def check(self, block: Block, certificate: CommitCertificate, receipts: list[bytes]) -> None:
         height = self.height + 1
+        self._follow_candidate(block)
         self._check_header(height, block)
         block_hash = block.header.hash()
         if certificate.seq != height:
@@ -91,18 +92,24 @@ class ChainAuditor:
             raise AuditFailure(height, "one receipt per transaction expected")
         if self.reexecute:
             self._reexecute(height, block, receipts)
-        for raw in receipts:
-            scheduled = scheduled_validator_set(raw)
-            if scheduled is not None:
-                self.pending = scheduled
-        if self.pending is not None and self.pending[1] == height:
-            self.validators, self.pending = self.pending[0], None
-            self.report.validator_changes += 1
+        else:
+            for raw in receipts:
+                self.candidate = scheduled_validator_set(raw) or self.candidate
         self.height, self.prev_hash = height, block_hash
         self.prev_receipts_root = merkle.root(receipts)
         self.prev_timestamp_ms = block.header.timestamp_ms
         self.report.blocks += 1
         self.report.txs += len(block.txs)
+
+    def _follow_candidate(self, block: Block) -> None:
+        """Without re-execution: switch to the scheduled set at the first
+        header that names it (its certificate must then hold under it)."""
+        if self.candidate is not None and block.header.validator_set_hash == validator_set_hash(self.candidate):
+            self._switch(self.candidate)
+
+    def _switch(self, validators: tuple[bytes, ...]) -> None:
+        self.validators, self.candidate = validators, None
+        self.report.validator_changes += 1
 
     def _check_header(self, height: int, block: Block) -> None:
         header = block.header
@@ -135,6 +142,8 @@ class ChainAuditor:
             if receipt.to_wire() != stored:
                 raise AuditFailure(height, f"receipt {index} differs from re-execution")
         self.state.apply(result.writes)
+        if result.validators is not None:
+            self._switch(result.validators)
         update = smt.update(self.tree, self.prev_state_root, result.writes)
         self.tree.update(update.new_nodes)
         for node_hash in update.obsolete:

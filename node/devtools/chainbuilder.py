@@ -22,13 +22,16 @@ def key(label: str) -> KeyPair:
     return KeyPair.from_seed(hashlib.sha256(b"chainbuilder/" + label.encode()).digest())
 
 
-def genesis_document(validators: int = 4, members: int = 4) -> dict:
-    ids = [f"bank-{i}" for i in range(max(validators, members))]
+def genesis_document(validators: int = 4, members: int = 4, standby: int = 0) -> dict:
+    """`validators` institutions validate from genesis; `standby` more hold
+    the validator role and a node key, ready for governance to add them."""
+    ids = [f"bank-{i}" for i in range(max(validators + standby, members))]
     institutions = []
     for i, iid in enumerate(ids):
-        entry = {"id": iid, "roles": ["member"] + (["validator"] if i < validators else []),
+        capable = i < validators + standby
+        entry = {"id": iid, "roles": ["member"] + (["validator"] if capable else []),
                  "client_keys": [key(f"{iid}/client").public_key.hex()], "balances": {"EUR": 10**15}}
-        if i < validators:
+        if capable:
             entry["node_key"] = key(f"{iid}/node").public_key.hex()
         institutions.append(entry)
     return {"chain_name": "builder", "currencies": ["EUR"], "institutions": institutions,
@@ -47,30 +50,45 @@ class ChainBuilder:
         self.members = [i.id for i in self.genesis.institutions if "member" in i.roles]
         self.signers = {iid: key(f"{iid}/client").signer() for iid in self.members}
         self.nonces = {iid: 0 for iid in self.members}
+        self.node_signers = {}
+        for institution in self.genesis.institutions:
+            self.add_node_key(f"{institution.id}/node")
+
+    def add_node_key(self, label: str) -> bytes:
+        """Hold the node key derived from `label` (for a rotation); its public key."""
+        signer = key(label).signer()
+        self.node_signers[signer.public_key] = signer
+        return signer.public_key
+
+    def tx(self, institution: str, tx_type: str, args: dict):
+        """A transaction signed by `institution`'s client key with its next nonce."""
+        self.nonces[institution] += 1
+        return sign_tx(self.signers[institution], self.genesis.chain_id, self.nonces[institution], tx_type, args)
 
     def payments(self, count: int, start: int = 0) -> list:
         txs = []
         for n in range(start, start + count):
             payer = self.members[n % len(self.members)]
             payee = self.members[(n + 1) % len(self.members)]
-            self.nonces[payer] += 1
-            txs.append(sign_tx(self.signers[payer], self.genesis.chain_id, self.nonces[payer], "settlement.pay",
+            txs.append(self.tx(payer, "settlement.pay",
                                {"from": payer, "to": payee, "currency": "EUR", "amount": 1 + n % 997}))
         return txs
 
-    def append(self, txs: list, signers: int | None = None) -> Block:
-        """Propose, certify (with `signers` validators, default 2f+1) and apply one block."""
+    def append(self, txs: list, signers: int | None = None, certified_by: tuple[bytes, ...] | None = None) -> Block:
+        """Propose, certify (with the first `signers` validators, default a
+        quorum) and apply one block. `certified_by` signs with another set's
+        keys than the one in force (to forge)."""
         tip = self.ledger.tip
         validators = self.ledger.validator_keys()
+        signing = validators if certified_by is None else certified_by
         raw = tuple(tx.wire() for tx in txs)
         header = BlockHeader(self.genesis.chain_id, tip.height + 1, 0, 0, tip.block_hash, tip.timestamp_ms + 1000,
                              tx_root(raw), len(raw), tip.state_root, tip.receipts_root,
                              validator_set_hash(validators))
         digest = header.hash()
-        quorum = 2 * ((len(validators) - 1) // 3) + 1 if signers is None else signers
-        by_key = {key(f"{v}/node").public_key: key(f"{v}/node").signer() for v in self.genesis.validators}
-        signatures = tuple((i, by_key[validators[i]].sign("pbft", vote_bytes(Commit.KIND, 0, header.height, digest)))
-                           for i in range(quorum))
+        count = 2 * ((len(validators) - 1) // 3) + 1 if signers is None else signers
+        signatures = tuple((i, self.node_signers[signing[i]].sign(
+            "pbft", vote_bytes(Commit.KIND, 0, header.height, digest))) for i in range(count))
         block = Block(header, raw)
         self.ledger.apply(block, CommitCertificate(0, header.height, digest, signatures), txs)
         return block

@@ -166,9 +166,7 @@ class Node:
         self.committed_txs += len(result.receipts)
         self.waiters.resolve(tip.height, result.receipts)
         log.debug("applied block %d with %d txs", tip.height, len(result.receipts))
-        validators = self.ledger.validator_keys()
-        changed = validators if validators != self.replica.config.validators else None
-        return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root, changed), now_ms())
+        return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root, result.validators), now_ms())
 
     def _start_timer(self, name: str, delay_ms: int) -> None:
         old = self.timers.pop(name, None)

@@ -15,8 +15,8 @@ import pytest
 from conftest_crypto import ROLES, Chain, unit_document
 from contracts import assets, assets_state, money
 from contracts.assets import asset_history, get_asset, get_offer, list_assets
-from contracts.assets_dvp import ASSETS_SWITCH_KEY
-from contracts.executor import Executor, Receipt, contract_switch_key
+from contracts.executor import Executor, Receipt
+from contracts.registry import contract_switch_key
 from contracts.genesis import genesis_state, parse_genesis
 from contracts.state import DictState
 from crypto import encoding
@@ -644,7 +644,7 @@ def test_buyer_at_the_holder_limit(chain, monkeypatch):
 
 
 def test_governance_switch_stops_assets_and_dvp(chain):
-    assert ASSETS_SWITCH_KEY == contract_switch_key("assets")
+    assert contract_switch_key("assets") == b"gov/contract/assets"
     asset_id = chain.register()
     offer_id = offer(chain, asset_id)
     chain.state.items[contract_switch_key("assets")] = encoding.encode(False)

@@ -633,7 +633,7 @@ def _write_then_fail(scope, call):
 
 
 def test_a_failing_contract_leaves_no_writes_behind(chain):
-    from contracts.registry import TxType
+    from contracts.interface import TxType
     from contracts.schema import Field
 
     chain.executor = Executor({"test.write": TxType(apply=_write_then_fail, roles=("member",),
