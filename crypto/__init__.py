@@ -3,4 +3,6 @@
 Canonical encoding, domain-separated hashing, Ed25519 keys and signatures,
 Merkle trees with inclusion proofs. Pure functions over bytes: nothing here
 opens a socket, reads a clock or keeps global mutable state beyond caches.
+It sits below everything else: it must not import consensus, contracts,
+node or netsim.
 """
