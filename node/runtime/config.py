@@ -1,7 +1,12 @@
-"""A node's configuration file (JSON) and the limits it runs under."""
+"""A node's configuration file (JSON) and the limits it runs under.
+
+A file that cannot start a node is refused with one ConfigError naming the
+file and the field, never a traceback.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +25,15 @@ class Peer:
     url: str
 
 
+PORT_MAX = 65_535
+KIND_NAMES = {int: "an integer", str: "a string"}
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """Every bound a node applies to what clients and peers send it; each is
+    a positive integer."""
+
     request_bytes_max: int = 8 * 1024 * 1024
     batch_txs_max: int = 5000
     inbox_max: int = 10_000
@@ -67,24 +79,63 @@ def _resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+def _field(document: dict, name: str, kind: type, default: Any = None) -> Any:
+    value = document.get(name, default)
+    if value is None:
+        raise ConfigError(f"missing field {name!r}")
+    if type(value) is not kind:
+        raise ConfigError(f"field {name!r} must be {KIND_NAMES[kind]}")
+    return value
+
+
+def _limits(document: Any) -> Limits:
+    if not isinstance(document, dict):
+        raise ConfigError("field 'limits' must be an object")
+    known = {f.name for f in dataclasses.fields(Limits)}
+    for name, value in document.items():
+        if name not in known:
+            raise ConfigError(f"limits: unknown field {name!r}")
+        if type(value) is not int or value <= 0:
+            raise ConfigError(f"limits.{name} must be a positive integer")
+    return Limits(**document)
+
+
+def _peers(document: Any) -> tuple[Peer, ...]:
+    if not isinstance(document, list):
+        raise ConfigError("field 'peers' must be a list")
+    peers = []
+    for index, entry in enumerate(document):
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("institution", "url")):
+            raise ConfigError(f"peers[{index}] must be an object with string fields 'institution' and 'url'")
+        peers.append(Peer(entry["institution"], entry["url"]))
+    return tuple(peers)
+
+
 def load_config(path: Path) -> NodeConfig:
     path = Path(path).resolve()
     try:
-        document: dict[str, Any] = json.loads(path.read_text())
-        base = path.parent
-        limits = Limits(**document.get("limits", {}))
-        return NodeConfig(
-            path=path,
-            institution=str(document["institution"]),
-            host=str(document.get("host", "127.0.0.1")),
-            port=int(document["port"]),
-            data_dir=_resolve(base, document.get("data_dir", "data")),
-            node_key=_resolve(base, document.get("node_key", "node.key")),
-            genesis_path=_resolve(base, document["genesis"]),
-            peers=tuple(Peer(str(p["institution"]), str(p["url"])) for p in document.get("peers", [])),
-            limits=limits,
-        )
+        document = json.loads(path.read_text())
     except OSError as exc:
         raise ConfigError(f"cannot read node config {path}: {exc}") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"node config {path} is invalid: {exc!r}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"node config {path} is not JSON: {exc}") from None
+    try:
+        if not isinstance(document, dict):
+            raise ConfigError("it must be a JSON object")
+        port = _field(document, "port", int)
+        if not 1 <= port <= PORT_MAX:
+            raise ConfigError(f"field 'port' must be in 1..{PORT_MAX}")
+        base = path.parent
+        return NodeConfig(
+            path=path,
+            institution=_field(document, "institution", str),
+            host=_field(document, "host", str, "127.0.0.1"),
+            port=port,
+            data_dir=_resolve(base, _field(document, "data_dir", str, "data")),
+            node_key=_resolve(base, _field(document, "node_key", str, "node.key")),
+            genesis_path=_resolve(base, _field(document, "genesis", str)),
+            peers=_peers(document.get("peers", [])),
+            limits=_limits(document.get("limits", {})),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"node config {path}: {exc}") from None

@@ -53,3 +53,22 @@ def test_errors_are_one_line(tmp_path):
     assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
                                   "--amount", "0"), "--amount")
     assert_one_line_error(consort("init", "--dir", str(tmp_path)), "not empty")
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda c: c.pop("port"), "missing field 'port'"),
+    (lambda c: c.update(port="7100"), "field 'port' must be an integer"),
+    (lambda c: c.update(port=70_000), "field 'port' must be in 1..65535"),
+    (lambda c: c.update(limits={"inbox_max": 0}), "limits.inbox_max must be a positive integer"),
+    (lambda c: c.update(limits={"inbox_size": 5}), "limits: unknown field 'inbox_size'"),
+    (lambda c: c.update(peers=[{"institution": "bank-bravo"}]), "peers[0] must be an object"),
+])
+def test_a_bad_node_config_is_one_line_naming_the_field(tmp_path, change, fragment):
+    from node.devtools.consortium import create_consortium
+
+    create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1)
+    path = tmp_path / "c" / "bank-alpha" / "node.json"
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
+    assert_one_line_error(consort("node", "start", "--config", str(path)), fragment)
