@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 from crypto import keys
+from consensus.config import prepares_needed, quorum
 from consensus.messages import (
     SIGNATURE_DOMAIN, Blocks, Checkpoint, CheckpointCertificate, Commit, CommitCertificate, FetchBlocks,
     Forward, Message, NewView, PreparedCertificate, PrePrepare, Prepare, Status, ViewChange,
@@ -19,10 +20,6 @@ from consensus.messages import (
 )
 
 Verify = Callable[[bytes, str, bytes, bytes], bool]
-
-
-def _quorum(validators: tuple[bytes, ...]) -> int:
-    return 2 * ((len(validators) - 1) // 3) + 1
 
 
 def _signed_by(message, signer: int, validators: tuple[bytes, ...], verify: Verify) -> bool:
@@ -51,13 +48,13 @@ def verify_certificate(certificate: CommitCertificate, block_hash: bytes, valida
     if certificate.digest != block_hash:
         return "certificate is for another block"
     signed = vote_bytes(Commit.KIND, certificate.view, certificate.seq, certificate.digest)
-    return _signature_set(certificate.signatures, signed, validators, verify, _quorum(validators))
+    return _signature_set(certificate.signatures, signed, validators, verify, quorum(len(validators)))
 
 
 def verify_checkpoint(certificate: CheckpointCertificate, validators: tuple[bytes, ...],
                       verify: Verify = keys.verify) -> str | None:
     signed = checkpoint_bytes(certificate.seq, certificate.block_hash, certificate.state_root)
-    return _signature_set(certificate.signatures, signed, validators, verify, _quorum(validators))
+    return _signature_set(certificate.signatures, signed, validators, verify, quorum(len(validators)))
 
 
 def verify_prepared(certificate: PreparedCertificate, validators: tuple[bytes, ...],
@@ -77,8 +74,8 @@ def verify_prepared(certificate: PreparedCertificate, validators: tuple[bytes, .
         if not _signed_by(prepare, prepare.replica, validators, verify):
             return "prepared certificate: bad prepare signature"
         senders.add(prepare.replica)
-    if len(senders) < 2 * ((len(validators) - 1) // 3):
-        return "prepared certificate: fewer than 2f prepares"
+    if len(senders) < prepares_needed(len(validators)):
+        return "prepared certificate: too few prepares"
     return None
 
 

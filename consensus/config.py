@@ -11,6 +11,21 @@ def validator_set_hash(validators: tuple[bytes, ...]) -> bytes:
     return hashing.digest("validators", encoding.encode(list(validators)))
 
 
+def faulty_max(n: int) -> int:
+    """f: the most faulty validators n validators tolerate."""
+    return (n - 1) // 3
+
+
+def quorum(n: int) -> int:
+    """Votes that make a certificate among n validators."""
+    return 2 * faulty_max(n) + 1
+
+
+def prepares_needed(n: int) -> int:
+    """PREPAREs from backups that, with the primary's PRE-PREPARE, make a block prepared."""
+    return quorum(n) - 1
+
+
 @dataclass(frozen=True, slots=True)
 class ReplicaConfig:
     chain_id: bytes
@@ -51,12 +66,15 @@ class ReplicaConfig:
 
     @property
     def f(self) -> int:
-        return (self.n - 1) // 3
+        return faulty_max(self.n)
 
     @property
     def quorum(self) -> int:
-        """Votes that make a certificate: 2f+1."""
-        return 2 * self.f + 1
+        return quorum(self.n)
+
+    @property
+    def prepares_needed(self) -> int:
+        return prepares_needed(self.n)
 
     @property
     def validator_set_hash(self) -> bytes:

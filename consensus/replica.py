@@ -402,7 +402,7 @@ class Replica(ViewChanging):
         if slot.prepared or slot.pre_prepare is None:
             return
         prepares = slot.matching(slot.prepares)
-        if len(prepares) < 2 * self.config.f:
+        if len(prepares) < self.config.prepares_needed:
             return
         digest = slot.pre_prepare.digest
         signed = self.votes.get((Commit.KIND, self.view, seq))
@@ -410,7 +410,8 @@ class Replica(ViewChanging):
             self._ignore("prepared block contradicts our own commit")
             return
         slot.prepared = True
-        self.prepared_certificate = PreparedCertificate(slot.pre_prepare, tuple(prepares[: 2 * self.config.f]))
+        needed = self.config.prepares_needed
+        self.prepared_certificate = PreparedCertificate(slot.pre_prepare, tuple(prepares[:needed]))
         commit = Commit(self.view, seq, digest, self.config.replica_id, self._sign(Commit.KIND, seq, digest))
         self.votes[(Commit.KIND, self.view, seq)] = digest
         slot.commits[self.config.replica_id] = commit

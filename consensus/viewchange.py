@@ -51,7 +51,7 @@ def new_view_problem(message: NewView, n: int, quorum: int) -> str | None:
         return "new-view not from the new view's primary"
     senders = {vc.replica for vc in message.view_changes}
     if len(senders) != len(message.view_changes) or len(senders) < quorum:
-        return "new-view needs 2f+1 view-changes from distinct replicas"
+        return "new-view needs a quorum of view-changes from distinct replicas"
     plan = plan_new_view(message.view_changes)
     if plan.prepared is None:
         return None if message.pre_prepare is None else "new-view re-proposes what nobody prepared"

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from consensus.auth import authenticate, verify_certificate
-from consensus.config import ReplicaConfig
+from consensus.config import ReplicaConfig, faulty_max
 from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage, Start, TimerFired
 from consensus.messages import Blocks, FetchBlocks, Forward, PrePrepare
 from crypto import hashing
@@ -33,13 +33,9 @@ EVENT_COST_US = 30
 TX_COST_US = 2
 
 
-def faults_tolerated(nodes: int) -> int:
-    return (nodes - 1) // 3
-
-
 def faulty_default(nodes: int, scenario: str) -> int:
     """Faulty replicas a scenario gets unless told: f, or none for a clean scenario."""
-    return 0 if scenario in CLEAN_SCENARIOS else faults_tolerated(nodes)
+    return 0 if scenario in CLEAN_SCENARIOS else faulty_max(nodes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +58,8 @@ class SimConfig:
         problems = (
             (self.scenario not in SCENARIOS, f"scenario {self.scenario!r} is not one of {', '.join(SCENARIOS)}"),
             (self.nodes < 1, "nodes must be at least 1"),
-            (not 0 <= self.faulty <= faults_tolerated(self.nodes),
-             f"faulty must be between 0 and f={faults_tolerated(self.nodes)} for {self.nodes} nodes"),
+            (not 0 <= self.faulty <= faulty_max(self.nodes),
+             f"faulty must be between 0 and f={faulty_max(self.nodes)} for {self.nodes} nodes"),
             (not self.duration_s > self.liveness_bound_s >= 1,
              f"duration_s must exceed liveness_bound_s ({self.liveness_bound_s}), which is at least 1"),
             (self.rate_tps <= 0 or self.client_batch <= 0, "rate_tps and client_batch must be positive"),
@@ -97,7 +93,7 @@ class Simulation:
         self.queue = EventQueue()
         self.trace = hashlib.sha256()
         self.metrics = Metrics()
-        self.f = (config.nodes - 1) // 3
+        self.f = faulty_max(config.nodes)
         addresses = config.nodes + (1 if config.scenario == "reconfigure" else 0)
         self.keys = FakeKeys(addresses, config.seed)
         self.address_of = {key: address for address, key in enumerate(self.keys.public_keys)}

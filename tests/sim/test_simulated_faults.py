@@ -15,7 +15,7 @@ from consensus.auth import verify_certificate
 from consensus.config import validator_set_hash
 from netsim.byzantine import Silent
 from netsim.report import replay_command
-from netsim.run import SimConfig, Simulation
+from netsim.run import SimConfig, Simulation, faulty_default
 from netsim.scenarios import SCENARIOS
 
 SIZES = (4, 7, 10)
@@ -24,7 +24,7 @@ RATE_TPS = 600
 
 
 def run(scenario: str, nodes: int, seed: int, **overrides) -> dict:
-    faulty = 0 if scenario in ("none", "reconfigure") else (nodes - 1) // 3
+    faulty = faulty_default(nodes, scenario)
     config = SimConfig(nodes=nodes, faulty=faulty, seed=seed, duration_s=DURATION_S, scenario=scenario,
                        rate_tps=RATE_TPS, liveness_bound_s=5, **overrides)
     return Simulation(config).run()

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from consensus.config import faulty_max
 from netsim.report import replay_command
 from netsim.run import SimConfig, Simulation
 from netsim.scenarios import SCENARIOS
@@ -20,7 +21,7 @@ def test_soak(scenario):
     failures = []
     for seed in range(1000, 1000 + SEEDS):
         for nodes in (4, 7, 10, 16):
-            faulty = 0 if scenario in ("none", "reconfigure") else (nodes - 1) // 3
+            faulty = 0 if scenario in ("none", "reconfigure") else faulty_max(nodes)
             report = Simulation(SimConfig(nodes=nodes, faulty=faulty, seed=seed, duration_s=12,
                                           scenario=scenario, rate_tps=800)).run()
             if report["violations"]:
