@@ -39,7 +39,7 @@ class ReplicaConfig:
     window: int = 64
     request_timeout_ms: int = 2000
     view_change_timeout_ms: int = 2000
-    view_change_timeout_max_ms: int = 30_000
+    view_change_timeout_ms_max: int = 30_000
     status_interval_ms: int = 500
     fetch_timeout_ms: int = 2000
 
@@ -50,7 +50,7 @@ class ReplicaConfig:
         assert len(set(self.validators)) == len(self.validators), "duplicate validator key"
         assert 1 <= self.batch_size_max and 0 <= self.batch_delay_ms
         assert 1 <= self.checkpoint_interval and self.window >= 2 * self.checkpoint_interval
-        assert 0 < self.request_timeout_ms and 0 < self.view_change_timeout_ms <= self.view_change_timeout_max_ms
+        assert 0 < self.request_timeout_ms and 0 < self.view_change_timeout_ms <= self.view_change_timeout_ms_max
         assert 0 < self.status_interval_ms and 0 < self.fetch_timeout_ms
 
     @property

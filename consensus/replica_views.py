@@ -61,7 +61,7 @@ class ViewChanging:
 
     def _view_change_timeout_ms(self) -> int:
         timeout = self.config.view_change_timeout_ms << min(self.view_change_attempts, 16)
-        return min(timeout, self.config.view_change_timeout_max_ms)
+        return min(timeout, self.config.view_change_timeout_ms_max)
 
     def _on_view_change(self, sender: int, vc: ViewChange) -> None:
         if not self.config.is_validator:

@@ -21,7 +21,7 @@ CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 BALANCE_MAX = 2**62
 CONSENSUS_DEFAULTS = {
     "batch_size_max": 2000, "batch_delay_ms": 5, "checkpoint_interval": 16, "window": 64,
-    "request_timeout_ms": 1000, "view_change_timeout_ms": 1000, "view_change_timeout_max_ms": 30_000,
+    "request_timeout_ms": 1000, "view_change_timeout_ms": 1000, "view_change_timeout_ms_max": 30_000,
     "status_interval_ms": 500, "fetch_timeout_ms": 2000,
 }
 

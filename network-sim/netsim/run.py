@@ -133,7 +133,7 @@ class Simulation:
         return ReplicaConfig(
             chain_id, replica_id, validators, batch_size_max=self.config.batch_size_max,
             batch_delay_ms=self.config.batch_delay_ms, checkpoint_interval=8, window=32,
-            request_timeout_ms=500, view_change_timeout_ms=500, view_change_timeout_max_ms=2000,
+            request_timeout_ms=500, view_change_timeout_ms=500, view_change_timeout_ms_max=2000,
             status_interval_ms=200, fetch_timeout_ms=500,
         )
 
