@@ -1,10 +1,19 @@
-"""The replica's frozen configuration and the chain tip it starts from."""
+"""The replica's frozen configuration and the chain tip it starts from, and
+the fault threshold and quorums as functions of the number of validators
+(the one place that formula is written). A configuration the replica cannot
+run with raises ConfigError naming the field. Pure values: no I/O, no clock.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consensus.messages import HASH_SIZE
 from crypto import encoding, hashing
+
+
+class ConfigError(ValueError):
+    """A replica configuration the replica cannot run with; the message names the field."""
 
 
 def validator_set_hash(validators: tuple[bytes, ...]) -> bytes:
@@ -44,14 +53,27 @@ class ReplicaConfig:
     fetch_timeout_ms: int = 2000
 
     def __post_init__(self) -> None:
-        assert len(self.chain_id) == 32
-        assert len(self.validators) >= 1
-        assert -1 <= self.replica_id < len(self.validators), "replica_id is an index, or -1 for an observer"
-        assert len(set(self.validators)) == len(self.validators), "duplicate validator key"
-        assert 1 <= self.batch_size_max and 0 <= self.batch_delay_ms
-        assert 1 <= self.checkpoint_interval and self.window >= 2 * self.checkpoint_interval
-        assert 0 < self.request_timeout_ms and 0 < self.view_change_timeout_ms <= self.view_change_timeout_ms_max
-        assert 0 < self.status_interval_ms and 0 < self.fetch_timeout_ms
+        if len(self.chain_id) != HASH_SIZE:
+            raise ConfigError(f"chain_id must be {HASH_SIZE} bytes (got {len(self.chain_id)})")
+        if not self.validators:
+            raise ConfigError("validators must name at least one validator")
+        if not -1 <= self.replica_id < len(self.validators):
+            raise ConfigError(f"replica_id must be an index into validators (0 to {len(self.validators) - 1}) "
+                              f"or -1 for an observer (got {self.replica_id})")
+        if len(set(self.validators)) != len(self.validators):
+            raise ConfigError("validators must not list a key twice")
+        for name, minimum in (("batch_size_max", 1), ("batch_delay_ms", 0), ("pending_max", 1),
+                              ("recent_requests_max", 0), ("checkpoint_interval", 1), ("request_timeout_ms", 1),
+                              ("view_change_timeout_ms", 1), ("status_interval_ms", 1), ("fetch_timeout_ms", 1)):
+            if getattr(self, name) < minimum:
+                raise ConfigError(f"{name} must be at least {minimum} (got {getattr(self, name)})")
+        if self.window < 2 * self.checkpoint_interval:
+            raise ConfigError(f"window must be at least 2 x checkpoint_interval "
+                              f"(got {self.window}, checkpoint_interval {self.checkpoint_interval})")
+        if self.view_change_timeout_ms_max < self.view_change_timeout_ms:
+            raise ConfigError(f"view_change_timeout_ms_max must be at least view_change_timeout_ms "
+                              f"(got {self.view_change_timeout_ms_max}, "
+                              f"view_change_timeout_ms {self.view_change_timeout_ms})")
 
     @property
     def is_validator(self) -> bool:
