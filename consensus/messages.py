@@ -49,6 +49,16 @@ def _list(value: Any, name: str, length: int | None = None) -> list:
     return value
 
 
+def _txs(value: Any, holder: str) -> tuple[bytes, ...]:
+    txs = _list(value, "txs")
+    if len(txs) > TXS_PER_BLOCK_MAX:
+        raise MessageError(f"{holder} holds more than {TXS_PER_BLOCK_MAX} transactions")
+    for tx in txs:
+        if type(tx) is not bytes or not 0 < len(tx) <= TX_SIZE_MAX:
+            raise MessageError(f"a transaction must be 1 to {TX_SIZE_MAX} bytes")
+    return tuple(txs)
+
+
 def tx_root(txs: tuple[bytes, ...]) -> bytes:
     return merkle.root(list(txs))
 
@@ -104,13 +114,8 @@ class Block:
     @classmethod
     def from_wire(cls, fields: Any) -> "Block":
         f = _list(fields, "block", 2)
-        txs = _list(f[1], "txs")
-        if len(txs) > TXS_PER_BLOCK_MAX:
-            raise MessageError(f"block holds more than {TXS_PER_BLOCK_MAX} transactions")
-        for tx in txs:
-            if type(tx) is not bytes or not 0 < len(tx) <= TX_SIZE_MAX:
-                raise MessageError("a transaction must be 1 to 65536 bytes")
-        return cls(header=BlockHeader.from_wire(f[0]), txs=tuple(txs))
+        txs = _txs(f[1], "block")
+        return cls(header=BlockHeader.from_wire(f[0]), txs=txs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,13 +218,7 @@ class Forward:
     @classmethod
     def from_wire(cls, f: list) -> "Forward":
         _list(f, cls.KIND, 2)
-        txs = _list(f[1], "txs")
-        if len(txs) > TXS_PER_BLOCK_MAX:
-            raise MessageError(f"forward holds more than {TXS_PER_BLOCK_MAX} transactions")
-        for tx in txs:
-            if type(tx) is not bytes or not 0 < len(tx) <= TX_SIZE_MAX:
-                raise MessageError("a transaction must be 1 to 65536 bytes")
-        return cls(tuple(txs))
+        return cls(_txs(f[1], "forward"))
 
 
 def _optional(value: Any, parse) -> Any:
@@ -404,7 +403,7 @@ class FetchBlocks:
         _list(f, cls.KIND, 3)
         first, last = _int(f[1], "first"), _int(f[2], "last")
         if not 1 <= first <= last < first + BLOCKS_PER_FETCH_MAX:
-            raise MessageError("fetch range must be 1..64 blocks")
+            raise MessageError(f"fetch range must be 1..{BLOCKS_PER_FETCH_MAX} blocks")
         return cls(first, last)
 
 

@@ -27,6 +27,7 @@ REQUEST_TIMER = "request"
 VIEW_CHANGE_TIMER = "view-change"
 STATUS_TIMER = "status"
 FETCH_TIMER = "fetch"
+VIEW_CHANGE_BACKOFF_DOUBLINGS_MAX = 16
 
 
 class ViewChanging:
@@ -60,7 +61,8 @@ class ViewChanging:
         self._maybe_form_new_view()
 
     def _view_change_timeout_ms(self) -> int:
-        timeout = self.config.view_change_timeout_ms << min(self.view_change_attempts, 16)
+        doublings = min(self.view_change_attempts, VIEW_CHANGE_BACKOFF_DOUBLINGS_MAX)
+        timeout = self.config.view_change_timeout_ms << doublings
         return min(timeout, self.config.view_change_timeout_ms_max)
 
     def _on_view_change(self, sender: int, vc: ViewChange) -> None:

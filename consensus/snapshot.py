@@ -17,6 +17,8 @@ from consensus.messages import (
 )
 from crypto import encoding
 
+SNAPSHOT_SIZE_MAX = 256 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class ReplicaSnapshot:
@@ -37,7 +39,7 @@ class ReplicaSnapshot:
 
     @classmethod
     def decode(cls, raw: bytes) -> "ReplicaSnapshot":
-        f: Any = _list(encoding.decode(raw, 256 * 1024 * 1024), "snapshot", 6)
+        f: Any = _list(encoding.decode(raw, SNAPSHOT_SIZE_MAX), "snapshot", 6)
         if type(f[1]) is not bool:
             raise MessageError("snapshot: active must be a boolean")
         votes = tuple((str(v[0]), _int(v[1], "view"), _int(v[2], "seq"), bytes(v[3])) for v in f[2])
