@@ -20,11 +20,9 @@ asserted; asserts mark our own bugs.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import islice
 
 from consensus.catchup import CatchUp
 from consensus.checkpoints import CheckpointTracker
@@ -38,6 +36,7 @@ from consensus.messages import (
     CommitCertificate, FetchBlocks, Forward, NewView, Prepare, PreparedCertificate, PrePrepare, Status,
     ViewChange, checkpoint_bytes, tx_root, vote_bytes,
 )
+from consensus.requests import RequestPool
 from consensus.snapshot import ReplicaSnapshot
 from consensus.replica_views import (
     BATCH_TIMER, FETCH_TIMER, REQUEST_TIMER, STATUS_TIMER, VIEW_CHANGE_TIMER, ViewChanging,
@@ -47,10 +46,6 @@ from consensus.viewchange import ViewChangeStore
 log = logging.getLogger("consort.consensus")
 
 EARLY_MESSAGES_MAX = 64
-
-
-def request_digest(tx: bytes) -> bytes:
-    return hashlib.sha256(tx).digest()
 
 
 @dataclass(slots=True)
@@ -84,9 +79,7 @@ class Replica(ViewChanging):
         self.delivered = tip.height
         self.delivering: tuple[Block, CommitCertificate] | None = None
         self.slots: dict[int, Slot] = {}
-        self.pending: dict[bytes, bytes] = {}
-        self.in_flight: dict[bytes, bytes] = {}
-        self.recent: dict[bytes, None] = {}
+        self.requests = RequestPool(config.pending_max, config.recent_requests_max)
         self.future: dict[int, PrePrepare] = {}
         self.early: list[tuple[int, object]] = []
         self.votes: dict[tuple[str, int, int], bytes] = {}
@@ -118,7 +111,7 @@ class Replica(ViewChanging):
         if isinstance(event, PeerMessage):
             self._on_peer_message(event.sender, event.message)
         elif isinstance(event, ClientRequests):
-            self._on_client_requests(event.txs)
+            self._on_requests(event.txs, share=True)
         elif isinstance(event, TimerFired):
             self._on_timer(event.name)
         elif isinstance(event, Executed):
@@ -166,7 +159,7 @@ class Replica(ViewChanging):
         if name == BATCH_TIMER:
             self._maybe_propose(timer_fired=True)
         elif name == REQUEST_TIMER:
-            if self.active and not self.is_primary and (self.pending or self.in_flight):
+            if self.active and not self.is_primary and self.requests.waiting:
                 self._start_view_change(self.view + 1, "request timer expired")
         elif name == VIEW_CHANGE_TIMER:
             if not self.active:
@@ -186,27 +179,15 @@ class Replica(ViewChanging):
 
     # --------------------------------------------------------------- requests
 
-    def _on_client_requests(self, txs: tuple[bytes, ...]) -> None:
-        fresh = self._add_pending(txs)
-        if fresh and self.config.n > 1:
-            self._effects.append(Broadcast(Forward(tuple(fresh))))
-        self._after_new_requests()
-
-    def _add_pending(self, txs: tuple[bytes, ...]) -> list[bytes]:
-        fresh = []
-        for tx in txs:
-            if len(self.pending) >= self.config.pending_max:
-                self._ignore("pending queue full")
-                break
-            digest = request_digest(tx)
-            if digest in self.pending or digest in self.in_flight or digest in self.recent:
-                self._ignore("duplicate request")
-                continue
-            self.pending[digest] = tx
-            fresh.append(tx)
-        return fresh
-
-    def _after_new_requests(self) -> None:
+    def _on_requests(self, txs: tuple[bytes, ...], share: bool) -> None:
+        """Client requests (`share`: pass them to the other validators) or a peer's FORWARD."""
+        admission = self.requests.add(txs)
+        if admission.duplicates:
+            self._ignore("duplicate request", admission.duplicates)
+        if admission.full:
+            self._ignore("pending queue full")
+        if share and admission.fresh and self.config.n > 1:
+            self._effects.append(Broadcast(Forward(admission.fresh)))
         if self.is_primary:
             self._maybe_propose(timer_fired=False)
         else:
@@ -214,7 +195,7 @@ class Replica(ViewChanging):
 
     def _arm_request_timer(self, restart: bool) -> None:
         waiting = (self.active and self.config.is_validator and not self.is_primary
-                   and bool(self.pending or self.in_flight))
+                   and self.requests.waiting)
         if waiting and (restart or REQUEST_TIMER not in self.timers):
             self._start_timer(REQUEST_TIMER, self.config.request_timeout_ms)
         elif not waiting and REQUEST_TIMER in self.timers:
@@ -222,14 +203,14 @@ class Replica(ViewChanging):
 
     def _maybe_propose(self, timer_fired: bool) -> None:
         seq = self.tip.height + 1
-        if not (self.active and self.is_primary and self.pending and self.delivered == self.tip.height):
+        if not (self.active and self.is_primary and self.requests.pending and self.delivered == self.tip.height):
             return
         if seq <= self.view_floor or seq > self.checkpoints.high or self.catchup.queue:
             return
         slot = self.slots.get(seq)
         if slot is not None and slot.pre_prepare is not None:
             return
-        full = len(self.pending) >= self.config.batch_size_max
+        full = len(self.requests.pending) >= self.config.batch_size_max
         if not (full or timer_fired or self.config.batch_delay_ms == 0):
             if BATCH_TIMER not in self.timers:
                 self._start_timer(BATCH_TIMER, self.config.batch_delay_ms)
@@ -238,7 +219,7 @@ class Replica(ViewChanging):
         self._propose(seq)
 
     def _propose(self, seq: int) -> None:
-        txs = tuple(self.pending[d] for d in islice(self.pending, self.config.batch_size_max))
+        txs = self.requests.batch(self.config.batch_size_max)
         header = BlockHeader(
             chain_id=self.config.chain_id, height=seq, view=self.view,
             proposer=self.config.replica_id, prev_hash=self.tip.block_hash,
@@ -265,8 +246,7 @@ class Replica(ViewChanging):
             self._ignore("sender is not another validator")
             return
         if isinstance(message, Forward):
-            self._add_pending(message.txs)
-            self._after_new_requests()
+            self._on_requests(message.txs, share=False)
         elif isinstance(message, Status):
             self._on_status(sender, message)
         elif isinstance(message, (PrePrepare, Prepare, Commit)):
@@ -344,9 +324,7 @@ class Replica(ViewChanging):
 
     def _accept_pre_prepare(self, message: PrePrepare) -> None:
         self._slot(message.seq).pre_prepare = message
-        for tx in message.block.txs:
-            digest = request_digest(tx)
-            self.in_flight[digest] = self.pending.pop(digest, tx)
+        self.requests.take(message.block.txs)
 
     def _block_problem(self, message: PrePrepare) -> str | None:
         """Why the proposed block cannot extend our tip in this view, or None."""
@@ -476,11 +454,7 @@ class Replica(ViewChanging):
                             block.header.timestamp_ms)
         self.tip_certificate = certificate
         self.slots = {s: slot for s, slot in self.slots.items() if s > event.seq}
-        for tx in block.txs:
-            digest = request_digest(tx)
-            self.in_flight.pop(digest, None)
-            self.pending.pop(digest, None)
-            self._remember(digest)
+        self.requests.committed(block.txs)
         if self.prepared_certificate is not None and self.prepared_certificate.pre_prepare.seq <= event.seq:
             self.prepared_certificate = None
         self.votes = {key: d for key, d in self.votes.items() if key[2] > event.seq}
@@ -496,11 +470,6 @@ class Replica(ViewChanging):
         self._arm_request_timer(restart=True)
         self._deliver_ready()
         self._maybe_propose(timer_fired=True)
-
-    def _remember(self, digest: bytes) -> None:
-        self.recent[digest] = None
-        if len(self.recent) > self.config.recent_requests_max:
-            del self.recent[next(iter(self.recent))]
 
     # ------------------------------------------------------------ checkpoints
 
@@ -575,14 +544,14 @@ class Replica(ViewChanging):
             self.timers.discard(name)
             self._effects.append(CancelTimer(name))
 
-    def _ignore(self, reason: str) -> None:
-        self.ignored[reason] += 1
+    def _ignore(self, reason: str, count: int = 1) -> None:
+        self.ignored[reason] += count
         self.last_ignored = reason
         log.debug("replica %d ignores: %s", self.config.replica_id, reason)
 
     def _check_invariants(self) -> None:
         assert self.tip.height <= self.delivered <= self.tip.height + 1
         assert all(seq > self.tip.height for seq in self.slots)
-        assert len(self.pending) <= self.config.pending_max
+        assert len(self.requests.pending) <= self.config.pending_max
         assert self.active or self.own_view_change is not None
         assert self.tip_certificate is None or self.tip_certificate.seq == self.tip.height

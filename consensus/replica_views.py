@@ -125,8 +125,7 @@ class ViewChanging:
         if plan.checkpoint is not None:
             self.checkpoints.adopt(plan.checkpoint)
         self.catchup.certified_target = max(self.catchup.certified_target, plan.height)
-        self.pending = {**self.in_flight, **self.pending}
-        self.in_flight = {}
+        self.requests.requeue()
         self.slots, self.future = {}, {}
         self._persist()
         early, self.early = self.early, []

@@ -171,7 +171,7 @@ def test_backup_shares_client_requests_with_every_replica():
     net = ReplicaNet(n=4)
     effects = net.replicas[2].step(ClientRequests(tuple(txs(3))), net.now_ms)
     (forward,) = broadcasts(effects, Forward)
-    assert list(forward.txs) == txs(3) and list(net.replicas[2].pending.values()) == txs(3)
+    assert list(forward.txs) == txs(3) and list(net.replicas[2].requests.pending.values()) == txs(3)
     net.perform(2, effects)
     net.run()
     assert [list(d.block.txs) for d in net.delivered[2]] == [txs(3)]

@@ -1,0 +1,79 @@
+"""The request pool: the client requests a replica holds until they commit.
+
+Pending requests are heard but not yet in a block (kept in arrival order,
+which is proposal order); requests in flight are in a block accepted in
+this view; recent ones committed lately, remembered by digest so a
+duplicate is refused. Pending requests and recent digests each have a
+maximum. Plain bookkeeping: it must not import the replica or its other
+parts, and does no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from itertools import islice
+
+
+def request_digest(tx: bytes) -> bytes:
+    return hashlib.sha256(tx).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What `RequestPool.add` did with a batch of requests."""
+
+    fresh: tuple[bytes, ...]
+    duplicates: int
+    full: bool  # the pool filled up: the rest of the batch was refused
+
+
+class RequestPool:
+    def __init__(self, pending_max: int, recent_max: int) -> None:
+        self.pending_max = pending_max
+        self.recent_max = recent_max
+        self.pending: dict[bytes, bytes] = {}
+        self.in_flight: dict[bytes, bytes] = {}
+        self.recent: dict[bytes, None] = {}
+
+    @property
+    def waiting(self) -> bool:
+        """Some request is still to commit."""
+        return bool(self.pending or self.in_flight)
+
+    def add(self, txs: tuple[bytes, ...]) -> Admission:
+        fresh, duplicates = [], 0
+        for tx in txs:
+            if len(self.pending) >= self.pending_max:
+                return Admission(tuple(fresh), duplicates, True)
+            digest = request_digest(tx)
+            if digest in self.pending or digest in self.in_flight or digest in self.recent:
+                duplicates += 1
+                continue
+            self.pending[digest] = tx
+            fresh.append(tx)
+        return Admission(tuple(fresh), duplicates, False)
+
+    def batch(self, size_max: int) -> tuple[bytes, ...]:
+        """The oldest pending requests, at most `size_max`."""
+        return tuple(self.pending[digest] for digest in islice(self.pending, size_max))
+
+    def take(self, txs: tuple[bytes, ...]) -> None:
+        """A block holding `txs` was accepted: they are in flight."""
+        for tx in txs:
+            digest = request_digest(tx)
+            self.in_flight[digest] = self.pending.pop(digest, tx)
+
+    def committed(self, txs: tuple[bytes, ...]) -> None:
+        for tx in txs:
+            digest = request_digest(tx)
+            self.in_flight.pop(digest, None)
+            self.pending.pop(digest, None)
+            self.recent[digest] = None
+            if len(self.recent) > self.recent_max:
+                del self.recent[next(iter(self.recent))]
+
+    def requeue(self) -> None:
+        """The view changed: requests in flight go back to the front of the queue."""
+        self.pending = {**self.in_flight, **self.pending}
+        self.in_flight = {}
