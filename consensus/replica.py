@@ -32,9 +32,8 @@ from consensus.events import (
     PeerMessage, Send, Start, StartTimer, TimerFired,
 )
 from consensus.messages import (
-    SIGNATURE_DOMAIN, Block, BlockHeader, Blocks, Checkpoint, CheckpointCertificate, Commit,
-    CommitCertificate, FetchBlocks, Forward, NewView, Prepare, PreparedCertificate, PrePrepare, Status,
-    ViewChange, checkpoint_bytes, tx_root, vote_bytes,
+    Block, BlockHeader, Blocks, Checkpoint, CheckpointCertificate, Commit, CommitCertificate, FetchBlocks,
+    Forward, NewView, Prepare, PreparedCertificate, PrePrepare, Status, ViewChange, tx_root,
 )
 from consensus.requests import RequestPool
 from consensus.snapshot import ReplicaSnapshot
@@ -42,6 +41,7 @@ from consensus.replica_views import (
     BATCH_TIMER, FETCH_TIMER, REQUEST_TIMER, STATUS_TIMER, VIEW_CHANGE_TIMER, ViewChanging,
 )
 from consensus.viewchange import ViewChangeStore
+from consensus.votes import Votes
 
 log = logging.getLogger("consort.consensus")
 
@@ -82,7 +82,7 @@ class Replica(ViewChanging):
         self.requests = RequestPool(config.pending_max, config.recent_requests_max)
         self.future: dict[int, PrePrepare] = {}
         self.early: list[tuple[int, object]] = []
-        self.votes: dict[tuple[str, int, int], bytes] = {}
+        self.votes = Votes(signer, config.replica_id)
         self.prepared_certificate: PreparedCertificate | None = None
         self.checkpoints = CheckpointTracker(config.checkpoint_interval, config.window, config.quorum)
         self.view_changes = ViewChangeStore()
@@ -127,15 +127,14 @@ class Replica(ViewChanging):
         return effects
 
     def snapshot(self) -> ReplicaSnapshot:
-        votes = tuple(sorted((kind, view, seq, digest) for (kind, view, seq), digest in self.votes.items()))
-        return ReplicaSnapshot(self.view, self.active, votes, self.prepared_certificate,
+        return ReplicaSnapshot(self.view, self.active, self.votes.entries(), self.prepared_certificate,
                                self.own_view_change, self.checkpoints.stable)
 
     # --------------------------------------------------------------- lifecycle
 
     def _restore(self, snapshot: ReplicaSnapshot) -> None:
         self.view, self.active = snapshot.view, snapshot.active
-        self.votes = {(k, v, s): d for k, v, s, d in snapshot.votes if s > self.tip.height}
+        self.votes.restore(snapshot.votes, above=self.tip.height)
         prepared = snapshot.prepared
         if prepared is not None and prepared.pre_prepare.seq == self.tip.height + 1:
             self.prepared_certificate = prepared
@@ -227,17 +226,11 @@ class Replica(ViewChanging):
             tx_count=len(txs), state_root=self.tip.state_root,
             receipts_root=self.tip.receipts_root, validator_set_hash=self.config.validator_set_hash,
         )
-        pre_prepare = self._signed_pre_prepare(seq, Block(header, txs))
+        pre_prepare = self.votes.pre_prepare(self.view, seq, Block(header, txs))
         self._persist()
         self._effects.append(Broadcast(pre_prepare))
         self._accept_pre_prepare(pre_prepare)
         self._check_prepared(seq)
-
-    def _signed_pre_prepare(self, seq: int, block: Block) -> PrePrepare:
-        digest = block.header.hash()
-        self.votes[(PrePrepare.KIND, self.view, seq)] = digest
-        return PrePrepare(self.view, seq, digest, self.config.replica_id,
-                          self._sign(PrePrepare.KIND, seq, digest), block)
 
     # ------------------------------------------------------------ three phases
 
@@ -308,15 +301,13 @@ class Replica(ViewChanging):
         if problem is not None:
             self._ignore(f"bad block: {problem}")
             return
-        signed = self.votes.get((Prepare.KIND, self.view, message.seq))
+        signed = self.votes.digest(Prepare.KIND, self.view, message.seq)
         if signed is not None and signed != message.digest:
             self._ignore("pre-prepare contradicts our own prepare")
             return
         self._accept_pre_prepare(message)
         if not self.is_primary:
-            prepare = Prepare(self.view, message.seq, message.digest, self.config.replica_id,
-                              self._sign(Prepare.KIND, message.seq, message.digest))
-            self.votes[(Prepare.KIND, self.view, message.seq)] = message.digest
+            prepare = self.votes.prepare(self.view, message.seq, message.digest)
             self.slots[message.seq].prepares[self.config.replica_id] = prepare
             self._persist()
             self._effects.append(Broadcast(prepare))
@@ -383,15 +374,14 @@ class Replica(ViewChanging):
         if len(prepares) < self.config.prepares_needed:
             return
         digest = slot.pre_prepare.digest
-        signed = self.votes.get((Commit.KIND, self.view, seq))
+        signed = self.votes.digest(Commit.KIND, self.view, seq)
         if signed is not None and signed != digest:
             self._ignore("prepared block contradicts our own commit")
             return
         slot.prepared = True
         needed = self.config.prepares_needed
         self.prepared_certificate = PreparedCertificate(slot.pre_prepare, tuple(prepares[:needed]))
-        commit = Commit(self.view, seq, digest, self.config.replica_id, self._sign(Commit.KIND, seq, digest))
-        self.votes[(Commit.KIND, self.view, seq)] = digest
+        commit = self.votes.commit(self.view, seq, digest)
         slot.commits[self.config.replica_id] = commit
         self._persist()
         self._effects.append(Broadcast(commit))
@@ -457,7 +447,7 @@ class Replica(ViewChanging):
         self.requests.committed(block.txs)
         if self.prepared_certificate is not None and self.prepared_certificate.pre_prepare.seq <= event.seq:
             self.prepared_certificate = None
-        self.votes = {key: d for key, d in self.votes.items() if key[2] > event.seq}
+        self.votes.prune(event.seq)
         self.view_change_attempts = 0
         if self.checkpoints.is_checkpoint(event.seq):
             self._checkpoint(event.seq)
@@ -476,8 +466,7 @@ class Replica(ViewChanging):
     def _checkpoint(self, seq: int) -> None:
         if not self.config.is_validator:
             return
-        signature = self.signer.sign(SIGNATURE_DOMAIN, checkpoint_bytes(seq, self.tip.block_hash, self.tip.state_root))
-        vote = Checkpoint(seq, self.tip.block_hash, self.tip.state_root, self.config.replica_id, signature)
+        vote = self.votes.checkpoint(seq, self.tip.block_hash, self.tip.state_root)
         self._effects.append(Broadcast(vote))
         self._on_checkpoint_vote(vote)
 
@@ -528,9 +517,6 @@ class Replica(ViewChanging):
         if slot is None:
             slot = self.slots[seq] = Slot()
         return slot
-
-    def _sign(self, kind: str, seq: int, digest: bytes) -> bytes:
-        return self.signer.sign(SIGNATURE_DOMAIN, vote_bytes(kind, self.view, seq, digest))
 
     def _persist(self) -> None:
         self._effects.append(Persist(self.snapshot()))

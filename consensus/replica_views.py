@@ -17,8 +17,9 @@ import logging
 from consensus.catchup import CatchUp
 from consensus.checkpoints import CheckpointTracker
 from consensus.events import Broadcast, Send
-from consensus.messages import SIGNATURE_DOMAIN, NewView, PrePrepare, ViewChange
+from consensus.messages import NewView, PrePrepare, ViewChange
 from consensus.viewchange import ViewChangeStore, new_view_problem, plan_new_view
+from consensus.votes import Votes
 
 log = logging.getLogger("consort.consensus")
 
@@ -48,11 +49,7 @@ class ViewChanging:
         prepared = self.prepared_certificate
         if prepared is not None and prepared.pre_prepare.seq != self.tip.height + 1:
             prepared = None
-        unsigned = ViewChange(target, self.config.replica_id, self.tip.height, self.tip_certificate,
-                              self.checkpoints.stable, prepared, b"")
-        vc = ViewChange(target, self.config.replica_id, self.tip.height, self.tip_certificate,
-                        self.checkpoints.stable, prepared,
-                        self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
+        vc = self.votes.view_change(target, self.tip.height, self.tip_certificate, self.checkpoints.stable, prepared)
         self.own_view_change = vc
         self.view_changes.add(vc)
         self._persist()
@@ -93,10 +90,8 @@ class ViewChanging:
         plan = plan_new_view(chosen)
         pre_prepare = None
         if plan.prepared is not None:
-            pre_prepare = self._signed_pre_prepare(plan.height + 1, plan.prepared.pre_prepare.block)
-        unsigned = NewView(self.view, self.config.replica_id, chosen, pre_prepare, b"")
-        message = NewView(self.view, self.config.replica_id, chosen, pre_prepare,
-                          self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
+            pre_prepare = self.votes.pre_prepare(self.view, plan.height + 1, plan.prepared.pre_prepare.block)
+        message = self.votes.new_view(self.view, chosen, pre_prepare)
         self._enter_view(message)
         self._effects.append(Broadcast(message))
 
@@ -162,7 +157,8 @@ class ViewChanging:
         self.view_changes = ViewChangeStore()
         self.own_view_change, self.new_view_message = None, None
         self.active = True
-        self.slots, self.future, self.early, self.votes = {}, {}, [], {}
+        self.slots, self.future, self.early = {}, {}, []
+        self.votes = Votes(self.signer, replica_id)
         self.prepared_certificate = None
         for name in (BATCH_TIMER, REQUEST_TIMER, VIEW_CHANGE_TIMER):
             self._cancel_timer(name)
