@@ -13,7 +13,7 @@ import pytest
 from consensus.auth import authenticate, verify_prepared, verify_view_change
 from consensus.config import validator_set_hash
 from consensus.messages import (
-    SIGNATURE_DOMAIN, Block, BlockHeader, Checkpoint, CheckpointCertificate, Commit, CommitCertificate, NewView,
+    SIGNATURE_DOMAIN, Block, BlockHeader, CheckpointCertificate, Commit, CommitCertificate, NewView,
     PreparedCertificate, PrePrepare, Prepare, ViewChange, checkpoint_bytes, tx_root, vote_bytes,
 )
 from consensus.viewchange import new_view_problem, plan_new_view
