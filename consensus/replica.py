@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
 
 from consensus.catchup import CatchUp
 from consensus.checkpoints import CheckpointTracker
@@ -32,10 +31,12 @@ from consensus.events import (
     PeerMessage, Send, Start, StartTimer, TimerFired,
 )
 from consensus.messages import (
-    Block, BlockHeader, Blocks, Checkpoint, CheckpointCertificate, Commit, CommitCertificate, FetchBlocks,
-    Forward, NewView, Prepare, PreparedCertificate, PrePrepare, Status, ViewChange, tx_root,
+    Block, Blocks, Checkpoint, CheckpointCertificate, Commit, CommitCertificate, FetchBlocks, Forward, NewView,
+    Prepare, PreparedCertificate, PrePrepare, Status, ViewChange,
 )
+from consensus.proposal import block_problem, next_block
 from consensus.requests import RequestPool
+from consensus.slots import Slots
 from consensus.snapshot import ReplicaSnapshot
 from consensus.replica_views import (
     BATCH_TIMER, FETCH_TIMER, REQUEST_TIMER, STATUS_TIMER, VIEW_CHANGE_TIMER, ViewChanging,
@@ -46,21 +47,6 @@ from consensus.votes import Votes
 log = logging.getLogger("consort.consensus")
 
 EARLY_MESSAGES_MAX = 64
-
-
-@dataclass(slots=True)
-class Slot:
-    """What this replica knows about one sequence number in the current view."""
-
-    pre_prepare: PrePrepare | None = None
-    prepares: dict[int, Prepare] = field(default_factory=dict)
-    commits: dict[int, Commit] = field(default_factory=dict)
-    prepared: bool = False
-    committed: bool = False
-
-    def matching(self, votes: dict) -> list:
-        digest = self.pre_prepare.digest if self.pre_prepare else None
-        return sorted((v for v in votes.values() if v.digest == digest), key=lambda v: v.replica)
 
 
 class Replica(ViewChanging):
@@ -78,9 +64,8 @@ class Replica(ViewChanging):
         self.tip_certificate = tip_certificate
         self.delivered = tip.height
         self.delivering: tuple[Block, CommitCertificate] | None = None
-        self.slots: dict[int, Slot] = {}
+        self.slots = Slots()
         self.requests = RequestPool(config.pending_max, config.recent_requests_max)
-        self.future: dict[int, PrePrepare] = {}
         self.early: list[tuple[int, object]] = []
         self.votes = Votes(signer, config.replica_id)
         self.prepared_certificate: PreparedCertificate | None = None
@@ -206,8 +191,7 @@ class Replica(ViewChanging):
             return
         if seq <= self.view_floor or seq > self.checkpoints.high or self.catchup.queue:
             return
-        slot = self.slots.get(seq)
-        if slot is not None and slot.pre_prepare is not None:
+        if self.slots.pre_prepare(seq) is not None:
             return
         full = len(self.requests.pending) >= self.config.batch_size_max
         if not (full or timer_fired or self.config.batch_delay_ms == 0):
@@ -218,15 +202,9 @@ class Replica(ViewChanging):
         self._propose(seq)
 
     def _propose(self, seq: int) -> None:
-        txs = self.requests.batch(self.config.batch_size_max)
-        header = BlockHeader(
-            chain_id=self.config.chain_id, height=seq, view=self.view,
-            proposer=self.config.replica_id, prev_hash=self.tip.block_hash,
-            timestamp_ms=max(self._now_ms, self.tip.timestamp_ms), tx_root=tx_root(txs),
-            tx_count=len(txs), state_root=self.tip.state_root,
-            receipts_root=self.tip.receipts_root, validator_set_hash=self.config.validator_set_hash,
-        )
-        pre_prepare = self.votes.pre_prepare(self.view, seq, Block(header, txs))
+        block = next_block(self.config, self.view, self.tip, self.requests.batch(self.config.batch_size_max),
+                           self._now_ms)
+        pre_prepare = self.votes.pre_prepare(self.view, seq, block)
         self._persist()
         self._effects.append(Broadcast(pre_prepare))
         self._accept_pre_prepare(pre_prepare)
@@ -286,18 +264,20 @@ class Replica(ViewChanging):
         if sender != self.config.primary(self.view):
             self._ignore("pre-prepare not from the primary")
             return
-        slot = self.slots.get(message.seq)
-        if slot is not None and slot.pre_prepare is not None:
-            if slot.pre_prepare.digest == message.digest:
+        accepted = self.slots.pre_prepare(message.seq)
+        if accepted is not None:
+            if accepted.digest == message.digest:
                 self._ignore("duplicate pre-prepare")
             else:
                 self._ignore("conflicting pre-prepare")
                 self._start_view_change(self.view + 1, "primary sent conflicting pre-prepares")
             return
         if message.seq > self.tip.height + 1 or self.delivered != self.tip.height:
-            self.future.setdefault(message.seq, message)
+            self.slots.defer(message)
             return
-        problem = self._block_problem(message)
+        new_view = self.new_view_message
+        reproposal = new_view is not None and new_view.pre_prepare == message
+        problem = block_problem(message, self.config, self.tip, self.view_floor, reproposal)
         if problem is not None:
             self._ignore(f"bad block: {problem}")
             return
@@ -308,115 +288,62 @@ class Replica(ViewChanging):
         self._accept_pre_prepare(message)
         if not self.is_primary:
             prepare = self.votes.prepare(self.view, message.seq, message.digest)
-            self.slots[message.seq].prepares[self.config.replica_id] = prepare
+            self.slots.record(prepare)
             self._persist()
             self._effects.append(Broadcast(prepare))
         self._check_prepared(message.seq)
 
     def _accept_pre_prepare(self, message: PrePrepare) -> None:
-        self._slot(message.seq).pre_prepare = message
+        self.slots.accept(message)
         self.requests.take(message.block.txs)
-
-    def _block_problem(self, message: PrePrepare) -> str | None:
-        """Why the proposed block cannot extend our tip in this view, or None."""
-        header, txs = message.block.header, message.block.txs
-        if header.hash() != message.digest:
-            return "digest mismatch"
-        reproposal = self.new_view_message is not None and self.new_view_message.pre_prepare == message
-        if reproposal:
-            view_ok = header.view <= message.view and header.proposer == self.config.primary(header.view)
-        else:
-            view_ok = header.view == message.view and header.proposer == message.replica
-            if message.seq <= self.view_floor:
-                return "sequence number decided before this view"
-        expected = (
-            (header.chain_id, self.config.chain_id, "chain id"),
-            (header.height, message.seq, "height"),
-            (view_ok, True, "view or proposer"),
-            (header.prev_hash, self.tip.block_hash, "previous hash"),
-            (header.state_root, self.tip.state_root, "state root"),
-            (header.receipts_root, self.tip.receipts_root, "receipts root"),
-            (header.validator_set_hash, self.config.validator_set_hash, "validator set"),
-            (header.tx_count, len(txs), "transaction count"),
-        )
-        for got, want, what in expected:
-            if got != want:
-                return f"{what} mismatch"
-        if header.timestamp_ms < self.tip.timestamp_ms:
-            return "timestamp before parent"
-        if not 0 < len(txs) <= self.config.batch_size_max:
-            return "transaction count outside 1..batch_size_max"
-        if len(set(txs)) != len(txs):
-            return "duplicate transaction in block"
-        if header.tx_root != tx_root(txs):
-            return "transaction root mismatch"
-        return None
 
     def _on_prepare(self, sender: int, message: Prepare) -> None:
         if sender == self.config.primary(self.view):
             self._ignore("prepare from the primary")
             return
-        slot = self._slot(message.seq)
-        if sender in slot.prepares:
-            self._ignore("duplicate prepare")
+        problem = self.slots.vote_problem(message)
+        if problem is not None:
+            self._ignore(problem)
             return
-        if slot.pre_prepare is not None and slot.pre_prepare.digest != message.digest:
-            self._ignore("digest mismatch")
-            return
-        slot.prepares[sender] = message
+        self.slots.record(message)
         self._check_prepared(message.seq)
 
     def _check_prepared(self, seq: int) -> None:
-        slot = self.slots[seq]
-        if slot.prepared or slot.pre_prepare is None:
+        certificate = self.slots.prepared_certificate(seq, self.config.prepares_needed)
+        if certificate is None:
             return
-        prepares = slot.matching(slot.prepares)
-        if len(prepares) < self.config.prepares_needed:
-            return
-        digest = slot.pre_prepare.digest
+        digest = certificate.pre_prepare.digest
         signed = self.votes.digest(Commit.KIND, self.view, seq)
         if signed is not None and signed != digest:
             self._ignore("prepared block contradicts our own commit")
             return
-        slot.prepared = True
-        needed = self.config.prepares_needed
-        self.prepared_certificate = PreparedCertificate(slot.pre_prepare, tuple(prepares[:needed]))
+        self.prepared_certificate = certificate
         commit = self.votes.commit(self.view, seq, digest)
-        slot.commits[self.config.replica_id] = commit
+        self.slots.mark_prepared(commit)
         self._persist()
         self._effects.append(Broadcast(commit))
         self._check_committed(seq)
 
     def _on_commit(self, sender: int, message: Commit) -> None:
-        slot = self._slot(message.seq)
-        if sender in slot.commits:
-            self._ignore("duplicate commit")
+        problem = self.slots.vote_problem(message)
+        if problem is not None:
+            self._ignore(problem)
             return
-        if slot.pre_prepare is not None and slot.pre_prepare.digest != message.digest:
-            self._ignore("digest mismatch")
-            return
-        slot.commits[sender] = message
+        self.slots.record(message)
         self._check_committed(message.seq)
 
     def _check_committed(self, seq: int) -> None:
-        slot = self.slots[seq]
-        if slot.committed or not slot.prepared or len(slot.matching(slot.commits)) < self.config.quorum:
-            return
-        slot.committed = True
-        self._deliver_ready()
+        if self.slots.mark_committed(seq, self.config.quorum):
+            self._deliver_ready()
 
     # ------------------------------------------------------ delivery, execution
 
     def _deliver_ready(self) -> None:
         if self.delivered != self.tip.height:
             return
-        seq = self.tip.height + 1
-        slot = self.slots.get(seq)
-        if slot is not None and slot.committed:
-            commits = slot.matching(slot.commits)[: self.config.quorum]
-            certificate = CommitCertificate(self.view, seq, slot.pre_prepare.digest,
-                                            tuple((c.replica, c.signature) for c in commits))
-            self._deliver(slot.pre_prepare.block, certificate)
+        committed = self.slots.committed_block(self.view, self.tip.height + 1, self.config.quorum)
+        if committed is not None:
+            self._deliver(*committed)
             return
         entry = self.catchup.pop_ready(self.tip.height)
         if entry is None:
@@ -443,7 +370,7 @@ class Replica(ViewChanging):
         self.tip = ChainTip(event.seq, certificate.digest, event.state_root, event.receipts_root,
                             block.header.timestamp_ms)
         self.tip_certificate = certificate
-        self.slots = {s: slot for s, slot in self.slots.items() if s > event.seq}
+        self.slots.prune(event.seq)
         self.requests.committed(block.txs)
         if self.prepared_certificate is not None and self.prepared_certificate.pre_prepare.seq <= event.seq:
             self.prepared_certificate = None
@@ -453,8 +380,7 @@ class Replica(ViewChanging):
             self._checkpoint(event.seq)
         if event.validators is not None and tuple(event.validators) != self.config.validators:
             self._reconfigure(tuple(event.validators))
-        waiting = self.future.pop(event.seq + 1, None)
-        self.future = {s: m for s, m in self.future.items() if s > event.seq + 1}
+        waiting = self.slots.take_deferred(event.seq + 1)
         if waiting is not None and self.active:
             self._on_phase_message(waiting.replica, waiting)
         self._arm_request_timer(restart=True)
@@ -512,12 +438,6 @@ class Replica(ViewChanging):
 
     # ---------------------------------------------------------------- helpers
 
-    def _slot(self, seq: int) -> Slot:
-        slot = self.slots.get(seq)
-        if slot is None:
-            slot = self.slots[seq] = Slot()
-        return slot
-
     def _persist(self) -> None:
         self._effects.append(Persist(self.snapshot()))
 
@@ -537,7 +457,7 @@ class Replica(ViewChanging):
 
     def _check_invariants(self) -> None:
         assert self.tip.height <= self.delivered <= self.tip.height + 1
-        assert all(seq > self.tip.height for seq in self.slots)
+        assert all(seq > self.tip.height for seq in self.slots.by_seq)
         assert len(self.requests.pending) <= self.config.pending_max
         assert self.active or self.own_view_change is not None
         assert self.tip_certificate is None or self.tip_certificate.seq == self.tip.height

@@ -44,7 +44,8 @@ class ViewChanging:
         self.view, self.active = target, False
         for name in (BATCH_TIMER, REQUEST_TIMER):
             self._cancel_timer(name)
-        self.slots, self.future, self.early = {}, {}, []
+        self.slots.clear()
+        self.early = []
         self.new_view_message = None
         prepared = self.prepared_certificate
         if prepared is not None and prepared.pre_prepare.seq != self.tip.height + 1:
@@ -121,7 +122,7 @@ class ViewChanging:
             self.checkpoints.adopt(plan.checkpoint)
         self.catchup.certified_target = max(self.catchup.certified_target, plan.height)
         self.requests.requeue()
-        self.slots, self.future = {}, {}
+        self.slots.clear()
         self._persist()
         early, self.early = self.early, []
         if message.pre_prepare is not None:
@@ -140,7 +141,7 @@ class ViewChanging:
             self._accept_pre_prepare(pre_prepare)
             self._check_prepared(pre_prepare.seq)
         elif pre_prepare.seq > self.tip.height + 1:
-            self.future[pre_prepare.seq] = pre_prepare
+            self.slots.defer(pre_prepare)
 
     def _reconfigure(self, validators: tuple[bytes, ...]) -> None:
         """Adopt the validator set in force from the block after the tip."""
@@ -157,7 +158,8 @@ class ViewChanging:
         self.view_changes = ViewChangeStore()
         self.own_view_change, self.new_view_message = None, None
         self.active = True
-        self.slots, self.future, self.early = {}, {}, []
+        self.slots.clear()
+        self.early = []
         self.votes = Votes(self.signer, replica_id)
         self.prepared_certificate = None
         for name in (BATCH_TIMER, REQUEST_TIMER, VIEW_CHANGE_TIMER):
