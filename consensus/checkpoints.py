@@ -1,7 +1,8 @@
 """Checkpoints: every K blocks each replica signs (seq, block hash, state
 root); 2f+1 matching signatures make the checkpoint stable. Votes are kept
 only between the stable checkpoint and the high watermark, at most one per
-replica per sequence number."""
+replica per sequence number. Plain bookkeeping: it must not import the
+replica or its other parts, and does no I/O."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ class CheckpointTracker:
     @property
     def high(self) -> int:
         return self.low + self.window
+
+    def reconfigure(self, quorum: int) -> None:
+        """A new validator set: the stable checkpoint stands, the votes towards the next one lapse."""
+        self.quorum = quorum
+        self.votes = {}
 
     def is_checkpoint(self, seq: int) -> bool:
         return seq % self.interval == 0

@@ -2,6 +2,7 @@
 
 Events: Start, ClientRequests, PeerMessage, TimerFired, Executed, CertifiedBlocks.
 Effects: Send, Broadcast, StartTimer, CancelTimer, Persist, Deliver.
+Timers are named by the constants at the end.
 State transfer needs no effect of its own: the replica sends FETCH-BLOCKS;
 the driver serves peers' FETCH-BLOCKS from its store and turns verified
 BLOCKS replies into CertifiedBlocks events.
@@ -108,3 +109,10 @@ class Deliver:
 
 
 Effect = Send | Broadcast | StartTimer | CancelTimer | Persist | Deliver
+
+# The timers a replica starts, by name.
+BATCH_TIMER = "batch"              # the primary waits this long to fill a block
+REQUEST_TIMER = "request"          # a backup waits this long for its requests to commit
+VIEW_CHANGE_TIMER = "view-change"  # a replica waits this long for the NEW-VIEW
+STATUS_TIMER = "status"            # period of STATUS reports and of the lag check
+FETCH_TIMER = "fetch"              # a FETCH-BLOCKS request waits this long for its reply

@@ -1,5 +1,7 @@
 """View change: which VIEW-CHANGEs a replica keeps, when it joins a higher
-view, and what a NEW-VIEW must contain. Pure functions and a bounded store.
+view, what a NEW-VIEW must contain, and the view-change state of one
+replica (`ViewChangeState`). Pure functions and bounded stores: this module
+must not import the replica or its other parts, sign anything, or do I/O.
 
 A VIEW-CHANGE carries the sender's last executed height with that block's
 commit certificate, and the prepared certificate it holds for the next
@@ -14,7 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus.messages import CheckpointCertificate, NewView, PreparedCertificate, ViewChange
+from consensus.messages import (
+    CheckpointCertificate, Commit, NewView, PreparedCertificate, PrePrepare, Prepare, ViewChange,
+)
+
+PhaseMessage = PrePrepare | Prepare | Commit
+EARLY_MESSAGES_MAX = 64
+BACKOFF_DOUBLINGS_MAX = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +98,78 @@ class ViewChangeStore:
 
     def prune_below(self, view: int) -> None:
         self.latest = {r: vc for r, vc in self.latest.items() if vc.view >= view}
+
+
+class ViewChangeState:
+    """One replica's view-change state: the latest VIEW-CHANGE from each
+    replica, its own VIEW-CHANGE while it changes view, the NEW-VIEW in
+    force, the view floor (the highest sequence number the view inherits:
+    fresh proposals start above it), the backoff of the view-change timer,
+    and the phase messages that arrive for a view before its NEW-VIEW
+    (at most EARLY_MESSAGES_MAX)."""
+
+    def __init__(self, timeout_ms: int, timeout_ms_max: int) -> None:
+        self.timeout_ms_min = timeout_ms
+        self.timeout_ms_max = timeout_ms_max
+        self.store = ViewChangeStore()
+        self.own: ViewChange | None = None
+        self.new_view: NewView | None = None
+        self.floor = 0
+        self.attempts = 0
+        self.early: list[tuple[int, PhaseMessage]] = []
+
+    def timeout_ms(self) -> int:
+        """How long to wait for the NEW-VIEW: doubled by each failed attempt, up to the maximum."""
+        timeout = self.timeout_ms_min << min(self.attempts, BACKOFF_DOUBLINGS_MAX)
+        return min(timeout, self.timeout_ms_max)
+
+    def attempt_failed(self) -> None:
+        self.attempts += 1
+
+    def progressed(self) -> None:
+        """A block executed: the next view change starts with the shortest wait."""
+        self.attempts = 0
+
+    def begin(self, own: ViewChange) -> None:
+        """This replica moves to `own.view`: the NEW-VIEW in force and early messages lapse."""
+        self.own = own
+        self.store.add(own)
+        self.new_view = None
+        self.early = []
+
+    def resume(self, own: ViewChange) -> None:
+        """After a restart, the view change this replica had begun."""
+        self.own = own
+        self.store.add(own)
+
+    def add(self, vc: ViewChange) -> None:
+        self.store.add(vc)
+
+    def join_target(self, above: int, f: int) -> int | None:
+        return self.store.join_target(above, f)
+
+    def quorum_for(self, view: int, quorum: int) -> tuple[ViewChange, ...] | None:
+        """The first `quorum` VIEW-CHANGEs for `view`, once there are that many."""
+        view_changes = self.store.for_view(view)
+        return view_changes[:quorum] if len(view_changes) >= quorum else None
+
+    def hold_early(self, sender: int, message: PhaseMessage) -> None:
+        if len(self.early) < EARLY_MESSAGES_MAX:
+            self.early.append((sender, message))
+
+    def enter(self, message: NewView) -> tuple[NewViewPlan, list[tuple[int, PhaseMessage]]]:
+        """Put `message` in force; returns what it decides and the early messages to replay."""
+        plan = plan_new_view(message.view_changes)
+        self.new_view = message
+        self.own = None
+        self.store.prune_below(message.view + 1)
+        self.floor = plan.height + (1 if plan.prepared is not None else 0)
+        early, self.early = self.early, []
+        return plan, early
+
+    def forget_messages(self) -> None:
+        """The validator set changed: every VIEW-CHANGE, NEW-VIEW and early
+        message lapses (the floor and the backoff stay)."""
+        self.store = ViewChangeStore()
+        self.own, self.new_view = None, None
+        self.early = []

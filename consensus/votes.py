@@ -53,6 +53,11 @@ class Votes:
         unsigned = NewView(view, self.replica_id, view_changes, pre_prepare, b"")
         return dataclasses.replace(unsigned, signature=self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
 
+    def reconfigure(self, replica_id: int) -> None:
+        """A new validator set: this replica's index changes, and what it signed lapses."""
+        self.replica_id = replica_id
+        self.signed = {}
+
     def restore(self, entries: tuple[tuple[str, int, int, bytes], ...], above: int) -> None:
         """Take the votes of a snapshot that are above executed height `above`."""
         self.signed = {(kind, view, seq): digest for kind, view, seq, digest in entries if seq > above}

@@ -1,0 +1,57 @@
+"""What one replica step hands its driver: the effects in the order they
+must be performed, with the replica's snapshot persisted before a signed
+message leaves; the timers running (so a timer is cancelled only if it
+runs); and, kept across steps, how many messages were ignored and why.
+Must not import the replica or its parts; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Callable
+
+from consensus.events import CancelTimer, Effect, Persist, StartTimer
+from consensus.snapshot import ReplicaSnapshot
+
+log = logging.getLogger("consort.consensus")
+
+
+class Outbox:
+    def __init__(self, snapshot: Callable[[], ReplicaSnapshot]) -> None:
+        self.snapshot = snapshot
+        self.effects: list[Effect] = []
+        self.timers: set[str] = set()
+        self.ignored: Counter[str] = Counter()
+        self.last_ignored: str | None = None
+
+    def add(self, effect: Effect) -> None:
+        if isinstance(effect, StartTimer):
+            self.timers.add(effect.name)
+        elif isinstance(effect, CancelTimer):
+            self.timers.discard(effect.name)
+        self.effects.append(effect)
+
+    def extend(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            self.add(effect)
+
+    def persist(self) -> None:
+        """Store the replica's snapshot: what it signed so far survives a crash."""
+        self.add(Persist(self.snapshot()))
+
+    def cancel_timer(self, name: str) -> None:
+        if name in self.timers:
+            self.add(CancelTimer(name))
+
+    def fired(self, name: str) -> None:
+        self.timers.discard(name)
+
+    def ignore(self, reason: str, count: int = 1) -> None:
+        self.ignored[reason] += count
+        self.last_ignored = reason
+        log.debug("replica ignores: %s", reason)
+
+    def take(self) -> list[Effect]:
+        effects, self.effects = self.effects, []
+        return effects
