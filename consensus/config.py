@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus.messages import HASH_SIZE
+from consensus.wire import HASH_SIZE
 from crypto import encoding, hashing
 
 

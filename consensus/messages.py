@@ -1,8 +1,9 @@
 """Blocks and PBFT messages: frozen values with one canonical wire form.
 
 `decode_message` is the only way bytes from a peer become a message; it
-checks every field's type and size and raises MessageError (the peer's
-fault) for anything else. Signatures are checked later by `consensus.auth`.
+checks every field's type and size (with `consensus.wire`) and raises
+MessageError (the peer's fault) for anything else. Signatures are checked
+later by `consensus.auth`. Values and parsing only: no I/O.
 """
 
 from __future__ import annotations
@@ -10,47 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from consensus.wire import MessageError, as_hash, as_int, as_list, as_optional, as_signature, as_signatures
 from crypto import encoding, hashing, merkle
 
-HASH_SIZE = 32
-SIGNATURE_SIZE = 64
 TXS_PER_BLOCK_MAX = 20_000
 TX_SIZE_MAX = 64 * 1024
 FRAME_SIZE_MAX = 32 * 1024 * 1024
 SIGNATURE_DOMAIN = "pbft"
 
 
-class MessageError(ValueError):
-    """Bytes from a peer that do not form a valid message: the peer's fault."""
-
-
-def _int(value: Any, name: str) -> int:
-    if type(value) is not int or value < 0:
-        raise MessageError(f"{name} must be a non-negative integer")
-    return value
-
-
-def _hash(value: Any, name: str) -> bytes:
-    if type(value) is not bytes or len(value) != HASH_SIZE:
-        raise MessageError(f"{name} must be {HASH_SIZE} bytes")
-    return value
-
-
-def _signature(value: Any) -> bytes:
-    if type(value) is not bytes or len(value) != SIGNATURE_SIZE:
-        raise MessageError(f"signature must be {SIGNATURE_SIZE} bytes")
-    return value
-
-
-def _list(value: Any, name: str, length: int | None = None) -> list:
-    if type(value) is not list or (length is not None and len(value) != length):
-        expected = f" of {length} items" if length is not None else ""
-        raise MessageError(f"{name} must be a list{expected}")
-    return value
-
-
 def _txs(value: Any, holder: str) -> tuple[bytes, ...]:
-    txs = _list(value, "txs")
+    txs = as_list(value, "txs")
     if len(txs) > TXS_PER_BLOCK_MAX:
         raise MessageError(f"{holder} holds more than {TXS_PER_BLOCK_MAX} transactions")
     for tx in txs:
@@ -89,14 +60,14 @@ class BlockHeader:
 
     @classmethod
     def from_wire(cls, fields: Any) -> "BlockHeader":
-        f = _list(fields, "header", 11)
+        f = as_list(fields, "header", 11)
         return cls(
-            chain_id=_hash(f[0], "chain_id"), height=_int(f[1], "height"),
-            view=_int(f[2], "view"), proposer=_int(f[3], "proposer"),
-            prev_hash=_hash(f[4], "prev_hash"), timestamp_ms=_int(f[5], "timestamp_ms"),
-            tx_root=_hash(f[6], "tx_root"), tx_count=_int(f[7], "tx_count"),
-            state_root=_hash(f[8], "state_root"), receipts_root=_hash(f[9], "receipts_root"),
-            validator_set_hash=_hash(f[10], "validator_set_hash"),
+            chain_id=as_hash(f[0], "chain_id"), height=as_int(f[1], "height"),
+            view=as_int(f[2], "view"), proposer=as_int(f[3], "proposer"),
+            prev_hash=as_hash(f[4], "prev_hash"), timestamp_ms=as_int(f[5], "timestamp_ms"),
+            tx_root=as_hash(f[6], "tx_root"), tx_count=as_int(f[7], "tx_count"),
+            state_root=as_hash(f[8], "state_root"), receipts_root=as_hash(f[9], "receipts_root"),
+            validator_set_hash=as_hash(f[10], "validator_set_hash"),
         )
 
     def hash(self) -> bytes:
@@ -113,7 +84,7 @@ class Block:
 
     @classmethod
     def from_wire(cls, fields: Any) -> "Block":
-        f = _list(fields, "block", 2)
+        f = as_list(fields, "block", 2)
         txs = _txs(f[1], "block")
         return cls(header=BlockHeader.from_wire(f[0]), txs=txs)
 
@@ -132,12 +103,8 @@ class CommitCertificate:
 
     @classmethod
     def from_wire(cls, fields: Any) -> "CommitCertificate":
-        f = _list(fields, "certificate", 4)
-        signatures = tuple(
-            (_int(_list(pair, "signature pair", 2)[0], "replica"), _signature(pair[1]))
-            for pair in _list(f[3], "signatures")
-        )
-        return cls(_int(f[0], "view"), _int(f[1], "seq"), _hash(f[2], "digest"), signatures)
+        f = as_list(fields, "certificate", 4)
+        return cls(as_int(f[0], "view"), as_int(f[1], "seq"), as_hash(f[2], "digest"), as_signatures(f[3]))
 
 
 def vote_bytes(kind: str, view: int, seq: int, digest: bytes) -> bytes:
@@ -164,9 +131,9 @@ class Vote:
 
     @classmethod
     def from_wire(cls, f: list) -> "Vote":
-        _list(f, cls.KIND, 6)
-        return cls(_int(f[1], "view"), _int(f[2], "seq"), _hash(f[3], "digest"),
-                   _int(f[4], "replica"), _signature(f[5]))
+        as_list(f, cls.KIND, 6)
+        return cls(as_int(f[1], "view"), as_int(f[2], "seq"), as_hash(f[3], "digest"),
+                   as_int(f[4], "replica"), as_signature(f[5]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +167,9 @@ class PrePrepare:
 
     @classmethod
     def from_wire(cls, f: list) -> "PrePrepare":
-        _list(f, cls.KIND, 7)
-        return cls(_int(f[1], "view"), _int(f[2], "seq"), _hash(f[3], "digest"),
-                   _int(f[4], "replica"), _signature(f[5]), Block.from_wire(f[6]))
+        as_list(f, cls.KIND, 7)
+        return cls(as_int(f[1], "view"), as_int(f[2], "seq"), as_hash(f[3], "digest"),
+                   as_int(f[4], "replica"), as_signature(f[5]), Block.from_wire(f[6]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,12 +184,8 @@ class Forward:
 
     @classmethod
     def from_wire(cls, f: list) -> "Forward":
-        _list(f, cls.KIND, 2)
+        as_list(f, cls.KIND, 2)
         return cls(_txs(f[1], "forward"))
-
-
-def _optional(value: Any, parse) -> Any:
-    return None if value is None else parse(value)
 
 
 def checkpoint_bytes(seq: int, block_hash: bytes, state_root: bytes) -> bytes:
@@ -248,9 +211,9 @@ class Checkpoint:
 
     @classmethod
     def from_wire(cls, f: list) -> "Checkpoint":
-        _list(f, cls.KIND, 6)
-        return cls(_int(f[1], "seq"), _hash(f[2], "block_hash"), _hash(f[3], "state_root"),
-                   _int(f[4], "replica"), _signature(f[5]))
+        as_list(f, cls.KIND, 6)
+        return cls(as_int(f[1], "seq"), as_hash(f[2], "block_hash"), as_hash(f[3], "state_root"),
+                   as_int(f[4], "replica"), as_signature(f[5]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,12 +230,9 @@ class CheckpointCertificate:
 
     @classmethod
     def from_wire(cls, fields: Any) -> "CheckpointCertificate":
-        f = _list(fields, "checkpoint certificate", 4)
-        signatures = tuple(
-            (_int(_list(pair, "signature pair", 2)[0], "replica"), _signature(pair[1]))
-            for pair in _list(f[3], "signatures")
-        )
-        return cls(_int(f[0], "seq"), _hash(f[1], "block_hash"), _hash(f[2], "state_root"), signatures)
+        f = as_list(fields, "checkpoint certificate", 4)
+        return cls(as_int(f[0], "seq"), as_hash(f[1], "block_hash"), as_hash(f[2], "state_root"),
+                   as_signatures(f[3]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,12 +247,12 @@ class PreparedCertificate:
 
     @classmethod
     def from_wire(cls, fields: Any) -> "PreparedCertificate":
-        f = _list(fields, "prepared certificate", 2)
-        prepares = _list(f[1], "prepares")
+        f = as_list(fields, "prepared certificate", 2)
+        prepares = as_list(f[1], "prepares")
         if len(prepares) > PREPARES_MAX:
             raise MessageError("too many prepares")
-        return cls(PrePrepare.from_wire(_list(f[0], "pre-prepare")),
-                   tuple(Prepare.from_wire(_list(p, "prepare")) for p in prepares))
+        return cls(PrePrepare.from_wire(as_list(f[0], "pre-prepare")),
+                   tuple(Prepare.from_wire(as_list(p, "prepare")) for p in prepares))
 
 
 PREPARES_MAX = 256
@@ -328,11 +288,11 @@ class ViewChange:
 
     @classmethod
     def from_wire(cls, f: list) -> "ViewChange":
-        _list(f, cls.KIND, 8)
-        return cls(_int(f[1], "view"), _int(f[2], "replica"), _int(f[3], "height"),
-                   _optional(f[4], CommitCertificate.from_wire),
-                   _optional(f[5], CheckpointCertificate.from_wire),
-                   _optional(f[6], PreparedCertificate.from_wire), _signature(f[7]))
+        as_list(f, cls.KIND, 8)
+        return cls(as_int(f[1], "view"), as_int(f[2], "replica"), as_int(f[3], "height"),
+                   as_optional(f[4], CommitCertificate.from_wire),
+                   as_optional(f[5], CheckpointCertificate.from_wire),
+                   as_optional(f[6], PreparedCertificate.from_wire), as_signature(f[7]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,14 +317,14 @@ class NewView:
 
     @classmethod
     def from_wire(cls, f: list) -> "NewView":
-        _list(f, cls.KIND, 6)
-        view_changes = _list(f[3], "view changes")
+        as_list(f, cls.KIND, 6)
+        view_changes = as_list(f[3], "view changes")
         if len(view_changes) > VIEW_CHANGES_MAX:
             raise MessageError("too many view changes")
-        return cls(_int(f[1], "view"), _int(f[2], "replica"),
-                   tuple(ViewChange.from_wire(_list(vc, "view change")) for vc in view_changes),
-                   _optional(f[4], lambda pp: PrePrepare.from_wire(_list(pp, "pre-prepare"))),
-                   _signature(f[5]))
+        return cls(as_int(f[1], "view"), as_int(f[2], "replica"),
+                   tuple(ViewChange.from_wire(as_list(vc, "view change")) for vc in view_changes),
+                   as_optional(f[4], lambda pp: PrePrepare.from_wire(as_list(pp, "pre-prepare"))),
+                   as_signature(f[5]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,8 +340,8 @@ class Status:
 
     @classmethod
     def from_wire(cls, f: list) -> "Status":
-        _list(f, cls.KIND, 3)
-        return cls(_int(f[1], "view"), _int(f[2], "height"))
+        as_list(f, cls.KIND, 3)
+        return cls(as_int(f[1], "view"), as_int(f[2], "height"))
 
 
 BLOCKS_PER_FETCH_MAX = 64
@@ -400,8 +360,8 @@ class FetchBlocks:
 
     @classmethod
     def from_wire(cls, f: list) -> "FetchBlocks":
-        _list(f, cls.KIND, 3)
-        first, last = _int(f[1], "first"), _int(f[2], "last")
+        as_list(f, cls.KIND, 3)
+        first, last = as_int(f[1], "first"), as_int(f[2], "last")
         if not 1 <= first <= last < first + BLOCKS_PER_FETCH_MAX:
             raise MessageError(f"fetch range must be 1..{BLOCKS_PER_FETCH_MAX} blocks")
         return cls(first, last)
@@ -420,11 +380,11 @@ class Blocks:
 
     @classmethod
     def from_wire(cls, f: list) -> "Blocks":
-        _list(f, cls.KIND, 2)
-        entries = _list(f[1], "entries")
+        as_list(f, cls.KIND, 2)
+        entries = as_list(f[1], "entries")
         if len(entries) > BLOCKS_PER_FETCH_MAX:
             raise MessageError("too many blocks")
-        return cls(tuple((Block.from_wire(_list(e, "entry", 2)[0]), CommitCertificate.from_wire(e[1]))
+        return cls(tuple((Block.from_wire(as_list(e, "entry", 2)[0]), CommitCertificate.from_wire(e[1]))
                          for e in entries))
 
 
@@ -435,7 +395,7 @@ _KINDS: dict[str, Any] = {cls.KIND: cls for cls in (PrePrepare, Prepare, Commit,
 
 
 def message_from_wire(fields: Any) -> Message:
-    f = _list(fields, "message")
+    f = as_list(fields, "message")
     if not f or type(f[0]) is not str or f[0] not in _KINDS:
         raise MessageError("unknown message kind")
     return _KINDS[f[0]].from_wire(f)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from consensus.messages import (
-    CheckpointCertificate, MessageError, PreparedCertificate, ViewChange, _int, _list,
-)
+from consensus.messages import CheckpointCertificate, PreparedCertificate, ViewChange
+from consensus.wire import MessageError, as_int, as_list
 from crypto import encoding
 
 SNAPSHOT_SIZE_MAX = 256 * 1024 * 1024
@@ -39,12 +38,12 @@ class ReplicaSnapshot:
 
     @classmethod
     def decode(cls, raw: bytes) -> "ReplicaSnapshot":
-        f: Any = _list(encoding.decode(raw, SNAPSHOT_SIZE_MAX), "snapshot", 6)
+        f: Any = as_list(encoding.decode(raw, SNAPSHOT_SIZE_MAX), "snapshot", 6)
         if type(f[1]) is not bool:
             raise MessageError("snapshot: active must be a boolean")
-        votes = tuple((str(v[0]), _int(v[1], "view"), _int(v[2], "seq"), bytes(v[3])) for v in f[2])
+        votes = tuple((str(v[0]), as_int(v[1], "view"), as_int(v[2], "seq"), bytes(v[3])) for v in f[2])
         return cls(
-            view=_int(f[0], "view"), active=f[1], votes=votes,
+            view=as_int(f[0], "view"), active=f[1], votes=votes,
             prepared=None if f[3] is None else PreparedCertificate.from_wire(f[3]),
             view_change=None if f[4] is None else ViewChange.from_wire(f[4]),
             checkpoint=None if f[5] is None else CheckpointCertificate.from_wire(f[5]),
