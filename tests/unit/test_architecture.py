@@ -2,8 +2,9 @@
 consensus/ and contracts/ stay free of I/O, clocks, randomness, each other
 and the node; crypto/ sits below everything else; inside node/ the runtime
 never imports the API, the CLI or the dev tools, the auditor never imports
-the runtime, and only the CLI imports the simulator; no module imports
-itself in a circle; modules and classes stay a readable size."""
+the runtime, and only the CLI imports the simulator; the replica's parts
+import neither the replica nor one another; no module imports itself in a
+circle; modules and classes stay a readable size."""
 
 from __future__ import annotations
 
@@ -160,6 +161,22 @@ def test_every_package_says_what_it_is_for_and_what_it_must_not_import():
         if path.name == "__init__.py":
             doc = ast.get_docstring(ast.parse(path.read_text())) or ""
             assert len(doc) > 80 and "import" in doc, f"{name}: package docstring missing or says no arrows"
+
+
+REPLICA_PARTS = ("requests", "votes", "slots", "viewchange", "checkpoints", "catchup", "outbox", "proposal")
+
+
+@pytest.mark.parametrize("part", [*REPLICA_PARTS, "agreement"])
+def test_the_replicas_parts_do_not_import_the_replica(part):
+    modules = {m for _, m in imported_modules((ROOT / "consensus" / f"{part}.py").read_text(), "consensus")}
+    assert not any(is_under(m, "consensus.replica") for m in modules)
+
+
+@pytest.mark.parametrize("part", REPLICA_PARTS)
+def test_the_replicas_parts_do_not_import_one_another(part):
+    modules = {m for _, m in imported_modules((ROOT / "consensus" / f"{part}.py").read_text(), "consensus")}
+    others = {f"consensus.{other}" for other in (*REPLICA_PARTS, "agreement") if other != part}
+    assert not modules & others, f"consensus/{part}.py imports {sorted(modules & others)}"
 
 
 # --- the checkers themselves must be able to fail -----------------------------------
