@@ -1,7 +1,7 @@
 """How fast an auditor verifies a chain: blocks/s and tx/s, with and without
 re-executing every block, on one core.
 
-Builds a certified chain of --txs signed payments offline (node.chainbuilder:
+Builds a certified chain of --txs signed payments offline (node.devtools.chainbuilder:
 real executor, real ledger, real Ed25519 certificates), exports it, then
 times `verify_export` over the file. Progress on stderr; a table, then one
 JSON line on stdout; JSON and an SVG bar chart are written to --out.

@@ -2,7 +2,7 @@
 
 Creates (or reuses) a consortium in --dir, starts 4 node processes on
 127.0.0.1, sends signed payments through all four nodes, shows what the
-ledger refuses and why, tells a supply-chain-finance story (node.story),
+ledger refuses and why, tells a supply-chain-finance story (node.devtools.story),
 waits until every node holds the same chain, prints balances and state
 roots, audits the chain from the genesis file alone (re-executing every
 block), and stops every process it started. The folder keeps configs and

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consensus.config import validator_set_hash
+from consensus.config import quorum, validator_set_hash
 from consensus.messages import Block, BlockHeader, Commit, CommitCertificate, tx_root, vote_bytes
 from contracts.genesis import Genesis, parse_genesis
 from contracts.tx import sign_tx
@@ -86,7 +86,7 @@ class ChainBuilder:
                              tx_root(raw), len(raw), tip.state_root, tip.receipts_root,
                              validator_set_hash(validators))
         digest = header.hash()
-        count = 2 * ((len(validators) - 1) // 3) + 1 if signers is None else signers
+        count = quorum(len(validators)) if signers is None else signers
         signatures = tuple((i, self.node_signers[signing[i]].sign(
             "pbft", vote_bytes(Commit.KIND, 0, header.height, digest))) for i in range(count))
         block = Block(header, raw)

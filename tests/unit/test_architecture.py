@@ -163,6 +163,22 @@ def test_every_package_says_what_it_is_for_and_what_it_must_not_import():
             assert len(doc) > 80 and "import" in doc, f"{name}: package docstring missing or says no arrows"
 
 
+def test_modules_and_classes_stay_readable():
+    problems = []
+    for name, path in project_modules().items():
+        source = path.read_text()
+        lines = len(source.splitlines())
+        limit = NODE_MODULE_LINES_MAX if is_under(name, "node") else MODULE_LINES_MAX
+        if lines > limit:
+            problems.append(f"{name}: {lines} lines (at most {limit})")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef):
+                methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                if len(methods) >= CLASS_METHODS_MAX:
+                    problems.append(f"{name}.{node.name}: {len(methods)} methods (fewer than {CLASS_METHODS_MAX})")
+    assert not problems, "\n".join(problems)
+
+
 REPLICA_PARTS = ("requests", "votes", "slots", "viewchange", "checkpoints", "catchup", "outbox", "proposal")
 
 
