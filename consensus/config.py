@@ -6,7 +6,7 @@ run with raises ConfigError naming the field. Pure values: no I/O, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from consensus.wire import HASH_SIZE
 from crypto import encoding, hashing
@@ -37,20 +37,27 @@ def prepares_needed(n: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ReplicaConfig:
+    """Who the replica is, and the chain's consensus parameters: those have no
+    defaults here, because the chain's genesis gives them (contracts/genesis.py
+    CONSENSUS_DEFAULTS fills what a genesis file leaves out), so every replica
+    of a chain runs with the same values. The replica's own memory limits
+    (pending requests, recent digests) do have defaults."""
+
     chain_id: bytes
     replica_id: int
     validators: tuple[bytes, ...]
-    batch_size_max: int = 2000
-    batch_delay_ms: int = 5
+    _: KW_ONLY
+    batch_size_max: int
+    batch_delay_ms: int
+    checkpoint_interval: int
+    window: int
+    request_timeout_ms: int
+    view_change_timeout_ms: int
+    view_change_timeout_ms_max: int
+    status_interval_ms: int
+    fetch_timeout_ms: int
     pending_max: int = 100_000
     recent_requests_max: int = 200_000
-    checkpoint_interval: int = 16
-    window: int = 64
-    request_timeout_ms: int = 2000
-    view_change_timeout_ms: int = 2000
-    view_change_timeout_ms_max: int = 30_000
-    status_interval_ms: int = 500
-    fetch_timeout_ms: int = 2000
 
     def __post_init__(self) -> None:
         if len(self.chain_id) != HASH_SIZE:

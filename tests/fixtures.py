@@ -16,14 +16,23 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from consensus.config import ReplicaConfig
 from contracts.executor import BlockContext, BlockResult, Executor
-from contracts.genesis import Genesis, genesis_state
+from contracts.genesis import CONSENSUS_DEFAULTS, Genesis, genesis_state
 from contracts.state import DictState
 from crypto import encoding
 from crypto.keys import KeyPair
 
 KEY_SEED_PREFIX = b"consort-test-key/"
 POLL_INTERVAL_S = 0.05
+
+
+# --- replicas ------------------------------------------------------------------
+
+def replica_config(chain_id: bytes, replica_id: int, validators: Sequence[bytes], **overrides) -> ReplicaConfig:
+    """A replica's configuration with the genesis defaults for every consensus
+    parameter not overridden, as a node whose genesis leaves them out runs."""
+    return ReplicaConfig(chain_id, replica_id, tuple(validators), **{**CONSENSUS_DEFAULTS, **overrides})
 
 
 # --- keys and genesis documents -------------------------------------------------

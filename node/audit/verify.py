@@ -18,6 +18,8 @@ from node.audit.auditor import AuditFailure, ChainAuditor
 from node.audit.export import ExportError, read_export
 
 PROGRESS_EVERY_BLOCKS = 500
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+DOWNLOAD_TIMEOUT_S = 600.0
 
 
 def read_genesis(path: Path) -> Genesis:
@@ -56,7 +58,7 @@ def verify_export(genesis: Genesis, path: Path, reexecute: bool = False,
     return auditor
 
 
-async def download_export(url: str, path: Path, timeout_s: float = 600.0) -> int:
+async def download_export(url: str, path: Path, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> int:
     """Stream a node's /v1/export to `path`; return the bytes written."""
     written = 0
     timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -65,7 +67,7 @@ async def download_export(url: str, path: Path, timeout_s: float = 600.0) -> int
             if response.status != 200:
                 raise ExportError(f"node answered HTTP {response.status} to /v1/export")
             with open(path, "wb") as out:
-                async for chunk in response.content.iter_chunked(1 << 20):
+                async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK_BYTES):
                     out.write(chunk)
                     written += len(chunk)
     return written

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consensus.config import ConfigError as ReplicaConfigError, ReplicaConfig
 from contracts.genesis import Genesis, GenesisError, genesis_from_json
 
 
@@ -66,12 +67,17 @@ class NodeConfig:
 
 
 def load_genesis(path: Path) -> Genesis:
+    """The genesis file, with consensus parameters a replica can run with."""
     try:
-        return genesis_from_json(Path(path).read_text())
+        genesis = genesis_from_json(Path(path).read_text())
+        ReplicaConfig(genesis.chain_id, -1, genesis.validator_keys, **genesis.consensus)
     except OSError as exc:
         raise ConfigError(f"cannot read genesis {path}: {exc}") from None
     except GenesisError as exc:
         raise ConfigError(f"genesis {path}: {exc}") from None
+    except ReplicaConfigError as exc:
+        raise ConfigError(f"genesis {path}: consensus.{exc}") from None
+    return genesis
 
 
 def _resolve(base: Path, value: str) -> Path:

@@ -31,6 +31,9 @@ from contracts.executor import Receipt
 from crypto import encoding
 
 
+STORED_BYTES_MAX = 64 * 1024 * 1024  # a stored block or its receipts, read back from our own database
+
+
 class StorageError(RuntimeError):
     """The data folder cannot be used (wrong chain, corrupt)."""
 
@@ -140,7 +143,7 @@ class Storage:
         if raw is None:
             return None
         certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(b"c:" + key)))
-        return Block.from_wire(encoding.decode(raw, 64 * 1024 * 1024)), certificate
+        return Block.from_wire(encoding.decode(raw, STORED_BYTES_MAX)), certificate
 
     def raw_block(self, height: int) -> tuple[bytes, bytes, list[bytes]] | None:
         """Block, certificate and receipt bytes as stored (for export and fetches)."""
@@ -151,7 +154,7 @@ class Storage:
         return raw, self.db.get(b"c:" + key), self.raw_receipts(height)
 
     def raw_receipts(self, height: int) -> list[bytes]:
-        return encoding.decode(self.db.get(b"r:" + _height(height)), 64 * 1024 * 1024)
+        return encoding.decode(self.db.get(b"r:" + _height(height)), STORED_BYTES_MAX)
 
     def block(self, height: int) -> StoredBlock | None:
         key = _height(height)
@@ -161,5 +164,5 @@ class Storage:
         certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(b"c:" + key)))
         receipts = tuple(Receipt.from_wire(encoding.decode(r)) for r in self.raw_receipts(height))
         state_root, receipts_root = encoding.decode(self.db.get(b"x:" + key))
-        return StoredBlock(Block.from_wire(encoding.decode(raw, 64 * 1024 * 1024)), certificate,
+        return StoredBlock(Block.from_wire(encoding.decode(raw, STORED_BYTES_MAX)), certificate,
                            receipts, state_root, receipts_root)

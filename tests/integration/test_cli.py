@@ -72,3 +72,20 @@ def test_a_bad_node_config_is_one_line_naming_the_field(tmp_path, change, fragme
     change(config)
     path.write_text(json.dumps(config))
     assert_one_line_error(consort("node", "start", "--config", str(path)), fragment)
+
+
+@pytest.mark.parametrize("consensus, fragment", [
+    ({"window": 8, "checkpoint_interval": 16}, "consensus.window must be at least 2 x checkpoint_interval"),
+    ({"request_timeout_ms": 0}, "consensus.request_timeout_ms must be at least 1 (got 0)"),
+    ({"checkpoint_intervall": 16}, "consensus.checkpoint_intervall: unknown parameter"),
+])
+def test_a_genesis_a_replica_cannot_run_with_is_one_line_naming_the_field(tmp_path, consensus, fragment):
+    from node.devtools.consortium import create_consortium
+
+    create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1)
+    path = tmp_path / "c" / "genesis.json"
+    genesis = json.loads(path.read_text())
+    genesis["consensus"] = consensus
+    path.write_text(json.dumps(genesis))
+    assert_one_line_error(consort("node", "start", "--config", str(tmp_path / "c" / "bank-alpha" / "node.json")),
+                          fragment)

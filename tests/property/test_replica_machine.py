@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from consensus.auth import authenticate
-from consensus.config import ChainTip, ReplicaConfig
+from consensus.config import ChainTip
 from consensus.events import (
     Broadcast, CancelTimer, CertifiedBlocks, ClientRequests, Deliver, Executed, PeerMessage, Persist, Send,
     Start, StartTimer, TimerFired,
@@ -23,6 +23,7 @@ from consensus.messages import (
 )
 from consensus.replica import Replica
 from crypto import hashing, merkle
+from fixtures import replica_config
 from netsim.signing import FakeKeys
 
 N = 4
@@ -36,7 +37,7 @@ class ReplicaMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.keys = FakeKeys(N, 99)
-        self.config = [ReplicaConfig(CHAIN_ID, i, self.keys.public_keys, batch_size_max=4, batch_delay_ms=0,
+        self.config = [replica_config(CHAIN_ID, i, self.keys.public_keys, batch_size_max=4, batch_delay_ms=0,
                                      checkpoint_interval=2, window=8) for i in range(N)]
         self.chains: list[list] = [[] for _ in range(N)]
         self.roots: list[list] = [[] for _ in range(N)]

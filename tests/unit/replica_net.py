@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
-from consensus.config import ChainTip, ReplicaConfig
+from consensus.config import ChainTip
 from consensus.events import (
     Broadcast, CancelTimer, CertifiedBlocks, ClientRequests, Deliver, Executed, PeerMessage, Persist, Send,
     StartTimer, TimerFired,
@@ -19,6 +19,7 @@ from consensus.messages import Blocks, FetchBlocks
 from consensus.replica import Replica
 from crypto import hashing, merkle
 from crypto.keys import KeyPair
+from fixtures import replica_config
 
 CHAIN_ID = hashing.digest("test-chain", b"replica-net")
 GENESIS_STATE_ROOT = hashing.digest("test-state", b"genesis")
@@ -41,7 +42,7 @@ class ReplicaNet:
         self.keys = node_keys(n)
         validators = tuple(k.public_key for k in self.keys)
         self.replicas = [
-            Replica(ReplicaConfig(CHAIN_ID, i, validators, batch_size_max=batch_size_max,
+            Replica(replica_config(CHAIN_ID, i, validators, batch_size_max=batch_size_max,
                                   batch_delay_ms=batch_delay_ms), self.keys[i].signer(), genesis_tip())
             for i in range(n)
         ]

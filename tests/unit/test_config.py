@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from consensus.config import ConfigError, ReplicaConfig, faulty_max, prepares_needed, quorum
+from contracts.genesis import CONSENSUS_DEFAULTS
+from fixtures import replica_config
 
 
 @pytest.mark.parametrize("n, f, votes", [(1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 1, 3), (5, 1, 3), (6, 1, 3),
@@ -17,7 +19,7 @@ def test_fault_threshold_and_quorums(n, f, votes):
 
 
 def test_config_reads_the_same_formulas():
-    config = ReplicaConfig(bytes(32), 0, tuple(bytes([i]) * 32 for i in range(7)))
+    config = replica_config(bytes(32), 0, tuple(bytes([i]) * 32 for i in range(7)))
     assert (config.n, config.f, config.quorum, config.prepares_needed) == (7, 2, 5, 4)
 
 
@@ -45,14 +47,14 @@ VALIDATORS = tuple(bytes([i]) * 32 for i in range(4))
     ({"fetch_timeout_ms": 0}, "fetch_timeout_ms must be at least 1 (got 0)"),
 ])
 def test_a_bad_value_raises_an_error_naming_the_field(changes, message):
-    fields = {"chain_id": bytes(32), "replica_id": 0, "validators": VALIDATORS, **changes}
+    fields = {"chain_id": bytes(32), "replica_id": 0, "validators": VALIDATORS, **CONSENSUS_DEFAULTS, **changes}
     with pytest.raises(ConfigError) as caught:
         ReplicaConfig(**fields)
     assert str(caught.value) == message
 
 
 def test_edge_values_are_accepted():
-    config = ReplicaConfig(bytes(32), -1, VALIDATORS, batch_size_max=1, batch_delay_ms=0, pending_max=1,
+    config = replica_config(bytes(32), -1, VALIDATORS, batch_size_max=1, batch_delay_ms=0, pending_max=1,
                            recent_requests_max=0, checkpoint_interval=1, window=2,
                            view_change_timeout_ms=5, view_change_timeout_ms_max=5)
     assert not config.is_validator

@@ -4,7 +4,7 @@ and the bounds they keep, without a replica around them."""
 from __future__ import annotations
 
 from consensus.catchup import CatchUp
-from consensus.config import ChainTip, ReplicaConfig
+from consensus.config import ChainTip
 from consensus.events import FETCH_TIMER, CancelTimer, Persist, Send, StartTimer
 from consensus.messages import Commit, FetchBlocks, Prepare, PrePrepare, Status, ViewChange
 from consensus.outbox import Outbox
@@ -13,11 +13,12 @@ from consensus.slots import Slots
 from consensus.snapshot import ReplicaSnapshot
 from consensus.viewchange import BACKOFF_DOUBLINGS_MAX, EARLY_MESSAGES_MAX, ViewChangeState
 from consensus.votes import Votes
+from fixtures import replica_config
 from netsim.signing import FakeKeys
 
 KEYS = FakeKeys(4, 7)
 CHAIN_ID = bytes([9]) * 32
-CONFIG = ReplicaConfig(CHAIN_ID, 0, KEYS.public_keys)
+CONFIG = replica_config(CHAIN_ID, 0, KEYS.public_keys)
 DIGEST_A, DIGEST_B = bytes([1]) * 32, bytes([2]) * 32
 
 
