@@ -44,7 +44,7 @@ def _signature_set(signatures, signed: bytes, validators, verify: Verify, needed
 
 def verify_certificate(certificate: CommitCertificate, block_hash: bytes, validators: tuple[bytes, ...],
                        verify: Verify = keys.verify) -> str | None:
-    """None when `certificate` holds 2f+1 valid COMMITs for `block_hash`, else why not."""
+    """None when `certificate` holds a quorum of valid COMMITs for `block_hash`, else why not."""
     if certificate.digest != block_hash:
         return "certificate is for another block"
     signed = vote_bytes(Commit.KIND, certificate.view, certificate.seq, certificate.digest)

@@ -1,5 +1,5 @@
 """Checkpoints: every K blocks each replica signs (seq, block hash, state
-root); 2f+1 matching signatures make the checkpoint stable. Votes are kept
+root); a quorum of matching signatures makes the checkpoint stable. Votes are kept
 only between the stable checkpoint and the high watermark, at most one per
 replica per sequence number. Plain bookkeeping: it must not import the
 replica or its other parts, and does no I/O."""

@@ -26,8 +26,11 @@ def faulty_max(n: int) -> int:
 
 
 def quorum(n: int) -> int:
-    """Votes that make a certificate among n validators."""
-    return 2 * faulty_max(n) + 1
+    """Votes that make a certificate among n validators: n - f. Any two quorums
+    share at least n - 2f >= f + 1 validators, so at least one honest one,
+    whatever n is (2f + 1 is that only when n = 3f + 1); and the n - f honest
+    validators make a quorum without the f faulty ones."""
+    return n - faulty_max(n)
 
 
 def prepares_needed(n: int) -> int:

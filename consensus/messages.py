@@ -93,7 +93,7 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class CommitCertificate:
-    """2f+1 signed COMMITs for (view, seq, digest): proof a block is final."""
+    """A quorum (n - f) of signed COMMITs for (view, seq, digest): proof a block is final."""
 
     view: int
     seq: int
@@ -220,7 +220,7 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class CheckpointCertificate:
-    """2f+1 matching signed CHECKPOINTs: the checkpoint is stable."""
+    """A quorum of matching signed CHECKPOINTs: the checkpoint is stable."""
 
     seq: int
     block_hash: bytes
@@ -239,7 +239,7 @@ class CheckpointCertificate:
 
 @dataclass(frozen=True, slots=True)
 class PreparedCertificate:
-    """A PRE-PREPARE and 2f matching PREPAREs from distinct backups."""
+    """A PRE-PREPARE and quorum - 1 matching PREPAREs from distinct backups."""
 
     pre_prepare: PrePrepare
     prepares: tuple[Prepare, ...]
@@ -299,7 +299,7 @@ class ViewChange:
 
 @dataclass(frozen=True, slots=True)
 class NewView:
-    """The new primary's proof (2f+1 VIEW-CHANGEs) and its re-proposal, if any."""
+    """The new primary's proof (a quorum of VIEW-CHANGEs) and its re-proposal, if any."""
 
     KIND: ClassVar[str] = "new-view"
     view: int

@@ -6,10 +6,11 @@ must not import the replica or its other parts, sign anything, or do I/O.
 A VIEW-CHANGE carries the sender's last executed height with that block's
 commit certificate, and the prepared certificate it holds for the next
 height. The new view starts after H, the highest certified height among
-2f+1 VIEW-CHANGEs; blocks up to H are final (laggards fetch them). At H+1
-the new primary must re-propose the block of the prepared certificate from
-the highest view, if any: any block that may have committed at H+1 was
-prepared by f+1 honest replicas, one of which is in every 2f+1 quorum.
+a quorum (n - f) of VIEW-CHANGEs; blocks up to H are final (laggards fetch
+them). At H+1 the new primary must re-propose the block of the prepared
+certificate from the highest view, if any: a block that may have committed
+at H+1 was prepared by a quorum, which shares at least f+1 replicas, so at
+least one honest one, with the quorum of VIEW-CHANGEs.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class NewViewPlan:
 
 
 def plan_new_view(view_changes: tuple[ViewChange, ...]) -> NewViewPlan:
-    """What 2f+1 authenticated VIEW-CHANGEs decide for the new view."""
+    """What a quorum of authenticated VIEW-CHANGEs decide for the new view."""
     top = max(view_changes, key=lambda vc: vc.height)
     height = top.height
     block_hash = None if top.commit_certificate is None else top.commit_certificate.digest

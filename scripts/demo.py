@@ -153,7 +153,7 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
         return 1
     roots_match = auditor.report.state_root.hex() == statuses[0]["state_root"]
     say(f"    {auditor.report.blocks} blocks, {auditor.report.txs} transactions, every certificate "
-        f"holds 2f+1 valid signatures; re-executed state root "
+        f"holds a quorum (n - f) of valid signatures; re-executed state root "
         f"{'matches' if roots_match else 'DIFFERS FROM'} the nodes'")
     return 0 if agreed and roots_match else 1
 

@@ -13,6 +13,7 @@ from consensus.messages import (
 
 HUGE_VIEW = 10**12
 REPLAY_MEMORY_MAX = 256
+TWINS_MAX = 256
 
 
 class Strategy:
@@ -64,20 +65,35 @@ class Forge(Strategy):
 
 
 class Equivocate(Strategy):
-    """As primary, proposes one block to half the backups and another to the rest."""
+    """As primary, proposes one block to the even-numbered backups and another
+    to the odd ones; then votes for each block with the half that holds it
+    (PREPARE and COMMIT for the other block go to the odd half), as a faulty
+    replica that double-votes would."""
 
     name = "equivocate"
 
+    def __init__(self, node, rng) -> None:
+        super().__init__(node, rng)
+        self.twins: dict[bytes, bytes] = {}  # digest shown to the even half -> digest shown to the odd half
+
     def outgoing(self, to, message):
-        if not isinstance(message, PrePrepare) or to % 2 == 0:
+        if to % 2 == 0:
             return [(to, message)]
-        header = dataclasses.replace(message.block.header, timestamp_ms=message.block.header.timestamp_ms + 1)
-        digest = header.hash()
-        signature = self.node.signer.sign(SIGNATURE_DOMAIN, vote_bytes(PrePrepare.KIND, message.view,
-                                                                        message.seq, digest))
-        other = dataclasses.replace(message, digest=digest, signature=signature,
-                                    block=Block(header, message.block.txs))
-        return [(to, other)]
+        if isinstance(message, PrePrepare):
+            header = dataclasses.replace(message.block.header, timestamp_ms=message.block.header.timestamp_ms + 1)
+            digest = header.hash()
+            if len(self.twins) >= TWINS_MAX:
+                self.twins.pop(next(iter(self.twins)))
+            self.twins[message.digest] = digest
+            return [(to, dataclasses.replace(message, digest=digest, signature=self._sign(message, digest),
+                                             block=Block(header, message.block.txs)))]
+        if isinstance(message, (Prepare, Commit)) and message.digest in self.twins:
+            digest = self.twins[message.digest]
+            return [(to, dataclasses.replace(message, digest=digest, signature=self._sign(message, digest)))]
+        return [(to, message)]
+
+    def _sign(self, message, digest: bytes) -> bytes:
+        return self.node.signer.sign(SIGNATURE_DOMAIN, vote_bytes(message.KIND, message.view, message.seq, digest))
 
 
 class Replay(Strategy):

@@ -140,7 +140,7 @@ def certificate_with(records, height: int, signatures) -> bytes:
     return export_of(records)
 
 
-def test_a_certificate_with_2f_signatures_is_caught(tmp_path, chain):
+def test_a_certificate_one_signature_short_of_a_quorum_is_caught(tmp_path, chain):
     builder, raw = chain
     records = records_of(raw)
     certificate = CommitCertificate.from_wire(records[5][2])

@@ -10,12 +10,20 @@ from contracts.genesis import CONSENSUS_DEFAULTS
 from fixtures import replica_config
 
 
-@pytest.mark.parametrize("n, f, votes", [(1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 1, 3), (5, 1, 3), (6, 1, 3),
+@pytest.mark.parametrize("n, f, votes", [(1, 0, 1), (2, 0, 2), (3, 0, 3), (4, 1, 3), (5, 1, 4), (6, 1, 5),
                                          (7, 2, 5), (10, 3, 7), (16, 5, 11)])
 def test_fault_threshold_and_quorums(n, f, votes):
     assert faulty_max(n) == f
     assert quorum(n) == votes
     assert prepares_needed(n) == votes - 1
+
+
+@pytest.mark.parametrize("n", range(1, 21))
+def test_any_two_quorums_share_f_plus_1_replicas_and_the_honest_alone_make_one(n):
+    f, size = faulty_max(n), quorum(n)
+    assert 3 * f < n  # f is the most faults n validators can tolerate at all
+    assert 2 * size - n >= f + 1  # the smallest overlap of two quorums holds an honest replica
+    assert size <= n - f  # the honest replicas alone make a quorum: f silent ones cannot stop it
 
 
 def test_config_reads_the_same_formulas():

@@ -55,11 +55,11 @@ def test_backup_prepares_then_commits_only_at_quorums():
     assert prepare_out.digest == pre_prepare.digest
 
     digest = pre_prepare.digest
-    # Own prepare plus one more is 2f = 2: prepared, so a COMMIT goes out.
+    # The pre-prepare, own prepare and one more make a quorum of 3: prepared, so a COMMIT goes out.
     effects = backup.step(PeerMessage(2, signed(net, 2, Prepare, 0, 1, digest)), net.now_ms)
     (commit_out,) = broadcasts(effects, Commit)
     assert commit_out.digest == digest
-    # Own commit plus one is 2 < 2f+1: nothing delivered yet.
+    # Own commit plus one is 2, under the quorum of 3: nothing delivered yet.
     effects = backup.step(PeerMessage(2, signed(net, 2, Commit, 0, 1, digest)), net.now_ms)
     assert only(effects, Deliver) == []
     effects = backup.step(PeerMessage(3, signed(net, 3, Commit, 0, 1, digest)), net.now_ms)
