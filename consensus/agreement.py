@@ -207,6 +207,10 @@ class Agreement:
             if entry is None:
                 return
             header = entry[0].header
+            if header.validator_set_hash != self.config.validator_set_hash:
+                self.out.ignore("fetched block names another validator set than the one in force")
+                self.catchup.drop_queue()
+                return
             if (header.state_root, header.receipts_root) != (self.tip.state_root, self.tip.receipts_root):
                 self.out.ignore("certified block disagrees with our execution of its parent")
                 log.error("replica %d: certified block %d does not extend our executed state",

@@ -1,41 +1,18 @@
-"""The replica's frozen configuration and the chain tip it starts from, and
-the fault threshold and quorums as functions of the number of validators
-(the one place that formula is written). A configuration the replica cannot
-run with raises ConfigError naming the field. Pure values: no I/O, no clock.
+"""The replica's frozen configuration and the chain tip it starts from. A
+configuration the replica cannot run with raises ConfigError naming the
+field. Pure values: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
+from consensus.validators import ValidatorSet
 from consensus.wire import HASH_SIZE
-from crypto import encoding, hashing
 
 
 class ConfigError(ValueError):
     """A replica configuration the replica cannot run with; the message names the field."""
-
-
-def validator_set_hash(validators: tuple[bytes, ...]) -> bytes:
-    return hashing.digest("validators", encoding.encode(list(validators)))
-
-
-def faulty_max(n: int) -> int:
-    """f: the most faulty validators n validators tolerate."""
-    return (n - 1) // 3
-
-
-def quorum(n: int) -> int:
-    """Votes that make a certificate among n validators: n - f. Any two quorums
-    share at least n - 2f >= f + 1 validators, so at least one honest one,
-    whatever n is (2f + 1 is that only when n = 3f + 1); and the n - f honest
-    validators make a quorum without the f faulty ones."""
-    return n - faulty_max(n)
-
-
-def prepares_needed(n: int) -> int:
-    """PREPAREs from backups that, with the primary's PRE-PREPARE, make a block prepared."""
-    return quorum(n) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +38,10 @@ class ReplicaConfig:
     fetch_timeout_ms: int
     pending_max: int = 100_000
     recent_requests_max: int = 200_000
+    validator_set: ValidatorSet = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "validator_set", ValidatorSet(self.chain_id, self.validators))
         if len(self.chain_id) != HASH_SIZE:
             raise ConfigError(f"chain_id must be {HASH_SIZE} bytes (got {len(self.chain_id)})")
         if not self.validators:
@@ -90,30 +69,34 @@ class ReplicaConfig:
         return self.replica_id >= 0
 
     def validator_key(self, replica_id: int) -> bytes | None:
-        return self.validators[replica_id] if 0 <= replica_id < len(self.validators) else None
+        return self.validator_set.key(replica_id)
 
     @property
     def n(self) -> int:
-        return len(self.validators)
+        return self.validator_set.n
 
     @property
     def f(self) -> int:
-        return faulty_max(self.n)
+        return self.validator_set.f
 
     @property
     def quorum(self) -> int:
-        return quorum(self.n)
+        return self.validator_set.quorum
 
     @property
     def prepares_needed(self) -> int:
-        return prepares_needed(self.n)
+        return self.validator_set.prepares_needed
 
     @property
     def validator_set_hash(self) -> bytes:
-        return validator_set_hash(self.validators)
+        return self.validator_set.hash
+
+    @property
+    def signing_context(self) -> bytes:
+        return self.validator_set.context
 
     def primary(self, view: int) -> int:
-        return view % self.n
+        return self.validator_set.primary(view)
 
 
 @dataclass(frozen=True, slots=True)

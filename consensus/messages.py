@@ -109,9 +109,10 @@ class CommitCertificate:
         return cls(as_int(f[0], "view"), as_int(f[1], "seq"), as_hash(f[2], "digest"), as_signatures(f[3]))
 
 
-def vote_bytes(kind: str, view: int, seq: int, digest: bytes) -> bytes:
-    """The bytes a replica signs for a PRE-PREPARE, PREPARE or COMMIT."""
-    return encoding.encode([kind, view, seq, digest])
+def vote_bytes(context: bytes, kind: str, view: int, seq: int, digest: bytes) -> bytes:
+    """The bytes a replica signs for a PRE-PREPARE, PREPARE or COMMIT under the
+    signing context of its chain and validator set (consensus.validators)."""
+    return encoding.encode([context, kind, view, seq, digest])
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +126,8 @@ class Vote:
     replica: int
     signature: bytes
 
-    def signed_bytes(self) -> bytes:
-        return vote_bytes(self.KIND, self.view, self.seq, self.digest)
+    def signed_bytes(self, context: bytes) -> bytes:
+        return vote_bytes(context, self.KIND, self.view, self.seq, self.digest)
 
     def to_wire(self) -> list:
         return [self.KIND, self.view, self.seq, self.digest, self.replica, self.signature]
@@ -160,8 +161,8 @@ class PrePrepare:
     signature: bytes
     block: Block
 
-    def signed_bytes(self) -> bytes:
-        return vote_bytes(self.KIND, self.view, self.seq, self.digest)
+    def signed_bytes(self, context: bytes) -> bytes:
+        return vote_bytes(context, self.KIND, self.view, self.seq, self.digest)
 
     def to_wire(self) -> list:
         return [self.KIND, self.view, self.seq, self.digest, self.replica, self.signature,
@@ -190,8 +191,8 @@ class Forward:
         return cls(_txs(f[1], "forward"))
 
 
-def checkpoint_bytes(seq: int, block_hash: bytes, state_root: bytes) -> bytes:
-    return encoding.encode(["checkpoint", seq, block_hash, state_root])
+def checkpoint_bytes(context: bytes, seq: int, block_hash: bytes, state_root: bytes) -> bytes:
+    return encoding.encode([context, "checkpoint", seq, block_hash, state_root])
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +206,8 @@ class Checkpoint:
     replica: int
     signature: bytes
 
-    def signed_bytes(self) -> bytes:
-        return checkpoint_bytes(self.seq, self.block_hash, self.state_root)
+    def signed_bytes(self, context: bytes) -> bytes:
+        return checkpoint_bytes(context, self.seq, self.block_hash, self.state_root)
 
     def to_wire(self) -> list:
         return [self.KIND, self.seq, self.block_hash, self.state_root, self.replica, self.signature]
@@ -282,8 +283,8 @@ class ViewChange:
                 None if self.checkpoint is None else self.checkpoint.to_wire(),
                 None if self.prepared is None else self.prepared.to_wire()]
 
-    def signed_bytes(self) -> bytes:
-        return encoding.encode(self.body())
+    def signed_bytes(self, context: bytes) -> bytes:
+        return encoding.encode([context, *self.body()])
 
     def to_wire(self) -> list:
         return [*self.body(), self.signature]
@@ -308,8 +309,8 @@ class NewView:
     pre_prepare: PrePrepare | None
     signature: bytes
 
-    def signed_bytes(self) -> bytes:
-        return encoding.encode([self.KIND, self.view, self.replica,
+    def signed_bytes(self, context: bytes) -> bytes:
+        return encoding.encode([context, self.KIND, self.view, self.replica,
                                 [vc.signature for vc in self.view_changes],
                                 None if self.pre_prepare is None else self.pre_prepare.digest])
 

@@ -43,6 +43,7 @@ from consensus.messages import (
 from consensus.outbox import Outbox
 from consensus.requests import RequestPool
 from consensus.snapshot import ReplicaSnapshot
+from consensus.validators import ValidatorHistory
 from consensus.viewchange import PhaseMessage, ViewChangeState, new_view_problem, plan_new_view
 from consensus.votes import Votes
 
@@ -52,10 +53,14 @@ log = logging.getLogger("consort.consensus")
 class Replica:
     def __init__(self, config: ReplicaConfig, signer, tip: ChainTip,
                  tip_certificate: CommitCertificate | None = None,
-                 snapshot: ReplicaSnapshot | None = None) -> None:
+                 snapshot: ReplicaSnapshot | None = None, history: ValidatorHistory | None = None) -> None:
+        """`history`: the sets that ordered the recent heights, the one in force
+        last (by default only the configured set, from the block after the tip)."""
         assert config.validator_key(config.replica_id) == signer.public_key or (
             config.replica_id == -1 and signer.public_key not in config.validators), "signer is not this replica"
         assert (tip.height == 0) == (tip_certificate is None), "a tip above genesis needs its certificate"
+        self.history = history or ValidatorHistory.of(config.validator_set, tip.height + 1)
+        assert self.history.current == config.validator_set, "the history ends in the configured set"
         self.config = config
         self.signer = signer
         self.view = 0
@@ -63,7 +68,7 @@ class Replica:
         self.out = Outbox(self.snapshot)
         self.ignored = self.out.ignored
         self.requests = RequestPool(config.pending_max, config.recent_requests_max)
-        self.votes = Votes(signer, config.replica_id)
+        self.votes = Votes(signer, config.replica_id, config.signing_context)
         self.view_changes = ViewChangeState(config.view_change_timeout_ms, config.view_change_timeout_ms_max)
         self.checkpoints = CheckpointTracker(config.checkpoint_interval, config.window, config.quorum)
         self.catchup = CatchUp(config.n, config.f, config.replica_id, config.fetch_timeout_ms)
@@ -240,12 +245,13 @@ class Replica:
     def _on_executed(self, event: Executed) -> None:
         self.agreement.executed(event)
         self.view_changes.progressed()
+        if event.validators is not None and tuple(event.validators) != self.config.validators:
+            self._reconfigure(tuple(event.validators))
         if self.checkpoints.is_checkpoint(event.seq) and self.config.is_validator:
+            # Signed by the set that goes on from this block: the one VIEW-CHANGEs are checked against next.
             vote = self.votes.checkpoint(event.seq, self.tip.block_hash, self.tip.state_root)
             self.out.add(Broadcast(vote))
             self._on_checkpoint(self.config.replica_id, vote)
-        if event.validators is not None and tuple(event.validators) != self.config.validators:
-            self._reconfigure(tuple(event.validators))
         waiting = self.agreement.next_deferred()
         if waiting is not None and self.active:
             self._on_phase_message(waiting.replica, waiting)
@@ -260,12 +266,13 @@ class Replica:
         log.info("validator set changes at height %d: %d validators, this replica is %s",
                  self.tip.height, len(validators), replica_id)
         self.config = dataclasses.replace(self.config, validators=validators, replica_id=replica_id)
+        self.history = self.history.then(self.tip.height + 1, self.config.validator_set)
         self.checkpoints.reconfigure(self.config.quorum)
         self.catchup.reconfigure(self.config.n, self.config.f, replica_id)
         self.view_changes.forget_messages()
         self.active = True
         self.agreement.reconfigure(self.config)
-        self.votes.reconfigure(replica_id)
+        self.votes.reconfigure(replica_id, self.config.signing_context)
         for name in (BATCH_TIMER, REQUEST_TIMER, VIEW_CHANGE_TIMER):
             self.out.cancel_timer(name)
         self.out.persist()
@@ -334,9 +341,8 @@ class Replica:
         self.out.add(Broadcast(message))
 
     def _on_new_view(self, sender: int, message: NewView) -> None:
-        if message.replica != sender:
-            self.out.ignore("message names another replica than its sender")
-            return
+        """`sender` may be a backup relaying the primary's NEW-VIEW: it is taken
+        for its signature, which the driver checked, not for its link."""
         if message.view < self.view or (message.view == self.view and self.active):
             self.out.ignore("stale new-view")
             return

@@ -21,9 +21,13 @@ VoteKey = tuple[str, int, int]  # (kind, view, seq)
 
 
 class Votes:
-    def __init__(self, signer, replica_id: int) -> None:
+    """Signs as replica `replica_id` under `context`, the signing context of the
+    chain and the validator set in force (consensus.validators)."""
+
+    def __init__(self, signer, replica_id: int, context: bytes) -> None:
         self.signer = signer
         self.replica_id = replica_id
+        self.context = context
         self.signed: dict[VoteKey, bytes] = {}
 
     def digest(self, kind: str, view: int, seq: int) -> bytes | None:
@@ -41,21 +45,23 @@ class Votes:
         return Commit(view, seq, digest, self.replica_id, self._vote(Commit.KIND, view, seq, digest))
 
     def checkpoint(self, seq: int, block_hash: bytes, state_root: bytes) -> Checkpoint:
-        signature = self.signer.sign(SIGNATURE_DOMAIN, checkpoint_bytes(seq, block_hash, state_root))
+        signature = self.signer.sign(SIGNATURE_DOMAIN, checkpoint_bytes(self.context, seq, block_hash, state_root))
         return Checkpoint(seq, block_hash, state_root, self.replica_id, signature)
 
     def view_change(self, view: int, height: int, commit_certificate: CommitCertificate | None,
                     checkpoint: CheckpointCertificate | None, prepared: PreparedCertificate | None) -> ViewChange:
         unsigned = ViewChange(view, self.replica_id, height, commit_certificate, checkpoint, prepared, b"")
-        return dataclasses.replace(unsigned, signature=self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
+        return dataclasses.replace(unsigned, signature=self._sign(unsigned))
 
     def new_view(self, view: int, view_changes: tuple[ViewChange, ...], pre_prepare: PrePrepare | None) -> NewView:
         unsigned = NewView(view, self.replica_id, view_changes, pre_prepare, b"")
-        return dataclasses.replace(unsigned, signature=self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
+        return dataclasses.replace(unsigned, signature=self._sign(unsigned))
 
-    def reconfigure(self, replica_id: int) -> None:
-        """A new validator set: this replica's index changes, and what it signed lapses."""
+    def reconfigure(self, replica_id: int, context: bytes) -> None:
+        """A new validator set: this replica's index and signing context change,
+        and what it signed lapses."""
         self.replica_id = replica_id
+        self.context = context
         self.signed = {}
 
     def restore(self, entries: tuple[tuple[str, int, int, bytes], ...], above: int) -> None:
@@ -71,4 +77,7 @@ class Votes:
 
     def _vote(self, kind: str, view: int, seq: int, digest: bytes) -> bytes:
         self.signed[(kind, view, seq)] = digest
-        return self.signer.sign(SIGNATURE_DOMAIN, vote_bytes(kind, view, seq, digest))
+        return self.signer.sign(SIGNATURE_DOMAIN, vote_bytes(self.context, kind, view, seq, digest))
+
+    def _sign(self, unsigned: ViewChange | NewView) -> bytes:
+        return self.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes(self.context))

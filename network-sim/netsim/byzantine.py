@@ -93,7 +93,8 @@ class Equivocate(Strategy):
         return [(to, message)]
 
     def _sign(self, message, digest: bytes) -> bytes:
-        return self.node.signer.sign(SIGNATURE_DOMAIN, vote_bytes(message.KIND, message.view, message.seq, digest))
+        context = self.node.replica.config.signing_context
+        return self.node.signer.sign(SIGNATURE_DOMAIN, vote_bytes(context, message.KIND, message.view, message.seq, digest))
 
 
 class Replay(Strategy):
@@ -129,13 +130,15 @@ class HugeViews(Strategy):
             view = HUGE_VIEW + self.rng.randrange(1000)
             unsigned = ViewChange(view, self.node.replica_id, replica.tip.height, replica.tip_certificate,
                                   None, None, b"")
-            vc = dataclasses.replace(unsigned, signature=self.node.signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
+            context = replica.config.signing_context
+            vc = dataclasses.replace(unsigned, signature=self.node.signer.sign(SIGNATURE_DOMAIN,
+                                                                               unsigned.signed_bytes(context)))
             digest = replica.tip.block_hash
             seq = replica.tip.height + 1
             prepare = Prepare(view, seq, digest, self.node.replica_id, self.node.signer.sign(
-                SIGNATURE_DOMAIN, vote_bytes(Prepare.KIND, view, seq, digest)))
+                SIGNATURE_DOMAIN, vote_bytes(context, Prepare.KIND, view, seq, digest)))
             stale = Prepare(0, seq, digest, self.node.replica_id, self.node.signer.sign(
-                SIGNATURE_DOMAIN, vote_bytes(Prepare.KIND, 0, seq, digest)))
+                SIGNATURE_DOMAIN, vote_bytes(context, Prepare.KIND, 0, seq, digest)))
             out += [(to, vc), (to, prepare), (to, stale)]
         return out
 

@@ -11,6 +11,7 @@ from consensus.events import (
     Broadcast, CancelTimer, Deliver, Executed, Persist, Send, Start, StartTimer,
 )
 from consensus.replica import Replica
+from consensus.validators import SETS_KEPT_MAX, ValidatorHistory, ValidatorSet
 from crypto import hashing, merkle
 from netsim.byzantine import expand
 from netsim.clock import US_PER_MS
@@ -31,6 +32,7 @@ class SimNode:
         self.signer = sim.keys.signer(replica_id)
         self.chain: list = []
         self.roots: list[tuple[bytes, bytes]] = []
+        self.sets: list[tuple[int, tuple[bytes, ...]]] = [(1, sim.initial_validators)]  # persisted with the chain
         self.snapshot = None
         self.up = True
         self.epoch = 0
@@ -52,12 +54,15 @@ class SimNode:
         return ChainTip(len(self.chain), certificate.digest, state_root, receipts_root, block.header.timestamp_ms)
 
     def _new_replica(self) -> Replica:
+        """The replica, from what this node persisted: its chain, the validator
+        sets it executed into force, its consensus snapshot."""
         certificate = self.chain[-1][1] if self.chain else None
-        validators = self.sim.validators_after(len(self.chain))
-        own = self.signer.public_key
-        config = dataclasses.replace(self.config, validators=validators,
-                                     replica_id=validators.index(own) if own in validators else -1)
-        return Replica(config, self.signer, self.tip(), certificate, self.snapshot)
+        history = ValidatorHistory(tuple((first, ValidatorSet(self.config.chain_id, keys))
+                                         for first, keys in self.sets[-SETS_KEPT_MAX:]))
+        current = history.current
+        config = dataclasses.replace(self.config, validators=current.keys,
+                                     replica_id=current.index(self.signer.public_key))
+        return Replica(config, self.signer, self.tip(), certificate, self.snapshot, history)
 
     def address_of(self, replica_index: int) -> int:
         return self.sim.address_of[self.replica.config.validators[replica_index]]
@@ -75,6 +80,7 @@ class SimNode:
     def restart(self, wipe: bool) -> None:
         if wipe:
             self.chain, self.roots, self.snapshot, self.committed = [], [], None, set()
+            self.sets = self.sets[:1]
         self.up = True
         self.epoch += 1
         self.busy_until_us = self.sim.queue.now_us
@@ -115,6 +121,8 @@ class SimNode:
         self.chain.append((effect.block, effect.certificate))
         self.roots.append((state_root, receipts_root))
         self.sim.on_commit(self, effect.seq, block_hash, effect.block.txs)
-        changed = self.sim.validator_changes.get(effect.seq)
+        changed = self.sim.validator_changes.get(effect.seq)  # what this fake executor decides
+        if changed is not None:
+            self.sets.append((effect.seq + 1, changed))
         return self.replica.step(Executed(effect.seq, state_root, receipts_root, changed),
                                  self.sim.queue.now_us // US_PER_MS)

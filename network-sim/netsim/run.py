@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from consensus.auth import authenticate, verify_certificate
-from consensus.config import ReplicaConfig, faulty_max
+from consensus.auth import authenticate, verify_fetched
+from consensus.config import ReplicaConfig
+from consensus.validators import faulty_max
 from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage, Start, TimerFired
 from consensus.messages import Blocks, FetchBlocks, Forward, PrePrepare
 from crypto import hashing
@@ -28,6 +29,7 @@ from netsim.signing import FakeKeys
 
 CLIENT_TIMEOUT_US = 1_500_000
 RECONFIGURE_AT = 16
+RECONFIGURING = ("reconfigure", "reconfigure-crash")  # node 0 leaves and node n joins after block 16
 CLIENT_CHECK_US = 500_000
 EVENT_COST_US = 30
 TX_COST_US = 2
@@ -94,13 +96,14 @@ class Simulation:
         self.trace = hashlib.sha256()
         self.metrics = Metrics()
         self.f = faulty_max(config.nodes)
-        addresses = config.nodes + (1 if config.scenario == "reconfigure" else 0)
+        addresses = config.nodes + (1 if config.scenario in RECONFIGURING else 0)
         self.keys = FakeKeys(addresses, config.seed)
         self.address_of = {key: address for address, key in enumerate(self.keys.public_keys)}
         self.initial_validators = self.keys.public_keys[: config.nodes]
         self.validator_changes: dict[int, tuple[bytes, ...]] = {}
-        if config.scenario == "reconfigure":
+        if config.scenario in RECONFIGURING:
             self.validator_changes[RECONFIGURE_AT] = self.keys.public_keys[1:]
+        self.primary_crashed_after_change = False
         chain_id = hashing.digest("netsim-chain", str(config.seed).encode())
         fault_plan = plan(config.scenario, config.nodes, config.faulty, US_PER_S, config.heal_us,
                           self.streams("scenario"), LinkModel(config.latency, bandwidth_bytes_per_s=config.bandwidth_bytes_per_s))
@@ -118,14 +121,6 @@ class Simulation:
         for at_us, replica, down_us, wipe in fault_plan.crashes:
             self.queue.schedule(at_us, ("crash", replica))
             self.queue.schedule(at_us + down_us, ("restart", replica, wipe))
-
-    def validators_after(self, height: int) -> tuple[bytes, ...]:
-        """The validator set in force for block height+1."""
-        current = self.initial_validators
-        for at in sorted(self.validator_changes):
-            if at <= height:
-                current = self.validator_changes[at]
-        return current
 
     def _replica_config(self, chain_id: bytes, address: int) -> ReplicaConfig:
         validators = self.initial_validators
@@ -197,7 +192,7 @@ class Simulation:
             self.send(node.replica_id, src, Blocks(entries))
             return
         if isinstance(message, Blocks):
-            verified = self._verified_prefix(node, message.entries)
+            verified = verify_fetched(message.entries, node.replica.history, self.keys.verify)
             if verified:
                 node.handle(CertifiedBlocks(node.index_of(src), verified))
             return
@@ -206,20 +201,8 @@ class Simulation:
             if isinstance(message, Forward):
                 node.handle(ClientRequests(message.txs))
             return
-        if authenticate(message, sender, node.replica.config.validators, self.keys.verify) is None:
+        if authenticate(message, sender, node.replica.history, self.keys.verify) is None:
             node.handle(PeerMessage(sender, message))
-
-    def _verified_prefix(self, node: SimNode, entries) -> tuple:
-        """Fetched blocks whose certificates verify against the validator set
-        in force at their height (as far as this node can know it)."""
-        verified = []
-        for block, certificate in entries:
-            validators = self.validators_after(block.header.height - 1)
-            if certificate.seq != block.header.height or verify_certificate(
-                    certificate, block.header.hash(), validators, self.keys.verify) is not None:
-                break
-            verified.append((block, certificate))
-        return tuple(verified)
 
     @staticmethod
     def _cost_us(message) -> int:
@@ -276,6 +259,8 @@ class Simulation:
         self._trace(now, "commit", node.replica_id, seq, block_hash.hex())
         if not node.honest:
             return
+        if seq == RECONFIGURE_AT and self.config.scenario == "reconfigure-crash":
+            self._crash_the_new_primary(node)
         decided = self.decided.setdefault(seq, block_hash)
         if decided != block_hash:
             self._violation(f"agreement: replica {node.replica_id} committed another block at {seq}")
@@ -294,6 +279,19 @@ class Simulation:
                 self.outstanding.pop(tx, None)
                 self.metrics.latencies_us.append(now - self.submitted[tx])
                 self.metrics.commit_times_us.append(now)
+
+    def _crash_the_new_primary(self, node: SimNode) -> None:
+        """Scenario reconfigure-crash: the first time the activating block
+        commits, the new set's primary crashes until the faults heal, so the
+        new set's first view change needs the old set's certificates."""
+        if self.primary_crashed_after_change:
+            return
+        self.primary_crashed_after_change = True
+        new_set = self.validator_changes[RECONFIGURE_AT]
+        primary = self.address_of[new_set[node.replica.view % len(new_set)]]
+        now = self.queue.now_us
+        self.queue.schedule(now, ("crash", primary))
+        self.queue.schedule(max(now + 1, self.config.heal_us), ("restart", primary, False))
 
     def _check_liveness(self) -> None:
         if self.outstanding:

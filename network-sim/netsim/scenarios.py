@@ -30,7 +30,7 @@ def faulty_replicas(n: int, faulty: int, rng) -> list[int]:
 def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng, link: LinkModel) -> Plan:
     chosen = faulty_replicas(n, faulty, rng)
     result = Plan(link=link)
-    if name in CLEAN_SCENARIOS:
+    if name in (*CLEAN_SCENARIOS, "reconfigure-crash"):  # the run crashes the new primary itself (run.py)
         return result
     if name in STRATEGIES:
         result.strategies = {r: STRATEGIES[name] for r in chosen}
@@ -60,4 +60,4 @@ def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng,
 
 
 CLEAN_SCENARIOS = ("none", "reconfigure")  # no replica is faulty
-SCENARIOS = (*CLEAN_SCENARIOS, "lossy", "partition", "split", "crash", "wipe", *STRATEGIES)
+SCENARIOS = (*CLEAN_SCENARIOS, "reconfigure-crash", "lossy", "partition", "split", "crash", "wipe", *STRATEGIES)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.auth import verify_certificate
-from consensus.config import validator_set_hash
+from consensus.validators import ValidatorSet
 from consensus.messages import Block, CommitCertificate, tx_root
 from contracts import governance
 from contracts.executor import BlockContext, Executor
@@ -61,8 +61,8 @@ def scheduled_validator_set(raw_receipt: bytes) -> tuple[bytes, ...] | None:
 class ChainAuditor:
     def __init__(self, genesis: Genesis, reexecute: bool = False) -> None:
         self.genesis = genesis
-        self.validators = genesis.validator_keys
-        self.candidate: tuple[bytes, ...] | None = None  # without re-execution: the set last scheduled
+        self.validators = ValidatorSet(genesis.chain_id, genesis.validator_keys)
+        self.candidate: ValidatorSet | None = None  # without re-execution: the set last scheduled
         self.reexecute = reexecute
         self.height = 0
         self.prev_hash = genesis.chain_id
@@ -94,7 +94,9 @@ class ChainAuditor:
             self._reexecute(height, block, receipts)
         else:
             for raw in receipts:
-                self.candidate = scheduled_validator_set(raw) or self.candidate
+                scheduled = scheduled_validator_set(raw)
+                if scheduled is not None:
+                    self.candidate = ValidatorSet(self.genesis.chain_id, scheduled)
         self.height, self.prev_hash = height, block_hash
         self.prev_receipts_root = merkle.root(receipts)
         self.prev_timestamp_ms = block.header.timestamp_ms
@@ -104,10 +106,10 @@ class ChainAuditor:
     def _follow_candidate(self, block: Block) -> None:
         """Without re-execution: switch to the scheduled set at the first
         header that names it (its certificate must then hold under it)."""
-        if self.candidate is not None and block.header.validator_set_hash == validator_set_hash(self.candidate):
+        if self.candidate is not None and block.header.validator_set_hash == self.candidate.hash:
             self._switch(self.candidate)
 
-    def _switch(self, validators: tuple[bytes, ...]) -> None:
+    def _switch(self, validators: ValidatorSet) -> None:
         self.validators, self.candidate = validators, None
         self.report.validator_changes += 1
 
@@ -119,7 +121,7 @@ class ChainAuditor:
             (header.prev_hash != self.prev_hash, "previous-hash link broken"),
             (header.tx_count != len(block.txs) or header.tx_root != tx_root(block.txs),
              "transaction root does not match the transactions"),
-            (header.validator_set_hash != validator_set_hash(self.validators),
+            (header.validator_set_hash != self.validators.hash,
              "validator set hash does not match the set in force"),
             (header.receipts_root != self.prev_receipts_root,
              "receipts root of the parent block does not match its receipts"),
@@ -143,7 +145,7 @@ class ChainAuditor:
                 raise AuditFailure(height, f"receipt {index} differs from re-execution")
         self.state.apply(result.writes)
         if result.validators is not None:
-            self._switch(result.validators)
+            self._switch(ValidatorSet(self.genesis.chain_id, result.validators))
         update = smt.update(self.tree, self.prev_state_root, result.writes)
         self.tree.update(update.new_nodes)
         for node_hash in update.obsolete:

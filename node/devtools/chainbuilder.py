@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consensus.config import quorum, validator_set_hash
+from consensus.validators import ValidatorSet
 from consensus.messages import Block, BlockHeader, Commit, CommitCertificate, tx_root, vote_bytes
 from contracts.genesis import Genesis, parse_genesis
 from contracts.tx import sign_tx
@@ -79,16 +79,16 @@ class ChainBuilder:
         quorum) and apply one block. `certified_by` signs with another set's
         keys than the one in force (to forge)."""
         tip = self.ledger.tip
-        validators = self.ledger.validator_keys()
-        signing = validators if certified_by is None else certified_by
+        validators = ValidatorSet(self.genesis.chain_id, self.ledger.validator_keys())
+        signing = validators.keys if certified_by is None else certified_by
         raw = tuple(tx.wire() for tx in txs)
         header = BlockHeader(self.genesis.chain_id, tip.height + 1, 0, 0, tip.block_hash, tip.timestamp_ms + 1000,
                              tx_root(raw), len(raw), tip.state_root, tip.receipts_root,
-                             validator_set_hash(validators))
+                             validators.hash)
         digest = header.hash()
-        count = quorum(len(validators)) if signers is None else signers
+        count = validators.quorum if signers is None else signers
         signatures = tuple((i, self.node_signers[signing[i]].sign(
-            "pbft", vote_bytes(Commit.KIND, 0, header.height, digest))) for i in range(count))
+            "pbft", vote_bytes(validators.context, Commit.KIND, 0, header.height, digest))) for i in range(count))
         block = Block(header, raw)
         self.ledger.apply(block, CommitCertificate(0, header.height, digest, signatures), txs)
         return block

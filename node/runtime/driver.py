@@ -91,22 +91,22 @@ class Node:
         self.pending: dict[bytes, float] = {}
         self.timers: dict[str, asyncio.TimerHandle] = {}
         checks = PeerChecks(is_member=lambda key: key in ledger.node_keys().values(),
-                            validators=lambda: self.replica.config.validators,
+                            history=lambda: self.replica.history,
                             verifier=self.verifier, storage=self.storage, reply=peers.send)
         self.inbound = InboundPeers(self.genesis.chain_id, signer, config.limits, checks, self.inbox)
         self.committed_txs = 0
 
     def _replica(self, signer: keys.Signer) -> Replica:
         """The replica, resumed from the stored tip and consensus snapshot."""
-        validators = self.ledger.validator_keys()
-        own = signer.public_key
-        replica_config = ReplicaConfig(self.genesis.chain_id, validators.index(own) if own in validators else -1,
-                                       validators, **self.genesis.consensus)
+        history = self.ledger.validator_history()
+        validators = history.current
+        replica_config = ReplicaConfig(self.genesis.chain_id, validators.index(signer.public_key), validators.keys,
+                                       **self.genesis.consensus)
         tip = self.ledger.tip
         tip_certificate = None if tip.height == 0 else self.storage.block_and_certificate(tip.height)[1]
         raw_snapshot = self.storage.snapshot()
         snapshot = None if raw_snapshot is None else ReplicaSnapshot.decode(raw_snapshot)
-        return Replica(replica_config, signer, tip, tip_certificate, snapshot)
+        return Replica(replica_config, signer, tip, tip_certificate, snapshot, history)
 
     # ------------------------------------------------------------ inputs
 

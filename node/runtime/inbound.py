@@ -19,12 +19,13 @@ from typing import Callable
 import aiohttp
 from aiohttp import web
 
-from consensus.auth import authenticate, verify_certificate
+from consensus.auth import authenticate, verify_fetched
 from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage
 from consensus.messages import (
     BLOCKS_PER_FETCH_MAX, FRAME_SIZE_MAX, Blocks, FetchBlocks, Forward, MessageError, NewView, PrePrepare,
     decode_message, encode_message,
 )
+from consensus.validators import ValidatorHistory
 from crypto import encoding, keys
 from node.runtime.admission import AdmissionError, TxVerifier
 from node.runtime.config import Limits
@@ -43,7 +44,7 @@ class PeerChecks:
     """What inbound handling needs from the rest of the node."""
 
     is_member: Callable[[bytes], bool]             # a node key of this chain's membership
-    validators: Callable[[], tuple[bytes, ...]]    # the set the replica runs with now
+    history: Callable[[], ValidatorHistory]        # the sets the replica knows, the one in force last
     verifier: TxVerifier
     storage: Storage
     reply: Callable[[bytes, bytes], None]          # send bytes to a peer on our outbound link
@@ -120,36 +121,23 @@ class InboundPeers:
 
     def admit(self, peer_key: bytes, message):
         """The event a verified peer message becomes, or None (logged) if refused."""
-        validators = self.checks.validators()
-        sender = validators.index(peer_key) if peer_key in validators else -1
+        history = self.checks.history()
+        sender = history.current.index(peer_key)
         if isinstance(message, FetchBlocks):
             self._serve_fetch(peer_key, message)
             return None
         if isinstance(message, Blocks):
-            entries = self._verified_prefix(message.entries, validators)
+            entries = verify_fetched(message.entries, history)
             return CertifiedBlocks(sender, entries) if entries else None
         if sender < 0:
             if isinstance(message, Forward) and self._check_txs(message) is None:
                 return ClientRequests(message.txs)
             return None
-        problem = authenticate(message, sender, validators) or self._check_txs(message)
+        problem = authenticate(message, sender, history) or self._check_txs(message)
         if problem is not None:
             log.warning("rejected %s from replica %d: %s", type(message).__name__, sender, problem)
             return None
         return PeerMessage(sender, message)
-
-    @staticmethod
-    def _verified_prefix(entries, validators: tuple[bytes, ...]) -> tuple:
-        """Fetched blocks whose certificates hold a quorum of the current set;
-        a block certified by a later set waits until this node executes the
-        change and fetches again."""
-        verified = []
-        for block, certificate in entries:
-            if certificate.seq != block.header.height or verify_certificate(
-                    certificate, block.header.hash(), validators) is not None:
-                break
-            verified.append((block, certificate))
-        return tuple(verified)
 
     def _serve_fetch(self, peer_key: bytes, message: FetchBlocks) -> None:
         entries, size = [], 0

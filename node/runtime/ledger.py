@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from consensus.config import ChainTip
 from consensus.messages import Block, CommitCertificate
+from consensus.validators import SETS_KEPT_MAX, ValidatorHistory, ValidatorSet
 from contracts.executor import BlockContext, BlockResult, Executor, Receipt
 from contracts.genesis import Genesis, genesis_state
 from contracts.tx import Transaction
@@ -63,12 +64,18 @@ class Ledger:
             state = genesis_state(genesis)
             tree = smt.build(state)
             tip = ChainTip(0, genesis.chain_id, tree.root, merkle.EMPTY_ROOT, genesis.genesis_time_ms)
-            storage.initialize(state, tree.new_nodes, tip)
+            storage.initialize(state, tree.new_nodes, tip, genesis.validator_keys)
         self.tip = tip
 
     def validator_keys(self) -> tuple[bytes, ...]:
         """Node keys of the validator set in force for the next block."""
         return tuple(key for _, key in encoding.decode(self.storage.state_get(b"gov/validators")))
+
+    def validator_history(self) -> ValidatorHistory:
+        """The sets that ordered the recent heights, the one in force next last."""
+        entries = tuple((first, ValidatorSet(self.genesis.chain_id, keys))
+                        for first, keys in self.storage.validator_sets(SETS_KEPT_MAX))
+        return ValidatorHistory(entries)
 
     def node_keys(self) -> dict[str, bytes]:
         """Node keys by institution: genesis, then the validator sets governance wrote."""
@@ -94,7 +101,8 @@ class Ledger:
         tree = smt.update(self.tree, self.tip.state_root, result.writes)
         new_tip = ChainTip(header.height, header.hash(), tree.root, result.receipts_root, header.timestamp_ms)
         self.storage.append_block(block, certificate, result.receipt_leaves, result.writes, new_tip,
-                                  [receipt.tx_hash for receipt in result.receipts], tree.new_nodes)
+                                  [receipt.tx_hash for receipt in result.receipts], tree.new_nodes,
+                                  result.validators)
         self.tip = new_tip
         return new_tip, result
 

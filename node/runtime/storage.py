@@ -12,6 +12,8 @@
     s:<state key>         state value (for direct reads by the contracts)
     n:<node hash>         node of the authenticated state tree (crypto.smt); old nodes
                           are kept so values can be proved against older headers
+    e:<height>            the validator set (node keys, replica order) in force from
+                          this height on, written with the block that activated it
 
 A committed block with everything it changes is written in ONE synced write
 batch, so a crash at any instant leaves either the whole block or none of it.
@@ -70,10 +72,13 @@ class Storage:
 
     # ----------------------------------------------------------------- writes
 
-    def initialize(self, state: dict[bytes, bytes], tree_nodes, tip: ChainTip) -> None:
-        """Write the genesis state, its tree and the tip, once, in one synced batch."""
+    def initialize(self, state: dict[bytes, bytes], tree_nodes, tip: ChainTip,
+                   validators: tuple[bytes, ...]) -> None:
+        """Write the genesis state, its tree, the tip and the genesis validator
+        set, once, in one synced batch."""
         assert self.tip() is None, "storage already initialized"
         with self.db.write_batch(sync=True) as batch:
+            batch.put(b"e:" + _height(tip.height + 1), encoding.encode(list(validators)))
             for key, value in state.items():
                 batch.put(b"s:" + key, value)
             for node_hash, node in tree_nodes:
@@ -84,11 +89,14 @@ class Storage:
     def append_block(
         self, block: Block, certificate: CommitCertificate, receipts: tuple[bytes, ...],
         writes: list[tuple[bytes, bytes | None]], tip: ChainTip, tx_hashes: list[bytes],
-        tree_nodes=(),
+        tree_nodes=(), validators_next: tuple[bytes, ...] | None = None,
     ) -> None:
-        """Apply one executed block atomically and durably."""
+        """Apply one executed block atomically and durably; `validators_next`,
+        when the block changed the set, is the set in force from the next block."""
         height = _height(tip.height)
         with self.db.write_batch(sync=True) as batch:
+            if validators_next is not None:
+                batch.put(b"e:" + _height(tip.height + 1), encoding.encode(list(validators_next)))
             for node_hash, node in tree_nodes:
                 batch.put(b"n:" + node_hash, node)
             batch.put(b"b:" + height, encoding.encode(block.to_wire()))
@@ -122,6 +130,15 @@ class Storage:
     def tip(self) -> ChainTip | None:
         raw = self.db.get(b"m:tip")
         return None if raw is None else ChainTip(*encoding.decode(raw))
+
+    def validator_sets(self, count_max: int) -> list[tuple[int, tuple[bytes, ...]]]:
+        """The last `count_max` validator sets with the first height each ordered, oldest first."""
+        found = []
+        for key, value in self.db.iterator(prefix=b"e:", reverse=True):
+            found.append((int.from_bytes(key[2:], "big"), tuple(encoding.decode_trusted(value))))
+            if len(found) >= count_max:
+                break
+        return found[::-1]
 
     def tree_node(self, node_hash: bytes) -> bytes | None:
         return self.db.get(b"n:" + node_hash)

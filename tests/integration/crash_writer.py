@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from consensus.config import validator_set_hash
+from consensus.validators import ValidatorSet
 from consensus.messages import Block, BlockHeader, Commit, CommitCertificate, tx_root, vote_bytes
 from contracts.tx import sign_tx
 from crypto.keys import read_key_file
@@ -22,6 +22,7 @@ def main(directory: Path, blocks_max: int) -> None:
     node_signer = read_key_file(directory / "node.key").signer()
     client = read_key_file(directory / "client.key").signer()
     ledger = Ledger(Storage(directory / "data", genesis.chain_id), genesis)
+    validators = ValidatorSet(genesis.chain_id, genesis.validator_keys)
     for _ in range(blocks_max):
         tip = ledger.tip
         height = tip.height + 1
@@ -30,9 +31,9 @@ def main(directory: Path, blocks_max: int) -> None:
                     for i in range(TXS_PER_BLOCK))
         header = BlockHeader(genesis.chain_id, height, 0, 0, tip.block_hash, tip.timestamp_ms + 1,
                              tx_root(txs), len(txs), tip.state_root, tip.receipts_root,
-                             validator_set_hash(genesis.validator_keys))
+                             validators.hash)
         digest = header.hash()
-        signature = node_signer.sign("pbft", vote_bytes(Commit.KIND, 0, height, digest))
+        signature = node_signer.sign("pbft", vote_bytes(validators.context, Commit.KIND, 0, height, digest))
         ledger.apply(Block(header, txs), CommitCertificate(0, height, digest, ((0, signature),)))
         print(height, flush=True)
 

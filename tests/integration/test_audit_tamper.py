@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from consensus.messages import Commit, CommitCertificate, vote_bytes
+from consensus.validators import ValidatorSet
 from crypto import encoding, smt
 from crypto.keys import KeyPair
 from node.audit.auditor import AuditFailure
@@ -153,7 +154,8 @@ def test_a_certificate_signed_by_a_non_validator_is_caught(tmp_path, chain):
     records = records_of(raw)
     certificate = CommitCertificate.from_wire(records[5][2])
     outsider = KeyPair.from_seed(b"\x42" * 32).signer()
-    forged = outsider.sign("pbft", vote_bytes(Commit.KIND, certificate.view, 5, certificate.digest))
+    context = ValidatorSet(builder.genesis.chain_id, builder.genesis.validator_keys).context
+    forged = outsider.sign("pbft", vote_bytes(context, Commit.KIND, certificate.view, 5, certificate.digest))
     as_replica_2 = [*certificate.signatures[:2], (2, forged)]
     failure = fails_at(tmp_path, builder, certificate_with(records_of(raw), 5, as_replica_2))
     assert failure.height == 5 and "bad signature from replica 2" in failure.what

@@ -59,7 +59,7 @@ def test_an_added_validator_is_followed(tmp_path, builder, reexecute):
     past_the_switch(builder)
     auditor = audited(tmp_path, builder, reexecute)
     assert auditor.report.validator_changes == 1
-    assert auditor.validators == builder.ledger.validator_keys() and len(auditor.validators) == 5
+    assert auditor.validators.keys == builder.ledger.validator_keys() and auditor.validators.n == 5
 
 
 @pytest.mark.parametrize("reexecute", [False, True])

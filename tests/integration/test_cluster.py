@@ -11,6 +11,7 @@ import pytest
 from conftest import Payer, statuses, wait_agreement
 from consensus.auth import verify_certificate
 from consensus.messages import CommitCertificate
+from consensus.validators import ValidatorSet
 from fixtures import wait_until
 from node.audit.verify import read_genesis
 from node.client import ConsortClient
@@ -24,7 +25,8 @@ def certificate_problem(block: dict, genesis) -> str | None:
     shown = block["certificate"]
     certificate = CommitCertificate(shown["view"], shown["seq"], bytes.fromhex(shown["digest"]),
                                     tuple((s["replica"], bytes.fromhex(s["signature"])) for s in shown["signatures"]))
-    return verify_certificate(certificate, bytes.fromhex(block["hash"]), genesis.validator_keys)
+    return verify_certificate(certificate, bytes.fromhex(block["hash"]),
+                              ValidatorSet(genesis.chain_id, genesis.validator_keys))
 
 
 def test_payments_through_every_node_commit_and_state_roots_agree(cluster):

@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from consensus.validators import ValidatorHistory, ValidatorSet
 from crypto.keys import KeyPair
 from fixtures import wait_until
 from node.runtime.config import Limits
@@ -24,7 +25,8 @@ class RecordingInbound(InboundPeers):
     """Inbound links whose frames are recorded raw instead of decoded."""
 
     def __init__(self, signer, received: asyncio.Queue) -> None:
-        checks = PeerChecks(is_member=lambda key: key in VALIDATORS, validators=lambda: VALIDATORS,
+        checks = PeerChecks(is_member=lambda key: key in VALIDATORS,
+                            history=lambda: ValidatorHistory.of(ValidatorSet(CHAIN_ID, VALIDATORS)),
                             verifier=None, storage=None, reply=lambda key, message: None)
         super().__init__(CHAIN_ID, signer, Limits(), checks, asyncio.Queue())
         self.received = received

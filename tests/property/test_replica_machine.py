@@ -117,7 +117,7 @@ class ReplicaMachine(RuleBasedStateMachine):
             entries = tuple(self.chains[dst][message.first - 1: message.last])
             self._post(dst, src, Blocks(entries))
             return
-        if authenticate(message, src, self.keys.public_keys, self.keys.verify) is not None:
+        if authenticate(message, src, self.replicas[dst].history, self.keys.verify) is not None:
             return
         if isinstance(message, Blocks):
             self._step(dst, CertifiedBlocks(src, message.entries))
@@ -170,14 +170,17 @@ class ReplicaMachine(RuleBasedStateMachine):
           kind=st.sampled_from(["prepare", "commit", "checkpoint", "view-change"]), to=st.integers(0, 2))
     def byzantine_message(self, view, seq, junk, kind, to):
         signer = self.keys.signer(BYZANTINE)
+        context = self.config[0].signing_context
         if kind in ("prepare", "commit"):
             cls = Prepare if kind == "prepare" else Commit
-            message = cls(view, seq, junk, BYZANTINE, signer.sign(SIGNATURE_DOMAIN, vote_bytes(cls.KIND, view, seq, junk)))
+            signature = signer.sign(SIGNATURE_DOMAIN, vote_bytes(context, cls.KIND, view, seq, junk))
+            message = cls(view, seq, junk, BYZANTINE, signature)
         elif kind == "checkpoint":
-            message = Checkpoint(seq, junk, junk, BYZANTINE, signer.sign(SIGNATURE_DOMAIN, checkpoint_bytes(seq, junk, junk)))
+            signature = signer.sign(SIGNATURE_DOMAIN, checkpoint_bytes(context, seq, junk, junk))
+            message = Checkpoint(seq, junk, junk, BYZANTINE, signature)
         else:
             unsigned = ViewChange(view, BYZANTINE, 0, None, None, None, b"")
-            message = dataclasses.replace(unsigned, signature=signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes()))
+            message = dataclasses.replace(unsigned, signature=signer.sign(SIGNATURE_DOMAIN, unsigned.signed_bytes(context)))
         self._receive(BYZANTINE, to, message)
 
     @invariant()

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from consensus.auth import verify_certificate
-from consensus.config import validator_set_hash
+from consensus.validators import ValidatorSet
 from netsim.byzantine import Silent
 from netsim.report import replay_command
 from netsim.run import SimConfig, Simulation, faulty_default
@@ -109,14 +109,25 @@ def test_a_new_validator_set_takes_over_at_the_checkpoint_boundary():
     simulation.run()
     removed, added = simulation.nodes[0], simulation.nodes[4]
     assert removed.replica.config.replica_id == -1 and added.replica.config.replica_id == 3
-    old_set, new_set = simulation.keys.public_keys[:4], simulation.keys.public_keys[1:]
+    chain_id = removed.config.chain_id
+    old_set = ValidatorSet(chain_id, simulation.keys.public_keys[:4])
+    new_set = ValidatorSet(chain_id, simulation.keys.public_keys[1:])
     (block_16, certificate_16), (block_17, certificate_17) = removed.chain[15], removed.chain[16]
     verify = simulation.keys.verify
     assert verify_certificate(certificate_16, block_16.header.hash(), old_set, verify) is None
     assert verify_certificate(certificate_17, block_17.header.hash(), new_set, verify) is None
     assert verify_certificate(certificate_17, block_17.header.hash(), old_set, verify) is not None
-    assert block_17.header.validator_set_hash == validator_set_hash(new_set)
+    assert block_17.header.validator_set_hash == new_set.hash
     assert len(added.chain) == len(removed.chain) >= 17
+
+
+def test_the_new_primary_crashing_right_after_a_validator_change_does_not_halt_the_chain():
+    """The view change that follows carries the old set's tip certificate; peers
+    check it against the set that ordered that block (before: refused, a halt)."""
+    for seed in (1, 2):
+        report = run("reconfigure-crash", 4, seed)
+        assert report["violations"] == [] and report["requests_committed"] == report["requests_submitted"]
+        assert report["view_changes"] >= 1 and report["blocks_committed"] > 20
 
 
 def test_an_equivocating_primary_is_replaced():

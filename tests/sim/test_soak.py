@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from consensus.config import faulty_max
+from consensus.validators import faulty_max
 from netsim.report import replay_command
 from netsim.run import SimConfig, Simulation
 from netsim.scenarios import SCENARIOS

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from consensus.config import ConfigError, ReplicaConfig, faulty_max, prepares_needed, quorum
+from consensus.config import ConfigError, ReplicaConfig
+from consensus.validators import faulty_max, prepares_needed, quorum
 from contracts.genesis import CONSENSUS_DEFAULTS
 from fixtures import replica_config
 

@@ -19,7 +19,8 @@ def only(effects: list, kind) -> list:
 
 
 def signed(net: ReplicaNet, replica_id: int, kind, view: int, seq: int, digest: bytes):
-    signature = net.keys[replica_id].signer().sign("pbft", vote_bytes(kind.KIND, view, seq, digest))
+    context = net.replicas[0].config.signing_context
+    signature = net.keys[replica_id].signer().sign("pbft", vote_bytes(context, kind.KIND, view, seq, digest))
     return kind(view, seq, digest, replica_id, signature)
 
 
@@ -41,7 +42,7 @@ def test_block_commits_on_every_replica_with_a_valid_certificate():
         (deliver,) = net.delivered[replica_id]
         assert deliver.seq == 1 and list(deliver.block.txs) == txs(5)
         assert len(deliver.certificate.signatures) == 3
-        validators = net.replicas[0].config.validators
+        validators = net.replicas[0].config.validator_set
         assert verify_certificate(deliver.certificate, deliver.block.header.hash(), validators) is None
     assert len({tuple(net.committed_blocks(i)) for i in range(4)}) == 1
 
@@ -84,13 +85,13 @@ def test_message_from_a_non_member_is_ignored():
     backup = net.replicas[1]
     assert backup.step(PeerMessage(7, pre_prepare), net.now_ms) == []
     assert backup.last_ignored == "sender is not another validator"
-    assert authenticate(pre_prepare, 7, backup.config.validators) == "sender is not a validator"
+    assert authenticate(pre_prepare, 7, backup.history) == "sender is not a validator"
 
 
 def test_message_with_a_bad_signature_is_refused_by_the_driver_check():
     net = ReplicaNet(n=4)
     pre_prepare = propose(net)
-    validators = net.replicas[0].config.validators
+    validators = net.replicas[0].history
     good = signed(net, 2, Prepare, 0, 1, pre_prepare.digest)
     assert authenticate(good, 2, validators) is None
     forged = dataclasses.replace(good, signature=bytes(64))
@@ -161,7 +162,9 @@ def test_block_that_does_not_extend_the_tip_is_ignored():
     block = dataclasses.replace(pre_prepare.block, header=header)
     primary_key = net.keys[0].signer()
     digest = header.hash()
-    forged = PrePrepare(0, 1, digest, 0, primary_key.sign("pbft", vote_bytes(PrePrepare.KIND, 0, 1, digest)), block)
+    context = net.replicas[0].config.signing_context
+    forged = PrePrepare(0, 1, digest, 0, primary_key.sign("pbft", vote_bytes(context, PrePrepare.KIND, 0, 1, digest)),
+                        block)
     backup = net.replicas[1]
     assert backup.step(PeerMessage(0, forged), net.now_ms) == []
     assert backup.last_ignored == "bad block: previous hash mismatch"

@@ -24,27 +24,27 @@ DIGEST_A, DIGEST_B = bytes([1]) * 32, bytes([2]) * 32
 
 def proposal(seq: int, tag: bytes = b"tx") -> PrePrepare:
     tip = ChainTip(seq - 1, CHAIN_ID, bytes(32), bytes(32), 0)
-    return Votes(KEYS.signer(0), 0).pre_prepare(0, seq, next_block(CONFIG, 0, tip, (tag,), 0))
+    return Votes(KEYS.signer(0), 0, CONFIG.signing_context).pre_prepare(0, seq, next_block(CONFIG, 0, tip, (tag,), 0))
 
 
 def vote(kind, seq: int, digest: bytes, replica: int, view: int = 0) -> Prepare | Commit:
-    votes = Votes(KEYS.signer(replica), replica)
+    votes = Votes(KEYS.signer(replica), replica, CONFIG.signing_context)
     return votes.prepare(view, seq, digest) if kind is Prepare else votes.commit(view, seq, digest)
 
 
 def test_votes_remember_what_was_signed_above_the_tip_and_survive_a_snapshot():
-    votes = Votes(KEYS.signer(1), 1)
+    votes = Votes(KEYS.signer(1), 1, CONFIG.signing_context)
     prepare = votes.prepare(0, 5, DIGEST_A)
-    assert KEYS.verify(KEYS.public_keys[1], "pbft", prepare.signed_bytes(), prepare.signature)
+    assert KEYS.verify(KEYS.public_keys[1], "pbft", prepare.signed_bytes(CONFIG.signing_context), prepare.signature)
     votes.commit(0, 5, DIGEST_A)
     votes.prepare(0, 6, DIGEST_B)
     assert votes.digest(Prepare.KIND, 0, 5) == DIGEST_A and votes.digest(Commit.KIND, 0, 6) is None
-    restarted = Votes(KEYS.signer(1), 1)
+    restarted = Votes(KEYS.signer(1), 1, CONFIG.signing_context)
     restarted.restore(votes.entries(), above=5)
     assert restarted.entries() == (("prepare", 0, 6, DIGEST_B),)
     votes.prune(5)
     assert votes.entries() == restarted.entries()
-    votes.reconfigure(3)
+    votes.reconfigure(3, CONFIG.signing_context)
     assert votes.entries() == () and votes.prepare(0, 7, DIGEST_A).replica == 3
 
 

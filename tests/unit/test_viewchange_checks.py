@@ -11,11 +11,11 @@ import dataclasses
 import pytest
 
 from consensus.auth import authenticate, verify_prepared, verify_view_change
-from consensus.config import validator_set_hash
 from consensus.messages import (
     SIGNATURE_DOMAIN, Block, BlockHeader, CheckpointCertificate, Commit, CommitCertificate, NewView,
     PreparedCertificate, PrePrepare, Prepare, ViewChange, checkpoint_bytes, tx_root, vote_bytes,
 )
+from consensus.validators import ValidatorHistory, ValidatorSet
 from consensus.viewchange import new_view_problem, plan_new_view
 from crypto import hashing
 from crypto.keys import KeyPair
@@ -24,8 +24,10 @@ N = 4
 QUORUM = 3
 KEYS = [KeyPair.from_seed(bytes([i + 1]) * 32) for i in range(N)]
 SIGNERS = [key.signer() for key in KEYS]
-VALIDATORS = tuple(key.public_key for key in KEYS)
 CHAIN_ID = hashing.digest("test-chain", b"viewchange-checks")
+VALIDATORS = ValidatorSet(CHAIN_ID, tuple(key.public_key for key in KEYS))
+HISTORY = ValidatorHistory.of(VALIDATORS)
+CONTEXT = VALIDATORS.context
 GENESIS_HASH = hashing.digest("test-block", b"genesis")
 STATE_ROOT = hashing.digest("test-state", b"any")
 
@@ -33,7 +35,7 @@ STATE_ROOT = hashing.digest("test-state", b"any")
 def block(height: int, prev_hash: bytes = GENESIS_HASH, view: int = 0, tag: bytes = b"tx") -> Block:
     txs = (tag + b"-%d" % height,)
     header = BlockHeader(CHAIN_ID, height, view, view % N, prev_hash, 1_000 + height, tx_root(txs), len(txs),
-                         STATE_ROOT, STATE_ROOT, validator_set_hash(VALIDATORS))
+                         STATE_ROOT, STATE_ROOT, VALIDATORS.hash)
     return Block(header, txs)
 
 
@@ -42,13 +44,13 @@ def pre_prepare(view: int, seq: int, proposed: Block, replica: int | None = None
     replica = view % N if replica is None else replica
     digest = proposed.header.hash() if digest is None else digest
     signature = SIGNERS[replica if signer is None else signer].sign(
-        SIGNATURE_DOMAIN, vote_bytes(PrePrepare.KIND, view, seq, digest))
+        SIGNATURE_DOMAIN, vote_bytes(CONTEXT, PrePrepare.KIND, view, seq, digest))
     return PrePrepare(view, seq, digest, replica, signature, proposed)
 
 
 def vote(kind, view: int, seq: int, digest: bytes, replica: int, signer: int | None = None):
     signature = SIGNERS[replica if signer is None else signer].sign(
-        SIGNATURE_DOMAIN, vote_bytes(kind.KIND, view, seq, digest))
+        SIGNATURE_DOMAIN, vote_bytes(CONTEXT, kind.KIND, view, seq, digest))
     return kind(view, seq, digest, replica, signature)
 
 
@@ -59,12 +61,12 @@ def prepared(view: int = 0, seq: int = 1, proposed: Block | None = None, backups
 
 
 def commit_certificate(seq: int, digest: bytes, view: int = 0, replicas=(0, 1, 2)) -> CommitCertificate:
-    signed = vote_bytes(Commit.KIND, view, seq, digest)
+    signed = vote_bytes(CONTEXT, Commit.KIND, view, seq, digest)
     return CommitCertificate(view, seq, digest, tuple((r, SIGNERS[r].sign(SIGNATURE_DOMAIN, signed)) for r in replicas))
 
 
 def checkpoint_certificate(seq: int, block_hash: bytes, replicas=(0, 1, 2)) -> CheckpointCertificate:
-    signed = checkpoint_bytes(seq, block_hash, STATE_ROOT)
+    signed = checkpoint_bytes(CONTEXT, seq, block_hash, STATE_ROOT)
     return CheckpointCertificate(seq, block_hash, STATE_ROOT,
                                  tuple((r, SIGNERS[r].sign(SIGNATURE_DOMAIN, signed)) for r in replicas))
 
@@ -73,7 +75,7 @@ def view_change(view: int, replica: int, height: int = 0, certificate: CommitCer
                 checkpoint: CheckpointCertificate | None = None, prepared_certificate: PreparedCertificate | None = None,
                 signer: int | None = None) -> ViewChange:
     unsigned = ViewChange(view, replica, height, certificate, checkpoint, prepared_certificate, b"")
-    signature = SIGNERS[replica if signer is None else signer].sign(SIGNATURE_DOMAIN, unsigned.signed_bytes())
+    signature = SIGNERS[replica if signer is None else signer].sign(SIGNATURE_DOMAIN, unsigned.signed_bytes(CONTEXT))
     return dataclasses.replace(unsigned, signature=signature)
 
 
@@ -81,7 +83,7 @@ def new_view(view: int, view_changes, reproposal: PrePrepare | None = None, repl
              signer: int | None = None) -> NewView:
     replica = view % N if replica is None else replica
     unsigned = NewView(view, replica, tuple(view_changes), reproposal, b"")
-    signature = SIGNERS[replica if signer is None else signer].sign(SIGNATURE_DOMAIN, unsigned.signed_bytes())
+    signature = SIGNERS[replica if signer is None else signer].sign(SIGNATURE_DOMAIN, unsigned.signed_bytes(CONTEXT))
     return dataclasses.replace(unsigned, signature=signature)
 
 
@@ -153,40 +155,40 @@ def test_prepared_certificate_with_fewer_than_2f_prepares(backups):
 # ----------------------------------------------------------------------- view changes
 
 def test_well_formed_view_changes_verify():
-    assert verify_view_change(view_change(1, 2), VALIDATORS) is None
+    assert verify_view_change(view_change(1, 2), HISTORY) is None
     first = block(1)
     full = at_height_one(2, 3, checkpoint=checkpoint_certificate(1, first.header.hash()),
                          prepared_certificate=prepared(view=1, seq=2, proposed=block(2, first.header.hash(), 1),
                                                                  backups=(2, 3)))
-    assert verify_view_change(full, VALIDATORS) is None
+    assert verify_view_change(full, HISTORY) is None
 
 
 def test_view_change_with_a_bad_signature():
     signed_by_another = view_change(1, 2, signer=3)
-    assert verify_view_change(signed_by_another, VALIDATORS) == "view-change: bad signature"
+    assert verify_view_change(signed_by_another, HISTORY) == "view-change: bad signature"
     altered = dataclasses.replace(view_change(1, 2), view=2)
-    assert verify_view_change(altered, VALIDATORS) == "view-change: bad signature"
+    assert verify_view_change(altered, HISTORY) == "view-change: bad signature"
     from_a_stranger = dataclasses.replace(view_change(1, 2), replica=4)
-    assert verify_view_change(from_a_stranger, VALIDATORS) == "view-change: bad signature"
+    assert verify_view_change(from_a_stranger, HISTORY) == "view-change: bad signature"
 
 
 def test_view_change_above_height_0_without_a_certificate():
-    assert verify_view_change(view_change(1, 2, height=1), VALIDATORS) == \
+    assert verify_view_change(view_change(1, 2, height=1), HISTORY) == \
         "view-change: a height above 0 needs its commit certificate"
     certificate = commit_certificate(1, block(1).header.hash())
-    assert verify_view_change(view_change(1, 2, 0, certificate), VALIDATORS) == \
+    assert verify_view_change(view_change(1, 2, 0, certificate), HISTORY) == \
         "view-change: a height above 0 needs its commit certificate"
 
 
 def test_view_change_with_a_certificate_for_another_height():
     certificate = commit_certificate(1, block(1).header.hash())
-    assert verify_view_change(view_change(1, 2, 2, certificate), VALIDATORS) == \
+    assert verify_view_change(view_change(1, 2, 2, certificate), HISTORY) == \
         "view-change: commit certificate for another height"
 
 
 def test_view_change_with_a_weak_commit_certificate():
     certificate = commit_certificate(1, block(1).header.hash(), replicas=(0, 1))
-    assert verify_view_change(view_change(1, 2, 1, certificate), VALIDATORS) == "view-change: 2 signatures, 3 needed"
+    assert verify_view_change(view_change(1, 2, 1, certificate), HISTORY) == "view-change: commit certificate: 2 signatures, 3 needed"
 
 
 @pytest.mark.parametrize("replicas", [(0, 1), (0, 1, 1), (0, 1, 9)])
@@ -194,21 +196,21 @@ def test_view_change_with_an_invalid_checkpoint(replicas):
     checkpoint = checkpoint_certificate(1, block(1).header.hash(), replicas=(0, 1, 2))
     signatures = {r: s for r, s in checkpoint.signatures}
     forged = dataclasses.replace(checkpoint, signatures=tuple((r, signatures.get(r, bytes(64))) for r in replicas))
-    assert verify_view_change(at_height_one(1, 2, checkpoint=forged), VALIDATORS) == \
+    assert verify_view_change(at_height_one(1, 2, checkpoint=forged), HISTORY) == \
         "view-change: invalid checkpoint certificate"
 
 
 def test_view_change_with_a_checkpoint_signed_over_another_state():
     checkpoint = checkpoint_certificate(1, block(1).header.hash())
     forged = dataclasses.replace(checkpoint, state_root=bytes(32))
-    assert verify_view_change(at_height_one(1, 2, checkpoint=forged), VALIDATORS) == \
+    assert verify_view_change(at_height_one(1, 2, checkpoint=forged), HISTORY) == \
         "view-change: invalid checkpoint certificate"
 
 
 def test_view_change_with_a_prepared_certificate_for_the_wrong_sequence_number():
-    assert verify_view_change(view_change(1, 2, prepared_certificate=prepared(seq=2)), VALIDATORS) == \
+    assert verify_view_change(view_change(1, 2, prepared_certificate=prepared(seq=2)), HISTORY) == \
         "view-change: prepared certificate for the wrong sequence number or view"
-    assert verify_view_change(at_height_one(1, 2, prepared_certificate=prepared(seq=1)), VALIDATORS) == \
+    assert verify_view_change(at_height_one(1, 2, prepared_certificate=prepared(seq=1)), HISTORY) == \
         "view-change: prepared certificate for the wrong sequence number or view"
 
 
@@ -217,12 +219,12 @@ def test_view_change_with_a_prepared_certificate_from_a_view_not_below(prepared_
     backups = tuple(r for r in range(N) if r != prepared_view % N)[:2]
     certificate = prepared(view=prepared_view, backups=backups)
     assert verify_prepared(certificate, VALIDATORS) is None
-    assert verify_view_change(view_change(1, 2, prepared_certificate=certificate), VALIDATORS) == \
+    assert verify_view_change(view_change(1, 2, prepared_certificate=certificate), HISTORY) == \
         "view-change: prepared certificate for the wrong sequence number or view"
 
 
 def test_view_change_with_an_invalid_prepared_certificate():
-    assert verify_view_change(view_change(1, 2, prepared_certificate=prepared(backups=(1,))), VALIDATORS) == \
+    assert verify_view_change(view_change(1, 2, prepared_certificate=prepared(backups=(1,))), HISTORY) == \
         "view-change: prepared certificate: too few prepares"
 
 
@@ -234,51 +236,52 @@ def quorum_of_view_changes(view: int, replicas=(1, 2, 3), **fields) -> list[View
 
 def test_a_well_formed_new_view_is_authenticated_and_follows_from_its_view_changes():
     message = new_view(1, quorum_of_view_changes(1))
-    assert authenticate(message, 1, VALIDATORS) is None
+    assert authenticate(message, 1, HISTORY) is None
     assert new_view_problem(message, N, QUORUM) is None
     certificate = prepared()
     with_prepared = new_view(1, quorum_of_view_changes(1, prepared_certificate=certificate),
                              pre_prepare(1, 1, certificate.pre_prepare.block))
-    assert authenticate(with_prepared, 1, VALIDATORS) is None
+    assert authenticate(with_prepared, 1, HISTORY) is None
     assert new_view_problem(with_prepared, N, QUORUM) is None
 
 
 def test_new_view_not_from_the_new_primary():
     by_backup = new_view(1, quorum_of_view_changes(1), replica=2)
-    assert authenticate(by_backup, 2, VALIDATORS) is None  # signed by its sender: only the rules refuse it
+    assert authenticate(by_backup, 2, HISTORY) is None  # signed by its sender: only the rules refuse it
     assert new_view_problem(by_backup, N, QUORUM) == "new-view not from the new view's primary"
-    assert authenticate(new_view(1, quorum_of_view_changes(1)), 2, VALIDATORS) == \
-        "message names another replica than its sender"
+    relayed = new_view(1, quorum_of_view_changes(1))
+    assert authenticate(relayed, 2, HISTORY) is None  # a backup may relay the primary's NEW-VIEW
+    assert authenticate(dataclasses.replace(relayed, replica=2), 2, HISTORY) == "bad signature"
 
 
 def test_new_view_with_a_bad_signature():
-    assert authenticate(new_view(1, quorum_of_view_changes(1), signer=2), 1, VALIDATORS) == "bad signature"
+    assert authenticate(new_view(1, quorum_of_view_changes(1), signer=2), 1, HISTORY) == "bad signature"
     altered = dataclasses.replace(new_view(1, quorum_of_view_changes(1)), view_changes=tuple(
         quorum_of_view_changes(1, replicas=(0, 2, 3))))
-    assert authenticate(altered, 1, VALIDATORS) == "bad signature"
+    assert authenticate(altered, 1, HISTORY) == "bad signature"
 
 
 def test_new_view_with_duplicate_senders():
     twice = view_change(1, 2)
     message = new_view(1, [view_change(1, 1), twice, twice])
-    assert authenticate(message, 1, VALIDATORS) is None
+    assert authenticate(message, 1, HISTORY) is None
     assert new_view_problem(message, N, QUORUM) == "new-view needs a quorum of view-changes from distinct replicas"
 
 
 def test_new_view_with_too_few_view_changes():
     message = new_view(1, quorum_of_view_changes(1, replicas=(1, 2)))
-    assert authenticate(message, 1, VALIDATORS) is None
+    assert authenticate(message, 1, HISTORY) is None
     assert new_view_problem(message, N, QUORUM) == "new-view needs a quorum of view-changes from distinct replicas"
 
 
 def test_new_view_holding_a_view_change_for_another_view():
     message = new_view(2, [view_change(2, 1), view_change(2, 2), view_change(1, 3)])
-    assert authenticate(message, 2, VALIDATORS) == "new-view holds a view-change for another view"
+    assert authenticate(message, 2, HISTORY) == "new-view holds a view-change for another view"
 
 
 def test_new_view_holding_a_forged_view_change():
     message = new_view(1, [view_change(1, 1), view_change(1, 2), view_change(1, 3, signer=1)])
-    assert authenticate(message, 1, VALIDATORS) == "new-view: view-change: bad signature"
+    assert authenticate(message, 1, HISTORY) == "new-view: view-change: bad signature"
 
 
 @pytest.mark.parametrize("replica, signer, view", [(2, 2, 1), (1, 2, 1), (1, 1, 0)])
@@ -286,7 +289,7 @@ def test_new_view_whose_reproposal_is_signed_by_another_or_for_another_view(repl
     certificate = prepared()
     reproposal = pre_prepare(view, 1, certificate.pre_prepare.block, replica=replica, signer=signer)
     message = new_view(1, quorum_of_view_changes(1, prepared_certificate=certificate), reproposal)
-    assert authenticate(message, 1, VALIDATORS) == \
+    assert authenticate(message, 1, HISTORY) == \
         "new-view: re-proposal not signed by the new primary for the new view"
 
 
@@ -304,7 +307,7 @@ def test_new_view_reproposing_another_body_under_the_prepared_digest():
     body = dataclasses.replace(certificate.pre_prepare.block, txs=(b"smuggled",))
     reproposal = pre_prepare(1, 1, body, digest=certificate.pre_prepare.digest)
     message = new_view(1, quorum_of_view_changes(1, prepared_certificate=certificate), reproposal)
-    assert authenticate(message, 1, VALIDATORS) is None
+    assert authenticate(message, 1, HISTORY) is None
     assert new_view_problem(message, N, QUORUM) == "new-view re-proposal carries another block body"
 
 
@@ -316,7 +319,7 @@ def test_new_view_dropping_a_prepared_block():
 
 def test_new_view_reproposing_what_nobody_prepared():
     message = new_view(1, quorum_of_view_changes(1), pre_prepare(1, 1, block(1)))
-    assert authenticate(message, 1, VALIDATORS) is None
+    assert authenticate(message, 1, HISTORY) is None
     assert new_view_problem(message, N, QUORUM) == "new-view re-proposes what nobody prepared"
 
 
