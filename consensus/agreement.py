@@ -18,8 +18,6 @@ step's `Outbox`. It must not import the replica, and does no I/O.
 
 from __future__ import annotations
 
-import logging
-
 from consensus.catchup import CatchUp
 from consensus.checkpoints import CheckpointTracker
 from consensus.config import ChainTip, ReplicaConfig
@@ -31,9 +29,6 @@ from consensus.requests import RequestPool
 from consensus.slots import Slots
 from consensus.viewchange import PhaseMessage, ViewChangeState
 from consensus.votes import Votes
-
-log = logging.getLogger("consort.consensus")
-
 
 class Agreement:
     def __init__(self, config: ReplicaConfig, tip: ChainTip, tip_certificate: CommitCertificate | None,
@@ -105,7 +100,7 @@ class Agreement:
 
     # -------------------------------------------------------------- three phases
 
-    def on_phase_message(self, sender: int, message: PhaseMessage, view: int, active: bool) -> bool:
+    def on_phase_message(self, sender: int, message: PhaseMessage, view: int, active: bool, now_ms: int) -> bool:
         """Take a PRE-PREPARE, PREPARE or COMMIT; True when the primary proposed
         two blocks for one sequence number (the replica must change view)."""
         if not self.config.is_validator:
@@ -121,12 +116,12 @@ class Agreement:
         elif message.seq > self.checkpoints.high:
             self.out.ignore("sequence number beyond the window")
         elif isinstance(message, PrePrepare):
-            return self._on_pre_prepare(sender, message, view)
+            return self._on_pre_prepare(sender, message, view, now_ms)
         else:
             self._on_vote(sender, message, view)
         return False
 
-    def _on_pre_prepare(self, sender: int, message: PrePrepare, view: int) -> bool:
+    def _on_pre_prepare(self, sender: int, message: PrePrepare, view: int, now_ms: int) -> bool:
         if sender != self.config.primary(view):
             self.out.ignore("pre-prepare not from the primary")
             return False
@@ -142,7 +137,7 @@ class Agreement:
             return False
         new_view = self.view_changes.new_view
         reproposal = new_view is not None and new_view.pre_prepare == message
-        problem = block_problem(message, self.config, self.tip, self.view_changes.floor, reproposal)
+        problem = block_problem(message, self.config, self.tip, self.view_changes.floor, reproposal, now_ms)
         if problem is not None:
             self.out.ignore(f"bad block: {problem}")
             return False
@@ -212,10 +207,8 @@ class Agreement:
                 self.catchup.drop_queue()
                 return
             if (header.state_root, header.receipts_root) != (self.tip.state_root, self.tip.receipts_root):
-                self.out.ignore("certified block disagrees with our execution of its parent")
-                log.error("replica %d: certified block %d does not extend our executed state",
-                          self.config.replica_id, header.height)
-                self.catchup.drop_queue()
+                self.out.halt(f"block {header.height}, certified by a quorum, carries other roots for block "
+                              f"{self.tip.height} than this replica's own execution of it")
                 return
         block, certificate = entry
         self.delivered = block.header.height

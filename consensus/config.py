@@ -36,6 +36,7 @@ class ReplicaConfig:
     view_change_timeout_ms_max: int
     status_interval_ms: int
     fetch_timeout_ms: int
+    block_time_ahead_ms_max: int
     pending_max: int = 100_000
     recent_requests_max: int = 200_000
     validator_set: ValidatorSet = field(init=False, repr=False, compare=False)
@@ -53,7 +54,8 @@ class ReplicaConfig:
             raise ConfigError("validators must not list a key twice")
         for name, minimum in (("batch_size_max", 1), ("batch_delay_ms", 0), ("pending_max", 1),
                               ("recent_requests_max", 0), ("checkpoint_interval", 1), ("request_timeout_ms", 1),
-                              ("view_change_timeout_ms", 1), ("status_interval_ms", 1), ("fetch_timeout_ms", 1)):
+                              ("view_change_timeout_ms", 1), ("status_interval_ms", 1), ("fetch_timeout_ms", 1),
+                              ("block_time_ahead_ms_max", 0)):
             if getattr(self, name) < minimum:
                 raise ConfigError(f"{name} must be at least {minimum} (got {getattr(self, name)})")
         if self.window < 2 * self.checkpoint_interval:

@@ -1,7 +1,7 @@
 """Inputs to the replica and the effects it asks its driver to perform.
 
 Events: Start, ClientRequests, PeerMessage, TimerFired, Executed, CertifiedBlocks.
-Effects: Send, Broadcast, StartTimer, CancelTimer, Persist, Deliver.
+Effects: Send, Broadcast, StartTimer, CancelTimer, Persist, Deliver, Halt.
 Timers are named by the constants at the end.
 State transfer needs no effect of its own: the replica sends FETCH-BLOCKS;
 the driver serves peers' FETCH-BLOCKS from its store and turns verified
@@ -108,7 +108,16 @@ class Deliver:
     certificate: CommitCertificate
 
 
-Effect = Send | Broadcast | StartTimer | CancelTimer | Persist | Deliver
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """A consensus failure: this replica's own execution disagrees with a block
+    a quorum certified, so going on would risk a fork. The driver stops the
+    node with `reason`; the replica takes no event after it."""
+
+    reason: str
+
+
+Effect = Send | Broadcast | StartTimer | CancelTimer | Persist | Deliver | Halt
 
 # The timers a replica starts, by name.
 BATCH_TIMER = "batch"              # the primary waits this long to fill a block

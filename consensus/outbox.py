@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from typing import Callable
 
-from consensus.events import CancelTimer, Effect, Persist, StartTimer
+from consensus.events import CancelTimer, Effect, Halt, Persist, StartTimer
 from consensus.snapshot import ReplicaSnapshot
 
 log = logging.getLogger("consort.consensus")
@@ -24,6 +24,7 @@ class Outbox:
         self.timers: set[str] = set()
         self.ignored: Counter[str] = Counter()
         self.last_ignored: str | None = None
+        self.halted: str | None = None
 
     def add(self, effect: Effect) -> None:
         if isinstance(effect, StartTimer):
@@ -46,6 +47,12 @@ class Outbox:
 
     def fired(self, name: str) -> None:
         self.timers.discard(name)
+
+    def halt(self, reason: str) -> None:
+        """A consensus failure: the last effect this replica hands its driver."""
+        log.critical("consensus failure: %s", reason)
+        self.halted = reason
+        self.add(Halt(reason))
 
     def ignore(self, reason: str, count: int = 1) -> None:
         self.ignored[reason] += count

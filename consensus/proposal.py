@@ -24,10 +24,13 @@ def next_block(config: ReplicaConfig, view: int, tip: ChainTip, txs: tuple[bytes
 
 
 def block_problem(message: PrePrepare, config: ReplicaConfig, tip: ChainTip, view_floor: int,
-                  reproposal: bool) -> str | None:
+                  reproposal: bool, now_ms: int) -> str | None:
     """Why the proposed block cannot extend `tip` in the message's view, or None.
     A `reproposal` (the NEW-VIEW's) may carry a block proposed in an earlier view;
-    a fresh proposal must lie above the view's floor."""
+    a fresh proposal must lie above the view's floor. A block's time is not
+    before its parent's nor more than `block_time_ahead_ms_max` ahead of this
+    replica's clock (`now_ms`, from the driver), so a primary cannot push the
+    chain's time into the future for every block after it."""
     header, txs = message.block.header, message.block.txs
     if header.hash() != message.digest:
         return "digest mismatch"
@@ -52,6 +55,8 @@ def block_problem(message: PrePrepare, config: ReplicaConfig, tip: ChainTip, vie
             return f"{what} mismatch"
     if header.timestamp_ms < tip.timestamp_ms:
         return "timestamp before parent"
+    if header.timestamp_ms > now_ms + config.block_time_ahead_ms_max:
+        return "timestamp ahead of this replica's clock"
     if not 0 < len(txs) <= config.batch_size_max:
         return "transaction count outside 1..batch_size_max"
     if len(set(txs)) != len(txs):

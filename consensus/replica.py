@@ -106,6 +106,8 @@ class Replica:
 
     def step(self, event: Event, now_ms: int) -> list[Effect]:
         assert not self.out.effects, "a step was interrupted"
+        if self.out.halted is not None:
+            return []  # a consensus failure stopped this replica: its driver stops the node
         self._now_ms = now_ms
         if isinstance(event, PeerMessage):
             self._on_peer_message(event.sender, event.message)
@@ -220,7 +222,7 @@ class Replica:
             raise TypeError(f"unknown message {message!r}")
 
     def _on_phase_message(self, sender: int, message: PhaseMessage) -> None:
-        if self.agreement.on_phase_message(sender, message, self.view, self.active):
+        if self.agreement.on_phase_message(sender, message, self.view, self.active, self._now_ms):
             self._start_view_change(self.view + 1, "primary sent conflicting pre-prepares")
 
     def _on_checkpoint(self, sender: int, message: Checkpoint) -> None:
@@ -359,7 +361,9 @@ class Replica:
         if plan.checkpoint is not None:
             self.checkpoints.adopt(plan.checkpoint)
         self.catchup.raise_target(plan.height)
-        self.requests.requeue()
+        dropped = self.requests.requeue()
+        if dropped:
+            self.out.ignore("pending queue full", dropped)
         self.agreement.leave_view()
         self.out.persist()
         if message.pre_prepare is not None and self.is_primary:

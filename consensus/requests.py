@@ -73,7 +73,11 @@ class RequestPool:
             if len(self.recent) > self.recent_max:
                 del self.recent[next(iter(self.recent))]
 
-    def requeue(self) -> None:
-        """The view changed: requests in flight go back to the front of the queue."""
-        self.pending = {**self.in_flight, **self.pending}
+    def requeue(self) -> int:
+        """The view changed: requests in flight go back to the front of the queue,
+        within the limit; the newest pending requests beyond it are dropped (their
+        clients resend). Returns how many were dropped."""
+        merged = {**self.in_flight, **self.pending}
         self.in_flight = {}
+        self.pending = dict(islice(merged.items(), self.pending_max))
+        return len(merged) - len(self.pending)

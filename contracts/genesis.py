@@ -23,6 +23,7 @@ CONSENSUS_DEFAULTS = {
     "batch_size_max": 2000, "batch_delay_ms": 5, "checkpoint_interval": 16, "window": 64,
     "request_timeout_ms": 1000, "view_change_timeout_ms": 1000, "view_change_timeout_ms_max": 30_000,
     "status_interval_ms": 500, "fetch_timeout_ms": 2000,
+    "block_time_ahead_ms_max": 5000,  # a backup refuses a block whose time is further ahead of its clock
 }
 
 

@@ -8,7 +8,7 @@ from collections import deque
 
 from consensus.config import ChainTip, ReplicaConfig
 from consensus.events import (
-    Broadcast, CancelTimer, Deliver, Executed, Persist, Send, Start, StartTimer,
+    Broadcast, CancelTimer, Deliver, Executed, Halt, Persist, Send, Start, StartTimer,
 )
 from consensus.replica import Replica
 from consensus.validators import SETS_KEPT_MAX, ValidatorHistory, ValidatorSet
@@ -107,6 +107,9 @@ class SimNode:
                 self.snapshot = effect.snapshot
             elif isinstance(effect, Deliver):
                 queue.extend(self._execute(effect))
+            elif isinstance(effect, Halt):
+                self.sim.on_halt(self, effect.reason)
+                return
         pairs = expand(sends, self.n, self.replica_id, self.address_of)
         if self.strategy is not None:
             pairs = [out for to, message in pairs for out in self.strategy.outgoing(to, message)]

@@ -129,7 +129,7 @@ class Simulation:
             chain_id, replica_id, validators, batch_size_max=self.config.batch_size_max,
             batch_delay_ms=self.config.batch_delay_ms, checkpoint_interval=8, window=32,
             request_timeout_ms=500, view_change_timeout_ms=500, view_change_timeout_ms_max=2000,
-            status_interval_ms=200, fetch_timeout_ms=500,
+            status_interval_ms=200, fetch_timeout_ms=500, block_time_ahead_ms_max=1000,
         )
 
     # ----------------------------------------------------------------- driving
@@ -279,6 +279,13 @@ class Simulation:
                 self.outstanding.pop(tx, None)
                 self.metrics.latencies_us.append(now - self.submitted[tx])
                 self.metrics.commit_times_us.append(now)
+
+    def on_halt(self, node: SimNode, reason: str) -> None:
+        """A replica stopped on a consensus failure: an honest one never should."""
+        self._trace(self.queue.now_us, "halt", node.replica_id)
+        node.crash()
+        if node.honest:
+            self._violation(f"halt: replica {node.replica_id} stopped on a consensus failure: {reason}")
 
     def _crash_the_new_primary(self, node: SimNode) -> None:
         """Scenario reconfigure-crash: the first time the activating block

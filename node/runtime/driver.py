@@ -20,7 +20,7 @@ from collections import deque
 
 from consensus.config import ReplicaConfig
 from consensus.events import (
-    Broadcast, CancelTimer, ClientRequests, Deliver, Executed, Persist, Send, Start, StartTimer, TimerFired,
+    Broadcast, CancelTimer, ClientRequests, Deliver, Executed, Halt, Persist, Send, Start, StartTimer, TimerFired,
 )
 from consensus.messages import encode_message
 from consensus.replica import Replica
@@ -42,6 +42,11 @@ PENDING_TTL_S = 120.0
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class ConsensusFailure(RuntimeError):
+    """The replica found its own execution at odds with the certified chain:
+    the node stops rather than risk a fork (restart it once the cause is known)."""
 
 
 class ReceiptWaiters:
@@ -155,6 +160,8 @@ class Node:
                 self.storage.put_snapshot(effect.snapshot.encode())
             elif isinstance(effect, Deliver):
                 queue.extend(self._apply(effect))
+            elif isinstance(effect, Halt):
+                raise ConsensusFailure(effect.reason)
             else:
                 raise TypeError(f"unknown effect {effect!r}")
 

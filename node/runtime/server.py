@@ -16,7 +16,7 @@ from typing import Callable
 from aiohttp import web
 
 from node.runtime.config import NodeConfig
-from node.runtime.driver import Node, open_node
+from node.runtime.driver import ConsensusFailure, Node, open_node
 
 log = logging.getLogger("consort.server")
 
@@ -45,8 +45,12 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
         if ready is not None:
             ready.set()
         await asyncio.wait({consensus, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if consensus.done() and not consensus.cancelled() and consensus.exception() is not None:
-            log.critical("consensus task failed; stopping the node", exc_info=consensus.exception())
+        failure = consensus.exception() if consensus.done() and not consensus.cancelled() else None
+        if isinstance(failure, ConsensusFailure):
+            log.critical("CONSENSUS FAILURE, the node stops: %s", failure)
+            return 1
+        if failure is not None:
+            log.critical("consensus task failed; stopping the node", exc_info=failure)
             return 1
         return 0
     finally:

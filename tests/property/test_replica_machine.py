@@ -15,8 +15,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from consensus.auth import authenticate
 from consensus.config import ChainTip
 from consensus.events import (
-    Broadcast, CancelTimer, CertifiedBlocks, ClientRequests, Deliver, Executed, PeerMessage, Persist, Send,
-    Start, StartTimer, TimerFired,
+    REQUEST_TIMER, Broadcast, CancelTimer, CertifiedBlocks, ClientRequests, Deliver, Executed, PeerMessage, Persist,
+    Send, Start, StartTimer, TimerFired,
 )
 from consensus.messages import (
     SIGNATURE_DOMAIN, Blocks, Checkpoint, Commit, FetchBlocks, Prepare, ViewChange, checkpoint_bytes, vote_bytes,
@@ -31,6 +31,7 @@ BYZANTINE = 3
 CHAIN_ID = hashing.digest("machine", b"chain")
 GENESIS = ChainTip(0, CHAIN_ID, hashing.digest("machine", b"state"), merkle.EMPTY_ROOT, 0)
 BAG_MAX = 400
+PENDING_MAX = 3  # small, so pools fill and a view change must requeue into a full pool
 
 
 class ReplicaMachine(RuleBasedStateMachine):
@@ -38,7 +39,7 @@ class ReplicaMachine(RuleBasedStateMachine):
         super().__init__()
         self.keys = FakeKeys(N, 99)
         self.config = [replica_config(CHAIN_ID, i, self.keys.public_keys, batch_size_max=4, batch_delay_ms=0,
-                                     checkpoint_interval=2, window=8) for i in range(N)]
+                                     checkpoint_interval=2, window=8, pending_max=PENDING_MAX) for i in range(N)]
         self.chains: list[list] = [[] for _ in range(N)]
         self.roots: list[list] = [[] for _ in range(N)]
         self.snapshots = [None] * N
@@ -98,13 +99,23 @@ class ReplicaMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
-    @rule(target_replica=st.integers(0, N - 1), count=st.integers(1, 5))
+    @rule(target_replica=st.integers(0, N - 1), count=st.integers(1, 2 * PENDING_MAX))
     def submit(self, target_replica, count):
         txs = []
         for _ in range(count):
             self.requests += 1
             txs.append(b"request-%d" % self.requests)
         self._step(target_replica, ClientRequests(tuple(txs)))
+
+    @rule(replica=st.sampled_from([i for i in range(N) if i != BYZANTINE]))
+    def fill_the_pool_then_time_out(self, replica):
+        """A full pool, then the request timer: the view change that follows
+        must put the requests in flight back into a full pool."""
+        self.submit(replica, 2 * PENDING_MAX)
+        if REQUEST_TIMER in self.timers[replica]:
+            self.timers[replica].discard(REQUEST_TIMER)
+            self.now_ms += 100
+            self._step(replica, TimerFired(REQUEST_TIMER))
 
     @precondition(lambda self: self.bag)
     @rule(data=st.data())

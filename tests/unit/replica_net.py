@@ -38,12 +38,12 @@ def fake_roots(block_hash: bytes) -> tuple[bytes, bytes]:
 
 
 class ReplicaNet:
-    def __init__(self, n: int = 4, batch_size_max: int = 100, batch_delay_ms: int = 0) -> None:
+    def __init__(self, n: int = 4, batch_size_max: int = 100, batch_delay_ms: int = 0, **overrides) -> None:
         self.keys = node_keys(n)
         validators = tuple(k.public_key for k in self.keys)
         self.replicas = [
             Replica(replica_config(CHAIN_ID, i, validators, batch_size_max=batch_size_max,
-                                  batch_delay_ms=batch_delay_ms), self.keys[i].signer(), genesis_tip())
+                                  batch_delay_ms=batch_delay_ms, **overrides), self.keys[i].signer(), genesis_tip())
             for i in range(n)
         ]
         self.queue: deque = deque()

@@ -256,3 +256,45 @@ def test_a_prepared_block_survives_a_view_change_and_commits_in_the_new_view():
         assert deliver.seq == 1 and deliver.certificate.view == 1
         assert deliver.block.header.hash() == prepared_digest and deliver.block.header.view == 0
     assert net.replicas[2].view_floor == 1  # nothing fresh at height 1 in view 1
+
+
+def test_a_view_change_into_a_full_pool_drops_the_newest_requests_and_keeps_running():
+    """A backup holds a proposed block's requests in flight and a full pool of
+    others; the new view puts the in-flight ones back first. Before: the pool
+    went past its limit and the replica's own assert stopped it (and with it
+    the node), so a primary that proposes once and falls silent crashed every
+    backup."""
+    net = ReplicaNet(n=4, pending_max=3)
+    net.drop = lambda to, sender, message: not isinstance(message, PrePrepare)
+    net.submit(0, txs(2, "proposed"))  # the primary proposes them; no vote arrives anywhere
+    net.run()
+    backup = net.replicas[2]  # not the next primary, which would propose its pool at once
+    assert len(backup.requests.in_flight) == 2 and not backup.requests.pending
+    backup.step(ClientRequests(tuple(txs(3, "queued"))), net.now_ms)  # the pool is full
+    assert len(backup.requests.pending) == 3
+    # The old primary is gone; the new one sends its NEW-VIEW and never proposes.
+    net.drop = lambda to, sender, message: 0 in (to, sender) or (sender == 1 and isinstance(message, PrePrepare))
+    for replica_id in (1, 2, 3):
+        net.step(replica_id, TimerFired("request"))
+    net.run()
+    assert backup.view == 1 and backup.active
+    assert len(backup.requests.pending) + len(backup.requests.in_flight) <= 3
+    assert backup.ignored["pending queue full"] >= 1
+    assert list(backup.requests.pending.values()) == [*txs(2, "proposed"), *txs(1, "queued")]  # in flight first
+
+
+def test_a_block_timed_too_far_ahead_of_a_backups_clock_is_refused():
+    """The primary's clock (or its intent) is ahead: its block's time would be
+    inherited by every block after it. Backups refuse it beyond the bound."""
+    net = ReplicaNet(n=4)
+    bound = net.replicas[1].config.block_time_ahead_ms_max
+    backup = net.replicas[1]
+    ahead = net.replicas[0].step(ClientRequests(tuple(txs(1, "ahead"))), net.now_ms + bound + 1)
+    (too_far,) = broadcasts(ahead, PrePrepare)
+    assert too_far.block.header.timestamp_ms == net.now_ms + bound + 1
+    assert backup.step(PeerMessage(0, too_far), net.now_ms) == []
+    assert backup.last_ignored == "bad block: timestamp ahead of this replica's clock"
+    twin = ReplicaNet(n=4)
+    (in_bound,) = broadcasts(twin.replicas[0].step(ClientRequests(tuple(txs(1, "ahead"))), net.now_ms + bound),
+                             PrePrepare)
+    assert broadcasts(twin.replicas[1].step(PeerMessage(0, in_bound), net.now_ms), Prepare)

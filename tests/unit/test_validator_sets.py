@@ -9,7 +9,9 @@ import dataclasses
 
 from consensus.auth import authenticate
 from consensus.config import ChainTip
-from consensus.events import REQUEST_TIMER, Broadcast, CertifiedBlocks, ClientRequests, Deliver, Executed, TimerFired
+from consensus.events import (
+    REQUEST_TIMER, Broadcast, CertifiedBlocks, ClientRequests, Deliver, Executed, Halt, TimerFired,
+)
 from consensus.messages import Block, BlockHeader, CommitCertificate, ViewChange, tx_root
 from consensus.replica import Replica
 from consensus.validators import ValidatorHistory
@@ -108,3 +110,19 @@ def test_signatures_are_bound_to_the_chain_and_the_validator_set():
     assert authenticate(replayed, 0, ValidatorHistory.of(on_new)) == "bad signature"
     fresh = Votes(KEYS[1].signer(), 0, on_new.context).prepare(0, 1, digest)
     assert authenticate(fresh, 0, ValidatorHistory.of(on_new)) is None
+
+
+def test_a_certified_block_that_disagrees_with_our_own_execution_halts_the_replica():
+    """A quorum certified block 2 on top of other roots for block 1 than this
+    replica computed: its execution diverged, and going on would fork it. It
+    stops with a consensus failure (before: it logged and fetched forever)."""
+    replica = lagging_replica()
+    first = block_on(genesis_tip(), OLD)
+    tip_1 = executed_tip(genesis_tip(), first)
+    second = block_on(tip_1, OLD, b"second")
+    replica.step(CertifiedBlocks(0, ((first, certify(first, OLD, range(3))),
+                                     (second, certify(second, OLD, range(3))))), NOW_MS)
+    effects = replica.step(Executed(1, bytes(32), tip_1.receipts_root), NOW_MS)  # our own, other, state root
+    (halt,) = [e for e in effects if isinstance(e, Halt)]
+    assert "certified by a quorum" in halt.reason and not [e for e in effects if isinstance(e, Deliver)]
+    assert replica.step(TimerFired(REQUEST_TIMER), NOW_MS) == []  # nothing after a halt
