@@ -34,7 +34,7 @@ from consensus.checkpoints import CheckpointTracker
 from consensus.config import ChainTip, ReplicaConfig
 from consensus.events import (
     BATCH_TIMER, FETCH_TIMER, REQUEST_TIMER, STATUS_TIMER, VIEW_CHANGE_TIMER, Broadcast, CertifiedBlocks,
-    ClientRequests, Effect, Event, Executed, PeerMessage, Send, Start, StartTimer, TimerFired,
+    ClientRequests, Effect, Event, Executed, PeerMessage, Start, StartTimer, TimerFired,
 )
 from consensus.messages import (
     Blocks, Checkpoint, Commit, CommitCertificate, FetchBlocks, Forward, NewView, Prepare, PreparedCertificate,
@@ -159,8 +159,7 @@ class Replica:
                 self._start_view_change(self.view + 1, "request timer expired")
         elif name == VIEW_CHANGE_TIMER:
             if not self.active:
-                self.view_changes.attempt_failed()
-                self._start_view_change(self.view + 1, "no new-view in time")
+                self._on_view_change_timeout()
         elif name == STATUS_TIMER:
             self.out.add(Broadcast(Status(self.view, self.tip.height)))
             self.out.add(StartTimer(STATUS_TIMER, self.config.status_interval_ms))
@@ -239,14 +238,13 @@ class Replica:
 
     def _on_status(self, sender: int, status: Status) -> None:
         self.catchup.on_status(sender, status)
-        if status.view < self.view and self.active and self.view_changes.new_view is not None:
-            self.out.add(Send(sender, self.view_changes.new_view))
+        if status.view < self.view and self.active:
+            self.out.extend(self.view_changes.resend(sender, self._now_ms, self.config.status_interval_ms))
 
     # -------------------------------------------------- execution, state transfer
 
     def _on_executed(self, event: Executed) -> None:
         self.agreement.executed(event)
-        self.view_changes.progressed()
         if event.validators is not None and tuple(event.validators) != self.config.validators:
             self._reconfigure(tuple(event.validators))
         if self.checkpoints.is_checkpoint(event.seq) and self.config.is_validator:
@@ -310,6 +308,20 @@ class Replica:
         self.out.add(StartTimer(VIEW_CHANGE_TIMER, self.view_changes.timeout_ms()))
         self._maybe_form_new_view()
 
+    def _on_view_change_timeout(self) -> None:
+        """No NEW-VIEW in time. Move on to the next view only if a quorum asked
+        for this one or beyond (its primary then failed us); otherwise this replica may be
+        alone in wanting it, so it stays, repeats its VIEW-CHANGE (a replica
+        that joins later, or restarted, gets it) and waits as long again. A
+        lone replica thus stays one view above the others, where they meet it
+        when they leave their view (see `viewchange`)."""
+        if not self.view_changes.quorum_left(self.view, self.config.quorum):
+            self.out.add(Broadcast(self.view_changes.own))
+            self.out.add(StartTimer(VIEW_CHANGE_TIMER, self.view_changes.timeout_ms()))
+            return
+        self.view_changes.attempt_failed()
+        self._start_view_change(self.view + 1, "no new-view in time")
+
     def _on_view_change(self, sender: int, vc: ViewChange) -> None:
         if not self.config.is_validator:
             self.out.ignore("not a validator: observing only")
@@ -318,8 +330,8 @@ class Replica:
             self.out.ignore("message names another replica than its sender")
             return
         if vc.view < self.view or (vc.view == self.view and self.active):
-            if self.active and self.view_changes.new_view is not None:
-                self.out.add(Send(sender, self.view_changes.new_view))
+            if self.active:
+                self.out.extend(self.view_changes.resend(sender, self._now_ms, self.config.status_interval_ms))
             self.out.ignore("stale view-change")
             return
         self.view_changes.add(vc)

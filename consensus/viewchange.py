@@ -11,12 +11,33 @@ them). At H+1 the new primary must re-propose the block of the prepared
 certificate from the highest view, if any: a block that may have committed
 at H+1 was prepared by a quorum, which shares at least f+1 replicas, so at
 least one honest one, with the quorum of VIEW-CHANGEs.
+
+How honest replicas meet in one view (liveness), without ever voting in a
+view they left (safety: a replica that sent VIEW-CHANGE for v+1 signs
+nothing more in v, or a block could commit in v unseen by the NEW-VIEW):
+
+- A replica joins a higher view when f+1 replicas ask for higher views (at
+  least one honest one wants to leave), so f faulty ones cannot drive the
+  others through views.
+- A replica whose NEW-VIEW does not come in time moves on to the next view
+  only when a quorum has asked for its view or beyond (`quorum_left`): the
+  primary of that view then failed a quorum. Otherwise it may be alone
+  (isolated for a moment, or its own timer was early): it stays, repeats its
+  VIEW-CHANGE, and waits as long again. So a lone replica is at most one
+  view ahead of the others, never racing away, and every replica keeps the
+  latest VIEW-CHANGE of each peer: when the others leave their view, their
+  f+1 join rule and its kept VIEW-CHANGE bring them to the lone replica's
+  view, where a quorum can form.
+- The backoff doubles per view that failed a quorum and resets only when a
+  view forms (executing fetched blocks does not reset it), so replicas that
+  keep missing each other wait longer and longer until they overlap.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consensus.events import Send
 from consensus.messages import (
     CheckpointCertificate, Commit, NewView, PreparedCertificate, PrePrepare, Prepare, ViewChange,
 )
@@ -97,6 +118,10 @@ class ViewChangeStore:
         views = sorted((vc.view for vc in self.latest.values() if vc.view > above), reverse=True)
         return views[f] if len(views) > f else None
 
+    def asking_at_least(self, view: int) -> int:
+        """How many replicas' latest VIEW-CHANGE is for `view` or a higher one."""
+        return sum(1 for vc in self.latest.values() if vc.view >= view)
+
     def prune_below(self, view: int) -> None:
         self.latest = {r: vc for r, vc in self.latest.items() if vc.view >= view}
 
@@ -118,6 +143,7 @@ class ViewChangeState:
         self.floor = 0
         self.attempts = 0
         self.early: list[tuple[int, PhaseMessage]] = []
+        self.resent_ms: dict[int, int] = {}  # peer -> when the NEW-VIEW was last resent to it (at most n)
 
     def timeout_ms(self) -> int:
         """How long to wait for the NEW-VIEW: doubled by each failed attempt, up to the maximum."""
@@ -126,10 +152,6 @@ class ViewChangeState:
 
     def attempt_failed(self) -> None:
         self.attempts += 1
-
-    def progressed(self) -> None:
-        """A block executed: the next view change starts with the shortest wait."""
-        self.attempts = 0
 
     def begin(self, own: ViewChange) -> None:
         """This replica moves to `own.view`: the NEW-VIEW in force and early messages lapse."""
@@ -149,10 +171,24 @@ class ViewChangeState:
     def join_target(self, above: int, f: int) -> int | None:
         return self.store.join_target(above, f)
 
+    def quorum_left(self, view: int, quorum: int) -> bool:
+        """A quorum of replicas asked for `view` or beyond: its primary failed a
+        quorum, not just this replica, so moving past it is no lone race."""
+        return self.store.asking_at_least(view) >= quorum
+
     def quorum_for(self, view: int, quorum: int) -> tuple[ViewChange, ...] | None:
         """The first `quorum` VIEW-CHANGEs for `view`, once there are that many."""
         view_changes = self.store.for_view(view)
         return view_changes[:quorum] if len(view_changes) >= quorum else None
+
+    def resend(self, peer: int, now_ms: int, interval_ms: int) -> list[Send]:
+        """The NEW-VIEW in force for a peer that is behind in view: at most once
+        an interval per peer, whatever stale messages it sends meanwhile."""
+        last = self.resent_ms.get(peer)
+        if self.new_view is None or (last is not None and now_ms - last < interval_ms):
+            return []
+        self.resent_ms[peer] = now_ms
+        return [Send(peer, self.new_view)]
 
     def hold_early(self, sender: int, message: PhaseMessage) -> None:
         if len(self.early) < EARLY_MESSAGES_MAX:
@@ -163,6 +199,8 @@ class ViewChangeState:
         plan = plan_new_view(message.view_changes)
         self.new_view = message
         self.own = None
+        self.resent_ms = {}
+        self.attempts = 0  # a view formed: the next view change starts with the shortest wait
         self.store.prune_below(message.view + 1)
         self.floor = plan.height + (1 if plan.prepared is not None else 0)
         early, self.early = self.early, []
@@ -174,3 +212,4 @@ class ViewChangeState:
         self.store = ViewChangeStore()
         self.own, self.new_view = None, None
         self.early = []
+        self.resent_ms = {}

@@ -36,6 +36,7 @@ def build_report(sim) -> dict:
         "latency_ms": {name: percentile_ms(metrics.latencies_us, q)
                        for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))},
         "messages": {kind: metrics.messages.get(kind, 0) for kind in MESSAGE_KINDS},
+        "longest_stall_s": longest_stall_s(metrics.commit_times_us, config.load_end_us),
         "view_changes": max((node.replica.view for node in honest), default=0),
         "final_views": [node.replica.view for node in sim.nodes],
         "violations": metrics.violations,
@@ -46,6 +47,13 @@ def build_report(sim) -> dict:
     }
 
 
+def longest_stall_s(commit_times_us: list[int], load_end_us: int) -> float:
+    """The longest time while clients kept submitting in which no request
+    committed (at f+1 honest replicas), in seconds."""
+    times = [0, *sorted(t for t in commit_times_us if t <= load_end_us), load_end_us]
+    return round(max(b - a for a, b in zip(times, times[1:])) / US_PER_S, 3)
+
+
 def summary(report: dict, wall_s: float) -> str:
     lat = report["latency_ms"]
     lines = [
@@ -53,7 +61,7 @@ def summary(report: dict, wall_s: float) -> str:
         f"{report['duration_s']} simulated s",
         f"  committed {report['requests_committed']}/{report['requests_submitted']} requests "
         f"({report['throughput_tps']} tx/s), {report['blocks_committed']} blocks, "
-        f"views reached {report['view_changes']}",
+        f"views reached {report['view_changes']}, longest stall {report['longest_stall_s']} s",
         f"  latency p50 {lat['p50']} ms  p99 {lat['p99']} ms  max {lat['max']} ms",
         "  messages " + ", ".join(f"{k} {v}" for k, v in report["messages"].items() if v),
         f"  trace {report['trace_hash'][:16]}  wall {wall_s:.2f} s "

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from netsim.byzantine import STRATEGIES
+from netsim.clock import US_PER_S
 from netsim.network import LinkModel, Partition
+
+ISOLATION_US = 2 * US_PER_S
 
 
 @dataclass(slots=True)
@@ -47,6 +50,15 @@ def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng,
         half = n // 2
         result.partitions = (Partition(fault_start_us, heal_us, (tuple(range(half)), tuple(range(half, n)))),)
         return result
+    if name == "isolate-then-crash":
+        # An honest backup is cut off long enough to start a view change alone; then
+        # another backup crashes until the faults heal: the other three must go on.
+        isolated, crashed = 1 % n, 2 % n
+        rest = tuple(r for r in range(n) if r != isolated)
+        result.partitions = (Partition(fault_start_us, fault_start_us + ISOLATION_US, ((isolated,), rest)),)
+        crash_at = fault_start_us + ISOLATION_US + US_PER_S
+        result.crashes.append((crash_at, crashed, max(1, heal_us - crash_at), False))
+        return result
     if name in ("crash", "wipe"):
         for replica in chosen:
             at = fault_start_us
@@ -60,4 +72,5 @@ def plan(name: str, n: int, faulty: int, fault_start_us: int, heal_us: int, rng,
 
 
 CLEAN_SCENARIOS = ("none", "reconfigure")  # no replica is faulty
-SCENARIOS = (*CLEAN_SCENARIOS, "reconfigure-crash", "lossy", "partition", "split", "crash", "wipe", *STRATEGIES)
+SCENARIOS = (*CLEAN_SCENARIOS, "reconfigure-crash", "lossy", "partition", "split", "crash", "wipe",
+             "isolate-then-crash", *STRATEGIES)

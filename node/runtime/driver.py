@@ -34,10 +34,12 @@ from node.runtime.inbound import InboundPeers, PeerChecks
 from node.runtime.ledger import Ledger
 from node.runtime.peers import PeerLinks
 from node.runtime.storage import Storage
+from node.runtime.timers import Timers
 
 log = logging.getLogger("consort.node")
 
 PENDING_TTL_S = 120.0
+WAKE = object()  # an inbox item that only wakes the consensus task for expired timers
 
 
 def now_ms() -> int:
@@ -94,7 +96,7 @@ class Node:
         self.inbox: asyncio.Queue = asyncio.Queue(config.limits.inbox_max)
         self.waiters = ReceiptWaiters(config.limits.waiters_max)
         self.pending: dict[bytes, float] = {}
-        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.timers = Timers(self._wake)
         checks = PeerChecks(is_member=lambda key: key in ledger.node_keys().values(),
                             history=lambda: self.replica.history,
                             verifier=self.verifier, storage=self.storage, reply=peers.send)
@@ -136,9 +138,20 @@ class Node:
     # ------------------------------------------------------ consensus task
 
     async def consensus_loop(self) -> None:
+        """The one task that steps the replica: every event from the inbox, then
+        every timer that expired and still counts."""
         while True:
             event = await self.inbox.get()
-            self._perform(self.replica.step(event, now_ms()))
+            if event is not WAKE:
+                self._perform(self.replica.step(event, now_ms()))
+            for name in self.timers.take_due():
+                self._perform(self.replica.step(TimerFired(name), now_ms()))
+
+    def _wake(self) -> None:
+        """A timer expired: make sure the consensus task looks (if the inbox is
+        full, the task is busy and looks after its next event anyway)."""
+        if not self.inbox.full():
+            self.inbox.put_nowait(WAKE)
 
     def _perform(self, effects: list) -> None:
         queue = deque(effects)
@@ -151,11 +164,9 @@ class Node:
             elif isinstance(effect, Broadcast):
                 self.peers.broadcast(encode_message(effect.message))
             elif isinstance(effect, StartTimer):
-                self._start_timer(effect.name, effect.delay_ms)
+                self.timers.start(effect.name, effect.delay_ms)
             elif isinstance(effect, CancelTimer):
-                handle = self.timers.pop(effect.name, None)
-                if handle is not None:
-                    handle.cancel()
+                self.timers.cancel(effect.name)
             elif isinstance(effect, Persist):
                 self.storage.put_snapshot(effect.snapshot.encode())
             elif isinstance(effect, Deliver):
@@ -175,18 +186,6 @@ class Node:
         log.debug("applied block %d with %d txs", tip.height, len(result.receipts))
         return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root, result.validators), now_ms())
 
-    def _start_timer(self, name: str, delay_ms: int) -> None:
-        old = self.timers.pop(name, None)
-        if old is not None:
-            old.cancel()
-        loop = asyncio.get_running_loop()
-
-        def fire() -> None:
-            self.timers.pop(name, None)
-            loop.create_task(self.inbox.put(TimerFired(name)))
-
-        self.timers[name] = loop.call_later(delay_ms / 1000, fire)
-
     def peer_status(self) -> dict[str, dict]:
         names = {key: institution for institution, key in self.ledger.node_keys().items()}
         return {names.get(key, key.hex()[:16]): {"outbound": up, "inbound": self.inbound.up.get(key, 0) > 0}
@@ -195,12 +194,12 @@ class Node:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Dial the peers, and queue `Start` for the consensus task (the one caller of the replica)."""
         await self.peers.start()
-        self._perform(self.replica.step(Start(), now_ms()))
+        self.inbox.put_nowait(Start())
 
     async def close(self) -> None:
-        for handle in self.timers.values():
-            handle.cancel()
+        self.timers.close()
         await self.peers.close()
         self.storage.close()
 

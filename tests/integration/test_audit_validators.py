@@ -5,7 +5,6 @@ longer certify a block, in either mode."""
 
 from __future__ import annotations
 
-import io
 
 import pytest
 

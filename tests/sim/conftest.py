@@ -1,5 +1,5 @@
 """`--seeds N` (or CONSORT_SIM_SEEDS=N) runs N seeds per scenario and size;
-the default suite runs 4, enough for 392 runs (14 scenarios, n = 4..10)."""
+the default suite runs 4, enough for 420 runs (15 scenarios, n = 4..10)."""
 
 from __future__ import annotations
 

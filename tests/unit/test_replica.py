@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 from consensus.auth import authenticate, verify_certificate
-from consensus.events import Broadcast, ClientRequests, Deliver, PeerMessage, TimerFired
-from consensus.messages import Commit, Forward, Prepare, PrePrepare, ViewChange, vote_bytes
+from consensus.events import Broadcast, ClientRequests, Deliver, PeerMessage, Send, TimerFired
+from consensus.messages import Commit, Forward, NewView, Prepare, PrePrepare, Status, ViewChange, vote_bytes
+from consensus.votes import Votes
 from replica_net import ReplicaNet
 
 
@@ -298,3 +299,29 @@ def test_a_block_timed_too_far_ahead_of_a_backups_clock_is_refused():
     (in_bound,) = broadcasts(twin.replicas[0].step(ClientRequests(tuple(txs(1, "ahead"))), net.now_ms + bound),
                              PrePrepare)
     assert broadcasts(twin.replicas[1].step(PeerMessage(0, in_bound), net.now_ms), Prepare)
+
+
+def test_a_peer_behind_in_view_gets_the_new_view_at_most_once_per_status_interval():
+    net = ReplicaNet(n=4)
+    net.drop = lambda to, sender, message: 0 in (to, sender)  # the view-0 primary is gone
+    net.submit(1, txs(1))
+    net.run()
+    for replica_id in (1, 2, 3):
+        net.step(replica_id, TimerFired("request"))
+    net.run()
+    backup = net.replicas[2]
+    assert backup.view == 1 and backup.active
+
+    def resent(message) -> int:
+        effects = backup.step(PeerMessage(0, message), net.now_ms)
+        return len([e for e in effects if isinstance(e, Send) and isinstance(e.message, NewView)])
+
+    stale_vc = signed_view_change(net, 0, view=1)
+    assert [resent(Status(0, 0)), resent(Status(0, 0)), resent(stale_vc), resent(Status(0, 0))] == [1, 0, 0, 0]
+    net.now_ms += backup.config.status_interval_ms
+    assert [resent(stale_vc), resent(Status(0, 0))] == [1, 0]
+
+
+def signed_view_change(net: ReplicaNet, replica_id: int, view: int) -> ViewChange:
+    votes = Votes(net.keys[replica_id].signer(), replica_id, net.replicas[0].config.signing_context)
+    return votes.view_change(view, 0, None, None, None)
