@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contracts import money
 from contracts.assets_state import (
-    ASSET_CLASSES, HOLDERS_MAX, PRICED_CLASSES, REDEEMED, RETIRED, UNITS_MAX, append_history, consume_consent,
+    ASSET_CLASSES, HOLDERS_MAX, PRICED_CLASSES, REDEEMED, RETIRED, append_history, consume_consent,
     give_units, load, move_units, new_asset, new_id, require_active, require_currency, require_eligible,
     require_holding, require_movable, save, take_units, terms_of,
 )
@@ -63,10 +63,10 @@ def _register_terms(state, call: Call) -> dict:
 def _register_holders(state, holders: dict) -> dict[str, int]:
     for holder in sorted(holders):
         units = holders[holder]
-        if type(units) is not int or not 1 <= units <= UNITS_MAX:
+        if type(units) is not int or not 1 <= units <= AMOUNT_MAX:
             raise ContractError("bad_args", f"holders.{holder} must be a positive number of units")
         require_eligible(state, holder)
-    if sum(holders.values()) > UNITS_MAX:
+    if sum(holders.values()) > AMOUNT_MAX:
         raise ContractError("bad_args", "the units of an asset must total at most 2^62")
     return dict(sorted(holders.items()))
 
@@ -102,7 +102,7 @@ def split(state: Overlay, call: Call) -> dict:
     """Carve parts out of the sender's holding: each part is a new asset
     with the same terms, a parent link, and the sender as its one holder."""
     parts = call.args["parts"]
-    if not all(type(units) is int and 1 <= units <= UNITS_MAX for units in parts):
+    if not all(type(units) is int and 1 <= units <= AMOUNT_MAX for units in parts):
         raise ContractError("bad_args", "parts must be positive numbers of units")
     asset = load(state, call.args["asset"])
     require_movable(asset)

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 from contracts import money
 from contracts.interface import Call
-from contracts.schema import ContractError
+from contracts.schema import ContractError, bounded
 from contracts.store import get, key, next_id, put, require_institution
 
 ASSET_CLASSES = ("bill", "equity_share", "loan_participation", "receivable", "warehouse_receipt")
 PRICED_CLASSES = ("bill", "loan_participation", "receivable")  # face_value and currency required
 HOLDER_ROLES = ("member", "validator")  # may send transactions and hold a settlement account
 HOLDERS_MAX = 32            # holders of one asset at a time
-UNITS_MAX = 2**62           # units of one asset, all holders together
 PAGE_MAX = 1000             # entries one query returns at most
 ID_DIGITS = 12
 ACTIVE, REDEEMED, RETIRED = "active", "redeemed", "retired"
@@ -112,7 +111,7 @@ def save(state, asset: dict) -> None:
 
 def append_history(state, asset: dict, call: Call, op: str, details: dict) -> None:
     """Add one entry to the asset's history; the caller then saves the asset."""
-    n = asset["history_count"] + 1
+    n = bounded(asset["history_count"] + 1, f"history of {asset['id']}")
     put(state, history_key(asset["id"], n),
         {"n": n, "height": call.height, "tx_hash": call.tx_hash, "op": op, "details": details})
     asset["history_count"] = n
@@ -191,9 +190,9 @@ def give_units(asset: dict, holder: str, units: int) -> None:
     holders = asset["holders"]
     if holder not in holders and len(holders) >= HOLDERS_MAX:
         raise ContractError("too_many_holders", f"{asset['id']} already has {HOLDERS_MAX} holders")
-    holders[holder] = holders.get(holder, 0) + units
+    holders[holder] = bounded(holders.get(holder, 0) + units, f"{holder}'s units of {asset['id']}")
     asset["holders"] = dict(sorted(holders.items()))
-    asset["units"] += units
+    asset["units"] = bounded(asset["units"] + units, f"units of {asset['id']}")
 
 
 def move_units(asset: dict, holder: str, to: str, units: int) -> dict:

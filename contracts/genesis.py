@@ -13,12 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.schema import AMOUNT_MAX
 from crypto import encoding, hashing
 
 ROLES = ("validator", "member", "auditor", "regulator")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
-BALANCE_MAX = 2**62
 CONSENSUS_DEFAULTS = {
     "batch_size_max": 2000, "batch_delay_ms": 5, "checkpoint_interval": 16, "window": 64,
     "request_timeout_ms": 1000, "view_change_timeout_ms": 1000, "view_change_timeout_ms_max": 30_000,
@@ -103,10 +103,10 @@ def _institution(item: Any, currencies: tuple[str, ...]) -> Institution:
     _require(isinstance(balances, dict), f"{iid}.balances must be an object")
     for currency, amount in balances.items():
         _require(currency in currencies, f"{iid}.balances: unknown currency {currency}")
-        _require(type(amount) is int and 0 <= amount <= BALANCE_MAX,
+        _require(type(amount) is int and 0 <= amount <= AMOUNT_MAX,
                  f"{iid}.balances.{currency}: an integer in minor units, 0 to 2^62")
     caps = item.get("net_debit_caps", {})
-    _require(isinstance(caps, dict) and all(c in currencies and type(v) is int and 0 <= v <= BALANCE_MAX
+    _require(isinstance(caps, dict) and all(c in currencies and type(v) is int and 0 <= v <= AMOUNT_MAX
                                             for c, v in caps.items()),
              f"{iid}.net_debit_caps: integers in minor units per known currency")
     name = item.get("name", iid)
@@ -126,7 +126,7 @@ def parse_genesis(document: Any) -> Genesis:
              "currencies must be a non-empty list of ISO 4217 codes")
     institutions = tuple(_institution(i, currencies) for i in document.get("institutions", []))
     for currency in currencies:  # payments conserve money, so no balance can then exceed this
-        _require(sum(dict(i.balances).get(currency, 0) for i in institutions) <= BALANCE_MAX,
+        _require(sum(dict(i.balances).get(currency, 0) for i in institutions) <= AMOUNT_MAX,
                  f"balances: the total of {currency} exceeds 2^62")
     ids = [i.id for i in institutions]
     _require(len(set(ids)) == len(ids), "institution ids must be unique")

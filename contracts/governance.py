@@ -55,7 +55,7 @@ from contracts.genesis import (
     account_key, client_key_key, institution_key, institution_keys_key,
 )
 from contracts.interface import BlockEnd, Call, TxType
-from contracts.schema import AMOUNT_MAX, ContractError, Field, check_args
+from contracts.schema import AMOUNT_MAX, ContractError, Field, bounded, check_args
 from contracts.state import Overlay
 from contracts.store import get, institution, key, next_id, param, put
 from crypto import encoding
@@ -69,7 +69,7 @@ PENDING_KEY = b"gov/validators_pending"
 PROTECTED_PARAMETERS = ("checkpoint_interval",)  # the replicas read theirs from the genesis
 PARAMETER_RANGES = {
     "governance_threshold_bps": (BPS // 2 + 1, BPS),  # a majority at least, and reachable
-    "proposal_ttl_blocks": (1, AMOUNT_MAX),
+    "proposal_ttl_blocks": (1, AMOUNT_MAX // 2),  # so that height + ttl stays under AMOUNT_MAX
     "open_proposals_max": (1, 1024),
     "open_proposals_per_institution_max": (1, 1024),
 }
@@ -480,7 +480,8 @@ def propose(state, call: Call, actions: dict[str, Action]) -> dict:
     proposal_id = next_id(state, "proposal")
     ttl_blocks = param(state, "proposal_ttl_blocks", PARAMETER_DEFAULTS["proposal_ttl_blocks"])
     record = {"id": proposal_id, "action": action, "args": args, "proposer": call.institution,
-              "tx_hash": call.tx_hash, "created_height": call.height, "expires_height": call.height + ttl_blocks,
+              "tx_hash": call.tx_hash, "created_height": call.height,
+              "expires_height": bounded(call.height + ttl_blocks, "the proposal's expiry height"),
               "status": OPEN, "yes": [], "no": [], "closed_height": None}
     _store(state, record)
     put(state, OPEN_KEY, [*open_proposal_ids(state), proposal_id])

@@ -8,9 +8,9 @@ only `mint` and `burn` change the total of a currency.
 
 from __future__ import annotations
 
-from contracts.genesis import BALANCE_MAX, account_key
+from contracts.genesis import account_key
 from contracts.interface import Call
-from contracts.schema import ContractError
+from contracts.schema import ContractError, bounded
 from contracts.store import get, key, put
 from crypto import encoding, hashing
 
@@ -37,17 +37,19 @@ def move(state, payer: str, payee: str, currency: str, amount: int) -> None:
     if payer_balance < amount:
         raise ContractError("insufficient_funds", f"{payer} holds {payer_balance} {currency}")
     put(state, account_key(payer, currency), payer_balance - amount)
-    put(state, account_key(payee, currency), payee_balance + amount)
+    put(state, account_key(payee, currency), bounded(payee_balance + amount, f"{payee}'s {currency} balance"))
 
 
 def mint(state, institution_id: str, currency: str, amount: int) -> None:
+    """Credit the account and the currency's supply; `overflow` if the supply
+    would exceed AMOUNT_MAX (no balance can then exceed it either)."""
     current = require_balance(state, institution_id, currency)
-    total = total_key(currency)
-    supply = get(state, total) or 0
-    if amount <= 0 or supply + amount > BALANCE_MAX:
-        raise ContractError("bad_args", "mint amount must be positive and keep the supply under 2^62")
-    put(state, account_key(institution_id, currency), current + amount)
-    put(state, total, supply + amount)
+    if amount <= 0:
+        raise ContractError("bad_args", "mint amount must be positive")
+    supply = bounded((get(state, total_key(currency)) or 0) + amount, f"the supply of {currency}")
+    balance_after = bounded(current + amount, f"{institution_id}'s {currency} balance")
+    put(state, account_key(institution_id, currency), balance_after)
+    put(state, total_key(currency), supply)
 
 
 def burn(state, institution_id: str, currency: str, amount: int) -> None:
@@ -71,7 +73,7 @@ def settle_net(state, currency: str, positions: dict[str, int]) -> None:
         current = require_balance(state, iid, currency)
         if current + positions[iid] < 0:
             raise ContractError("insufficient_funds", f"{iid} holds {current} {currency}")
-        resulting[iid] = current + positions[iid]
+        resulting[iid] = bounded(current + positions[iid], f"{iid}'s {currency} balance")
     for iid in sorted(resulting):
         if positions[iid] != 0:
             put(state, account_key(iid, currency), resulting[iid])

@@ -1,5 +1,12 @@
 """Argument schemas for transaction types: which fields, of which type, in
-which range. A transaction whose args do not fit is refused with `bad_args`."""
+which range. A transaction whose args do not fit is refused with `bad_args`.
+
+`AMOUNT_MAX` is the one bound on every integer a contract accepts or stores:
+amounts, balances, supplies, units, face value times units, sums of queued
+instructions, cycle totals and counters. The canonical encoder stops at
+2^64 - 1; keeping every stored value at or under 2^62 leaves room for the
+sums contracts compute before they check them with `bounded`, which
+refuses (`overflow`) what would exceed it, so it is never stored."""
 
 from __future__ import annotations
 
@@ -16,6 +23,14 @@ class ContractError(Exception):
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.detail = detail
+
+
+def bounded(value: int, what: str) -> int:
+    """`value`, if its magnitude is at most AMOUNT_MAX; else ContractError
+    `overflow`: a sum that would exceed the maximum is refused, never stored."""
+    if not -AMOUNT_MAX <= value <= AMOUNT_MAX:
+        raise ContractError("overflow", f"{what} would exceed 2^62")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

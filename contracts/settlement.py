@@ -15,12 +15,15 @@ Transaction types (roles; failure codes besides the executor's own):
 - `settlement.mint` / `settlement.burn` (regulator): `institution`,
   `currency`, `amount`, optional `reference`. Credit or debit the account and
   the currency's supply; `unknown_account`, `insufficient_funds` (burn),
-  `bad_args` (mint past 2^62). Governance can also issue money through its
-  own action, which calls `money.mint` directly.
+  `overflow` (a mint that would take the supply past AMOUNT_MAX, 2^62).
+  Governance can also issue money through its own action, which calls
+  `money.mint` directly.
 - `settlement.instruct` (member, validator): the `pay` fields; queues the
   instruction in the open cycle of its currency. `not_authorized`,
   `bad_args`, `unknown_account`, `duplicate_instruction`, `queue_full` (at
-  parameter `netting_queue_max`). No funds are checked or reserved.
+  parameter `netting_queue_max`, or when the amounts queued in the currency
+  would total more than AMOUNT_MAX, which keeps every cycle's gross total
+  storable). No funds are checked or reserved.
 - `settlement.cancel` (member, validator): `instruction` (id). Only the payer,
   only while queued: `unknown_instruction`, `not_authorized`, `not_queued`.
 - `settlement.close_cycle` (validator, regulator): `currency`. Nets the whole
@@ -52,7 +55,8 @@ State keys (values canonical):
   settlement/cap/<inst>/<ccy>        net debit cap (genesis, governance)
   settlement/finality/<tx hash hex>  finality record (contracts.money)
   settlement/idem/<payer>/<key>      {tx_hash, kind, height}
-  settlement/queue/<ccy>             {first, last, count}: a doubly linked list
+  settlement/queue/<ccy>             {first, last, count, amount}: a doubly linked
+                                     list and the sum of its amounts
   settlement/instruction/<id>        instruction: status queued | settled | cancelled
   settlement/cycles/<ccy>            number of closed cycles
   settlement/cycle/<ccy>/<n>         cycle record
@@ -64,7 +68,7 @@ from __future__ import annotations
 from contracts import money, netting, store
 from contracts.genesis import PARAMETER_DEFAULTS
 from contracts.interface import Call, TxType
-from contracts.schema import ContractError, Field
+from contracts.schema import AMOUNT_MAX, ContractError, Field, bounded
 from contracts.state import Overlay
 
 IDEMPOTENCY_KEY = Field("idempotency_key", str, required=False, minimum=1, length_max=64)
@@ -85,7 +89,7 @@ ISSUE_FIELDS = (
 )
 CANCEL_FIELDS = (Field("instruction", int, minimum=1),)
 CLOSE_FIELDS = (CURRENCY,)
-EMPTY_QUEUE = {"first": 0, "last": 0, "count": 0}
+EMPTY_QUEUE = {"first": 0, "last": 0, "count": 0, "amount": 0}
 
 
 # --- state keys ----------------------------------------------------------------
@@ -242,6 +246,8 @@ def instruct(state: Overlay, call: Call) -> dict:
     queue_max = store.param(state, "netting_queue_max", PARAMETER_DEFAULTS["netting_queue_max"])
     if queue["count"] >= queue_max:
         raise ContractError("queue_full", f"{queue['count']} {currency} instructions queued (max {queue_max})")
+    if queue["amount"] + amount > AMOUNT_MAX:  # keeps every cycle's gross total storable
+        raise ContractError("queue_full", f"{queue['amount']} {currency} queued: {amount} more would exceed 2^62")
     _claim_idempotency(state, call, payer, "instruction")
     new_id = store.next_id(state, "settlement.instruction")
     record = {"id": new_id, "payer": payer, "payee": payee, "currency": currency, "amount": amount,
@@ -256,6 +262,7 @@ def instruct(state: Overlay, call: Call) -> dict:
         queue["first"] = new_id
     queue["last"] = new_id
     queue["count"] += 1
+    queue["amount"] += amount
     store.put(state, instruction_key(new_id), record)
     store.put(state, queue_key(currency), queue)
     return {"instruction": new_id, "currency": currency, "queued": queue["count"]}
@@ -288,6 +295,7 @@ def cancel(state: Overlay, call: Call) -> dict:
     else:
         queue["last"] = record["prev"]
     queue["count"] -= 1
+    queue["amount"] -= record["amount"]
     store.put(state, queue_key(record["currency"]), queue)
     record.update(status="cancelled", prev=0, next=0, cancelled_height=call.height)
     store.put(state, instruction_key(instruction_id), record)
@@ -313,7 +321,8 @@ def _requeue(state, currency: str, records: list[dict]) -> dict:
         record.update(prev=ids[n - 1] if n else 0, next=ids[n + 1] if n + 1 < len(ids) else 0,
                       deferrals=record["deferrals"] + 1)
         store.put(state, instruction_key(record["id"]), record)
-    queue = {"first": ids[0] if ids else 0, "last": ids[-1] if ids else 0, "count": len(ids)}
+    queue = {"first": ids[0] if ids else 0, "last": ids[-1] if ids else 0, "count": len(ids),
+             "amount": sum(r["amount"] for r in records)}
     store.put(state, queue_key(currency), queue)
     return queue
 
@@ -328,7 +337,7 @@ def close_cycle(state: Overlay, call: Call) -> dict:
     instructions = [netting.Instruction(r["id"], r["payer"], r["payee"], r["amount"]) for r in records]
     resolution = netting.resolve(instructions, _net_debit_limits(state, currency, instructions))
     money.settle_net(state, currency, resolution.positions)
-    number = cycles_count(state, currency) + 1
+    number = bounded(cycles_count(state, currency) + 1, f"{currency} cycle count")
     removed_ids = {i.id for i in resolution.removed}
     for record in records:
         if record["id"] not in removed_ids:
@@ -344,8 +353,8 @@ def _record_cycle(state, call: Call, currency: str, number: int, resolution: net
     settled_ids = [i.id for i in resolution.settled]
     summary = {"cycle": number, "currency": currency, "settled": settled_ids,
                "removed": [i.id for i in resolution.removed], "positions": resolution.positions,
-               "gross_total": sum(i.amount for i in resolution.settled),
-               "net_total": sum(netting.net_debit(p) for p in resolution.positions.values())}
+               "gross_total": bounded(sum(i.amount for i in resolution.settled), "the gross total"),
+               "net_total": bounded(sum(netting.net_debit(p) for p in resolution.positions.values()), "the net total")}
     store.put(state, cycle_key(currency, number), {
         **summary, "height": call.height, "timestamp_ms": call.timestamp_ms, "tx_hash": call.tx_hash,
         "closed_by": call.institution})

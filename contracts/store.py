@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.genesis import institution_key
-from contracts.schema import ContractError
+from contracts.schema import ContractError, bounded
 from crypto import encoding
 
 
@@ -41,8 +41,9 @@ def param(state, name: str, default: int) -> int:
 
 
 def next_id(state, counter: str) -> int:
-    """A deterministic sequence number (per counter name) for new records."""
+    """A deterministic sequence number (per counter name) for new records;
+    `overflow` once the counter would pass AMOUNT_MAX."""
     counter_key = key("seq", counter)
-    value = (get(state, counter_key) or 0) + 1
+    value = bounded((get(state, counter_key) or 0) + 1, f"counter {counter}")
     put(state, counter_key, value)
     return value

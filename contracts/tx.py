@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.schema import AMOUNT_MAX
 from crypto import encoding, hashing, keys
 
 TX_SIZE_MAX = 16 * 1024
-NONCE_MAX = 2**62
+NONCE_MAX = AMOUNT_MAX  # exclusive: a sender's replay window stores nonce + 1
 TYPE_LENGTH_MAX = 64
 SIGNATURE_DOMAIN = "tx"
 

@@ -15,6 +15,7 @@ from contracts import netting, settlement
 from contracts.executor import Executor, Receipt, nonce_key
 from contracts.genesis import genesis_state, parse_genesis
 from contracts.netting import Instruction
+from contracts.schema import AMOUNT_MAX
 from contracts.state import DictState
 from crypto import encoding, hashing
 from fixtures import genesis_document, key
@@ -195,6 +196,27 @@ def test_currencies_have_separate_queues_and_cycles():
     assert settlement.cycles_count(ledger.state, "USD") == 0
 
 
+def test_colluding_members_cannot_push_a_cycle_past_the_largest_stored_integer():
+    """B and C hold nothing. Each instructs 2^62 to the other twice: the net
+    positions are zero, so the cycle is feasible, but its gross total would
+    be 2^64, past what the canonical encoder can store. Refusing the
+    instructions that take the queue past AMOUNT_MAX keeps every total
+    bounded; the block executes and every receipt encodes."""
+    ledger = Ledger({A: {"EUR": 100}})
+    block = [ledger.sign(payer, "settlement.instruct", pay_args(payer, payee, AMOUNT_MAX))
+             for payer, payee in ((B, C), (B, C), (C, B), (C, B))]
+    block.append(ledger.sign("cb", "settlement.close_cycle", {"currency": "EUR"}))
+    result = ledger.chain.apply(block)  # raised EncodingError before: a halt on every node
+    codes = [r.code for r in result.receipts]
+    assert all(encoding.encode(r.to_wire()) == leaf for r, leaf in zip(result.receipts, result.receipt_leaves))
+    assert "ok" in codes[:4] and set(codes[:4]) - {"ok"} and set(codes[:4]) <= {"ok", "queue_full"}, codes
+    close = result.receipts[-1]
+    assert close.ok and close.output["gross_total"] <= AMOUNT_MAX
+    assert ledger.balances() == {A: 100, B: 0, C: 0}
+    record = settlement.cycle(ledger.state, "EUR", 1)
+    assert record["gross_total"] == close.output["gross_total"]
+
+
 # --- instruct and cancel ------------------------------------------------------------
 
 @pytest.mark.parametrize("who,args,code", [
@@ -324,7 +346,11 @@ def test_only_the_regulator_mints_and_burns_and_only_they_change_the_supply():
     assert ledger.run("cb", "settlement.burn", issue_args(A, 41)).code == "insufficient_funds"
     assert ledger.run("cb", "settlement.mint", issue_args("aud", 1)).code == "unknown_account"
     assert ledger.run("cb", "settlement.mint", issue_args(A, 1, "GBP")).code == "unknown_account"
-    assert ledger.run("cb", "settlement.mint", issue_args(A, 2**62)).code == "bad_args"
+    room = AMOUNT_MAX - settlement.supply(ledger.state, "EUR")
+    assert ledger.run("cb", "settlement.mint", issue_args(A, room + 1)).code == "overflow"  # past the supply's bound
+    assert ledger.run("cb", "settlement.mint", issue_args(A, room)).ok  # up to it
+    assert ledger.run("cb", "settlement.mint", issue_args(B, 1)).code == "overflow"
+    ledger.ok("cb", "settlement.burn", issue_args(A, room))
     assert ledger.run("cb", "settlement.burn", issue_args(A, 0)).code == "bad_args"
     assert ledger.balances() == {A: 40, B: 400, C: 0}
     assert settlement.supply(ledger.state, "EUR") == 440 == sum(ledger.balances().values())

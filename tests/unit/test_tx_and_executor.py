@@ -18,9 +18,11 @@ from contracts.executor import (
     NONCE_WINDOW, BlockContext, BlockResult, Executor, Receipt, nonce_key, nonce_status, use_nonce,
 )
 from contracts.genesis import (
-    BALANCE_MAX, CONSENSUS_DEFAULTS, GenesisError, account_key, client_key_key, genesis_state, institution_key,
+    CONSENSUS_DEFAULTS, GenesisError, account_key, client_key_key, genesis_state, institution_key,
     parse_genesis,
 )
+from contracts import store
+from contracts.schema import AMOUNT_MAX, bounded
 from contracts.state import DictState, Overlay
 from contracts.tx import TX_SIZE_MAX, NONCE_MAX, TxError, decode_tx, sign_tx, tx_from_json
 from crypto import encoding, hashing, keys, merkle
@@ -493,6 +495,21 @@ def test_nonce_status_is_read_only():
     assert nonce_status(state, SENDER, 4) == "nonce_used"
 
 
+# --- the one maximum ------------------------------------------------------------------
+
+def test_sums_and_counters_stop_at_amount_max():
+    assert bounded(AMOUNT_MAX, "x") == AMOUNT_MAX and bounded(-AMOUNT_MAX, "x") == -AMOUNT_MAX
+    for value in (AMOUNT_MAX + 1, -AMOUNT_MAX - 1, 2**64):
+        with pytest.raises(executor_module.ContractError) as refused:
+            bounded(value, "the total")
+        assert (refused.value.code, refused.value.detail) == ("overflow", "the total would exceed 2^62")
+    state = Overlay(DictState({b"seq/things": encoding.encode(AMOUNT_MAX - 1)}))
+    assert store.next_id(state, "things") == AMOUNT_MAX
+    with pytest.raises(executor_module.ContractError, match="overflow"):
+        store.next_id(state, "things")
+    assert NONCE_MAX == AMOUNT_MAX  # a replay window stores nonce + 1
+
+
 # --- state overlays ---------------------------------------------------------------
 
 def test_overlay_reads_through_and_merges():
@@ -531,7 +548,7 @@ GENESIS_ERRORS = {
     "float balance": lambda d: _institution(d, "bank-a")["balances"].update(EUR=10.0),
     "bool balance": lambda d: _institution(d, "bank-a")["balances"].update(EUR=True),
     "negative balance": lambda d: _institution(d, "bank-a")["balances"].update(EUR=-1),
-    "balance over the limit": lambda d: _institution(d, "bank-a")["balances"].update(EUR=BALANCE_MAX + 1),
+    "balance over the limit": lambda d: _institution(d, "bank-a")["balances"].update(EUR=AMOUNT_MAX + 1),
     "string balance": lambda d: _institution(d, "bank-a")["balances"].update(EUR="10"),
     "unknown currency": lambda d: _institution(d, "bank-a")["balances"].update(GBP=1),
     "lowercase currency": lambda d: d.update(currencies=["eur"]),
@@ -549,7 +566,7 @@ GENESIS_ERRORS = {
     "lone surrogate in a name": lambda d: _institution(d, "bank-b").update(name="\ud800"),
     "institution not an object": lambda d: d["institutions"].append("bank-x"),
     "currency total over the limit": lambda d: [
-        _institution(d, iid)["balances"].update(EUR=BALANCE_MAX) for iid in ("bank-a", "bank-b")],
+        _institution(d, iid)["balances"].update(EUR=AMOUNT_MAX) for iid in ("bank-a", "bank-b")],
 }
 
 
@@ -583,17 +600,17 @@ def test_parse_genesis_refuses_non_objects(document):
 
 
 def test_genesis_total_at_the_limit_is_accepted_and_can_be_concentrated():
-    # Money is conserved, so capping each currency's total at BALANCE_MAX
+    # Money is conserved, so capping each currency's total at AMOUNT_MAX
     # keeps every balance encodable whatever the payments.
     document = unit_document()
-    for iid, amount in (("bank-a", BALANCE_MAX - 2), ("bank-b", 1), ("bank-c", 1)):
+    for iid, amount in (("bank-a", AMOUNT_MAX - 2), ("bank-b", 1), ("bank-c", 1)):
         _institution(document, iid)["balances"] = {"EUR": amount}
     genesis = parse_genesis(document)
     chain = Chain(genesis, DictState(genesis_state(genesis)), Executor())
     result = chain.apply([chain.sign("bank-b", 0, pay("bank-b", "bank-a", 1)),
                           chain.sign("bank-c", 0, pay("bank-c", "bank-a", 1))])
     assert [r.code for r in result.receipts] == ["ok", "ok"]
-    assert chain.balance("bank-a") == BALANCE_MAX
+    assert chain.balance("bank-a") == AMOUNT_MAX
 
 
 def test_genesis_parse_and_chain_id():
