@@ -4,13 +4,21 @@ Per transaction: known chain, registered sender key, unused nonce, known
 type, permitted role, then the contract's apply in its own overlay. Any
 failure yields a receipt with an error code and changes nothing but the
 sender's nonce window (so a failed instruction can never be replayed later
-to succeed). Replay protection is a sliding window of nonces per sender key,
+to succeed). No transaction can stop a block: an exception that contract
+code raises for one transaction, whatever its type, is that transaction's
+`internal_error` receipt (detail: the exception's type, which is the same
+on every node; the message and traceback go to this node's log). Only
+MemoryError and RecursionError propagate and stop the node, because where
+they strike differs from machine to machine; the input limits keep them
+out of reach. The end-of-block hooks are our own code: their exceptions
+propagate. Replay protection is a sliding window of nonces per sender key,
 as in IPsec's anti-replay window: nonces need not arrive in order, each is
 used at most once, and the state per key stays bounded.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +32,10 @@ from contracts.tx import Transaction, TxError, decode_tx
 
 NONCE_WINDOW = 4096
 OK = "ok"
+INTERNAL_ERROR = "internal_error"
+NOT_DETERMINISTIC = (MemoryError, RecursionError)  # never a receipt: they propagate
 
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +168,7 @@ class Executor:
         try:
             leaf = encoding.encode(receipt.to_wire())
         except encoding.EncodingError as exc:  # a contract's bug: refuse rather than diverge
-            receipt, scope = Receipt(receipt.tx_hash, "internal_error", str(exc)), None
+            receipt, scope = Receipt(receipt.tx_hash, INTERNAL_ERROR, str(exc)), None
             leaf = encoding.encode(receipt.to_wire())
         if scope is not None:
             scope.merge_into(block)
@@ -175,6 +186,16 @@ class Executor:
                 return Receipt(hashing.digest("malformed-tx", raw), "malformed", str(exc)), None
             if not tx.signature_valid():
                 return Receipt(tx.hash, "bad_signature"), None
+        try:
+            return self._run_verified(block, context, tx)
+        except NOT_DETERMINISTIC:
+            raise
+        except Exception as exc:  # contract code's bug: this transaction fails, the block goes on
+            log.error("transaction %s: contract code raised %s", tx.hash.hex(), type(exc).__name__, exc_info=exc)
+            return Receipt(tx.hash, INTERNAL_ERROR, type(exc).__name__), None
+
+    def _run_verified(self, block: Overlay, context: BlockContext,
+                      tx: Transaction) -> tuple[Receipt, Overlay | None]:
         if tx.chain_id != context.chain_id:
             return Receipt(tx.hash, "wrong_chain"), None
         raw_institution = block.get(client_key_key(tx.sender))

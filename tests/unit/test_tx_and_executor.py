@@ -665,3 +665,63 @@ def test_a_failing_contract_leaves_no_writes_behind(chain):
     assert chain.state.get(b"scratch/bank-b") == b"written"
     # settlement is not registered in this executor
     assert chain.apply([chain.sign("bank-a", 0, pay("bank-a", "bank-b", 1))]).receipts[0].code == "unknown_type"
+
+
+def _write_then_raise(exc: BaseException):
+    def apply(scope, call):
+        scope.put(b"scratch/" + call.institution.encode(), b"written")
+        raise exc
+    return apply
+
+
+def _executor_with(apply) -> Executor:
+    from contracts.interface import TxType
+    from contracts.registry import TX_TYPES
+
+    return Executor({"settlement.pay": TX_TYPES["settlement.pay"], "test.raise": TxType(apply, ("member",))})
+
+
+@pytest.mark.parametrize("exc", [ValueError("boom"), KeyError("k"), ZeroDivisionError(), TypeError("t"),
+                                 AssertionError("a contract's own check"), encoding.EncodingError("2^64"),
+                                 IndexError(), RuntimeError("r")], ids=lambda e: type(e).__name__)
+def test_an_exception_in_contract_code_fails_its_transaction_not_the_block(chain, caplog, exc):
+    chain.executor = _executor_with(_write_then_raise(exc))
+    raising = chain.sign("bank-b", 0, {}, tx_type="test.raise")
+    block = [chain.sign("bank-a", 0, pay("bank-a", "bank-b", 5)), raising,
+             chain.sign("bank-a", 1, pay("bank-a", "bank-b", 7))]
+    with caplog.at_level("ERROR", logger="contracts.executor"):
+        result = chain.apply(block)
+    assert [(r.code, r.detail) for r in result.receipts] == [
+        ("ok", ""), ("internal_error", type(exc).__name__), ("ok", "")]
+    assert result.receipts[1].output is None
+    assert [encoding.encode(r.to_wire()) for r in result.receipts] == list(result.receipt_leaves)
+    written = {k for k, _ in result.writes}
+    assert b"scratch/bank-b" not in written and nonce_key(raising.sender) in written
+    assert chain.balance("bank-b") == 512
+    assert raising.hash.hex() in caplog.text and type(exc).__name__ in caplog.text
+    # its nonce stays used, as for any other failure
+    assert chain.apply([raising]).receipts[0].code == "nonce_used"
+
+
+def test_a_raising_transaction_leaves_only_its_nonce_behind(chain):
+    chain.executor = _executor_with(_write_then_raise(ValueError("boom")))
+    raising = chain.sign("bank-b", 0, {}, tx_type="test.raise")
+    result = chain.apply([raising])
+    assert [k for k, _ in result.writes] == [nonce_key(raising.sender)]
+
+
+@pytest.mark.parametrize("exc", [MemoryError, RecursionError])
+def test_resource_exhaustion_in_contract_code_stops_the_node(chain, exc):
+    # Not the same on every machine: a receipt for it could split the chain.
+    chain.executor = _executor_with(_write_then_raise(exc()))
+    with pytest.raises(exc):
+        chain.apply([chain.sign("bank-b", 0, {}, tx_type="test.raise")])
+
+
+def test_an_exception_in_an_end_of_block_hook_propagates(chain):
+    def hook(state, height):
+        raise ValueError("our own bug")
+
+    chain.executor = Executor(hooks=(hook,))
+    with pytest.raises(ValueError, match="our own bug"):
+        chain.apply([chain.sign("bank-a", 0, pay("bank-a", "bank-b", 5))])
