@@ -94,15 +94,17 @@ HOLDERS = ("member", "validator")
 REGULATOR = ("regulator",)
 
 TX_TYPES = {
-    "assets.register": TxType(assets_ops.register, HOLDERS, assets_ops.REGISTER_FIELDS),
+    "assets.register": TxType(assets_ops.register, HOLDERS, assets_ops.REGISTER_FIELDS,
+                              check=assets_ops.check_register),
     "assets.transfer": TxType(assets_ops.transfer, HOLDERS, assets_ops.TRANSFER_FIELDS),
-    "assets.split": TxType(assets_ops.split, HOLDERS, assets_ops.SPLIT_FIELDS),
+    "assets.split": TxType(assets_ops.split, HOLDERS, assets_ops.SPLIT_FIELDS, check=assets_ops.check_split),
     "assets.merge": TxType(assets_ops.merge, HOLDERS, assets_ops.MERGE_FIELDS),
     "assets.freeze": TxType(assets_ops.freeze, REGULATOR, assets_ops.FREEZE_FIELDS),
     "assets.unfreeze": TxType(assets_ops.unfreeze, REGULATOR, assets_ops.FREEZE_FIELDS),
     "assets.redeem": TxType(assets_ops.redeem, HOLDERS, assets_ops.REDEEM_FIELDS),
     "assets.pledge": TxType(assets_pledge.pledge, HOLDERS, assets_pledge.PLEDGE_FIELDS),
-    "assets.consent": TxType(assets_pledge.consent, HOLDERS, assets_pledge.CONSENT_FIELDS),
+    "assets.consent": TxType(assets_pledge.consent, HOLDERS, assets_pledge.CONSENT_FIELDS,
+                             check=assets_pledge.check_consent),
     "assets.release": TxType(assets_pledge.release, HOLDERS, assets_pledge.PLEDGEE_FIELDS),
     "assets.enforce": TxType(assets_pledge.enforce, HOLDERS, assets_pledge.PLEDGEE_FIELDS),
     "assets.offer": TxType(assets_dvp.offer, HOLDERS, assets_dvp.OFFER_FIELDS),

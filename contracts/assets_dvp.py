@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from contracts import money
 from contracts.assets_state import (
-    append_history, consume_consent, get_offer, load, move_units, new_id, offer_key, require_currency,
+    append_history, consume_consent, get_offer, id_field, load, move_units, new_id, offer_key, require_currency,
     require_eligible, require_holding, require_movable, save,
 )
 from contracts.interface import Call
@@ -27,9 +27,9 @@ from contracts.store import put
 
 OPEN, SETTLED, CANCELLED = "open", "settled", "cancelled"
 
-OFFER = Field("offer", str, minimum=1, length_max=32)
+OFFER = id_field("offer")
 OFFER_FIELDS = (
-    Field("asset", str, minimum=1, length_max=32),
+    id_field("asset"),
     Field("units", int, minimum=1),
     Field("buyer", str, minimum=1, length_max=32),
     Field("price", int, minimum=1),

@@ -12,7 +12,7 @@ from contracts import money
 from contracts.assets_state import (
     ASSET_CLASSES, HOLDERS_MAX, PRICED_CLASSES, REDEEMED, RETIRED, append_history, consume_consent,
     give_units, load, move_units, new_asset, new_id, require_active, require_currency, require_eligible,
-    require_holding, require_movable, save, take_units, terms_of,
+    id_field, require_holding, require_movable, save, take_units, terms_of,
 )
 from contracts.interface import Call
 from contracts.schema import AMOUNT_MAX, ContractError, Field
@@ -20,37 +20,54 @@ from contracts.state import Overlay
 
 SPLIT_PARTS_MAX = 16
 
-ASSET = Field("asset", str, minimum=1, length_max=32)
+ASSET = id_field("asset")
 INSTITUTION_LENGTH_MAX = 32
+UNITS = Field("units", int, minimum=1)
 
 REGISTER_FIELDS = (
     Field("class", str, minimum=1, length_max=32),
     Field("issuer", str, required=False, minimum=1, length_max=INSTITUTION_LENGTH_MAX),
-    Field("holders", dict, minimum=1, length_max=HOLDERS_MAX),
+    Field("holders", dict, minimum=1, length_max=HOLDERS_MAX, items=Field("units of a holder", int, minimum=1),
+          keys=Field("holder", str, minimum=1, length_max=INSTITUTION_LENGTH_MAX)),
     Field("currency", str, required=False, minimum=3, length_max=3),
     Field("face_value", int, required=False, minimum=1),
     Field("maturity_height", int, required=False, minimum=1),
     Field("documents_hash", bytes, minimum=32, length_max=32),
 )
-TRANSFER_FIELDS = (ASSET, Field("to", str, minimum=1, length_max=INSTITUTION_LENGTH_MAX),
-                   Field("units", int, minimum=1))
-SPLIT_FIELDS = (ASSET, Field("parts", list, minimum=1, length_max=SPLIT_PARTS_MAX))
-MERGE_FIELDS = (Field("part", str, minimum=1, length_max=32), Field("units", int, required=False, minimum=1))
+TRANSFER_FIELDS = (ASSET, Field("to", str, minimum=1, length_max=INSTITUTION_LENGTH_MAX), UNITS)
+SPLIT_FIELDS = (ASSET, Field("parts", list, minimum=1, length_max=SPLIT_PARTS_MAX,
+                             items=Field("units of a part", int, minimum=1)))
+MERGE_FIELDS = (id_field("part"), Field("units", int, required=False, minimum=1))
 FREEZE_FIELDS = (ASSET, Field("reason", str, required=False, length_max=140))
 REDEEM_FIELDS = (ASSET,)
 
 
-def _register_terms(state, call: Call) -> dict:
-    args = call.args
+def check_register(args: dict) -> None:
+    """The stateless checks of assets.register beyond its fields."""
     if args["class"] not in ASSET_CLASSES:
         raise ContractError("bad_args", f"class must be one of {list(ASSET_CLASSES)}")
-    if args.get("issuer", call.institution) != call.institution:
-        raise ContractError("not_authorized", f"signed by {call.institution}, not by issuer {args['issuer']}")
     currency, face_value = args.get("currency"), args.get("face_value")
     if (currency is None) != (face_value is None):
         raise ContractError("bad_args", "currency and face_value go together")
     if face_value is None and args["class"] in PRICED_CLASSES:
         raise ContractError("bad_args", f"a {args['class']} needs currency and face_value")
+    total = sum(args["holders"].values())
+    if total > AMOUNT_MAX:
+        raise ContractError("bad_args", "the units of an asset must total at most 2^62")
+    if face_value is not None and face_value * total > AMOUNT_MAX:
+        raise ContractError("bad_args", "face_value times units exceeds 2^62: it could never be redeemed")
+
+
+def check_split(args: dict) -> None:
+    if sum(args["parts"]) > AMOUNT_MAX:
+        raise ContractError("bad_args", "the parts must total at most 2^62 units")
+
+
+def _register_terms(state, call: Call) -> dict:
+    args = call.args
+    if args.get("issuer", call.institution) != call.institution:
+        raise ContractError("not_authorized", f"signed by {call.institution}, not by issuer {args['issuer']}")
+    currency, face_value = args.get("currency"), args.get("face_value")
     if currency is not None:
         require_currency(state, currency)
     maturity = args.get("maturity_height")
@@ -60,23 +77,12 @@ def _register_terms(state, call: Call) -> dict:
             "maturity_height": maturity, "documents_hash": args["documents_hash"]}
 
 
-def _register_holders(state, holders: dict) -> dict[str, int]:
-    for holder in sorted(holders):
-        units = holders[holder]
-        if type(units) is not int or not 1 <= units <= AMOUNT_MAX:
-            raise ContractError("bad_args", f"holders.{holder} must be a positive number of units")
-        require_eligible(state, holder)
-    if sum(holders.values()) > AMOUNT_MAX:
-        raise ContractError("bad_args", "the units of an asset must total at most 2^62")
-    return dict(sorted(holders.items()))
-
-
 def register(state: Overlay, call: Call) -> dict:
     terms = _register_terms(state, call)
-    holders = _register_holders(state, call.args["holders"])
+    holders = dict(sorted(call.args["holders"].items()))
+    for holder in holders:
+        require_eligible(state, holder)
     total = sum(holders.values())
-    if terms["face_value"] is not None and terms["face_value"] * total > AMOUNT_MAX:
-        raise ContractError("bad_args", "face_value times units exceeds 2^62: it could never be redeemed")
     asset = new_asset(new_id(state, "A", "assets"), terms, holders, None, call.height)
     append_history(state, asset, call, "register", {"issuer": call.institution, "holders": holders})
     save(state, asset)
@@ -102,8 +108,6 @@ def split(state: Overlay, call: Call) -> dict:
     """Carve parts out of the sender's holding: each part is a new asset
     with the same terms, a parent link, and the sender as its one holder."""
     parts = call.args["parts"]
-    if not all(type(units) is int and 1 <= units <= AMOUNT_MAX for units in parts):
-        raise ContractError("bad_args", "parts must be positive numbers of units")
     asset = load(state, call.args["asset"])
     require_movable(asset)
     holder, total = call.institution, sum(parts)

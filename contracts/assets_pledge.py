@@ -12,14 +12,14 @@ Must not move money, use a clock, randomness or unsorted iteration.
 from __future__ import annotations
 
 from contracts.assets_state import (
-    append_history, consume_consent, load, move_units, new_id, require_currency, require_eligible, require_movable,
-    save,
+    append_history, consume_consent, id_field, load, move_units, new_id, require_currency, require_eligible,
+    require_movable, save,
 )
 from contracts.interface import Call
 from contracts.schema import ContractError, Field
 from contracts.state import Overlay
 
-ASSET = Field("asset", str, minimum=1, length_max=32)
+ASSET = id_field("asset")
 HOLDER = Field("holder", str, minimum=1, length_max=32)
 
 PLEDGE_FIELDS = (
@@ -84,10 +84,9 @@ def _pledge_of_sender(asset: dict, holder: str, pledgee: str) -> dict:
     return found
 
 
-def consent(state: Overlay, call: Call) -> dict:
-    """The pledgee agrees, once, to one exact operation on the pledged
-    holding; a later consent replaces an unused earlier one."""
-    args = call.args
+def check_consent(args: dict) -> None:
+    """The stateless checks of assets.consent: a consentable op, named with
+    exactly the fields it takes."""
     op, units, party = args["op"], args.get("units"), args.get("party")
     if op not in CONSENT_SHAPES:
         raise ContractError("bad_args", f"op must be one of {sorted(CONSENT_SHAPES)}")
@@ -95,6 +94,13 @@ def consent(state: Overlay, call: Call) -> dict:
     if (units is not None) != needs_units or (party is not None) != needs_party:
         raise ContractError("bad_args", f"a consent to {op} names {'units' if needs_units else 'no units'} "
                                         f"and {'a party' if needs_party else 'no party'}")
+
+
+def consent(state: Overlay, call: Call) -> dict:
+    """The pledgee agrees, once, to one exact operation on the pledged
+    holding; a later consent replaces an unused earlier one."""
+    args = call.args
+    op, units, party = args["op"], args.get("units"), args.get("party")
     asset = load(state, args["asset"])
     require_movable(asset)
     found = _pledge_of_sender(asset, args["holder"], call.institution)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from contracts import money
 from contracts.interface import Call
-from contracts.schema import ContractError, bounded
+from contracts.schema import ContractError, Field, bounded
 from contracts.store import get, key, next_id, put, require_institution
 
 ASSET_CLASSES = ("bill", "equity_share", "loan_participation", "receivable", "warehouse_receipt")
@@ -32,8 +32,14 @@ HOLDER_ROLES = ("member", "validator")  # may send transactions and hold a settl
 HOLDERS_MAX = 32            # holders of one asset at a time
 PAGE_MAX = 1000             # entries one query returns at most
 ID_DIGITS = 12
+ID_LENGTH = 1 + ID_DIGITS   # "A000000000001": a letter, then the sequence number
 ACTIVE, REDEEMED, RETIRED = "active", "redeemed", "retired"
 TERMS = ("class", "issuer", "currency", "face_value", "maturity_height", "documents_hash")
+
+
+def id_field(name: str) -> Field:
+    """The schema of an asset, part or offer id argument: exactly ID_LENGTH characters."""
+    return Field(name, str, minimum=ID_LENGTH, length_max=ID_LENGTH)
 
 
 def asset_key(asset_id: str) -> bytes:

@@ -1,7 +1,9 @@
 """Execute a committed block: state view + transactions -> writes + receipts.
 
-Per transaction: known chain, registered sender key, unused nonce, known
-type, permitted role, then the contract's apply in its own overlay. Any
+Per transaction: known chain, registered sender key, unused nonce, the
+stateless checks (`check_stateless`: known type, arguments that fit its
+schema), the contract switched on, permitted role, then the contract's
+apply in its own overlay. Any
 failure yields a receipt with an error code and changes nothing but the
 sender's nonce window (so a failed instruction can never be replayed later
 to succeed). No transaction can stop a block: an exception that contract
@@ -19,6 +21,7 @@ used at most once, and the state per key stays bounded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +126,21 @@ def _unpack_window(raw: bytes) -> tuple[int, int]:
     return top, int.from_bytes(bitmap, "little")
 
 
+def check_stateless(tx: Transaction, tx_types: Mapping[str, TxType] = TX_TYPES) -> None:
+    """What can be judged without state: a known type, and arguments that fit
+    its schema and its own stateless checks. ContractError with the code the
+    receipt would carry (`unknown_type`, `bad_args`, or a type's own, such as
+    governance's `unknown_action`). The node's admission refuses with it
+    before a block; the executor runs this very function first, so the two
+    never disagree, whatever the sender's role or the contracts' switches."""
+    tx_type = tx_types.get(tx.type)
+    if tx_type is None:
+        raise ContractError("unknown_type", tx.type)
+    check_args(tx_type.fields, tx.args)
+    if tx_type.check is not None:
+        tx_type.check(tx.args)
+
+
 def nonce_status(state: StateView, sender: bytes, nonce: int) -> str | None:
     """Read-only pre-check for admission: the error code the nonce would get, or None."""
     try:
@@ -214,9 +232,8 @@ class Executor:
         return Receipt(tx.hash, OK, "", output or None), scope
 
     def _apply(self, scope: Overlay, context: BlockContext, tx: Transaction, institution: str) -> dict:
-        tx_type = self.tx_types.get(tx.type)
-        if tx_type is None:
-            raise ContractError("unknown_type", tx.type)
+        check_stateless(tx, self.tx_types)
+        tx_type = self.tx_types[tx.type]
         contract = tx.type.split(".", 1)[0]
         if not contract_enabled(scope, contract):
             raise ContractError("contract_disabled", f"{contract} is switched off by governance")
@@ -225,8 +242,8 @@ class Executor:
             raise ContractError("unknown_institution", institution)
         roles = tuple(encoding.decode_trusted(raw_record)["roles"])
         if not set(roles) & set(tx_type.roles):
-            raise ContractError("not_permitted", f"{institution} has roles {list(roles)}; {tx.type} needs one of {list(tx_type.roles)}")
-        check_args(tx_type.fields, tx.args)
+            raise ContractError("not_permitted",
+                                f"{institution} has roles {list(roles)}; {tx.type} needs one of {list(tx_type.roles)}")
         for needed in tx_type.requires:
             if not contract_enabled(scope, needed):
                 raise ContractError("contract_disabled", f"{needed} is switched off by governance")

@@ -214,16 +214,31 @@ def _check_id(institution_id: str) -> None:
         raise ContractError("bad_args", f"institution id {institution_id!r} is invalid")
 
 
-def _check_roles(roles: list) -> list[str]:
-    if not roles or any(type(r) is not str or r not in ROLES for r in roles) or len(set(roles)) != len(roles):
+def _check_roles(roles: list) -> None:
+    if not roles or any(r not in ROLES for r in roles) or len(set(roles)) != len(roles):
         raise ContractError("bad_args", f"roles must be distinct, non-empty and drawn from {list(ROLES)}")
-    return sorted(roles)
 
 
-def _check_key(public_key: Any) -> bytes:
-    if type(public_key) is not bytes or len(public_key) != 32:
-        raise ContractError("bad_args", "a key is 32 bytes")
-    return public_key
+def _check_new_institution(args: dict) -> None:
+    """add_institution's stateless checks (its keys are 32 bytes by the schema)."""
+    _check_id(args["id"])
+    _check_roles(args["roles"])
+    all_keys = [*args["client_keys"], *([args["node_key"]] if "node_key" in args else [])]
+    if len(set(all_keys)) != len(all_keys):
+        raise ContractError("bad_args", "a key is listed twice")
+
+
+def _check_set_roles(args: dict) -> None:
+    _check_roles(args["roles"])
+
+
+def _check_parameter(args: dict) -> None:
+    name, value = args["name"], args["value"]
+    if name in PROTECTED_PARAMETERS:
+        raise ContractError("parameter_protected", f"{name} is fixed by the genesis consensus section")
+    low, high = PARAMETER_RANGES.get(name, (0, AMOUNT_MAX))
+    if not low <= value <= high:
+        raise ContractError("bad_args", f"{name} must be in [{low}, {high}]")
 
 
 def _key_owner(state, public_key: bytes) -> str | None:
@@ -266,19 +281,13 @@ def _open_accounts(state, institution_id: str, roles: list[str]) -> list[str]:
 
 def _add_institution(state, args: dict, height: int) -> dict:
     iid = args["id"]
-    _check_id(iid)
     if institution(state, iid) is not None:
         raise ContractError("institution_exists", iid)
     ids = institution_ids(state)
     if len(ids) >= INSTITUTIONS_MAX:
         raise ContractError("too_many_institutions", f"at most {INSTITUTIONS_MAX}")
-    roles = _check_roles(args["roles"])
-    client_keys = sorted(_check_key(k) for k in args["client_keys"])
-    node_key = args.get("node_key")
-    all_keys = [*client_keys, *([node_key] if node_key is not None else [])]
-    if len(set(all_keys)) != len(all_keys):
-        raise ContractError("bad_args", "a key is listed twice")
-    for public_key in all_keys:
+    roles, client_keys, node_key = sorted(args["roles"]), sorted(args["client_keys"]), args.get("node_key")
+    for public_key in [*client_keys, *([node_key] if node_key is not None else [])]:
         _require_unused_key(state, public_key)
     put(state, institution_key(iid), {"name": args["name"], "roles": roles})
     put(state, institution_keys_key(iid), {"client_keys": client_keys, "node_key": node_key})
@@ -307,7 +316,7 @@ def _set_roles(state, args: dict, height: int) -> dict:
     record = institution(state, iid)
     if record is None:
         raise ContractError("unknown_institution", iid)
-    roles = _check_roles(args["roles"])
+    roles = sorted(args["roles"])
     if "validator" not in roles:
         _require_not_validator(state, iid)
     put(state, institution_key(iid), {**record, "roles": roles})
@@ -315,7 +324,7 @@ def _set_roles(state, args: dict, height: int) -> dict:
 
 
 def _add_client_key(state, args: dict, height: int) -> dict:
-    iid, public_key = args["id"], _check_key(args["key"])
+    iid, public_key = args["id"], args["key"]
     _require_active(state, iid)
     keys = institution_keys(state, iid)
     if len(keys["client_keys"]) >= CLIENT_KEYS_MAX:
@@ -327,7 +336,7 @@ def _add_client_key(state, args: dict, height: int) -> dict:
 
 
 def _remove_client_key(state, args: dict, height: int) -> dict:
-    iid, public_key = args["id"], _check_key(args["key"])
+    iid, public_key = args["id"], args["key"]
     _require_active(state, iid)
     keys = institution_keys(state, iid)
     if public_key not in keys["client_keys"]:
@@ -341,7 +350,7 @@ def _remove_client_key(state, args: dict, height: int) -> dict:
 def _set_node_key(state, args: dict, height: int) -> dict:
     """Set a node key; for a validator this is a key rotation that takes
     effect, like any validator change, at the next checkpoint boundary."""
-    iid, node_key = args["id"], _check_key(args["node_key"])
+    iid, node_key = args["id"], args["node_key"]
     _require_active(state, iid)
     _require_unused_key(state, node_key)
     put(state, institution_keys_key(iid), {**institution_keys(state, iid), "node_key": node_key})
@@ -374,13 +383,8 @@ def _remove_validator(state, args: dict, height: int) -> dict:
 
 def _set_parameter(state, args: dict, height: int) -> dict:
     name, value = args["name"], args["value"]
-    if name in PROTECTED_PARAMETERS:
-        raise ContractError("parameter_protected", f"{name} is fixed by the genesis consensus section")
     if name not in PARAMETER_DEFAULTS and get(state, key("gov", "param", name)) is None:
         raise ContractError("unknown_parameter", name)
-    low, high = PARAMETER_RANGES.get(name, (0, AMOUNT_MAX))
-    if not low <= value <= high:
-        raise ContractError("bad_args", f"{name} must be in [{low}, {high}]")
     put(state, key("gov", "param", name), value)
     return {"name": name, "value": value}
 
@@ -397,37 +401,53 @@ def _mint(state, args: dict, height: int) -> dict:
 class Action:
     run: Callable[[Any, dict, int], dict]  # (state, args, height) -> output
     fields: tuple[Field, ...]
+    check: Callable[[dict], None] | None = None  # args -> None or ContractError; no state
 
 
 ID = Field("id", str, minimum=1, length_max=32)
 KEY = Field("key", bytes, minimum=32, length_max=32)
 NODE_KEY = Field("node_key", bytes, minimum=32, length_max=32)
-ROLES_FIELD = Field("roles", list, minimum=1, length_max=len(ROLES))
+ROLES_FIELD = Field("roles", list, minimum=1, length_max=len(ROLES), items=Field("role", str, minimum=1, length_max=16))
 
 ACTIONS: dict[str, Action] = {
     "add_institution": Action(_add_institution, (
         ID, Field("name", str, minimum=1, length_max=128), ROLES_FIELD,
-        Field("client_keys", list, length_max=CLIENT_KEYS_MAX),
-        Field("node_key", bytes, required=False, minimum=32, length_max=32))),
+        Field("client_keys", list, length_max=CLIENT_KEYS_MAX,
+              items=Field("client key", bytes, minimum=32, length_max=32)),
+        Field("node_key", bytes, required=False, minimum=32, length_max=32)), _check_new_institution),
     "remove_institution": Action(_remove_institution, (ID,)),
-    "set_roles": Action(_set_roles, (ID, ROLES_FIELD)),
+    "set_roles": Action(_set_roles, (ID, ROLES_FIELD), _check_set_roles),
     "add_client_key": Action(_add_client_key, (ID, KEY)),
     "remove_client_key": Action(_remove_client_key, (ID, KEY)),
     "set_node_key": Action(_set_node_key, (ID, NODE_KEY)),
     "add_validator": Action(_add_validator, (ID,)),
     "remove_validator": Action(_remove_validator, (ID,)),
-    "set_parameter": Action(_set_parameter, (Field("name", str, minimum=1, length_max=64), Field("value", int))),
+    "set_parameter": Action(_set_parameter, (Field("name", str, minimum=1, length_max=64), Field("value", int)),
+                            _check_parameter),
     "mint": Action(_mint, (Field("institution", str, minimum=1, length_max=32),
                            Field("currency", str, minimum=3, length_max=3), Field("amount", int, minimum=1))),
 }
 
 
-def _run_action(state, actions: dict[str, Action], action_name: str, args: dict, height: int) -> dict:
+def check_action(actions: dict[str, Action], action_name: str, args: dict) -> Action:
+    """A proposal's stateless checks: a known action whose args fit its
+    schema and its own checks. Run when the proposal is sent (through
+    governance.propose's `check`) and again when it executes."""
     action = actions.get(action_name)
     if action is None:
         raise ContractError("unknown_action", action_name)
     check_args(action.fields, args)
-    return action.run(state, args, height)
+    if action.check is not None:
+        action.check(args)
+    return action
+
+
+def _check_proposal(args: dict, actions: dict[str, Action]) -> None:
+    check_action(actions, args["action"], args.get("args", {}))
+
+
+def _run_action(state, actions: dict[str, Action], action_name: str, args: dict, height: int) -> dict:
+    return check_action(actions, action_name, args).run(state, args, height)
 
 
 # --- proposal lifecycle ------------------------------------------------------------
@@ -520,7 +540,8 @@ def tx_types(actions: dict[str, Action]) -> dict[str, TxType]:
     whatever the registry adds)."""
     return {
         "governance.propose": TxType(apply=partial(propose, actions=actions), roles=VOTING_ROLES, fields=(
-            Field("action", str, minimum=1, length_max=32), Field("args", dict, required=False, length_max=16))),
+            Field("action", str, minimum=1, length_max=32), Field("args", dict, required=False, length_max=16)),
+            check=partial(_check_proposal, actions=actions)),
         "governance.vote": TxType(apply=partial(vote, actions=actions), roles=VOTING_ROLES, fields=(
             Field("proposal", int, minimum=1), Field("yes", bool))),
     }

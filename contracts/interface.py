@@ -1,8 +1,10 @@
 """The one narrow interface between the executor and a contract.
 
 A contract declares its transaction types: for each, the pure function that
-applies it, the roles allowed to send it, its argument schema and the other
-contracts it needs switched on. A transaction type is named
+applies it, the roles allowed to send it, its argument schema, the checks
+across its arguments that need no state (`check`), and the other contracts
+it needs switched on. `apply` sees only arguments that passed the schema
+and `check`; the node can run both before a transaction reaches a block. A transaction type is named
 `<contract>.<operation>` (e.g. `settlement.pay`). `apply(state, call)`
 returns the receipt's output map (canonical values only) or raises
 ContractError; it must be deterministic: integers only, the block's height
@@ -41,6 +43,7 @@ class TxType:
     roles: tuple[str, ...]
     fields: tuple[Field, ...] = ()
     requires: tuple[str, ...] = ()  # other contracts that must be switched on
+    check: Callable[[dict], None] | None = None  # args -> None or ContractError; no state, sender or height
 
 
 @dataclass(frozen=True, slots=True)

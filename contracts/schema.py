@@ -1,5 +1,7 @@
 """Argument schemas for transaction types: which fields, of which type, in
-which range. A transaction whose args do not fit is refused with `bad_args`.
+which range, down to the elements of lists and maps. A transaction whose
+args do not fit is refused with `bad_args`. Checking a schema needs no
+state, so the node can refuse a misfit before it reaches a block.
 
 `AMOUNT_MAX` is the one bound on every integer a contract accepts or stores:
 amounts, balances, supplies, units, face value times units, sums of queued
@@ -36,8 +38,10 @@ def bounded(value: int, what: str) -> int:
 @dataclass(frozen=True, slots=True)
 class Field:
     """One argument: its type (str, int, bytes, bool, list or dict), whether it
-    is required, the range of an int, and the length range of a str, bytes,
-    list or dict (elements of lists and maps are checked by the contract)."""
+    is required, the range of an int, the length range of a str, bytes, list
+    or dict (a hash or key states one exact length), and the schema of each
+    element of a list or value of a map (`items`) and of each key of a map
+    (`keys`)."""
 
     name: str
     kind: type
@@ -45,6 +49,8 @@ class Field:
     minimum: int = 0
     maximum: int = AMOUNT_MAX
     length_max: int = 64
+    items: Field | None = None
+    keys: Field | None = None
 
     def check(self, value: Any) -> None:
         if type(value) is not self.kind:
@@ -53,9 +59,17 @@ class Field:
             raise ContractError("bad_args", f"{self.name} must be in [{self.minimum}, {self.maximum}]")
         if self.kind in (str, bytes, list, dict) and not self.minimum <= len(value) <= self.length_max:
             raise ContractError("bad_args", f"{self.name} length must be in [{self.minimum}, {self.length_max}]")
+        if self.keys is not None:
+            for key in value:
+                self.keys.check(key)
+        if self.items is not None:
+            for item in value.values() if self.kind is dict else value:
+                self.items.check(item)
 
 
 def check_args(fields: tuple[Field, ...], args: dict[str, Any]) -> None:
+    if type(args) is not dict or any(type(name) is not str for name in args):
+        raise ContractError("bad_args", "args must be a map with string keys")
     known = {f.name for f in fields}
     extra = sorted(set(args) - known)
     if extra:

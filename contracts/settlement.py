@@ -183,6 +183,12 @@ def _queued_records(state, queue: dict) -> list[dict]:
 
 # --- gross payments and issuance --------------------------------------------------
 
+def check_transfer(args: dict) -> None:
+    """The stateless check of pay and instruct beyond their fields."""
+    if args["from"] == args["to"]:
+        raise ContractError("bad_args", "payer and payee are the same account")
+
+
 def _require_payer(call: Call, payer: str) -> None:
     if call.institution != payer:
         raise ContractError("not_authorized", f"signed by {call.institution}, not by payer {payer}")
@@ -238,8 +244,6 @@ def instruct(state: Overlay, call: Call) -> dict:
     args = call.args
     payer, payee, currency, amount = args["from"], args["to"], args["currency"], args["amount"]
     _require_payer(call, payer)
-    if payer == payee:
-        raise ContractError("bad_args", "payer and payee are the same account")
     money.require_balance(state, payer, currency)
     money.require_balance(state, payee, currency)
     queue = _queue(state, currency)
@@ -365,10 +369,11 @@ def _record_cycle(state, call: Call, currency: str, number: int, resolution: net
 
 
 TX_TYPES = {
-    "settlement.pay": TxType(apply=pay, roles=("member", "validator"), fields=PAY_FIELDS),
+    "settlement.pay": TxType(apply=pay, roles=("member", "validator"), fields=PAY_FIELDS, check=check_transfer),
     "settlement.mint": TxType(apply=mint, roles=("regulator",), fields=ISSUE_FIELDS),
     "settlement.burn": TxType(apply=burn, roles=("regulator",), fields=ISSUE_FIELDS),
-    "settlement.instruct": TxType(apply=instruct, roles=("member", "validator"), fields=PAY_FIELDS),
+    "settlement.instruct": TxType(apply=instruct, roles=("member", "validator"), fields=PAY_FIELDS,
+                                  check=check_transfer),
     "settlement.cancel": TxType(apply=cancel, roles=("member", "validator"), fields=CANCEL_FIELDS),
     "settlement.close_cycle": TxType(apply=close_cycle, roles=("validator", "regulator"), fields=CLOSE_FIELDS),
 }

@@ -77,6 +77,43 @@ def genesis_document(roles: Mapping[str, Sequence[str]], *, chain_name: str,
             "consensus": dict(consensus or {})}
 
 
+# --- transaction arguments ------------------------------------------------------------
+
+_DOCUMENTS = bytes(range(32))
+_PAY = {"from": "bank-a", "to": "bank-b", "currency": "EUR", "amount": 5}
+
+# Arguments that pass every stateless check (contracts.executor.check_stateless)
+# for each transaction type, with every optional field given; whether they then
+# succeed depends on the state (ids, holdings, roles). Copy before changing.
+VALID_ARGS: dict[str, dict] = {
+    "assets.cancel_offer": {"offer": "O000000000001"},
+    "assets.consent": {"asset": "A000000000001", "holder": "bank-a", "op": "transfer", "units": 1, "party": "bank-b"},
+    "assets.enforce": {"asset": "A000000000001", "holder": "bank-a"},
+    "assets.freeze": {"asset": "A000000000001", "reason": "court order"},
+    "assets.merge": {"part": "A000000000002", "units": 1},
+    "assets.offer": {"asset": "A000000000001", "units": 1, "buyer": "bank-b", "price": 10, "currency": "EUR",
+                     "expiry_height": 100},
+    "assets.pledge": {"asset": "A000000000001", "pledgee": "bank-b", "secured_amount": 50, "currency": "EUR",
+                      "due_height": 100},
+    "assets.redeem": {"asset": "A000000000001"},
+    "assets.register": {"class": "receivable", "issuer": "bank-a", "holders": {"bank-a": 10}, "currency": "EUR",
+                        "face_value": 2, "maturity_height": 100, "documents_hash": _DOCUMENTS},
+    "assets.release": {"asset": "A000000000001", "holder": "bank-a"},
+    "assets.split": {"asset": "A000000000001", "parts": [1, 2]},
+    "assets.transfer": {"asset": "A000000000001", "to": "bank-b", "units": 1},
+    "assets.unfreeze": {"asset": "A000000000001", "reason": "lifted"},
+    "governance.propose": {"action": "mint", "args": {"institution": "bank-a", "currency": "EUR", "amount": 1}},
+    "governance.vote": {"proposal": 1, "yes": True},
+    "settlement.burn": {"institution": "bank-a", "currency": "EUR", "amount": 5, "reference": "r"},
+    "settlement.cancel": {"instruction": 1},
+    "settlement.close_cycle": {"currency": "EUR"},
+    "settlement.dvp": {"offer": "O000000000001"},
+    "settlement.instruct": {**_PAY, "reference": "inv-1", "idempotency_key": "k-1"},
+    "settlement.mint": {"institution": "bank-a", "currency": "EUR", "amount": 5, "reference": "r"},
+    "settlement.pay": {**_PAY, "reference": "inv-1", "idempotency_key": "k-1"},
+}
+
+
 # --- executing blocks ---------------------------------------------------------------
 
 def run(genesis: Genesis, blocks: list[list]) -> tuple[list[BlockResult], DictState]:

@@ -135,11 +135,11 @@ class Model:
         if item.replay:
             return "nonce_used"
         kind = item.op[0]
+        args = args_of(item.op, item.signer)
+        if args.get("amount", 1) == 0 or ("to" in args and args["from"] == args["to"]):
+            return "bad_args"  # judged without state, before the role
         if not set(ROLES[item.signer]) & set(TX_ROLES[kind]):
             return "not_permitted"
-        args = args_of(item.op, item.signer)
-        if args.get("amount", 1) == 0:
-            return "bad_args"
         return getattr(self, kind)(item, args)
 
     def _has(self, *accounts: tuple[str, str]) -> bool:
@@ -160,8 +160,6 @@ class Model:
             return "not_authorized"
         if args.get("idempotency_key") and (payer, args["idempotency_key"]) in self.keys:
             return "duplicate_instruction"
-        if payer == payee:
-            return "bad_args"
         if not self._has((payer, currency), (payee, currency)):
             return "unknown_account"
         if self.balances[payer, currency] < amount:
@@ -176,8 +174,6 @@ class Model:
         payer, payee, currency, amount = args["from"], args["to"], args["currency"], args["amount"]
         if payer != item.signer:
             return "not_authorized"
-        if payer == payee:
-            return "bad_args"
         if not self._has((payer, currency), (payee, currency)):
             return "unknown_account"
         if len(self.queues[currency]) >= QUEUE_MAX:

@@ -184,16 +184,14 @@ class Model:
             return code
         if spec.tx_type != "settlement.pay":
             return "unknown_type"
-        if owner == AUDITOR:
-            return "not_permitted"
         payer = spec.payer or owner
         amount = spec.amount
-        if spec.extra_field or type(amount) is not int or not 1 <= amount <= AMOUNT_MAX:
-            return "bad_args"
+        if spec.extra_field or type(amount) is not int or not 1 <= amount <= AMOUNT_MAX or payer == spec.payee:
+            return "bad_args"  # judged without state, before the role
+        if owner == AUDITOR:
+            return "not_permitted"
         if payer != owner:
             return "not_authorized"
-        if payer == spec.payee:
-            return "bad_args"
         if (payer, spec.currency) not in self.balances or (spec.payee, spec.currency) not in self.balances:
             return "unknown_account"
         if self.balances[payer, spec.currency] < amount:

@@ -20,6 +20,7 @@ from contracts.registry import contract_switch_key
 from contracts.genesis import genesis_state, parse_genesis
 from contracts.state import DictState
 from crypto import encoding
+from fixtures import VALID_ARGS
 
 DOCS = bytes(range(32))
 
@@ -149,7 +150,7 @@ def test_auditors_and_regulators_cannot_register(chain, who):
 @pytest.mark.parametrize("tx_type", sorted(assets.TX_TYPES))
 def test_auditor_may_send_nothing(chain, tx_type):
     assert "auditor" not in assets.TX_TYPES[tx_type].roles
-    chain.refused("not_permitted", "aud", tx_type)
+    chain.refused("not_permitted", "aud", tx_type, **VALID_ARGS[tx_type])  # arguments are checked first
 
 
 def test_only_regulators_freeze():
