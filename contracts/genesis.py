@@ -36,6 +36,16 @@ PARAMETER_DEFAULTS = {
     "open_proposals_max": 64,           # open governance proposals, all proposers together
     "open_proposals_per_institution_max": 8,
 }
+BPS = 10_000
+# The values a parameter may take, in the genesis and by governance; any
+# other parameter may take 0 to AMOUNT_MAX.
+PARAMETER_RANGES = {
+    "governance_threshold_bps": (BPS // 2 + 1, BPS),  # a majority at least, and reachable
+    "proposal_ttl_blocks": (1, AMOUNT_MAX // 2),      # so that height + ttl stays under AMOUNT_MAX
+    "netting_queue_max": (1, 100_000),                # a cycle nets the whole queue in one transaction
+    "open_proposals_max": (1, 1024),
+    "open_proposals_per_institution_max": (1, 1024),
+}
 
 
 class GenesisError(ValueError):
@@ -145,8 +155,9 @@ def parse_genesis(document: Any) -> Genesis:
         consensus[name] = value
     parameters = dict(PARAMETER_DEFAULTS)
     for name, value in document.get("parameters", {}).items():
-        _require(isinstance(name, str) and 0 < len(name) <= 64 and type(value) is int and value >= 0,
-                 f"parameters.{name}: a non-negative integer")
+        _require(isinstance(name, str) and 0 < len(name) <= 64, f"parameters.{name}: a name of 1 to 64 characters")
+        low, high = PARAMETER_RANGES.get(name, (0, AMOUNT_MAX))
+        _require(type(value) is int and low <= value <= high, f"parameters.{name}: an integer in [{low}, {high}]")
         parameters[name] = value
     genesis_time_ms = document.get("genesis_time_ms", 0)
     _require(type(genesis_time_ms) is int and genesis_time_ms >= 0, "genesis_time_ms must be an integer")

@@ -51,8 +51,8 @@ from typing import Any, Callable
 
 from contracts import money
 from contracts.genesis import (
-    CONSENSUS_DEFAULTS, CURRENCIES_KEY, ID_PATTERN, INSTITUTIONS_KEY, PARAMETER_DEFAULTS, ROLES, VALIDATORS_KEY,
-    account_key, client_key_key, institution_key, institution_keys_key,
+    BPS, CONSENSUS_DEFAULTS, CURRENCIES_KEY, ID_PATTERN, INSTITUTIONS_KEY, PARAMETER_DEFAULTS, PARAMETER_RANGES, ROLES,
+    VALIDATORS_KEY, account_key, client_key_key, institution_key, institution_keys_key,
 )
 from contracts.interface import BlockEnd, Call, TxType
 from contracts.schema import AMOUNT_MAX, ContractError, Field, bounded, check_args
@@ -60,19 +60,12 @@ from contracts.state import Overlay
 from contracts.store import get, institution, key, next_id, param, put
 from crypto import encoding
 
-BPS = 10_000
 VOTING_ROLES = ("member", "validator")
 INSTITUTIONS_MAX = 1000
 CLIENT_KEYS_MAX = 16
 OPEN_KEY = b"gov/proposals/open"
 PENDING_KEY = b"gov/validators_pending"
 PROTECTED_PARAMETERS = ("checkpoint_interval",)  # the replicas read theirs from the genesis
-PARAMETER_RANGES = {
-    "governance_threshold_bps": (BPS // 2 + 1, BPS),  # a majority at least, and reachable
-    "proposal_ttl_blocks": (1, AMOUNT_MAX // 2),  # so that height + ttl stays under AMOUNT_MAX
-    "open_proposals_max": (1, 1024),
-    "open_proposals_per_institution_max": (1, 1024),
-}
 OPEN, PASSED, FAILED, REJECTED, EXPIRED = "open", "passed", "failed", "rejected", "expired"
 
 

@@ -567,6 +567,10 @@ GENESIS_ERRORS = {
     "institution not an object": lambda d: d["institutions"].append("bank-x"),
     "currency total over the limit": lambda d: [
         _institution(d, iid)["balances"].update(EUR=AMOUNT_MAX) for iid in ("bank-a", "bank-b")],
+    "threshold out of its range": lambda d: d.update(parameters={"governance_threshold_bps": 0}),
+    "empty netting queue": lambda d: d.update(parameters={"netting_queue_max": 0}),
+    "parameter over the maximum": lambda d: d.update(parameters={"custom": AMOUNT_MAX + 1}),
+    "parameter not an integer": lambda d: d.update(parameters={"proposal_ttl_blocks": "10"}),
 }
 
 
@@ -584,6 +588,10 @@ GENESIS_MESSAGES = {
     "negative consensus parameter": "consensus.window", "float anywhere": "no canonical form",
     "negative genesis time": "genesis_time_ms", "lone surrogate in a name": "no canonical form",
     "institution not an object": "must be an object", "currency total over the limit": "total of EUR",
+    "threshold out of its range": "parameters.governance_threshold_bps: an integer in [5001, 10000]",
+    "empty netting queue": "parameters.netting_queue_max: an integer in [1, ",
+    "parameter over the maximum": "parameters.custom: an integer in [0, 4611686018427387904]",
+    "parameter not an integer": "parameters.proposal_ttl_blocks: an integer in [1, ",
 }
 
 
