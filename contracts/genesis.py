@@ -33,6 +33,8 @@ PARAMETER_DEFAULTS = {
     "governance_threshold_bps": 6666,
     "proposal_ttl_blocks": 2000,        # a proposal expires this many blocks after it is made
     "netting_queue_max": 10_000,        # queued netting instructions per currency
+    "netting_queue_per_member_max": 1000,  # of which one payer's (and the same share of the queued amount)
+    "netting_gridlock_cycles_max": 3,   # cycles in a row the gridlock rule may drop an instruction; then it expires
     "open_proposals_max": 64,           # open governance proposals, all proposers together
     "open_proposals_per_institution_max": 8,
 }
@@ -43,6 +45,8 @@ PARAMETER_RANGES = {
     "governance_threshold_bps": (BPS // 2 + 1, BPS),  # a majority at least, and reachable
     "proposal_ttl_blocks": (1, AMOUNT_MAX // 2),      # so that height + ttl stays under AMOUNT_MAX
     "netting_queue_max": (1, 100_000),                # a cycle nets the whole queue in one transaction
+    "netting_queue_per_member_max": (1, 100_000),
+    "netting_gridlock_cycles_max": (1, 10_000),
     "open_proposals_max": (1, 1024),
     "open_proposals_per_institution_max": (1, 1024),
 }

@@ -20,10 +20,14 @@ Transaction types (roles; failure codes besides the executor's own):
   `money.mint` directly.
 - `settlement.instruct` (member, validator): the `pay` fields; queues the
   instruction in the open cycle of its currency. `not_authorized`,
-  `bad_args`, `unknown_account`, `duplicate_instruction`, `queue_full` (at
-  parameter `netting_queue_max`, or when the amounts queued in the currency
-  would total more than AMOUNT_MAX, which keeps every cycle's gross total
-  storable). No funds are checked or reserved.
+  `bad_args`, `unknown_account`, `duplicate_instruction`,
+  `member_queue_full` (the payer holds `netting_queue_per_member_max`
+  instructions of the currency's queue, or its next would take its queued
+  amount past the same share of AMOUNT_MAX: per_member_max / queue_max),
+  `queue_full` (the queue holds `netting_queue_max` instructions, or the
+  amounts queued would total more than AMOUNT_MAX, which keeps every
+  cycle's gross total storable). So no one member can fill a queue that
+  every member shares. No funds are checked or reserved.
 - `settlement.cancel` (member, validator): `instruction` (id). Only the payer,
   only while queued: `unknown_instruction`, `not_authorized`, `not_queued`.
 - `settlement.close_cycle` (validator, regulator): `currency`. Nets the whole
@@ -39,7 +43,13 @@ extended either way), and a cap of 0 forbids being a net debtor. If the
 queue cannot settle whole, the gridlock rule of `contracts.netting` removes
 the latest-queued instructions of breaching payers until it can. Removed
 instructions stay queued, in order, for the next cycle (the receipt lists
-them under `removed`); their payer may cancel them.
+them under `removed`); their payer may cancel them. Every cycle settles or
+drops each queued instruction, so `deferrals` counts the cycles in a row
+that dropped it; the cycle that drops it for the
+`netting_gridlock_cycles_max`-th time expires it instead: it leaves the
+queue with status `expired`, and its record, the cycle record (`expired`:
+[{instruction, reason}] by id) and the cycle's finality record say so,
+with the reason "gridlocked for N cycles".
 
 Idempotency keys: a (payer, key) pair is claimed by the first `pay` or
 `instruct` that uses it and succeeds; any later use by either fails with
@@ -57,7 +67,8 @@ State keys (values canonical):
   settlement/idem/<payer>/<key>      {tx_hash, kind, height}
   settlement/queue/<ccy>             {first, last, count, amount}: a doubly linked
                                      list and the sum of its amounts
-  settlement/instruction/<id>        instruction: status queued | settled | cancelled
+  settlement/queued/<ccy>/<inst>     {count, amount} of the payer's queued instructions
+  settlement/instruction/<id>        instruction: status queued | settled | cancelled | expired
   settlement/cycles/<ccy>            number of closed cycles
   settlement/cycle/<ccy>/<n>         cycle record
   seq/settlement.instruction         last instruction id (ids start at 1)
@@ -104,6 +115,10 @@ def idempotency_key(payer: str, client_key: str) -> bytes:
 
 def queue_key(currency: str) -> bytes:
     return store.key("settlement", "queue", currency)
+
+
+def member_queued_key(currency: str, institution_id: str) -> bytes:
+    return store.key("settlement", "queued", currency, institution_id)
 
 
 def instruction_key(instruction_id: int) -> bytes:
@@ -155,6 +170,11 @@ def instruction(state, instruction_id: int) -> dict | None:
 def netting_queue(state, currency: str) -> list[dict]:
     """The queued instructions of `currency`, in queue order."""
     return _queued_records(state, _queue(state, currency))
+
+
+def member_queued(state, currency: str, institution_id: str) -> dict:
+    """How many of `currency`'s queued instructions the institution pays, and their total."""
+    return store.get(state, member_queued_key(currency, institution_id)) or {"count": 0, "amount": 0}
 
 
 def cycles_count(state, currency: str) -> int:
@@ -247,11 +267,7 @@ def instruct(state: Overlay, call: Call) -> dict:
     money.require_balance(state, payer, currency)
     money.require_balance(state, payee, currency)
     queue = _queue(state, currency)
-    queue_max = store.param(state, "netting_queue_max", PARAMETER_DEFAULTS["netting_queue_max"])
-    if queue["count"] >= queue_max:
-        raise ContractError("queue_full", f"{queue['count']} {currency} instructions queued (max {queue_max})")
-    if queue["amount"] + amount > AMOUNT_MAX:  # keeps every cycle's gross total storable
-        raise ContractError("queue_full", f"{queue['amount']} {currency} queued: {amount} more would exceed 2^62")
+    _require_room(state, queue, currency, payer, amount)
     _claim_idempotency(state, call, payer, "instruction")
     new_id = store.next_id(state, "settlement.instruction")
     record = {"id": new_id, "payer": payer, "payee": payee, "currency": currency, "amount": amount,
@@ -269,7 +285,38 @@ def instruct(state: Overlay, call: Call) -> dict:
     queue["amount"] += amount
     store.put(state, instruction_key(new_id), record)
     store.put(state, queue_key(currency), queue)
+    _count_member(state, currency, payer, 1, amount)
     return {"instruction": new_id, "currency": currency, "queued": queue["count"]}
+
+
+def _require_room(state, queue: dict, currency: str, payer: str, amount: int) -> None:
+    """Refuse an instruction the queue has no room for: the payer's own share
+    first (member_queue_full), then the whole queue's (queue_full)."""
+    queue_max = store.param(state, "netting_queue_max", PARAMETER_DEFAULTS["netting_queue_max"])
+    member_max = store.param(state, "netting_queue_per_member_max", PARAMETER_DEFAULTS["netting_queue_per_member_max"])
+    amount_share = min(AMOUNT_MAX, AMOUNT_MAX * member_max // queue_max)
+    mine = member_queued(state, currency, payer)
+    if mine["count"] >= member_max:
+        raise ContractError("member_queue_full",
+                            f"{payer} has {mine['count']} {currency} instructions queued (max {member_max})")
+    if mine["amount"] + amount > amount_share:
+        raise ContractError("member_queue_full", f"{payer} has {mine['amount']} {currency} queued: {amount} more "
+                                                 f"would pass its share {amount_share}")
+    if queue["count"] >= queue_max:
+        raise ContractError("queue_full", f"{queue['count']} {currency} instructions queued (max {queue_max})")
+    if queue["amount"] + amount > AMOUNT_MAX:  # keeps every cycle's gross total storable
+        raise ContractError("queue_full", f"{queue['amount']} {currency} queued: {amount} more would exceed 2^62")
+
+
+def _count_member(state, currency: str, payer: str, count: int, amount: int) -> None:
+    """Add to (or, negative, take from) the payer's queued count and amount."""
+    mine = member_queued(state, currency, payer)
+    mine = {"count": mine["count"] + count, "amount": mine["amount"] + amount}
+    assert mine["count"] >= 0 and mine["amount"] >= 0, mine
+    if mine["count"]:
+        store.put(state, member_queued_key(currency, payer), mine)
+    else:
+        state.delete(member_queued_key(currency, payer))
 
 
 def _set_link(state, instruction_id: int, link: str, value: int) -> None:
@@ -301,6 +348,7 @@ def cancel(state: Overlay, call: Call) -> dict:
     queue["count"] -= 1
     queue["amount"] -= record["amount"]
     store.put(state, queue_key(record["currency"]), queue)
+    _count_member(state, record["currency"], record["payer"], -1, -record["amount"])
     record.update(status="cancelled", prev=0, next=0, cancelled_height=call.height)
     store.put(state, instruction_key(instruction_id), record)
     return {"instruction": instruction_id, "currency": record["currency"], "queued": queue["count"]}
@@ -319,11 +367,10 @@ def _net_debit_limits(state, currency: str, instructions: list[netting.Instructi
 
 
 def _requeue(state, currency: str, records: list[dict]) -> dict:
-    """Rebuild the queue from `records` (in order), counting each a deferral."""
+    """Rebuild the queue from `records` (in order)."""
     ids = [r["id"] for r in records]
     for n, record in enumerate(records):
-        record.update(prev=ids[n - 1] if n else 0, next=ids[n + 1] if n + 1 < len(ids) else 0,
-                      deferrals=record["deferrals"] + 1)
+        record.update(prev=ids[n - 1] if n else 0, next=ids[n + 1] if n + 1 < len(ids) else 0)
         store.put(state, instruction_key(record["id"]), record)
     queue = {"first": ids[0] if ids else 0, "last": ids[-1] if ids else 0, "count": len(ids),
              "amount": sum(r["amount"] for r in records)}
@@ -333,7 +380,8 @@ def _requeue(state, currency: str, records: list[dict]) -> dict:
 
 def close_cycle(state: Overlay, call: Call) -> dict:
     """Net the whole queue of a currency and settle what the gridlock rule
-    leaves, atomically. Work is bounded by `netting_queue_max` instructions."""
+    leaves, atomically; expire what it has dropped too many cycles in a row.
+    Work is bounded by `netting_queue_max` instructions."""
     currency = call.args["currency"]
     records = _queued_records(state, _queue(state, currency))
     if not records:
@@ -343,28 +391,56 @@ def close_cycle(state: Overlay, call: Call) -> dict:
     money.settle_net(state, currency, resolution.positions)
     number = bounded(cycles_count(state, currency) + 1, f"{currency} cycle count")
     removed_ids = {i.id for i in resolution.removed}
-    for record in records:
+    cycles_max = store.param(state, "netting_gridlock_cycles_max", PARAMETER_DEFAULTS["netting_gridlock_cycles_max"])
+    kept, expired = [], []
+    for record in records:  # queue order, which is id order
         if record["id"] not in removed_ids:
             record.update(status="settled", cycle=number, prev=0, next=0)
             store.put(state, instruction_key(record["id"]), record)
-    queue = _requeue(state, currency, [r for r in records if r["id"] in removed_ids])
-    summary = _record_cycle(state, call, currency, number, resolution)
+            continue
+        record["deferrals"] += 1
+        if record["deferrals"] < cycles_max:
+            kept.append(record)
+            continue
+        reason = f"gridlocked for {record['deferrals']} cycles"
+        record.update(status="expired", reason=reason, expired_cycle=number, prev=0, next=0)
+        store.put(state, instruction_key(record["id"]), record)
+        expired.append({"instruction": record["id"], "reason": reason})
+    queue = _requeue(state, currency, kept)
+    _recount_members(state, currency, records, kept)
+    summary = _record_cycle(state, call, currency, number, resolution, expired)
     return {**summary, "queued": queue["count"]}
 
 
-def _record_cycle(state, call: Call, currency: str, number: int, resolution: netting.Resolution) -> dict:
+def _recount_members(state, currency: str, before: list[dict], after: list[dict]) -> None:
+    """Set each payer's queued count and amount from what is still queued."""
+    still: dict[str, dict] = {}
+    for record in after:
+        mine = still.setdefault(record["payer"], {"count": 0, "amount": 0})
+        mine["count"] += 1
+        mine["amount"] += record["amount"]
+    for payer in sorted({r["payer"] for r in before}):
+        if payer in still:
+            store.put(state, member_queued_key(currency, payer), still[payer])
+        else:
+            state.delete(member_queued_key(currency, payer))
+
+
+def _record_cycle(state, call: Call, currency: str, number: int, resolution: netting.Resolution,
+                  expired: list[dict]) -> dict:
     """Write the cycle record and the finality record; return the cycle's summary."""
     settled_ids = [i.id for i in resolution.settled]
     summary = {"cycle": number, "currency": currency, "settled": settled_ids,
-               "removed": [i.id for i in resolution.removed], "positions": resolution.positions,
+               "removed": [i.id for i in resolution.removed], "expired": expired, "positions": resolution.positions,
                "gross_total": bounded(sum(i.amount for i in resolution.settled), "the gross total"),
                "net_total": bounded(sum(netting.net_debit(p) for p in resolution.positions.values()), "the net total")}
     store.put(state, cycle_key(currency, number), {
         **summary, "height": call.height, "timestamp_ms": call.timestamp_ms, "tx_hash": call.tx_hash,
         "closed_by": call.institution})
     store.put(state, cycles_key(currency), number)
-    money.record_finality(state, call, "netting", {"currency": currency, "cycle": number, "settled": settled_ids},
-                          [(iid, currency) for iid in resolution.positions])
+    details = {"currency": currency, "cycle": number, "settled": settled_ids,
+               "expired": [e["instruction"] for e in expired]}
+    money.record_finality(state, call, "netting", details, [(iid, currency) for iid in resolution.positions])
     return summary
 
 

@@ -1,11 +1,13 @@
 """Property tests for netting, idempotency keys, mint and burn through the
 executor.
 
-Hypothesis draws opening balances, net debit caps and a sequence of
-instruct / cancel / close_cycle / pay / mint / burn transactions (from any
-signer, some of them refused, some replayed) split into blocks. A model
-written independently of the contract predicts every receipt code, the
-balances, the supply and the queues; on top of that:
+Hypothesis draws opening balances, net debit caps, a per-member queue
+limit, the number of cycles gridlock may drop an instruction before it
+expires, and a sequence of instruct / cancel / close_cycle / pay / mint /
+burn transactions (from any signer, some of them refused, some replayed)
+split into blocks. A model written independently of the contract predicts
+every receipt code, the balances, the supply, the queues, each member's
+queued count and amount, and which instructions expire; on top of that:
 
 - money per currency is conserved except by mint and burn: the balances
   sum to `settlement/supply/<ccy>`, and no balance is ever negative;
@@ -40,6 +42,8 @@ ROLES = {"bank-a": ("validator", "member"), "bank-b": ("validator", "member"), "
 SIGNERS = tuple(ROLES)
 CURRENCIES = ("EUR", "USD")
 QUEUE_MAX = 6
+per_member_maxes = st.sampled_from((2, 3, QUEUE_MAX))  # QUEUE_MAX: one member may fill the queue
+gridlock_cycles_maxes = st.sampled_from((1, 2, 3, 10_000))  # 10,000: nothing expires in a run
 KEYS = {iid: key(f"{iid}/client") for iid in ROLES}
 TX_ROLES = {"pay": ("member", "validator"), "instruct": ("member", "validator"), "cancel": ("member", "validator"),
             "close_cycle": ("validator", "regulator"), "mint": ("regulator",), "burn": ("regulator",)}
@@ -118,7 +122,9 @@ def build_items(chain_id: bytes, plan: list[tuple]) -> list[Item]:
 class Model:
     """What settlement should do, written without the contract's code."""
 
-    def __init__(self, balances: dict, caps: dict) -> None:
+    def __init__(self, balances: dict, caps: dict, per_member_max: int, cycles_max: int) -> None:
+        self.per_member_max, self.cycles_max = per_member_max, cycles_max
+        self.deferrals: dict[int, int] = {}
         self.balances = {(iid, c): balances[iid][c] for iid in BANKS for c in CURRENCIES}
         self.supply = {c: sum(balances[iid][c] for iid in BANKS) for c in CURRENCIES}
         self.caps = {(iid, c): cap for iid in BANKS for c, cap in caps[iid].items()}
@@ -176,6 +182,8 @@ class Model:
             return "not_authorized"
         if not self._has((payer, currency), (payee, currency)):
             return "unknown_account"
+        if len([i for i in self.queues[currency] if i.payer == payer]) >= self.per_member_max:
+            return "member_queue_full"
         if len(self.queues[currency]) >= QUEUE_MAX:
             return "queue_full"
         if not self._claim(payer, args):
@@ -210,10 +218,17 @@ class Model:
             self.balances[iid, currency] = after[iid]
         for instruction in settled:
             self.instructions[instruction.id] = (instruction.payer, "settled")
-        self.queues[currency] = removed
+        expired = []
+        for instruction in removed:
+            self.deferrals[instruction.id] = self.deferrals.get(instruction.id, 0) + 1
+            if self.deferrals[instruction.id] >= self.cycles_max:
+                self.instructions[instruction.id] = (instruction.payer, "expired")
+                expired.append({"instruction": instruction.id,
+                                "reason": f"gridlocked for {self.deferrals[instruction.id]} cycles"})
+        self.queues[currency] = [i for i in removed if self.instructions[i.id][1] == "queued"]
         self.cycles[currency] += 1
         self.touched = sorted({(i.payer, currency) for i in settled} | {(i.payee, currency) for i in settled})
-        self.cycle_result = ([i.id for i in settled], [i.id for i in removed], opening)
+        self.cycle_result = ([i.id for i in settled], [i.id for i in removed], opening, expired)
         return "ok"
 
     def _limits(self, currency: str) -> dict[str, int]:
@@ -274,8 +289,9 @@ def check_block(state: DictState, model: Model, block: list[Item], result, caps:
 
 
 def check_cycle(output: dict, model: Model, caps: dict) -> None:
-    settled, removed, opening = model.cycle_result
-    assert (output["settled"], output["removed"]) == (settled, removed)
+    settled, removed, opening, expired = model.cycle_result
+    assert (output["settled"], output["removed"], output["expired"]) == (settled, removed, expired)
+    event(f"cycle: {'some' if expired else 'no'} instructions expired")
     event(f"cycle: {'some' if removed else 'no'} instructions deferred, {'some' if settled else 'none'} settled")
     currency = output["currency"]
     assert sum(output["positions"].values()) == 0
@@ -287,17 +303,20 @@ def check_cycle(output: dict, model: Model, caps: dict) -> None:
 
 
 @SETTINGS
-@given(opening_balances, net_debit_caps, st.lists(operations, min_size=10, max_size=40), st.data())
-def test_netting_invariants(balances, caps, plan, data):
+@given(opening_balances, net_debit_caps, per_member_maxes, gridlock_cycles_maxes,
+       st.lists(operations, min_size=10, max_size=40), st.data())
+def test_netting_invariants(balances, caps, per_member_max, cycles_max, plan, data):
+    parameters = {"netting_queue_max": QUEUE_MAX, "netting_queue_per_member_max": per_member_max,
+                  "netting_gridlock_cycles_max": cycles_max}
     genesis = parse_genesis(genesis_document(ROLES, chain_name="netting-props", currencies=CURRENCIES,
-                                             balances=balances, net_debit_caps=caps,
-                                             parameters={"netting_queue_max": QUEUE_MAX}))
+                                             balances=balances, net_debit_caps=caps, parameters=parameters))
     items = build_items(genesis.chain_id, plan)
     cuts = data.draw(st.lists(st.booleans(), min_size=len(items), max_size=len(items)), label="cuts")
     blocks = split_blocks(items, cuts)
 
     def run(check: bool):
-        state, executor, model, results = DictState(genesis_state(genesis)), Executor(), Model(balances, caps), []
+        state, executor, results = DictState(genesis_state(genesis)), Executor(), []
+        model = Model(balances, caps, per_member_max, cycles_max)
         for height, block in enumerate(blocks, start=1):
             result = executor.execute(state, BlockContext(genesis.chain_id, height, 1000 * height),
                                       [item.tx for item in block])
@@ -327,7 +346,11 @@ def check_state(state: DictState, model: Model) -> None:
     for currency in CURRENCIES:
         total = sum(v for (_, c), v in balances.items() if c == currency)
         assert total == settlement.supply(state, currency) == model.supply[currency]
-        assert [r["id"] for r in settlement.netting_queue(state, currency)] == [i.id for i in model.queues[currency]]
+        queue = model.queues[currency]
+        assert [r["id"] for r in settlement.netting_queue(state, currency)] == [i.id for i in queue]
+        for iid in BANKS:
+            mine = [i.amount for i in queue if i.payer == iid]
+            assert settlement.member_queued(state, currency, iid) == {"count": len(mine), "amount": sum(mine)}
         assert settlement.cycles_count(state, currency) == model.cycles[currency]
 
 

@@ -13,7 +13,7 @@ import pytest
 from conftest_crypto import ROLES, Chain
 from contracts import netting, settlement
 from contracts.executor import Executor, Receipt, nonce_key
-from contracts.genesis import genesis_state, parse_genesis
+from contracts.genesis import PARAMETER_DEFAULTS, genesis_state, parse_genesis
 from contracts.netting import Instruction
 from contracts.schema import AMOUNT_MAX
 from contracts.state import DictState
@@ -95,7 +95,7 @@ def test_three_banks_net_to_the_hand_computed_positions():
 
     close = ledger.run(A, "settlement.close_cycle", {"currency": "EUR"})
     assert close.ok
-    assert close.output == {"cycle": 1, "currency": "EUR", "settled": [1, 2, 3, 4], "removed": [],
+    assert close.output == {"cycle": 1, "currency": "EUR", "settled": [1, 2, 3, 4], "removed": [], "expired": [],
                             "positions": {A: -40, B: 10, C: 30}, "gross_total": 240, "net_total": 40,
                             "queued": 0}
     assert ledger.balances() == {A: 960, B: 510, C: 30}
@@ -109,7 +109,8 @@ def test_three_banks_net_to_the_hand_computed_positions():
     assert [settlement.instruction(ledger.state, i)["status"] for i in ids] == ["settled"] * 4
     assert settlement.instruction(ledger.state, 1)["cycle"] == 1
     final = settlement.finality(ledger.state, close.tx_hash)
-    assert final["kind"] == "netting" and final["details"] == {"currency": "EUR", "cycle": 1, "settled": ids}
+    assert final["kind"] == "netting" and final["details"] == {
+        "currency": "EUR", "cycle": 1, "settled": ids, "expired": []}
     assert final["balances_hash"] == expected_balances_hash([(A, "EUR", 960), (B, "EUR", 510), (C, "EUR", 30)])
     assert settlement.cycle(ledger.state, "EUR", 2) is None
     assert settlement.cycles_count(ledger.state, "USD") == 0
@@ -196,25 +197,29 @@ def test_currencies_have_separate_queues_and_cycles():
     assert settlement.cycles_count(ledger.state, "USD") == 0
 
 
-def test_colluding_members_cannot_push_a_cycle_past_the_largest_stored_integer():
+@pytest.mark.parametrize("per_member_max, codes", [
+    (None, ["member_queue_full"] * 4 + ["nothing_queued"]),  # the default share is a tenth of the amount bound
+    (10_000, ["ok", "member_queue_full", "queue_full", "queue_full", "ok"]),  # a share of it all: the queue bound
+])
+def test_colluding_members_cannot_push_a_cycle_past_the_largest_stored_integer(per_member_max, codes):
     """B and C hold nothing. Each instructs 2^62 to the other twice: the net
     positions are zero, so the cycle is feasible, but its gross total would
-    be 2^64, past what the canonical encoder can store. Refusing the
-    instructions that take the queue past AMOUNT_MAX keeps every total
-    bounded; the block executes and every receipt encodes."""
-    ledger = Ledger({A: {"EUR": 100}})
+    be 2^64, past what the canonical encoder can store (this halted every
+    node). Refusing the instructions that take a member's share or the
+    queue past AMOUNT_MAX keeps every total bounded; the block executes and
+    every receipt encodes."""
+    ledger = Ledger({A: {"EUR": 100}}, parameters=per_member_max and {"netting_queue_per_member_max": per_member_max})
     block = [ledger.sign(payer, "settlement.instruct", pay_args(payer, payee, AMOUNT_MAX))
              for payer, payee in ((B, C), (B, C), (C, B), (C, B))]
     block.append(ledger.sign("cb", "settlement.close_cycle", {"currency": "EUR"}))
-    result = ledger.chain.apply(block)  # raised EncodingError before: a halt on every node
-    codes = [r.code for r in result.receipts]
-    assert all(encoding.encode(r.to_wire()) == leaf for r, leaf in zip(result.receipts, result.receipt_leaves))
-    assert "ok" in codes[:4] and set(codes[:4]) - {"ok"} and set(codes[:4]) <= {"ok", "queue_full"}, codes
-    close = result.receipts[-1]
-    assert close.ok and close.output["gross_total"] <= AMOUNT_MAX
+    result = ledger.chain.apply(block)
+    assert [r.code for r in result.receipts] == codes
+    assert [encoding.encode(r.to_wire()) for r in result.receipts] == list(result.receipt_leaves)
     assert ledger.balances() == {A: 100, B: 0, C: 0}
-    record = settlement.cycle(ledger.state, "EUR", 1)
-    assert record["gross_total"] == close.output["gross_total"]
+    close = result.receipts[-1]
+    if close.ok:
+        assert close.output["removed"] == [1] and close.output["gross_total"] == 0
+        assert settlement.cycle(ledger.state, "EUR", 1)["gross_total"] == 0
 
 
 # --- instruct and cancel ------------------------------------------------------------
@@ -246,6 +251,82 @@ def test_the_queue_is_bounded_by_the_netting_queue_max_parameter():
     assert ledger.instruct(C, A, 1, "USD") == 3  # another currency has its own queue
     ledger.ok(A, "settlement.cancel", {"instruction": 1})
     assert ledger.instruct(C, A, 1) == 4
+
+
+def test_one_member_filling_its_own_share_of_the_queue_does_not_stop_another():
+    """With the default limits: A, holding nothing, queues as many
+    instructions as it may (each would gridlock forever); its next one is
+    refused as A's own limit, and B and C still queue theirs."""
+    assert PARAMETER_DEFAULTS["netting_queue_per_member_max"] < PARAMETER_DEFAULTS["netting_queue_max"]
+    ledger = Ledger({B: {"EUR": 10}})
+    share = PARAMETER_DEFAULTS["netting_queue_per_member_max"]
+    flood = [ledger.sign(A, "settlement.instruct", pay_args(A, B, 1)) for _ in range(share + 1)]
+    others = [ledger.sign(B, "settlement.instruct", pay_args(B, C, 1)),
+              ledger.sign(C, "settlement.instruct", pay_args(C, A, 1))]
+    receipts = ledger.chain.apply(flood + others).receipts
+    assert [r.code for r in receipts] == ["ok"] * share + ["member_queue_full", "ok", "ok"]
+    assert receipts[share].detail == f"{A} has {share} EUR instructions queued (max {share})"
+    assert settlement.member_queued(ledger.state, "EUR", A) == {"count": share, "amount": share}
+    assert settlement.member_queued(ledger.state, "EUR", B) == {"count": 1, "amount": 1}
+    assert ledger.instruct(A, B, 1, "USD")  # a share is per currency
+    ledger.ok(A, "settlement.cancel", {"instruction": 1})
+    assert ledger.instruct(A, B, 1)  # a place of its own came free
+
+
+def test_a_members_share_of_the_queued_amount_is_bounded_too():
+    """A share of the places is the same share of the amount a currency's
+    queue may hold (AMOUNT_MAX): one instruction of 2^62 cannot take it all."""
+    ledger = Ledger({}, parameters={"netting_queue_max": 4, "netting_queue_per_member_max": 1})
+    share = AMOUNT_MAX // 4
+    assert ledger.run(A, "settlement.instruct", pay_args(A, B, share + 1)).code == "member_queue_full"
+    ledger.instruct(A, B, share)
+    ledger.instruct(B, C, share)
+    ledger.instruct(C, A, share)
+    assert ledger.run(A, "settlement.instruct", pay_args(A, C, 1)).code == "member_queue_full"
+    assert settlement.netting_queue(ledger.state, "EUR")[-1]["amount"] == share
+
+
+def test_an_instruction_dropped_by_gridlock_in_n_consecutive_cycles_expires_at_the_nth():
+    """A holds nothing and instructs A->B 10 (#1); B instructs B->C 5 (#2)
+    with funds. Each cycle settles what it can and drops #1; with
+    netting_gridlock_cycles_max = 3, the third cycle that drops #1 expires
+    it: out of the queue, its record says why, the cycle record lists it."""
+    ledger = Ledger({B: {"EUR": 100}}, parameters={"netting_gridlock_cycles_max": 3})
+    ledger.instruct(A, B, 10)
+    for cycle in (1, 2):
+        ledger.instruct(B, C, 5)
+        output = ledger.ok(C, "settlement.close_cycle", {"currency": "EUR"})
+        assert (output["cycle"], output["removed"], output["expired"], output["queued"]) == (cycle, [1], [], 1)
+        assert settlement.instruction(ledger.state, 1)["deferrals"] == cycle
+    closing = ledger.run(C, "settlement.close_cycle", {"currency": "EUR"})
+    third = closing.output
+    assert (third["settled"], third["removed"], third["queued"]) == ([], [1], 0)
+    assert third["expired"] == [{"instruction": 1, "reason": "gridlocked for 3 cycles"}]
+    assert settlement.cycle(ledger.state, "EUR", 3)["expired"] == third["expired"]
+    record = settlement.instruction(ledger.state, 1)
+    assert (record["status"], record["reason"], record["expired_cycle"], record["deferrals"]) == (
+        "expired", "gridlocked for 3 cycles", 3, 3)
+    assert (record["prev"], record["next"]) == (0, 0)
+    final = settlement.finality(ledger.state, closing.tx_hash)
+    assert final["details"] == {"currency": "EUR", "cycle": 3, "settled": [], "expired": [1]}
+    assert settlement.netting_queue(ledger.state, "EUR") == []
+    assert settlement.member_queued(ledger.state, "EUR", A) == {"count": 0, "amount": 0}
+    assert ledger.run(A, "settlement.cancel", {"instruction": 1}).code == "not_queued"
+    assert ledger.balances() == {A: 0, B: 90, C: 10}
+
+
+def test_instructions_expire_in_queue_order_and_the_others_stay():
+    """#1 A->B 10 and #3 A->C 10 gridlock (A holds nothing); #2 B->C 1
+    settles. With expiry at the first drop, #1 and #3 both expire, in id
+    order, and the cycle still settles #2."""
+    ledger = Ledger({B: {"EUR": 1}}, parameters={"netting_gridlock_cycles_max": 1})
+    ledger.instruct(A, B, 10)
+    ledger.instruct(B, C, 1)
+    ledger.instruct(A, C, 10)
+    output = ledger.ok(C, "settlement.close_cycle", {"currency": "EUR"})
+    assert (output["settled"], output["removed"]) == ([2], [1, 3])
+    assert output["expired"] == [{"instruction": 1, "reason": "gridlocked for 1 cycles"},
+                                 {"instruction": 3, "reason": "gridlocked for 1 cycles"}]
 
 
 def test_cancel_unlinks_from_anywhere_in_the_queue_and_only_the_payer_may():
