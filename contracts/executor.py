@@ -3,19 +3,22 @@
 Per transaction: known chain, registered sender key, unused nonce, the
 stateless checks (`check_stateless`: known type, arguments that fit its
 schema), the contract switched on, permitted role, then the contract's
-apply in its own overlay. Any
-failure yields a receipt with an error code and changes nothing but the
-sender's nonce window (so a failed instruction can never be replayed later
-to succeed). No transaction can stop a block: an exception that contract
-code raises for one transaction, whatever its type, is that transaction's
+apply in its own overlay. Any failure yields a receipt with an error code
+and changes nothing but the sender's nonce window (so a failed instruction
+can never be replayed later to succeed).
+
+No transaction can stop a block: an exception that contract code raises
+for one transaction, whatever its type, is that transaction's
 `internal_error` receipt (detail: the exception's type, which is the same
 on every node; the message and traceback go to this node's log). Only
 MemoryError and RecursionError propagate and stop the node, because where
 they strike differs from machine to machine; the input limits keep them
 out of reach. The end-of-block hooks are our own code: their exceptions
-propagate. Replay protection is a sliding window of nonces per sender key,
-as in IPsec's anti-replay window: nonces need not arrive in order, each is
-used at most once, and the state per key stays bounded.
+propagate.
+
+Replay protection is a sliding window of nonces per sender key, as in
+IPsec's anti-replay window: nonces need not arrive in order, each is used
+at most once, and the state per key stays bounded.
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ A contract declares its transaction types: for each, the pure function that
 applies it, the roles allowed to send it, its argument schema, the checks
 across its arguments that need no state (`check`), and the other contracts
 it needs switched on. `apply` sees only arguments that passed the schema
-and `check`; the node can run both before a transaction reaches a block. A transaction type is named
-`<contract>.<operation>` (e.g. `settlement.pay`). `apply(state, call)`
-returns the receipt's output map (canonical values only) or raises
-ContractError; it must be deterministic: integers only, the block's height
-and timestamp for time, and sorted iteration.
+and `check`; the node can run both before a transaction reaches a block.
+A transaction type is named `<contract>.<operation>` (e.g.
+`settlement.pay`). `apply(state, call)` returns the receipt's output map
+(canonical values only) or raises ContractError; it must be deterministic:
+integers only, the block's height and timestamp for time, and sorted
+iteration.
 
 A contract may also name an end-of-block hook: `hook(state, height)` runs on
 the block's state after its last transaction and returns a `BlockEnd` (writes
