@@ -5,7 +5,10 @@ integers use the shortest form, byte strings are msgpack `bin`, text is
 UTF-8 `str`, and floats, extension types and non-string map keys do not
 exist. `decode` refuses anything that is not the canonical encoding of the
 value it holds, and anything over a size limit, so two nodes that accept the
-same bytes always hash and sign the same thing.
+same bytes always hash and sign the same thing. Given limits on nesting depth
+and on the number of elements, `decode` walks the headers first and refuses
+an input over either before it builds a single object, so bytes from a
+stranger cost time and memory in proportion to those limits, not to their size.
 """
 
 from __future__ import annotations
@@ -70,12 +73,24 @@ def decode_trusted(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
 
 
-def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT) -> Any:
-    """Decode canonical bytes; raise DecodeError for anything else."""
+def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT, *, depth_max: int = DEPTH_MAX,
+           elements_max: int | None = None) -> Any:
+    """Decode canonical bytes; raise DecodeError for anything else.
+
+    With `elements_max` (every value counts, the outermost and map keys
+    included) or a `depth_max` below DEPTH_MAX, the headers are scanned
+    first and an input over either limit is refused before any object is
+    built. Without them, the depth limit is DEPTH_MAX, checked on the built
+    value, and the number of elements is bounded only by `size_max`. (No
+    value deeper than DEPTH_MAX has a canonical form, so a larger
+    `depth_max` admits nothing more.)
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DecodeError("expected bytes")
     if len(data) > size_max:
         raise DecodeError(f"message of {len(data)} bytes exceeds limit of {size_max}")
+    if elements_max is not None or depth_max < DEPTH_MAX:
+        check_shape(data, depth_max, len(data) if elements_max is None else elements_max)
     try:
         value = msgpack.unpackb(
             data,
@@ -94,3 +109,78 @@ def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT) -> Any:
     if canonical != bytes(data):
         raise DecodeError("not canonical: bytes differ from the canonical encoding")
     return value
+
+
+# --- the shape of an encoding, read from its headers alone ------------------------
+
+_SKIP, _SIZED, _EXT, _ARRAY, _MAP = range(5)
+
+
+def _header_table() -> tuple:
+    """For each first byte, (kind, n): _SKIP, n more bytes; _SIZED, a payload
+    whose length is in the next n bytes; _EXT, the same plus a type byte;
+    _ARRAY or _MAP, n items, or with n < 0 a count in the next -n bytes.
+    None: no msgpack type starts with that byte."""
+    table: list = [None] * 256
+    for byte in range(256):
+        if byte <= 0x7F or byte >= 0xE0:
+            table[byte] = (_SKIP, 0)
+        elif byte <= 0x8F:
+            table[byte] = (_MAP, byte & 0x0F)
+        elif byte <= 0x9F:
+            table[byte] = (_ARRAY, byte & 0x0F)
+        elif byte <= 0xBF:
+            table[byte] = (_SKIP, byte & 0x1F)
+    fixed = {0xC0: 0, 0xC2: 0, 0xC3: 0, 0xCA: 4, 0xCB: 8, 0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1,
+             0xD1: 2, 0xD2: 4, 0xD3: 8, 0xD4: 2, 0xD5: 3, 0xD6: 5, 0xD7: 9, 0xD8: 17}
+    for byte, size in fixed.items():
+        table[byte] = (_SKIP, size)
+    for byte, width in {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}.items():
+        table[byte] = (_SIZED, width)
+    for byte, width in {0xC7: 1, 0xC8: 2, 0xC9: 4}.items():
+        table[byte] = (_EXT, width)
+    table[0xDC], table[0xDD] = (_ARRAY, -2), (_ARRAY, -4)
+    table[0xDE], table[0xDF] = (_MAP, -2), (_MAP, -4)
+    return tuple(table)
+
+
+_HEADERS = _header_table()
+
+
+def check_shape(data: bytes, depth_max: int, elements_max: int) -> int:
+    """Walk the msgpack headers of `data` without building any value; return
+    the number of elements (every value, map keys included), or raise
+    DecodeError if a value lies deeper than `depth_max` (the outermost value
+    is at depth 0), if there are more than `elements_max` elements, or if the
+    input ends inside a value. What the headers hold is left to `decode`."""
+    end, position, elements = len(data), 0, 0
+    unread = [1]  # per open container (and the outermost value), the items still to read
+    while unread:
+        if not unread[-1]:
+            unread.pop()
+            continue
+        unread[-1] -= 1
+        if position >= end:
+            raise DecodeError("malformed msgpack: input ends inside a value")
+        elements += 1
+        if elements > elements_max:
+            raise DecodeError(f"more than {elements_max} elements")
+        if len(unread) - 1 > depth_max:
+            raise DecodeError(f"nesting deeper than {depth_max}")
+        header = _HEADERS[data[position]]
+        if header is None:
+            raise DecodeError(f"malformed msgpack: no type starts with byte 0x{data[position]:02x}")
+        kind, size = header
+        position += 1
+        if kind == _SKIP:
+            position += size
+        elif kind == _SIZED or kind == _EXT:
+            length = int.from_bytes(data[position:position + size], "big")
+            position += size + length + (kind == _EXT)
+        else:
+            if size < 0:
+                width = -size
+                size = int.from_bytes(data[position:position + width], "big")
+                position += width
+            unread.append(size * 2 if kind == _MAP else size)
+    return elements

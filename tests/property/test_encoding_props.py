@@ -308,3 +308,58 @@ def test_default_size_limit_applies():
     with pytest.raises(DecodeError):
         decode(big)
     assert decode(big, size_max=len(big)) == b"x" * SIZE_MAX_DEFAULT
+
+
+# --- depth and element limits, checked before any object is built ------------
+
+def elements(value) -> int:
+    """Every value counts: containers, items, map keys."""
+    if isinstance(value, list):
+        return 1 + sum(elements(v) for v in value)
+    if isinstance(value, dict):
+        return 1 + sum(1 + elements(v) for v in value.values())
+    return 1
+
+
+def deepest(value, at: int = 0) -> int:
+    """The depth of the deepest value, the outermost at depth 0."""
+    children = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else []
+    return max([at, *(deepest(v, at + 1) for v in children)])
+
+
+@SETTINGS
+@given(values)
+def test_limits_are_inclusive_and_refuse_one_below(value):
+    assume(depth(value) <= DEPTH_MAX)
+    data = encode(value)
+    count, deepest_at = elements(value), deepest(value)
+    assert same(decode(data, depth_max=deepest_at, elements_max=count), value)
+    with pytest.raises(DecodeError, match="elements"):
+        decode(data, elements_max=count - 1)
+    if deepest_at:
+        with pytest.raises(DecodeError, match="deeper"):
+            decode(data, depth_max=deepest_at - 1)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.binary(max_size=200), st.integers(0, 4), st.integers(0, 50))
+def test_junk_with_limits_decodes_or_raises_decode_error(data, depth_max, elements_max):
+    try:
+        value = decode(data, depth_max=depth_max, elements_max=elements_max)
+    except DecodeError:
+        return
+    assert deepest(value) <= depth_max and elements(value) <= elements_max
+    assert encode(value) == data
+
+
+def test_an_element_heavy_input_is_refused_before_any_object_is_built(monkeypatch):
+    # 16 KB of empty lists in one list: 16k Python lists if it were unpacked.
+    heavy = b"\xdc" + (16_000).to_bytes(2, "big") + b"\x90" * 16_000
+    deep = b"\x91" * 16_000 + b"\xc0"
+    unpacked = []
+    monkeypatch.setattr(msgpack, "unpackb", lambda *a, **k: unpacked.append(a) or [])
+    with pytest.raises(DecodeError, match="more than 64 elements"):
+        decode(heavy, elements_max=64)
+    with pytest.raises(DecodeError, match="deeper than 8"):
+        decode(deep, depth_max=8, elements_max=64)
+    assert unpacked == []
