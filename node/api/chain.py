@@ -12,7 +12,7 @@ from aiohttp import web
 
 from contracts.tx import decode_tx
 from crypto import encoding
-from node.api.http import MSGPACK, NODE, BadRequest, error, int_param
+from node.api.http import MSGPACK, NODE, BadRequest, error, int_param, path_uint
 from node.audit import export
 from node.runtime.driver import Node
 from node.runtime.storage import StoredBlock
@@ -22,10 +22,7 @@ STATE_KEY_BYTES_MAX = 1024
 
 async def get_block(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
-    try:
-        height = int(request.match_info["height"])
-    except ValueError:
-        raise BadRequest("bad_parameter", "height must be an integer") from None
+    height = path_uint(request, "height")
     stored = node.ledger.block(height)
     if stored is None:
         return error(404, "not_found", f"no block at height {height}")

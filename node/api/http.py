@@ -17,6 +17,8 @@ log = logging.getLogger("consort.api")
 
 MSGPACK = "application/msgpack"
 NODE = web.AppKey("node", Node)
+UINT64_MAX = 2**64 - 1
+UINT_DIGITS_MAX = len(str(UINT64_MAX))
 ERROR_CODES_BY_STATUS = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}
 
 
@@ -49,12 +51,24 @@ async def json_errors(request: web.Request, handler):
         return error(500, "internal", f"{type(exc).__name__}")
 
 
-def int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
-    """Query parameter `name` as an integer in [0, maximum]; BadRequest otherwise."""
-    try:
-        value = int(request.query.get(name, default))
-    except ValueError:
-        raise BadRequest("bad_parameter", f"{name} must be an integer") from None
-    if not 0 <= value <= maximum:
+def parse_uint(text: str, name: str, maximum: int = UINT64_MAX) -> int:
+    """`text` as an integer in [0, maximum], written in ASCII digits only;
+    BadRequest otherwise. (`int()` also takes signs, spaces, underscores and
+    other scripts' digits, and "²".isdigit() is true while int("²") fails.)"""
+    if not (0 < len(text) <= UINT_DIGITS_MAX and text.isascii() and text.isdigit()):
+        raise BadRequest("bad_parameter", f"{name} must be a non-negative integer in decimal digits")
+    value = int(text)
+    if value > maximum:
         raise BadRequest("bad_parameter", f"{name} must be between 0 and {maximum}")
     return value
+
+
+def int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
+    """Query parameter `name` as an integer in [0, maximum]; BadRequest otherwise."""
+    text = request.query.get(name)
+    return default if text is None else parse_uint(text, name, maximum)
+
+
+def path_uint(request: web.Request, name: str) -> int:
+    """Path segment `name` as an integer of at most 64 bits; BadRequest otherwise."""
+    return parse_uint(request.match_info[name], name)

@@ -11,17 +11,13 @@ from aiohttp import web
 
 from contracts import assets, governance, settlement
 from contracts.executor import to_json_value
-from node.api.http import NODE
+from node.api.http import NODE, parse_uint
 
 
 def _reply(found, what: str) -> web.Response:
     if found is None:
         return web.json_response({"error": {"code": "not_found", "message": f"no such {what}"}}, status=404)
     return web.json_response(to_json_value(found))
-
-
-def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
 
 
 def receipt_finality(node, tx_hash: bytes) -> dict | None:
@@ -58,8 +54,7 @@ def routes() -> list[web.RouteDef]:
         return web.json_response({"height": height, "count": count, "latest": to_json_value(latest)})
 
     def cycle(node, state, height, params):
-        number = _int(params["number"])
-        return _reply(None if number is None else settlement.cycle(state, params["currency"], number), "cycle")
+        return _reply(settlement.cycle(state, params["currency"], parse_uint(params["number"], "number")), "cycle")
 
     def finality(node, state, height, params):
         """A state finality record (cycles, DvP, redemption, mint, burn), or a
@@ -76,8 +71,7 @@ def routes() -> list[web.RouteDef]:
         return web.json_response({"height": height, "open": to_json_value(governance.open_proposals(state, height))})
 
     def proposal(node, state, height, params):
-        number = _int(params["number"])
-        return _reply(None if number is None else governance.proposal(state, number), "proposal")
+        return _reply(governance.proposal(state, parse_uint(params["number"], "number")), "proposal")
 
     def validators(node, state, height, params):
         return web.json_response({"height": height, "validators": to_json_value(governance.validators(state)),

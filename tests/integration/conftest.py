@@ -13,6 +13,7 @@ import pytest
 
 from contracts.tx import sign_tx
 from crypto.keys import read_key_file
+from api_node import open_api
 from fixtures import wait_until
 from node.client import ConsortClient
 from node.devtools.cluster import LocalCluster
@@ -49,6 +50,13 @@ def cluster(tmp_path):
         local.start_all()
         asyncio.run(local.wait_ready())
         yield local
+
+
+@pytest.fixture
+async def api(tmp_path):
+    """One in-process node behind its client API (api_node.Api)."""
+    async with open_api(tmp_path) as node_api:
+        yield node_api
 
 
 class Payer:

@@ -3,88 +3,11 @@ gets a clear 4xx JSON error and changes nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
-import socket
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
-
-from contracts.tx import sign_tx
+from api_node import MSGPACK
 from crypto import encoding
-from crypto.keys import KeyPair, read_key_file
-from node.api.app import make_app
-from node.runtime.config import load_config
-from node.devtools.consortium import create_consortium
-from node.runtime.driver import Node, open_node
-
-MSGPACK = {"Content-Type": "application/msgpack"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def api(tmp_path):
-    directory = tmp_path / "consortium"
-    create_consortium(directory, institutions=1, base_port=free_port(), opening_balance=1_000_000,
-                      clients_per_institution=2)
-    genesis_path = directory / "genesis.json"
-    genesis = json.loads(genesis_path.read_text())
-    auditor_key = KeyPair.generate()
-    genesis["institutions"].append({"id": "auditor-x", "roles": ["auditor"],
-                                    "client_keys": [auditor_key.public_key.hex()]})
-    genesis["institutions"].append({"id": "bank-other", "roles": ["member"], "balances": {"EUR": 500}})
-    genesis_path.write_text(json.dumps(genesis))
-    config_path = directory / "bank-alpha" / "node.json"
-    config = json.loads(config_path.read_text())
-    config["limits"] = {"request_bytes_max": 64 * 1024, "batch_txs_max": 50}
-    config_path.write_text(json.dumps(config))
-    node = open_node(load_config(config_path))
-    consensus = asyncio.create_task(node.consensus_loop())
-    client = TestClient(TestServer(make_app(node), host="127.0.0.1"))
-    await client.start_server()
-    signer = read_key_file(directory / "bank-alpha" / "client-0.key").signer()
-    yield Api(client, node, signer, auditor_key.signer())
-    await client.close()
-    consensus.cancel()
-    await asyncio.gather(consensus, return_exceptions=True)
-    await node.close()
-
-
-@dataclasses.dataclass
-class Api:
-    client: TestClient
-    node: Node
-    signer: object
-    auditor: object
-    nonce: int = 0
-
-    def pay(self, amount: int = 100, payer: str = "bank-alpha", payee: str = "bank-other",
-            signer=None, nonce: int | None = None):
-        if nonce is None:
-            self.nonce += 1
-            nonce = self.nonce
-        return sign_tx(signer or self.signer, self.node.genesis.chain_id, nonce, "settlement.pay",
-                       {"from": payer, "to": payee, "currency": "EUR", "amount": amount})
-
-    async def submit(self, txs, wait: bool = True):
-        body = encoding.encode([tx.wire() for tx in txs])
-        params = {"wait": "commit", "timeout_ms": "5000"} if wait else {}
-        response = await self.client.post("/v1/txs", data=body, headers=MSGPACK, params=params)
-        return response.status, await response.json()
-
-    async def balances(self) -> dict:
-        response = await self.client.get("/v1/accounts")
-        return {a["institution"]: a["balance"] for a in (await response.json())["accounts"]}
-
-    async def height(self) -> int:
-        response = await self.client.get("/v1/status")
-        return (await response.json())["height"]
+from crypto.keys import KeyPair
 
 
 async def test_payment_commits_and_receipt_is_queryable(api):
