@@ -7,6 +7,7 @@ Every error is JSON: {"error": {"code": ..., "message": ..., "problems": [...]}}
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from aiohttp import web
@@ -49,6 +50,29 @@ async def json_errors(request: web.Request, handler):
     except Exception as exc:  # our bug: report it, keep serving
         log.exception("internal error on %s", request.path)
         return error(500, "internal", f"{type(exc).__name__}")
+
+
+def _short_int(text: str) -> int:
+    if len(text) > UINT_DIGITS_MAX:
+        raise ValueError(f"an integer of more than {UINT_DIGITS_MAX} digits")
+    return int(text)
+
+
+def json_body(body: bytes, elements_max: int) -> object:
+    """The JSON document in `body`; BadRequest("malformed") if it is not JSON,
+    holds more than about `elements_max` values (counted, before parsing, as
+    the brackets, braces, commas and colons it holds, an upper bound), nests
+    deeper than the parser's recursion limit, or holds an integer of more
+    digits than a 64-bit one has."""
+    structure = sum(body.count(mark) for mark in (b"[", b"{", b",", b":"))
+    if structure >= elements_max:
+        raise BadRequest("malformed", f"a JSON body here holds at most {elements_max} values")
+    try:
+        return json.loads(body, parse_int=_short_int)
+    except RecursionError:
+        raise BadRequest("malformed", "JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise BadRequest("malformed", f"body is not JSON: {str(exc)[:200]}") from None
 
 
 def parse_uint(text: str, name: str, maximum: int = UINT64_MAX) -> int:

@@ -12,18 +12,19 @@ A batch is admitted whole or refused whole (400 malformed or bad signature,
 from __future__ import annotations
 
 import asyncio
-import json
 
 from aiohttp import web
 
 from contracts.tx import TxError, tx_from_json
 from crypto import encoding
-from node.api.http import MSGPACK, NODE, BadRequest, error, int_param
+from node.api.http import MSGPACK, NODE, BadRequest, error, int_param, json_body
 from node.runtime.admission import Rejected
 from node.runtime.driver import Node
 
 WAIT_TIMEOUT_MS_DEFAULT = 30_000
 TX_HASH_SIZE = 32
+JSON_TX_VALUES_MAX = 2048          # one transaction in JSON, its {"$bytes": hex} wrappers included
+JSON_BATCH_VALUES_MAX = 128 * 1024  # a JSON batch: 5000 payments hold about 105k; send more as msgpack
 
 
 def parse_batch(request: web.Request, body: bytes, single: bool) -> list:
@@ -38,10 +39,7 @@ def parse_batch(request: web.Request, body: bytes, single: bool) -> list:
         if type(items) is not list or not all(type(i) is bytes for i in items):
             raise BadRequest("malformed", "a msgpack batch is a list of transaction byte strings")
         return items
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest("malformed", f"body is not JSON: {exc}") from None
+    document = json_body(body, JSON_TX_VALUES_MAX if single else JSON_BATCH_VALUES_MAX)
     if single:
         items = [document]
     elif type(document) is dict and type(document.get("txs")) is list:

@@ -4,9 +4,42 @@ here is input that once answered 500 or flooded the log."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from api_node import assert_refused
+from api_node import assert_refused, open_api
+
+INT_STR_DIGITS_MAX = 4300  # Python's limit on converting a decimal string to int
+
+
+@pytest.mark.parametrize("route", ["/v1/tx", "/v1/txs"])
+@pytest.mark.parametrize("depth", [1_000, 30_000])  # 30k: within the 64 KiB body limit
+async def test_deeply_nested_json_is_refused(api, route, depth):
+    nested = "[" * depth + "]" * depth
+    for body in (nested, f'{{"txs": [{{"args": {{"a": {nested}}}}}]}}'):
+        response = await api.client.post(route, data=body, headers={"Content-Type": "application/json"})
+        await assert_refused(response, 400, "malformed")
+    assert await api.height() == 0
+
+
+async def test_json_integer_beyond_the_conversion_limit_is_refused(api):
+    huge = "9" * (INT_STR_DIGITS_MAX + 1)
+    document = {**api.pay().to_json(), "nonce": 0}
+    body = json.dumps(document).replace('"nonce": 0', f'"nonce": {huge}')
+    await assert_refused(await api.client.post("/v1/tx", data=body), 400, "malformed")
+    await assert_refused(await api.client.post("/v1/txs", data=f'{{"txs": [{huge}]}}'), 400, "malformed")
+
+
+@pytest.mark.parametrize("route, count", [("/v1/tx", 3_000), ("/v1/txs", 200_000)])
+async def test_element_heavy_json_is_refused_before_parsing(tmp_path, route, count, monkeypatch):
+    body = '{"txs": [' + ",".join(["[]"] * count) + "]}"
+    async with open_api(tmp_path, limits={"request_bytes_max": 1024 * 1024}) as api:
+        parsed = []
+        real_loads = json.loads
+        monkeypatch.setattr(json, "loads", lambda *a, **k: parsed.append(a) or real_loads(*a, **k))
+        await assert_refused(await api.client.post(route, data=body), 400, "malformed")
+        assert parsed == []
 
 
 @pytest.mark.parametrize("height", [str(2**64), str(2**64 - 1 + 10**30), "9" * 5000])
