@@ -57,13 +57,16 @@ def block_json(stored: StoredBlock) -> dict:
 
 
 async def get_export(request: web.Request) -> web.StreamResponse:
-    """The chain (or heights from..to) as an export stream."""
+    """The chain (or heights from..to) as an export stream; HEAD gets the headers only."""
     node: Node = request.app[NODE]
     tip = node.ledger.tip.height
     first = int_param(request, "from", 1, max(tip, 1))
     last = int_param(request, "to", tip, tip)
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     await response.prepare(request)
+    if request.method == "HEAD":
+        await response.write_eof()
+        return response
     await response.write(export.MAGIC)
     await response.write(export.frame(["chain", node.genesis.chain_id]))
     for height in range(max(first, 1), last + 1):

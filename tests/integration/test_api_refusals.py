@@ -5,6 +5,7 @@ here is input that once answered 500 or flooded the log."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -60,3 +61,14 @@ async def test_path_numbers_are_ascii_digits_within_64_bits(api, path, number):
 async def test_query_numbers_are_ascii_digits(api, number):
     response = await api.client.get(f"/v1/tx/{'00' * 32}", params={"wait_ms": number})
     await assert_refused(response, 400, "bad_parameter")
+
+
+async def test_head_on_the_export_stream_answers_headers_only(api, caplog):
+    await api.submit([api.pay(1)])
+    with caplog.at_level(logging.DEBUG):
+        response = await api.client.head("/v1/export")
+        assert response.status == 200
+        assert await response.read() == b""
+        get = await api.client.get("/v1/export")
+        assert get.status == 200 and len(await get.read()) > 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
