@@ -31,6 +31,11 @@ class BadRequest(Exception):
         self.code = code
 
 
+def caller(request: web.Request) -> str:
+    """Who is asking, for per-caller limits: the remote address for now."""
+    return request.remote or ""
+
+
 def error(status: int, code: str, message: str, **extra) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
 

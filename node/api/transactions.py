@@ -6,7 +6,8 @@
     GET  /v1/tx/{hash}         receipt, ?wait_ms=N to wait for commitment
 
 A batch is admitted whole or refused whole (400 malformed or bad signature,
-403 unknown key, 409 replay, 413 too large, 503 busy).
+403 unknown key, 409 replay, 413 too large, 503 busy). Waiting requests are
+bounded per caller as well as in all: 429 when a caller has too many.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from contracts.tx import TxError, tx_from_json
 from crypto import encoding
-from node.api.http import MSGPACK, NODE, BadRequest, error, int_param, json_body
+from node.api.http import MSGPACK, NODE, BadRequest, caller, error, int_param, json_body
 from node.runtime.admission import Rejected
 from node.runtime.driver import Node
 
@@ -63,6 +64,8 @@ async def submit(request: web.Request, single: bool) -> web.Response:
         raise BadRequest("bad_batch", f"a batch holds 1 to {limits.batch_txs_max} transactions")
     wait = request.query.get("wait") == "commit"
     timeout_ms = int_param(request, "timeout_ms", WAIT_TIMEOUT_MS_DEFAULT, limits.wait_ms_max)
+    if wait and not node.waiters.room(caller(request), len(items)):
+        return too_many_waiters()
     try:
         admitted = node.submit(items)
     except Rejected as exc:
@@ -72,13 +75,19 @@ async def submit(request: web.Request, single: bool) -> web.Response:
     hashes = [tx.hash.hex() for tx in admitted]
     if not wait:
         return web.json_response({"accepted": hashes}, status=202)
-    receipts = await wait_for_receipts(node, [tx.hash for tx in admitted], timeout_ms)
+    receipts = await wait_for_receipts(node, [tx.hash for tx in admitted], timeout_ms, caller(request))
     done = all(r is not None for r in receipts)
     return web.json_response({"accepted": hashes, "receipts": receipts}, status=200 if done else 202)
 
 
-async def wait_for_receipts(node: Node, hashes: list[bytes], timeout_ms: int) -> list:
-    futures = [node.waiters.add(h) for h in hashes]
+def too_many_waiters() -> web.Response:
+    return error(429, "too_many_waiters", "too many of your requests are waiting for receipts; retry later")
+
+
+async def wait_for_receipts(node: Node, hashes: list[bytes], timeout_ms: int, who: str) -> list:
+    """The receipts of `hashes` once all are in or after `timeout_ms`
+    (None for each still missing, also for one no waiter was left for)."""
+    futures = [node.waiters.add(h, who) for h in hashes]
     try:
         pending = [f for f in futures if f is not None]
         if pending:
@@ -88,7 +97,7 @@ async def wait_for_receipts(node: Node, hashes: list[bytes], timeout_ms: int) ->
     finally:
         for h, f in zip(hashes, futures):
             if f is not None:
-                node.waiters.discard(h, f)
+                node.waiters.discard(h, f, who)
 
 
 def receipt_json(node: Node, tx_hash: bytes, found=None) -> dict | None:
@@ -119,7 +128,9 @@ async def get_tx(request: web.Request) -> web.Response:
     wait_ms = int_param(request, "wait_ms", 0, node.config.limits.wait_ms_max)
     receipt = receipt_json(node, tx_hash)
     if receipt is None and wait_ms:
-        receipt = (await wait_for_receipts(node, [tx_hash], wait_ms))[0]
+        if not node.waiters.room(caller(request)):
+            return too_many_waiters()
+        receipt = (await wait_for_receipts(node, [tx_hash], wait_ms, caller(request)))[0]
     if receipt is not None:
         return web.json_response({"status": "committed", "receipt": receipt})
     if tx_hash in node.pending:

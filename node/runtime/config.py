@@ -41,6 +41,7 @@ class Limits:
     peer_queue_max: int = 10_000
     wait_ms_max: int = 60_000
     waiters_max: int = 200_000
+    waiters_per_caller_max: int = 20_000
     connect_timeout_ms: int = 2000
     handshake_timeout_ms: int = 2000
     send_timeout_ms: int = 5000

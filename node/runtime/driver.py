@@ -52,33 +52,45 @@ class ConsensusFailure(RuntimeError):
 
 
 class ReceiptWaiters:
-    """Futures waiting for transactions to commit, bounded in number."""
+    """Futures waiting for transactions to commit, bounded in number, in all
+    and per caller (so one caller cannot use up everyone's). A waiter counts
+    from `add` until its `discard`, which every waiter gets once, resolved or not."""
 
-    def __init__(self, waiters_max: int) -> None:
+    def __init__(self, waiters_max: int, per_caller_max: int) -> None:
         self.waiters_max = waiters_max
+        self.per_caller_max = per_caller_max
         self.count = 0
+        self.by_caller: dict[str, int] = {}  # callers with a waiter: at most waiters_max
         self.futures: dict[bytes, list[asyncio.Future]] = {}
 
-    def add(self, tx_hash: bytes) -> asyncio.Future | None:
-        if self.count >= self.waiters_max:
+    def room(self, caller: str, count: int = 1) -> bool:
+        """Whether `caller` may add `count` waiters now."""
+        return (self.count + count <= self.waiters_max
+                and self.by_caller.get(caller, 0) + count <= self.per_caller_max)
+
+    def add(self, tx_hash: bytes, caller: str) -> asyncio.Future | None:
+        if not self.room(caller):
             return None
         future = asyncio.get_running_loop().create_future()
         self.futures.setdefault(tx_hash, []).append(future)
         self.count += 1
+        self.by_caller[caller] = self.by_caller.get(caller, 0) + 1
         return future
 
-    def discard(self, tx_hash: bytes, future: asyncio.Future) -> None:
+    def discard(self, tx_hash: bytes, future: asyncio.Future, caller: str) -> None:
         futures = self.futures.get(tx_hash)
         if futures and future in futures:
             futures.remove(future)
-            self.count -= 1
             if not futures:
                 del self.futures[tx_hash]
+        self.count -= 1
+        left = self.by_caller.pop(caller) - 1
+        if left:
+            self.by_caller[caller] = left
 
     def resolve(self, height: int, receipts: tuple[Receipt, ...]) -> None:
         for index, receipt in enumerate(receipts):
             for future in self.futures.pop(receipt.tx_hash, ()):
-                self.count -= 1
                 if not future.done():
                     future.set_result((height, index, receipt))
 
@@ -94,7 +106,7 @@ class Node:
         self.verifier = TxVerifier(self.genesis.chain_id)
         self.admission = Admission(self.verifier, ledger)
         self.inbox: asyncio.Queue = asyncio.Queue(config.limits.inbox_max)
-        self.waiters = ReceiptWaiters(config.limits.waiters_max)
+        self.waiters = ReceiptWaiters(config.limits.waiters_max, config.limits.waiters_per_caller_max)
         self.pending: dict[bytes, float] = {}
         self.timers = Timers(self._wake)
         checks = PeerChecks(is_member=lambda key: key in ledger.node_keys().values(),

@@ -4,12 +4,17 @@ here is input that once answered 500 or flooded the log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 
+import aiohttp
 import pytest
 
-from api_node import assert_refused, open_api
+from api_node import MSGPACK, assert_refused, open_api
+from crypto import encoding
+from fixtures import wait_until
 
 INT_STR_DIGITS_MAX = 4300  # Python's limit on converting a decimal string to int
 
@@ -72,3 +77,33 @@ async def test_head_on_the_export_stream_answers_headers_only(api, caplog):
         get = await api.client.get("/v1/export")
         assert get.status == 200 and len(await get.read()) > 0
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_one_caller_cannot_use_up_the_receipt_waiters(tmp_path):
+    # 127.0.0.1 waits on random hashes as long as it may; a caller from
+    # 127.0.0.2 (the test client's own address, then another one: both are
+    # loopback, the node still listens on 127.0.0.1 only) still gets its
+    # receipts with wait=commit, and the flooder is told it is over its share.
+    waiters_max, per_caller_max = 8, 4
+    async with open_api(tmp_path, limits={"waiters_max": waiters_max,
+                                          "waiters_per_caller_max": per_caller_max}) as api:
+        flood = [asyncio.create_task(api.client.get(f"/v1/tx/{os.urandom(32).hex()}", params={"wait_ms": "30000"}))
+                 for _ in range(waiters_max)]
+        try:
+            refused = await wait_until(lambda: [t for t in flood if t.done()], 5.0, "the flooder's refusals")
+            await wait_until(lambda: api.node.waiters.count == per_caller_max, 5.0, "the flooder's waiters")
+            assert len(refused) == waiters_max - per_caller_max
+            for task in refused:
+                await assert_refused(task.result(), 429, "too_many_waiters")
+            connector = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+            async with aiohttp.ClientSession(connector=connector) as other:
+                tx = api.pay(7)
+                async with other.post(api.client.make_url("/v1/txs"), data=encoding.encode([tx.wire()]),
+                                      headers=MSGPACK, params={"wait": "commit", "timeout_ms": "5000"}) as response:
+                    assert response.status == 200, await response.text()
+                    assert (await response.json())["receipts"][0]["code"] == "ok"
+        finally:
+            for task in flood:
+                task.cancel()
+            await asyncio.gather(*flood, return_exceptions=True)
+        await wait_until(lambda: api.node.waiters.count == 0, 5.0, "the waiters of cancelled requests released")
