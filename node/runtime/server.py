@@ -3,7 +3,9 @@
 The HTTP routes come from the caller (`make_app`, the API's), so the
 runtime does not depend on the API; the runtime adds its own peer route.
 SIGTERM or SIGINT stops the node cleanly; a failure in the consensus task
-stops the whole node (exit 1) rather than letting it limp on.
+stops the whole node (exit 1) rather than letting it limp on. A request
+aiohttp's parser refuses (the client's fault) is one short DEBUG line, not
+an ERROR with a traceback; our own bugs stay at ERROR.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 from typing import Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from node.runtime.config import NodeConfig
 from node.runtime.driver import ConsensusFailure, Node, open_node
@@ -22,10 +25,38 @@ log = logging.getLogger("consort.server")
 
 PEER_PATH = "/v1/peer"
 SHUTDOWN_TIMEOUT_S = 1.0
+AIOHTTP_SERVER_LOGGER = "aiohttp.server"
+REFUSAL_TEXT_CHARS_MAX = 120
+
+
+class RefusedRequestFilter(logging.Filter):
+    """Turns aiohttp's log of a request its parser refused (malformed request
+    line or header: an HttpProcessingError with a 4xx code, logged at ERROR
+    with a traceback) into one short line at DEBUG, dropped unless DEBUG is
+    on. Every other record passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        refused = record.exc_info[1] if record.exc_info else None
+        if not isinstance(refused, HttpProcessingError) or not 400 <= refused.code < 500:
+            return True
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        record.msg, record.args = "refused request from %s: %d %s", (
+            remote, refused.code, " ".join(refused.message.split())[:REFUSAL_TEXT_CHARS_MAX])
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        record.exc_info = record.exc_text = None
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_refused_requests() -> None:
+    """Install RefusedRequestFilter on aiohttp's server logger (once)."""
+    logger = logging.getLogger(AIOHTTP_SERVER_LOGGER)
+    if not any(isinstance(f, RefusedRequestFilter) for f in logger.filters):
+        logger.addFilter(RefusedRequestFilter())
 
 
 async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
                 ready: asyncio.Event | None = None) -> int:
+    quiet_refused_requests()
     node = open_node(config)
     app = make_app(node)
     app.router.add_get(PEER_PATH, node.inbound.handle)

@@ -12,7 +12,7 @@ import os
 import aiohttp
 import pytest
 
-from api_node import MSGPACK, assert_refused, open_api
+from api_node import MSGPACK, assert_refused, open_api, served_node
 from crypto import encoding
 from fixtures import wait_until
 
@@ -107,3 +107,47 @@ async def test_one_caller_cannot_use_up_the_receipt_waiters(tmp_path):
                 task.cancel()
             await asyncio.gather(*flood, return_exceptions=True)
         await wait_until(lambda: api.node.waiters.count == 0, 5.0, "the waiters of cancelled requests released")
+
+
+LOG_LINE_CHARS_MAX = 200
+
+
+@pytest.mark.parametrize("raw", [
+    b"GARBAGE\r\n\r\n",
+    b"GET /v1/status HTTP/1.1 trailing\r\nHost: x\r\n\r\n",
+    b"GET /v1/status HTTP/7.5\r\nHost: x\r\n\r\n",
+    b"GET /v1/status HTTP/1.1\r\nHost: x\r\nNo colon in this header\r\n\r\n",
+    b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",
+    b"GET /v1/status HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+], ids=["method", "request-line", "version", "header", "header-too-long", "content-length"])
+async def test_malformed_http_gets_4xx_and_at_most_one_short_quiet_log_line(tmp_path, caplog, raw):
+    async with served_node(tmp_path) as config:
+        with caplog.at_level(logging.DEBUG):
+            caplog.clear()
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(config.host, config.port), 5)
+            try:
+                writer.write(raw)
+                await writer.drain()
+                status_line = await asyncio.wait_for(reader.readline(), 5)
+            finally:
+                writer.close()
+                await writer.wait_closed()
+            await asyncio.sleep(0)  # let the server finish with the connection
+            records = [r for r in caplog.records if r.name.startswith("aiohttp")]
+    assert status_line.startswith((b"HTTP/1.0 4", b"HTTP/1.1 4")), status_line
+    assert len(records) <= 1, [r.getMessage() for r in records]
+    for record in records:
+        message = record.getMessage()
+        assert record.levelno < logging.ERROR and record.exc_info is None, (record.levelname, message)
+        assert "\n" not in message and len(message) <= LOG_LINE_CHARS_MAX, message
+
+
+async def test_our_own_bug_is_a_500_logged_at_error_with_its_traceback(api, caplog, monkeypatch):
+    def broken(tx_hash):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(api.node.ledger, "receipt", broken)
+    with caplog.at_level(logging.INFO):
+        await assert_refused(await api.client.get(f"/v1/tx/{'00' * 32}"), 500, "internal")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None
