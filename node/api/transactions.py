@@ -19,7 +19,7 @@ from aiohttp import web
 from contracts.tx import TxError, tx_from_json
 from crypto import encoding
 from node.api.http import MSGPACK, NODE, BadRequest, caller, error, int_param, json_body
-from node.runtime.admission import Rejected
+from node.runtime.admission import Busy, Rejected
 from node.runtime.driver import Node
 
 WAIT_TIMEOUT_MS_DEFAULT = 30_000
@@ -67,11 +67,11 @@ async def submit(request: web.Request, single: bool) -> web.Response:
     if wait and not node.waiters.room(caller(request), len(items)):
         return too_many_waiters()
     try:
-        admitted = node.submit(items)
+        admitted = await node.submit(items)
     except Rejected as exc:
         return error(exc.status, exc.problems[0]["code"], str(exc), problems=exc.problems)
-    except asyncio.QueueFull:
-        return error(503, "busy", "the node's queue is full; retry later")
+    except Busy as exc:
+        return error(503, "busy", str(exc))
     hashes = [tx.hash.hex() for tx in admitted]
     if not wait:
         return web.json_response({"accepted": hashes}, status=202)

@@ -1,20 +1,51 @@
-"""Admission of client transactions: decode, signature, sender, replay checks.
+"""Admission of client transactions, cheapest checks first, signatures last.
 
-A batch is admitted whole or not at all: any bad transaction refuses the
-batch with the index and reason of each problem, and nothing changes.
-Verified transactions are cached by their wire bytes, so a transaction a
-node checked on submission is not checked again when it comes back in a
-block.
+For each transaction, in this order:
+
+    1. size and shape: at most TX_SIZE_MAX bytes, a body nested at most
+       TX_DEPTH_MAX deep with at most TX_ELEMENTS_MAX values (read from the
+       msgpack headers before anything is built), then decoded; the chain;
+    2. the contracts' stateless checks (the marked place in `_check`);
+    3. a registered sender key;
+    4. the sender's nonce window;
+    5. duplicates: in the batch, pending here, being verified, or committed;
+    6. room among the pending and the transactions being verified;
+    7. the signature, on worker threads in chunks (pynacl's C calls release
+       the GIL, so chunks verify in parallel and the event loop keeps serving).
+
+A client batch is admitted whole or refused whole, with the index and
+reason of each problem. A peer's FORWARD gets the same checks, transaction
+by transaction: the bad ones are dropped. Admitted transactions are pending
+until they commit or expire, and the pending set is the only cache of
+checked transactions (a refused one leaves nothing behind): the block
+applier reuses a pending transaction instead of checking it again.
+Transactions in a primary's proposal are checked for decoding, chain and
+signature only, as every replica checks them before it votes.
+
+Must not import the API: `Rejected` and `Busy` carry what it answers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Callable
 
 from contracts.executor import nonce_status
 from contracts.genesis import client_key_key
-from contracts.tx import Transaction, TxError, decode_tx
+from contracts.tx import TX_SIZE_MAX, Transaction, TxError, decode_tx
+from crypto import encoding
 from node.runtime.ledger import Ledger
+
+log = logging.getLogger("consort.admission")
+
+TX_DEPTH_MAX = 8          # the deepest value in a transaction body ([chain, sender, nonce, type, args])
+TX_ELEMENTS_MAX = 512     # values in a transaction body, map keys included
+CHECK_CHUNK_TXS = 256     # transactions checked between two yields to the event loop
+SIGNATURE_CHUNK_TXS = 64  # transactions one worker verifies in one go
 
 STATUS_BY_CODE = {
     "malformed": 400, "wrong_chain": 400, "bad_signature": 400, "duplicate_in_batch": 400,
@@ -42,69 +73,244 @@ class Rejected(Exception):
         return STATUS_BY_CODE.get(self.problems[0]["code"], 400)
 
 
-class TxVerifier:
-    """Decodes and signature-checks transactions, remembering the good ones."""
+class Busy(Exception):
+    """No room now (pending, being verified, or the driver's queue): retry later."""
 
-    def __init__(self, chain_id: bytes, cache_max: int = 300_000) -> None:
-        self.chain_id = chain_id
-        self.cache_max = cache_max
-        self.cache: dict[bytes, Transaction] = {}
 
-    def check_wire(self, raw: bytes) -> Transaction:
-        tx = self.cache.get(raw)
-        if tx is not None:
-            return tx
-        try:
-            tx = decode_tx(raw)
-        except TxError as exc:
-            raise AdmissionError("malformed", str(exc)) from None
-        return self.check(tx, raw)
+def problem(index: int, exc: AdmissionError) -> dict:
+    return {"index": index, "code": exc.code, "message": str(exc)}
 
-    def check(self, tx: Transaction, raw: bytes | None = None) -> Transaction:
-        raw = tx.wire() if raw is None else raw
-        if raw in self.cache:
-            return self.cache[raw]
-        if tx.chain_id != self.chain_id:
-            raise AdmissionError("wrong_chain", "transaction is for another chain")
-        if not tx.signature_valid():
-            raise AdmissionError("bad_signature", "signature does not verify for the sender key")
-        if len(self.cache) >= self.cache_max:
-            for stale in list(self.cache)[: self.cache_max // 4]:
-                del self.cache[stale]
-        self.cache[raw] = tx
-        return tx
+
+class PendingTxs:
+    """Transactions admitted here and not yet committed, oldest first, by hash
+    and by wire bytes; at most `txs_max` of them and `bytes_max` wire bytes.
+    One leaves when it commits (`pop`, by the block applier) or `ttl_s` after
+    its admission (`expire`)."""
+
+    def __init__(self, txs_max: int, bytes_max: int, ttl_s: float) -> None:
+        self.txs_max = txs_max
+        self.bytes_max = bytes_max
+        self.ttl_s = ttl_s
+        self.admitted_at: dict[bytes, tuple[bytes, float]] = {}  # hash -> (wire, monotonic time)
+        self.by_wire: dict[bytes, Transaction] = {}
+        self.size = 0
+
+    def __len__(self) -> int:
+        return len(self.admitted_at)
+
+    def __contains__(self, tx_hash: bytes) -> bool:
+        return tx_hash in self.admitted_at
+
+    def room(self, count: int, size: int) -> bool:
+        return len(self.admitted_at) + count <= self.txs_max and self.size + size <= self.bytes_max
+
+    def add(self, tx: Transaction, wire: bytes, moment: float) -> None:
+        if tx.hash in self.admitted_at:
+            return
+        self.admitted_at[tx.hash] = (wire, moment)
+        self.by_wire[wire] = tx
+        self.size += len(wire)
+
+    def pop(self, tx_hash: bytes, default=None):
+        """Forget a transaction (it committed); its wire bytes, or `default`."""
+        entry = self.admitted_at.pop(tx_hash, None)
+        if entry is None:
+            return default
+        del self.by_wire[entry[0]]
+        self.size -= len(entry[0])
+        return entry[0]
+
+    def expire(self, now: float) -> None:
+        horizon = now - self.ttl_s
+        while self.admitted_at:
+            tx_hash, (_, moment) = next(iter(self.admitted_at.items()))
+            if moment > horizon:
+                break
+            self.pop(tx_hash)
+
+
+def decode_wire(raw: bytes) -> Transaction:
+    """Step 1 for wire bytes: size and shape on the headers, then decode."""
+    if len(raw) > TX_SIZE_MAX:
+        raise AdmissionError("malformed", f"a transaction is at most {TX_SIZE_MAX} bytes")
+    try:
+        outer = encoding.decode(raw, TX_SIZE_MAX, depth_max=1, elements_max=3)
+        if type(outer) is list and len(outer) == 2 and type(outer[0]) is bytes:
+            encoding.check_shape(outer[0], TX_DEPTH_MAX, TX_ELEMENTS_MAX)
+        return decode_tx(raw)
+    except (encoding.DecodeError, TxError) as exc:
+        raise AdmissionError("malformed", str(exc)) from None
+
+
+def shaped(tx: Transaction) -> Transaction:
+    """Step 1 for a transaction parsed from JSON: the same shape limits."""
+    try:
+        encoding.check_shape(tx.body, TX_DEPTH_MAX, TX_ELEMENTS_MAX)
+    except encoding.DecodeError as exc:
+        raise AdmissionError("malformed", str(exc)) from None
+    return tx
+
+
+def _signature_failures(txs: list[Transaction]) -> list[int]:
+    """Run on a worker thread: the indexes of the transactions whose signature fails."""
+    return [index for index, tx in enumerate(txs) if not tx.signature_valid()]
 
 
 @dataclass(slots=True)
 class Admission:
-    verifier: TxVerifier
+    chain_id: bytes
     ledger: Ledger
+    pending: PendingTxs
+    workers: Executor
+    verifying_max: int                                    # transactions being verified at once
+    verifying: set[bytes] = field(default_factory=set)    # their hashes
+    forwards_dropped: int = 0   # forwarded transactions not admitted: refused, known already, or no room
 
-    def admit(self, txs: list[Transaction | bytes], pending: set[bytes] | dict) -> list[Transaction]:
-        """Check every transaction; raise Rejected listing all problems."""
-        admitted: list[Transaction] = []
-        problems: list[dict] = []
-        seen: set = set()
-        for index, item in enumerate(txs):
-            try:
-                tx = self.verifier.check_wire(item) if isinstance(item, bytes) else self.verifier.check(item)
-                self._check_ledger(tx, pending)
-                if tx.hash in seen or (tx.sender, tx.nonce) in seen:
-                    raise AdmissionError("duplicate_in_batch", "transaction appears twice in the batch")
-                seen.update((tx.hash, (tx.sender, tx.nonce)))
-                admitted.append(tx)
-            except AdmissionError as exc:
-                problems.append({"index": index, "code": exc.code, "message": str(exc)})
+    @property
+    def cache(self) -> dict[bytes, Transaction]:
+        """Checked transactions by wire bytes: the pending ones."""
+        return self.pending.by_wire
+
+    # ------------------------------------------------------------ client batches
+
+    async def admit(self, items: list[Transaction | bytes],
+                    enqueue: Callable[[tuple[bytes, ...]], None]) -> list[Transaction]:
+        """Check a batch, hand its wire bytes to `enqueue` (which may raise
+        Busy) and keep it pending; raise Rejected or Busy and keep nothing."""
+        self.pending.expire(time.monotonic())
+        txs, problems = await self._checked(items)
         if problems:
             raise Rejected(problems)
-        return admitted
+        wires = self._reserve_batch(txs)
+        try:
+            failed = await self._signature_failures(txs)
+            if failed:
+                raise Rejected([problem(i, AdmissionError(
+                    "bad_signature", "signature does not verify for the sender key")) for i in failed])
+            enqueue(tuple(wires))
+            moment = time.monotonic()
+            for tx, wire in zip(txs, wires):
+                self.pending.add(tx, wire, moment)
+        finally:
+            self.verifying.difference_update(tx.hash for tx in txs)
+        return txs
 
-    def _check_ledger(self, tx: Transaction, pending) -> None:
-        storage = self.ledger.storage
-        if storage.state_get(client_key_key(tx.sender)) is None:
+    async def _checked(self, items: list) -> tuple[list[Transaction], list[dict]]:
+        """Steps 1 to 4 for every item, yielding to the event loop between chunks."""
+        txs, problems = [], []
+        for index, item in enumerate(items):
+            if index and index % CHECK_CHUNK_TXS == 0:
+                await asyncio.sleep(0)
+            try:
+                tx = decode_wire(item) if isinstance(item, bytes) else shaped(item)
+                self._check(tx)
+                txs.append(tx)
+            except AdmissionError as exc:
+                problems.append(problem(index, exc))
+        return txs, problems
+
+    def _check(self, tx: Transaction) -> None:
+        """Steps 1 (the chain) to 4 for a decoded transaction."""
+        if tx.chain_id != self.chain_id:
+            raise AdmissionError("wrong_chain", "transaction is for another chain")
+        # ---- the contracts' stateless checks (check_stateless: unknown types, arguments that
+        # ---- do not fit the schema) go HERE: after decoding, before the registered-sender check.
+        if self.ledger.storage.state_get(client_key_key(tx.sender)) is None:
             raise AdmissionError("unknown_sender", "sender key is not registered to any institution")
-        if tx.hash in pending or storage.tx_location(tx.hash) is not None:
-            raise AdmissionError("duplicate", f"transaction {tx.hash.hex()} was already submitted")
         code = nonce_status(self.ledger.view, tx.sender, tx.nonce)
         if code is not None:
+            if self.ledger.storage.tx_location(tx.hash) is not None:  # a retry: say it committed
+                raise AdmissionError("duplicate", f"transaction {tx.hash.hex()} is already committed")
             raise AdmissionError(code, f"nonce {tx.nonce} of this sender is already used or too old")
+
+    def _duplicate(self, tx: Transaction) -> AdmissionError | None:
+        """Step 5 against what this node holds or is verifying."""
+        if tx.hash in self.pending or tx.hash in self.verifying or \
+                self.ledger.storage.tx_location(tx.hash) is not None:
+            return AdmissionError("duplicate", f"transaction {tx.hash.hex()} was already submitted")
+        return None
+
+    def _reserve_batch(self, txs: list[Transaction]) -> list[bytes]:
+        """Steps 5 and 6 for a whole batch, then mark it as being verified;
+        the batch's wire bytes. Synchronous, so no other batch slips between
+        the checks and the mark."""
+        problems, seen = [], set()
+        for index, tx in enumerate(txs):
+            found = self._duplicate(tx)
+            if found is None and (tx.hash in seen or (tx.sender, tx.nonce) in seen):
+                found = AdmissionError("duplicate_in_batch", "transaction appears twice in the batch")
+            seen.update((tx.hash, (tx.sender, tx.nonce)))
+            if found is not None:
+                problems.append(problem(index, found))
+        if problems:
+            raise Rejected(problems)
+        wires = [tx.wire() for tx in txs]
+        self._make_room(len(txs), sum(map(len, wires)))
+        self.verifying.update(tx.hash for tx in txs)
+        return wires
+
+    def _make_room(self, count: int, size: int) -> None:
+        if not self.pending.room(count + len(self.verifying), size):
+            raise Busy(f"this node holds as many pending transactions as it may ({self.pending.txs_max})")
+        if len(self.verifying) + count > self.verifying_max:
+            raise Busy("this node is verifying as many transactions as it may; retry later")
+
+    async def _signature_failures(self, txs: list[Transaction]) -> list[int]:
+        """Step 7: the indexes whose signature fails, verified in chunks on the workers."""
+        loop = asyncio.get_running_loop()
+        starts = range(0, len(txs), SIGNATURE_CHUNK_TXS)
+        found = await asyncio.gather(*(loop.run_in_executor(
+            self.workers, _signature_failures, txs[start:start + SIGNATURE_CHUNK_TXS]) for start in starts))
+        return [start + index for start, failed in zip(starts, found) for index in failed]
+
+    # ------------------------------------------------------------ from peers
+
+    async def admit_forwarded(self, raws: tuple[bytes, ...]) -> tuple[bytes, ...]:
+        """The wire bytes of the forwarded transactions that pass every check,
+        now pending here; the others are dropped (and counted)."""
+        self.pending.expire(time.monotonic())
+        txs, problems = await self._checked(list(raws))
+        fresh, seen = [], set()
+        for tx in txs:
+            if self._duplicate(tx) is None and tx.hash not in seen:
+                seen.add(tx.hash)
+                fresh.append(tx)
+        wires = [tx.wire() for tx in fresh]
+        room = self.pending.txs_max - len(self.pending) - len(self.verifying)
+        room = max(0, min(room, self.verifying_max - len(self.verifying)))
+        fresh, wires = fresh[:room], wires[:room]
+        self.verifying.update(tx.hash for tx in fresh)
+        try:
+            failed = set(await self._signature_failures(fresh))
+            moment, admitted = time.monotonic(), []
+            for index, (tx, wire) in enumerate(zip(fresh, wires)):
+                if index not in failed and self.pending.room(1, len(wire)):
+                    self.pending.add(tx, wire, moment)
+                    admitted.append(wire)
+        finally:
+            self.verifying.difference_update(tx.hash for tx in fresh)
+        self.forwards_dropped += len(raws) - len(admitted)
+        if len(admitted) < len(raws):
+            log.debug("forward: %d of %d transactions dropped (%d malformed or refused, %d bad signatures)",
+                      len(raws) - len(admitted), len(raws), len(problems), len(failed))
+        return tuple(admitted)
+
+    async def check_proposed(self, raws: tuple[bytes, ...]) -> str | None:
+        """Why a transaction in a proposal is invalid (decoding, chain or
+        signature), or None; pending transactions are known good."""
+        txs = []
+        for index, raw in enumerate(raws):
+            if index and index % CHECK_CHUNK_TXS == 0:
+                await asyncio.sleep(0)
+            if raw in self.pending.by_wire:
+                continue
+            try:
+                tx = decode_tx(raw)
+            except TxError as exc:
+                return f"invalid transaction: {exc}"
+            if tx.chain_id != self.chain_id:
+                return "invalid transaction: it is for another chain"
+            txs.append(tx)
+        if await self._signature_failures(txs):
+            return "invalid transaction: signature does not verify for the sender key"
+        return None

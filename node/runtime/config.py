@@ -42,6 +42,10 @@ class Limits:
     wait_ms_max: int = 60_000
     waiters_max: int = 200_000
     waiters_per_caller_max: int = 20_000
+    pending_txs_max: int = 100_000                 # admitted, not yet committed
+    pending_bytes_max: int = 256 * 1024 * 1024     # their wire bytes
+    verifying_txs_max: int = 20_000                # transactions whose signatures are being verified
+    worker_threads: int = 4                        # verify signatures and read the store off the event loop
     connect_timeout_ms: int = 2000
     handshake_timeout_ms: int = 2000
     send_timeout_ms: int = 5000

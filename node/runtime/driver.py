@@ -2,7 +2,8 @@
 
 Peer frames are decoded and authenticated where they arrive (`inbound`),
 then queued (bounded, with backpressure on the socket). Client batches are
-admitted by the API and queued without waiting (a full queue answers 503).
+admitted (`admission`: cheap checks first, signatures on the worker threads)
+and queued without waiting (a full queue answers 503).
 Timers queue `TimerFired`. The consensus task steps the replica and
 performs its effects in order; a delivered block is applied to LevelDB in
 one synced batch before the replica hears `Executed`.
@@ -17,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 from consensus.config import ReplicaConfig
 from consensus.events import (
@@ -28,7 +30,7 @@ from consensus.snapshot import ReplicaSnapshot
 from contracts.executor import Receipt
 from crypto import keys
 from crypto.keys import read_key_file
-from node.runtime.admission import Admission, TxVerifier
+from node.runtime.admission import Admission, Busy, PendingTxs
 from node.runtime.config import ConfigError, NodeConfig
 from node.runtime.inbound import InboundPeers, PeerChecks
 from node.runtime.ledger import Ledger
@@ -103,15 +105,18 @@ class Node:
         self.storage = ledger.storage
         self.peers = peers
         self.replica = self._replica(signer)
-        self.verifier = TxVerifier(self.genesis.chain_id)
-        self.admission = Admission(self.verifier, ledger)
-        self.inbox: asyncio.Queue = asyncio.Queue(config.limits.inbox_max)
-        self.waiters = ReceiptWaiters(config.limits.waiters_max, config.limits.waiters_per_caller_max)
-        self.pending: dict[bytes, float] = {}
+        limits = config.limits
+        self.workers = ThreadPoolExecutor(limits.worker_threads, thread_name_prefix="consort-worker")
+        self.pending = PendingTxs(limits.pending_txs_max, limits.pending_bytes_max, PENDING_TTL_S)
+        self.admission = Admission(self.genesis.chain_id, ledger, self.pending, self.workers,
+                                   limits.verifying_txs_max)
+        self.verifier = self.admission  # the block applier reuses self.verifier.cache: the pending transactions
+        self.inbox: asyncio.Queue = asyncio.Queue(limits.inbox_max)
+        self.waiters = ReceiptWaiters(limits.waiters_max, limits.waiters_per_caller_max)
         self.timers = Timers(self._wake)
         checks = PeerChecks(is_member=lambda key: key in ledger.node_keys().values(),
                             history=lambda: self.replica.history,
-                            verifier=self.verifier, storage=self.storage, reply=peers.send)
+                            admission=self.admission, storage=self.storage, reply=peers.send)
         self.inbound = InboundPeers(self.genesis.chain_id, signer, config.limits, checks, self.inbox)
         self.committed_txs = 0
 
@@ -129,23 +134,17 @@ class Node:
 
     # ------------------------------------------------------------ inputs
 
-    def submit(self, txs: list) -> list:
-        """Admit a batch and queue it for consensus; raises Rejected or QueueFull."""
-        self._expire_pending()
-        admitted = self.admission.admit(txs, self.pending)
-        self.inbox.put_nowait(ClientRequests(tuple(tx.wire() for tx in admitted)))
-        moment = time.monotonic()
-        for tx in admitted:
-            self.pending[tx.hash] = moment
-        return admitted
+    async def submit(self, txs: list) -> list:
+        """Admit a batch and queue it for consensus; raises Rejected or Busy."""
+        if self.inbox.full():
+            raise Busy("the node's queue is full; retry later")
+        return await self.admission.admit(txs, self._queue_requests)
 
-    def _expire_pending(self) -> None:
-        horizon = time.monotonic() - PENDING_TTL_S
-        while self.pending:
-            tx_hash, moment = next(iter(self.pending.items()))
-            if moment > horizon:
-                break
-            del self.pending[tx_hash]
+    def _queue_requests(self, wires: tuple[bytes, ...]) -> None:
+        try:
+            self.inbox.put_nowait(ClientRequests(wires))
+        except asyncio.QueueFull:
+            raise Busy("the node's queue is full; retry later") from None
 
     # ------------------------------------------------------ consensus task
 
@@ -213,6 +212,7 @@ class Node:
     async def close(self) -> None:
         self.timers.close()
         await self.peers.close()
+        self.workers.shutdown(wait=True, cancel_futures=True)  # no worker may still read the store
         self.storage.close()
 
 

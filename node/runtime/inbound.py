@@ -3,8 +3,9 @@ decoded, authenticated and turned into an event for the driver's inbox.
 
 Signatures are checked here, before an event reaches the replica: votes
 against the validator set in force, fetched blocks against their commit
-certificates, and every transaction a proposal or forward carries. A
-FETCH-BLOCKS request is served from storage here too, without the driver.
+certificates, and every transaction a proposal carries. A forward's
+transactions go through admission like a client's (the bad ones dropped).
+A FETCH-BLOCKS request is served from storage here too, without the driver.
 A refused message is logged and dropped; nothing a peer sends raises.
 """
 
@@ -27,7 +28,7 @@ from consensus.messages import (
 )
 from consensus.validators import ValidatorHistory
 from crypto import encoding, keys
-from node.runtime.admission import AdmissionError, TxVerifier
+from node.runtime.admission import Admission
 from node.runtime.config import Limits
 from node.runtime.peers import AUTH_DOMAIN, HEARTBEAT_S, HandshakeError, auth_bytes, handshake_message, unpack_frame
 from node.runtime.storage import Storage
@@ -45,7 +46,7 @@ class PeerChecks:
 
     is_member: Callable[[bytes], bool]             # a node key of this chain's membership
     history: Callable[[], ValidatorHistory]        # the sets the replica knows, the one in force last
-    verifier: TxVerifier
+    admission: Admission
     storage: Storage
     reply: Callable[[bytes, bytes], None]          # send bytes to a peer on our outbound link
 
@@ -115,11 +116,11 @@ class InboundPeers:
             except MessageError as exc:
                 log.warning("bad message from %s: %s", peer_key.hex()[:8], exc)
                 continue
-            event = self.admit(peer_key, message)
+            event = await self.admit(peer_key, message)
             if event is not None:
                 await self.inbox.put(event)
 
-    def admit(self, peer_key: bytes, message):
+    async def admit(self, peer_key: bytes, message):
         """The event a verified peer message becomes, or None (logged) if refused."""
         history = self.checks.history()
         sender = history.current.index(peer_key)
@@ -129,11 +130,14 @@ class InboundPeers:
         if isinstance(message, Blocks):
             entries = verify_fetched(message.entries, history)
             return CertifiedBlocks(sender, entries) if entries else None
+        if isinstance(message, Forward):
+            txs = await self.checks.admission.admit_forwarded(message.txs)
+            if not txs:
+                return None
+            return ClientRequests(txs) if sender < 0 else PeerMessage(sender, Forward(txs))
         if sender < 0:
-            if isinstance(message, Forward) and self._check_txs(message) is None:
-                return ClientRequests(message.txs)
             return None
-        problem = authenticate(message, sender, history) or self._check_txs(message)
+        problem = authenticate(message, sender, history) or await self._check_proposed(message)
         if problem is not None:
             log.warning("rejected %s from replica %d: %s", type(message).__name__, sender, problem)
             return None
@@ -152,19 +156,10 @@ class InboundPeers:
                 break
         self.checks.reply(peer_key, encode_message(Blocks(tuple(entries))))
 
-    def _check_txs(self, message) -> str | None:
-        """Why a transaction a proposal or forward carries is invalid, or None."""
+    async def _check_proposed(self, message) -> str | None:
+        """Why a transaction a proposal carries is invalid, or None."""
         if isinstance(message, PrePrepare):
-            txs = message.block.txs
-        elif isinstance(message, NewView) and message.pre_prepare is not None:
-            txs = message.pre_prepare.block.txs
-        elif isinstance(message, Forward):
-            txs = message.txs
-        else:
-            return None
-        for raw in txs:
-            try:
-                self.checks.verifier.check_wire(raw)
-            except AdmissionError as exc:
-                return f"invalid transaction: {exc}"
+            return await self.checks.admission.check_proposed(message.block.txs)
+        if isinstance(message, NewView) and message.pre_prepare is not None:
+            return await self.checks.admission.check_proposed(message.pre_prepare.block.txs)
         return None

@@ -27,7 +27,7 @@ class RecordingInbound(InboundPeers):
     def __init__(self, signer, received: asyncio.Queue) -> None:
         checks = PeerChecks(is_member=lambda key: key in VALIDATORS,
                             history=lambda: ValidatorHistory.of(ValidatorSet(CHAIN_ID, VALIDATORS)),
-                            verifier=None, storage=None, reply=lambda key, message: None)
+                            admission=None, storage=None, reply=lambda key, message: None)
         super().__init__(CHAIN_ID, signer, Limits(), checks, asyncio.Queue())
         self.received = received
 
