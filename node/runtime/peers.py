@@ -125,10 +125,12 @@ class PeerLinks:
             delay = min(delay * 2, RECONNECT_DELAY_S_MAX)
 
     async def _dial(self, key: bytes, url: str) -> None:
-        timeout = aiohttp.ClientWSTimeout(ws_close=self.limits.connect_timeout_ms / 1000)
-        async with self._session.ws_connect(
-            url + "/v1/peer", timeout=timeout, heartbeat=HEARTBEAT_S, max_msg_size=FRAME_SIZE_MAX,
-        ) as ws:
+        limits = self.limits
+        async with asyncio.timeout(limits.connect_timeout_ms / 1000):  # the connection and websocket upgrade
+            ws = await self._session.ws_connect(
+                url + "/v1/peer", timeout=aiohttp.ClientWSTimeout(ws_close=limits.send_timeout_ms / 1000),
+                heartbeat=HEARTBEAT_S, max_msg_size=FRAME_SIZE_MAX)
+        async with ws:
             await asyncio.wait_for(self._handshake(ws, key), self.limits.handshake_timeout_ms / 1000)
             self.outbound_up[key] = True
             log.info("link to %s up", url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -106,3 +107,28 @@ def test_frames_round_trip_and_truncated_frames_are_refused():
     for broken in (frame[:-1], frame[:3], b"\x00\x00\x00\x00", b"\x00\x00\x00\x05ab"):
         with pytest.raises(ValueError):
             unpack_frame(broken)
+
+
+async def test_connecting_to_a_peer_that_never_answers_times_out(monkeypatch):
+    # A socket that accepts and then says nothing: each dial must give up
+    # after connect_timeout_ms (aiohttp's own default waits 300 s).
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await reader.read()  # until the dialler gives up
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    dialler = PeerLinks(CHAIN_ID, KEYS[1].signer(), {VALIDATORS[0]: f"http://127.0.0.1:{port}"},
+                        Limits(connect_timeout_ms=100))
+    await dialler.start()
+    try:
+        await wait_until(lambda: dialler.dial_failures >= 2, 5.0, "two dials that timed out")
+        assert len(accepted) >= 2 and not dialler.outbound_up[VALIDATORS[0]]
+    finally:
+        await dialler.close()
+        for writer in accepted:
+            writer.close()
+        listener.close()
+        await listener.wait_closed()
