@@ -80,6 +80,7 @@ class PeerLinks:
         self.outbound_up = {key: False for key in self.peers}
         self.dropped = 0
         self.dial_failures = 0
+        self.send_failures = 0
         self._tasks: list[asyncio.Task] = []
         self._session: aiohttp.ClientSession | None = None
 
@@ -125,22 +126,53 @@ class PeerLinks:
             delay = min(delay * 2, RECONNECT_DELAY_S_MAX)
 
     async def _dial(self, key: bytes, url: str) -> None:
+        """One link: connect (within connect_timeout_ms), the handshake (within
+        handshake_timeout_ms), then send until the link fails either way."""
         limits = self.limits
-        async with asyncio.timeout(limits.connect_timeout_ms / 1000):  # the connection and websocket upgrade
+        async with asyncio.timeout(limits.connect_timeout_ms / 1000):
             ws = await self._session.ws_connect(
                 url + "/v1/peer", timeout=aiohttp.ClientWSTimeout(ws_close=limits.send_timeout_ms / 1000),
                 heartbeat=HEARTBEAT_S, max_msg_size=FRAME_SIZE_MAX)
-        async with ws:
-            await asyncio.wait_for(self._handshake(ws, key), self.limits.handshake_timeout_ms / 1000)
+        try:
+            await asyncio.wait_for(self._handshake(ws, key), limits.handshake_timeout_ms / 1000)
             self.outbound_up[key] = True
             log.info("link to %s up", url)
-            sender = asyncio.create_task(self._send_loop(ws, self.queues[key]))
-            try:
-                async for _ in ws:
-                    pass  # nothing is expected on a dialled link; this reads pings and close
-            finally:
-                sender.cancel()
-                await asyncio.gather(sender, return_exceptions=True)
+            await self._run_link(ws, self.queues[key], url)
+        finally:
+            await self._close(ws)
+
+    async def _run_link(self, ws, queue: asyncio.Queue, url: str) -> None:
+        """Send from `queue` and read pings and the close, until either ends:
+        a send that fails or times out closes the link (to be dialled again),
+        so no link stays up with nobody sending on it."""
+        sender = asyncio.create_task(self._send_loop(ws, queue))
+        reader = asyncio.create_task(self._read_until_closed(ws))
+        try:
+            await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sender, reader):
+                task.cancel()
+            await asyncio.gather(sender, reader, return_exceptions=True)
+        failure = None if sender.cancelled() else sender.exception()
+        if failure is None:
+            return
+        if not isinstance(failure, (TimeoutError, ConnectionError, aiohttp.ClientError)):
+            raise failure  # our bug
+        self.send_failures += 1
+        log.info("link to %s: send failed (%s); dialling again", url, type(failure).__name__)
+
+    @staticmethod
+    async def _read_until_closed(ws) -> None:
+        async for _ in ws:
+            pass  # nothing is expected on a dialled link; this reads pings and the close
+
+    async def _close(self, ws) -> None:
+        """Close the link, waiting at most send_timeout_ms for the peer's answer."""
+        try:
+            async with asyncio.timeout(self.limits.send_timeout_ms / 1000):
+                await ws.close()
+        except (TimeoutError, aiohttp.ClientError, ConnectionError):
+            pass  # aiohttp has dropped the connection
 
     async def _send_loop(self, ws, queue: asyncio.Queue) -> None:
         while True:

@@ -109,6 +109,43 @@ def test_frames_round_trip_and_truncated_frames_are_refused():
             unpack_frame(broken)
 
 
+STUCK = b"this send never completes"
+
+
+async def test_a_send_that_times_out_closes_the_link_and_redials(server, monkeypatch):
+    # The first send of a frame holding STUCK hangs, as a send to a peer that
+    # stopped reading does; the link must not stay "up" with nobody sending.
+    receiver, url, received = server
+    real_send = aiohttp.ClientWebSocketResponse.send_bytes
+    stuck: list = []
+
+    async def send_bytes(ws, data, *args, **kwargs):
+        if STUCK in data and not stuck:
+            stuck.append(ws)
+            await asyncio.Event().wait()
+        return await real_send(ws, data, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.ClientWebSocketResponse, "send_bytes", send_bytes)
+    dialler = PeerLinks(CHAIN_ID, KEYS[1].signer(), {VALIDATORS[0]: url}, Limits(send_timeout_ms=100))
+    await dialler.start()
+    try:
+        await wait_until(lambda: dialler.outbound_up[VALIDATORS[0]], 5.0, "the link to validator 0")
+        dialler.send(VALIDATORS[0], STUCK)
+        await wait_until(lambda: stuck, 5.0, "the send that hangs")
+        dialler.send(VALIDATORS[0], b"after")
+        arrived: list[bytes] = []
+
+        async def after_arrived() -> bool:
+            while not received.empty():
+                arrived.extend(unpack_frame((await received.get())[1]))
+            return b"after" in arrived
+
+        await wait_until(after_arrived, 5.0, "the message sent after the stuck one")
+        assert STUCK not in arrived and dialler.send_failures == 1
+    finally:
+        await dialler.close()
+
+
 async def test_connecting_to_a_peer_that_never_answers_times_out(monkeypatch):
     # A socket that accepts and then says nothing: each dial must give up
     # after connect_timeout_ms (aiohttp's own default waits 300 s).
