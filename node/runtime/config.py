@@ -48,6 +48,7 @@ class Limits:
     worker_threads: int = 4                        # verify signatures and read the store off the event loop
     connect_timeout_ms: int = 2000
     handshake_timeout_ms: int = 2000
+    inbound_handshakes_max: int = 64               # inbound peer sockets not yet authenticated
     send_timeout_ms: int = 5000
 
 

@@ -30,7 +30,10 @@ from consensus.validators import ValidatorHistory
 from crypto import encoding, keys
 from node.runtime.admission import Admission
 from node.runtime.config import Limits
-from node.runtime.peers import AUTH_DOMAIN, HEARTBEAT_S, HandshakeError, auth_bytes, handshake_message, unpack_frame
+from node.runtime.peers import (
+    AUTH_DOMAIN, FRAME_LENGTH_BYTES, HEARTBEAT_S, PIECE_BYTES_MAX, FrameAssembler, HandshakeError, auth_bytes,
+    receive_handshake, unpack_frame,
+)
 from node.runtime.storage import Storage
 
 log = logging.getLogger("consort.peers")
@@ -60,37 +63,66 @@ class InboundPeers:
         self.checks = checks
         self.inbox = inbox
         self.up: dict[bytes, int] = {}
+        self.handshaking = 0  # sockets not yet authenticated: at most limits.inbound_handshakes_max
         self.refused = 0
 
     # ------------------------------------------------------------ the link
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        """The /v1/peer websocket: handshake, then frames until the peer leaves."""
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=FRAME_SIZE_MAX)
-        await ws.prepare(request)
-        try:
-            peer_key = await asyncio.wait_for(self._handshake(ws), self.limits.handshake_timeout_ms / 1000)
-        except (HandshakeError, asyncio.TimeoutError, encoding.DecodeError, TypeError, ValueError) as exc:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The /v1/peer websocket: handshake, then frames until the peer leaves.
+        Beyond inbound_handshakes_max sockets in their handshake, 503; until
+        the handshake is done, no websocket message above PIECE_BYTES_MAX is
+        read (and the handshake's own are far smaller)."""
+        if self.handshaking >= self.limits.inbound_handshakes_max:
             self.refused += 1
-            log.warning("refused peer from %s: %s", request.remote, exc)
-            await ws.close(code=HANDSHAKE_REFUSED_CODE, message=str(exc)[:CLOSE_REASON_BYTES_MAX].encode())
+            log.debug("refused peer from %s: %d sockets in their handshake", request.remote, self.handshaking)
+            return web.Response(status=503, text="too many peer links in their handshake")
+        self.handshaking += 1
+        try:
+            ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=PIECE_BYTES_MAX + 1,
+                                       timeout=self.limits.handshake_timeout_ms / 1000)
+            await ws.prepare(request)
+            peer_key = await self._authenticated(ws, request.remote)
+        finally:
+            self.handshaking -= 1
+        if peer_key is None:
             return ws
         self.up[peer_key] = self.up.get(peer_key, 0) + 1
         try:
-            async for message in ws:
-                if message.type != aiohttp.WSMsgType.BINARY:
-                    break
-                await self.on_frame(peer_key, message.data)
+            await self._receive_frames(ws, peer_key)
         finally:
             self.up[peer_key] -= 1
         return ws
+
+    async def _authenticated(self, ws: web.WebSocketResponse, remote: str | None) -> bytes | None:
+        """The peer's node key after the handshake, or None (refused, link closed)."""
+        try:
+            return await asyncio.wait_for(self._handshake(ws), self.limits.handshake_timeout_ms / 1000)
+        except (HandshakeError, asyncio.TimeoutError, encoding.DecodeError, TypeError, ValueError) as exc:
+            self.refused += 1
+            log.warning("refused peer from %s: %s", remote, exc)
+            await ws.close(code=HANDSHAKE_REFUSED_CODE, message=str(exc)[:CLOSE_REASON_BYTES_MAX].encode())
+            return None
+
+    async def _receive_frames(self, ws: web.WebSocketResponse, peer_key: bytes) -> None:
+        frames = FrameAssembler(FRAME_SIZE_MAX + FRAME_LENGTH_BYTES)  # one message of the largest size
+        async for message in ws:
+            if message.type != aiohttp.WSMsgType.BINARY:
+                break
+            try:
+                frame = frames.feed(message.data)
+            except ValueError as exc:
+                log.warning("closing the link from %s: %s", peer_key.hex()[:8], exc)
+                break
+            if frame is not None:
+                await self.on_frame(peer_key, frame)
 
     async def _handshake(self, ws: web.WebSocketResponse) -> bytes:
         """The accepting side: challenge the dialler, check its proof, prove our own key."""
         my_nonce = os.urandom(32)
         own = self.signer.public_key
         await ws.send_bytes(encoding.encode(["hello", self.chain_id, own, my_nonce]))
-        _, peer_key, peer_nonce, signature = handshake_message(await ws.receive_bytes(), "auth", 4)
+        _, peer_key, peer_nonce, signature = await receive_handshake(ws, "auth", 4)
         if not isinstance(peer_key, bytes) or peer_key == own or not self.checks.is_member(peer_key):
             raise HandshakeError("unknown key: not a member node of this chain")
         if not isinstance(signature, bytes) or not isinstance(peer_nonce, bytes) or not keys.verify(

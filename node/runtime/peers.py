@@ -6,8 +6,12 @@ it (see `inbound`). A link starts with a mutual challenge-response: each
 side signs the other's fresh nonce with its node key, and a key that is not
 a member node key of this chain is refused. Messages are queued per peer
 (bounded) and sent in frames of length-prefixed messages, so many messages
-cost one websocket write. Which replica index a key has is the driver's
-business: it changes with the validator set.
+cost one websocket write. A frame travels in websocket messages of at most
+PIECE_BYTES_MAX bytes (`split_frame`, `FrameAssembler`), so the accepting
+side never reads a websocket message larger than that, and reads nothing
+bigger than a handshake message before the other side has proved its key.
+Which replica index a key has is the driver's business: it changes with
+the validator set.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import os
 
 import aiohttp
 
-from consensus.messages import FRAME_SIZE_MAX
 from crypto import encoding, keys
 from node.runtime.config import Limits
 
@@ -30,6 +33,8 @@ HEARTBEAT_S = 5.0
 RECONNECT_DELAY_S_MIN = 0.05
 RECONNECT_DELAY_S_MAX = 1.0
 HANDSHAKE_BYTES_MAX = 1024
+PIECE_BYTES_MAX = 64 * 1024  # a websocket message on a link: a piece of a frame
+FRAME_LENGTH_BYTES = 4
 
 
 class HandshakeError(Exception):
@@ -55,6 +60,45 @@ def unpack_frame(frame: bytes) -> list[bytes]:
     return messages
 
 
+def split_frame(frame: bytes) -> list[bytes]:
+    """A frame as websocket messages of at most PIECE_BYTES_MAX bytes; the
+    first starts with the frame's length."""
+    data = len(frame).to_bytes(FRAME_LENGTH_BYTES, "big") + frame
+    return [data[start:start + PIECE_BYTES_MAX] for start in range(0, len(data), PIECE_BYTES_MAX)]
+
+
+class FrameAssembler:
+    """Joins the pieces of one link's frames as they arrive."""
+
+    def __init__(self, frame_bytes_max: int) -> None:
+        self.frame_bytes_max = frame_bytes_max
+        self.expected = 0  # the length of the frame being joined; 0 between frames
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def feed(self, piece: bytes) -> bytes | None:
+        """The frame `piece` completes, or None; ValueError for pieces that do
+        not form frames of 1 to frame_bytes_max bytes (the link is then useless)."""
+        if not self.expected:
+            if len(piece) <= FRAME_LENGTH_BYTES:
+                raise ValueError("a frame's first piece holds its length and some of it")
+            self.expected = int.from_bytes(piece[:FRAME_LENGTH_BYTES], "big")
+            if not 0 < self.expected <= self.frame_bytes_max:
+                raise ValueError(f"a frame of {self.expected} bytes: the limit is {self.frame_bytes_max}")
+            piece = piece[FRAME_LENGTH_BYTES:]
+        elif not piece:
+            raise ValueError("an empty piece")
+        self.size += len(piece)
+        if self.size > self.expected:
+            raise ValueError("a piece runs past the end of its frame")
+        self.parts.append(piece)
+        if self.size < self.expected:
+            return None
+        frame = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        self.expected, self.parts, self.size = 0, [], 0
+        return frame
+
+
 def auth_bytes(chain_id: bytes, nonce: bytes, signer_key: bytes, verifier_key: bytes) -> bytes:
     """What a side signs to prove its node key: the other side's nonce, both keys, the chain."""
     return encoding.encode([chain_id, nonce, signer_key, verifier_key])
@@ -66,6 +110,16 @@ def handshake_message(raw: bytes, kind: str, length: int) -> list:
     if not (isinstance(message, list) and len(message) == length and message[0] == kind):
         raise HandshakeError(f"malformed {kind}")
     return message
+
+
+async def receive_handshake(ws, kind: str, length: int) -> list:
+    """The next websocket message as a handshake message (`handshake_message`);
+    HandshakeError naming what came instead (a close, or aiohttp's refusal
+    of a message over the socket's size limit)."""
+    message = await ws.receive()
+    if message.type != aiohttp.WSMsgType.BINARY:
+        raise HandshakeError(f"expected {kind}, got {message.type.name} {message.data or ''}".rstrip())
+    return handshake_message(message.data, kind, length)
 
 
 class PeerLinks:
@@ -132,7 +186,7 @@ class PeerLinks:
         async with asyncio.timeout(limits.connect_timeout_ms / 1000):
             ws = await self._session.ws_connect(
                 url + "/v1/peer", timeout=aiohttp.ClientWSTimeout(ws_close=limits.send_timeout_ms / 1000),
-                heartbeat=HEARTBEAT_S, max_msg_size=FRAME_SIZE_MAX)
+                heartbeat=HEARTBEAT_S, max_msg_size=HANDSHAKE_BYTES_MAX + 1)  # we only receive the handshake
         try:
             await asyncio.wait_for(self._handshake(ws, key), limits.handshake_timeout_ms / 1000)
             self.outbound_up[key] = True
@@ -175,25 +229,32 @@ class PeerLinks:
             pass  # aiohttp has dropped the connection
 
     async def _send_loop(self, ws, queue: asyncio.Queue) -> None:
+        """Queued messages in frames of about FRAME_BYTES_TARGET bytes at most
+        (a bigger message goes alone), each piece sent within send_timeout_ms."""
+        carried = None
         while True:
-            batch = [await queue.get()]
-            size = len(batch[0])
-            while not queue.empty() and size < FRAME_BYTES_TARGET:
+            batch = [carried if carried is not None else await queue.get()]
+            carried, size = None, FRAME_LENGTH_BYTES + len(batch[0])
+            while not queue.empty():
                 message = queue.get_nowait()
+                size += FRAME_LENGTH_BYTES + len(message)
+                if size > FRAME_BYTES_TARGET:
+                    carried = message
+                    break
                 batch.append(message)
-                size += len(message)
-            await asyncio.wait_for(ws.send_bytes(pack_frame(batch)), self.limits.send_timeout_ms / 1000)
+            for piece in split_frame(pack_frame(batch)):
+                await asyncio.wait_for(ws.send_bytes(piece), self.limits.send_timeout_ms / 1000)
 
     async def _handshake(self, ws, server_key: bytes) -> None:
         """The dialling side: answer the server's challenge, check its proof."""
-        _, chain_id, claimed_key, server_nonce = handshake_message(await ws.receive_bytes(), "hello", 4)
+        _, chain_id, claimed_key, server_nonce = await receive_handshake(ws, "hello", 4)
         if chain_id != self.chain_id or claimed_key != server_key or not isinstance(server_nonce, bytes):
             raise HandshakeError("peer is on another chain or is another node")
         my_nonce = os.urandom(32)
         own = self.signer.public_key
         signature = self.signer.sign(AUTH_DOMAIN, auth_bytes(self.chain_id, server_nonce, own, server_key))
         await ws.send_bytes(encoding.encode(["auth", own, my_nonce, signature]))
-        _, proof = handshake_message(await ws.receive_bytes(), "welcome", 2)
+        _, proof = await receive_handshake(ws, "welcome", 2)
         signed = auth_bytes(self.chain_id, my_nonce, server_key, own)
         if not isinstance(proof, bytes) or not keys.verify(server_key, AUTH_DOMAIN, signed, proof):
             raise HandshakeError("peer failed to prove its node key")

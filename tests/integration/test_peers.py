@@ -4,18 +4,20 @@ frames reach the receiver intact."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from consensus.messages import FRAME_SIZE_MAX
 from consensus.validators import ValidatorHistory, ValidatorSet
 from crypto.keys import KeyPair
 from fixtures import wait_until
 from node.runtime.config import Limits
 from node.runtime.inbound import InboundPeers, PeerChecks
-from node.runtime.peers import PeerLinks, pack_frame, unpack_frame
+from node.runtime.peers import PIECE_BYTES_MAX, FrameAssembler, PeerLinks, pack_frame, split_frame, unpack_frame
 
 CHAIN_ID = bytes(range(32))
 KEYS = [KeyPair.from_seed(bytes([i + 10]) * 32) for i in range(4)]
@@ -25,11 +27,11 @@ VALIDATORS = tuple(k.public_key for k in KEYS)
 class RecordingInbound(InboundPeers):
     """Inbound links whose frames are recorded raw instead of decoded."""
 
-    def __init__(self, signer, received: asyncio.Queue) -> None:
+    def __init__(self, signer, received: asyncio.Queue, limits: Limits = Limits()) -> None:
         checks = PeerChecks(is_member=lambda key: key in VALIDATORS,
                             history=lambda: ValidatorHistory.of(ValidatorSet(CHAIN_ID, VALIDATORS)),
                             admission=None, storage=None, reply=lambda key, message: None)
-        super().__init__(CHAIN_ID, signer, Limits(), checks, asyncio.Queue())
+        super().__init__(CHAIN_ID, signer, limits, checks, asyncio.Queue())
         self.received = received
 
     async def on_frame(self, peer_key: bytes, frame: bytes) -> None:
@@ -40,16 +42,25 @@ def links(signer, peers: dict) -> PeerLinks:
     return PeerLinks(CHAIN_ID, signer, peers, Limits())
 
 
-@pytest.fixture
-async def server():
+@contextlib.asynccontextmanager
+async def receiving(limits: Limits = Limits()):
+    """Validator 0's inbound links on a test server: (receiver, url, received frames)."""
     received: asyncio.Queue = asyncio.Queue()
-    receiver = RecordingInbound(KEYS[0].signer(), received)
+    receiver = RecordingInbound(KEYS[0].signer(), received, limits)
     app = web.Application()
     app.router.add_get("/v1/peer", receiver.handle)
     test_server = TestServer(app, host="127.0.0.1")
     await test_server.start_server()
-    yield receiver, str(test_server.make_url("")).rstrip("/"), received
-    await test_server.close()
+    try:
+        yield receiver, str(test_server.make_url("")).rstrip("/"), received
+    finally:
+        await test_server.close()
+
+
+@pytest.fixture
+async def server():
+    async with receiving() as found:
+        yield found
 
 
 async def test_validator_connects_and_frames_arrive(server):
@@ -169,3 +180,82 @@ async def test_connecting_to_a_peer_that_never_answers_times_out(monkeypatch):
             writer.close()
         listener.close()
         await listener.wait_closed()
+
+
+async def test_inbound_sockets_in_their_handshake_are_bounded():
+    limits = Limits(inbound_handshakes_max=2, handshake_timeout_ms=10_000)
+    async with receiving(limits) as (receiver, url, received), aiohttp.ClientSession() as session:
+        silent = [await session.ws_connect(url + "/v1/peer") for _ in range(2)]
+        for ws in silent:
+            await ws.receive_bytes()  # the hello: each socket is in its handshake, and says nothing
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(url + "/v1/peer")
+        assert refused.value.status == 503
+        await silent[0].close()
+        dialler = links(KEYS[1].signer(), peers={VALIDATORS[0]: url})
+        await dialler.start()
+        try:
+            await wait_until(lambda: dialler.outbound_up[VALIDATORS[0]], 5.0, "a member's link, once there is room")
+        finally:
+            await dialler.close()
+            await silent[1].close()
+
+
+async def test_a_big_frame_before_the_handshake_is_not_read(caplog):
+    # aiohttp refuses a websocket message over the socket's limit on its
+    # header, before reading its payload, and says so: "Message size N
+    # exceeds limit L". Before, the limit was FRAME_SIZE_MAX, and the whole
+    # frame was read, then refused as a malformed handshake message.
+    size = FRAME_SIZE_MAX - 1024
+    async with receiving() as (receiver, url, received), aiohttp.ClientSession() as session:
+        async with session.ws_connect(url + "/v1/peer", max_msg_size=0) as ws:
+            await ws.receive_bytes()  # the hello
+            with contextlib.suppress(ConnectionError):
+                await ws.send_bytes(bytes(size))
+            message = await asyncio.wait_for(ws.receive(), 5)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+        await wait_until(lambda: receiver.refused == 1, 5.0, "the refusal counted")
+        assert received.empty()
+    refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused peer")]
+    assert len(refusals) == 1 and f"Message size {size} exceeds limit" in refusals[0], refusals
+
+
+async def test_frames_larger_than_a_websocket_message_arrive_whole(server):
+    receiver, url, received = server
+    dialler = links(KEYS[1].signer(), peers={VALIDATORS[0]: url})
+    await dialler.start()
+    try:
+        await wait_until(lambda: dialler.outbound_up[VALIDATORS[0]], 5.0, "the link to validator 0")
+        big = bytes(range(256)) * (5 * 1024 * 1024 // 256)
+        dialler.send(VALIDATORS[0], big)
+        dialler.send(VALIDATORS[0], b"small")
+        arrived: list[bytes] = []
+        while len(arrived) < 2:
+            arrived += unpack_frame((await asyncio.wait_for(received.get(), 10))[1])
+        assert arrived == [big, b"small"]
+    finally:
+        await dialler.close()
+
+
+@pytest.mark.parametrize("size", [1, PIECE_BYTES_MAX - 4, PIECE_BYTES_MAX - 3, 3 * PIECE_BYTES_MAX + 17])
+def test_frames_split_into_pieces_join_again(size):
+    frame = bytes(i % 251 for i in range(size))
+    pieces = split_frame(frame)
+    assert all(0 < len(p) <= PIECE_BYTES_MAX for p in pieces)
+    frames = FrameAssembler(max(size, 4))
+    assert [frames.feed(p) for p in pieces] == [None] * (len(pieces) - 1) + [frame]
+    assert [frames.feed(p) for p in split_frame(b"next")] == [b"next"]
+
+
+@pytest.mark.parametrize("pieces", [
+    [(100).to_bytes(4, "big") + b"x"],                         # declares more than the limit (99)
+    [(0).to_bytes(4, "big") + b"x"],                           # an empty frame
+    [b"\x00\x00\x00"],                                         # no room for the length
+    [(5).to_bytes(4, "big") + b"abc", b"defg"],                # runs past its frame
+    [(5).to_bytes(4, "big") + b"abc", b""],                    # an empty piece
+], ids=["too-long", "empty-frame", "short", "past-the-end", "empty-piece"])
+def test_pieces_that_do_not_form_frames_are_refused(pieces):
+    frames = FrameAssembler(99)
+    with pytest.raises(ValueError):
+        for piece in pieces:
+            frames.feed(piece)
