@@ -67,6 +67,17 @@ def encode(value: Any) -> bytes:
         raise EncodingError("text with no UTF-8 form (lone surrogate)") from None
 
 
+def list_header(length: int) -> bytes:
+    """The canonical header of a list of `length` items: the list's encoding
+    is this header followed by its items' encodings, so canonical items can
+    be joined into a canonical list without decoding them."""
+    if length < 16:
+        return bytes([0x90 | length])
+    if length < 2**16:
+        return b"\xdc" + length.to_bytes(2, "big")
+    return b"\xdd" + length.to_bytes(4, "big")
+
+
 def decode_trusted(data: bytes) -> Any:
     """Decode bytes this node wrote itself (its own state, its own store):
     no canonical check, which `decode` does for anything from outside."""

@@ -49,6 +49,7 @@ class Limits:
     connect_timeout_ms: int = 2000
     handshake_timeout_ms: int = 2000
     inbound_handshakes_max: int = 64               # inbound peer sockets not yet authenticated
+    fetches_per_peer_max: int = 2                  # FETCH-BLOCKS served to one peer at once
     send_timeout_ms: int = 5000
 
 

@@ -116,7 +116,8 @@ class Node:
         self.timers = Timers(self._wake)
         checks = PeerChecks(is_member=lambda key: key in ledger.node_keys().values(),
                             history=lambda: self.replica.history,
-                            admission=self.admission, storage=self.storage, reply=peers.send)
+                            admission=self.admission, storage=self.storage, workers=self.workers,
+                            reply=peers.send)
         self.inbound = InboundPeers(self.genesis.chain_id, signer, config.limits, checks, self.inbox)
         self.committed_txs = 0
 

@@ -5,7 +5,9 @@ Signatures are checked here, before an event reaches the replica: votes
 against the validator set in force, fetched blocks against their commit
 certificates, and every transaction a proposal carries. A forward's
 transactions go through admission like a client's (the bad ones dropped).
-A FETCH-BLOCKS request is served from storage here too, without the driver.
+A FETCH-BLOCKS request is served from storage here too, without the driver:
+read on a worker thread (the consensus task shares this event loop), at
+most fetches_per_peer_max at once per peer.
 A refused message is logged and dropped; nothing a peer sends raises.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,7 +27,7 @@ from consensus.auth import authenticate, verify_fetched
 from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage
 from consensus.messages import (
     BLOCKS_PER_FETCH_MAX, FRAME_SIZE_MAX, Blocks, FetchBlocks, Forward, MessageError, NewView, PrePrepare,
-    decode_message, encode_message,
+    decode_message,
 )
 from consensus.validators import ValidatorHistory
 from crypto import encoding, keys
@@ -51,6 +54,7 @@ class PeerChecks:
     history: Callable[[], ValidatorHistory]        # the sets the replica knows, the one in force last
     admission: Admission
     storage: Storage
+    workers: Executor                              # threads that read the store off the event loop
     reply: Callable[[bytes, bytes], None]          # send bytes to a peer on our outbound link
 
 
@@ -65,6 +69,8 @@ class InboundPeers:
         self.up: dict[bytes, int] = {}
         self.handshaking = 0  # sockets not yet authenticated: at most limits.inbound_handshakes_max
         self.refused = 0
+        self.fetching: dict[bytes, int] = {}  # fetches being served, by peer: member peers only
+        self.fetches_refused = 0
 
     # ------------------------------------------------------------ the link
 
@@ -157,7 +163,7 @@ class InboundPeers:
         history = self.checks.history()
         sender = history.current.index(peer_key)
         if isinstance(message, FetchBlocks):
-            self._serve_fetch(peer_key, message)
+            await self._serve_fetch(peer_key, message)
             return None
         if isinstance(message, Blocks):
             entries = verify_fetched(message.entries, history)
@@ -175,18 +181,24 @@ class InboundPeers:
             return None
         return PeerMessage(sender, message)
 
-    def _serve_fetch(self, peer_key: bytes, message: FetchBlocks) -> None:
-        entries, size = [], 0
-        last = min(message.last, message.first + BLOCKS_PER_FETCH_MAX - 1)
-        for height in range(message.first, last + 1):
-            found = self.checks.storage.block_and_certificate(height)
-            if found is None:
-                break
-            entries.append(found)
-            size += sum(len(tx) for tx in found[0].txs)
-            if size > FETCH_BYTES_MAX:
-                break
-        self.checks.reply(peer_key, encode_message(Blocks(tuple(entries))))
+    async def _serve_fetch(self, peer_key: bytes, message: FetchBlocks) -> None:
+        """Answer a FETCH-BLOCKS with the stored blocks, read on a worker
+        thread; beyond fetches_per_peer_max at once from one peer, drop it
+        (the peer asks again when its fetch timer fires)."""
+        serving = self.fetching.get(peer_key, 0)
+        if serving >= self.limits.fetches_per_peer_max:
+            self.fetches_refused += 1
+            log.debug("dropped a fetch from %s: %d being served", peer_key.hex()[:8], serving)
+            return
+        self.fetching[peer_key] = serving + 1
+        try:
+            reply = await asyncio.get_running_loop().run_in_executor(
+                self.checks.workers, blocks_reply, self.checks.storage, message)
+        finally:
+            left = self.fetching.pop(peer_key) - 1
+            if left:
+                self.fetching[peer_key] = left
+        self.checks.reply(peer_key, reply)
 
     async def _check_proposed(self, message) -> str | None:
         """Why a transaction a proposal carries is invalid, or None."""
@@ -195,3 +207,21 @@ class InboundPeers:
         if isinstance(message, NewView) and message.pre_prepare is not None:
             return await self.checks.admission.check_proposed(message.pre_prepare.block.txs)
         return None
+
+
+def blocks_reply(storage: Storage, message: FetchBlocks) -> bytes:
+    """The BLOCKS answer to `message` (at most BLOCKS_PER_FETCH_MAX blocks,
+    stopping after FETCH_BYTES_MAX bytes), joined from the stored canonical
+    bytes without decoding them: encode_message(Blocks(entries)) is the list
+    [KIND, [[block, certificate], ...]]. Runs on a worker thread."""
+    entries, size = [], 0
+    for height in range(message.first, min(message.last, message.first + BLOCKS_PER_FETCH_MAX - 1) + 1):
+        found = storage.raw_certified_block(height)
+        if found is None:
+            break
+        entries.append(encoding.list_header(2) + found[0] + found[1])
+        size += len(found[0])
+        if size > FETCH_BYTES_MAX:
+            break
+    return b"".join([encoding.list_header(2), encoding.encode(Blocks.KIND), encoding.list_header(len(entries)),
+                     *entries])

@@ -162,6 +162,12 @@ class Storage:
         certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(b"c:" + key)))
         return Block.from_wire(encoding.decode(raw, STORED_BYTES_MAX)), certificate
 
+    def raw_certified_block(self, height: int) -> tuple[bytes, bytes] | None:
+        """Block and certificate bytes as stored (canonical: for fetches). Thread-safe."""
+        key = _height(height)
+        raw = self.db.get(b"b:" + key)
+        return None if raw is None else (raw, self.db.get(b"c:" + key))
+
     def raw_block(self, height: int) -> tuple[bytes, bytes, list[bytes]] | None:
         """Block, certificate and receipt bytes as stored (for export and fetches)."""
         key = _height(height)

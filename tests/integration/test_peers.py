@@ -30,7 +30,8 @@ class RecordingInbound(InboundPeers):
     def __init__(self, signer, received: asyncio.Queue, limits: Limits = Limits()) -> None:
         checks = PeerChecks(is_member=lambda key: key in VALIDATORS,
                             history=lambda: ValidatorHistory.of(ValidatorSet(CHAIN_ID, VALIDATORS)),
-                            admission=None, storage=None, reply=lambda key, message: None)
+                            admission=None, storage=None, workers=None,
+                            reply=lambda key, message: None)
         super().__init__(CHAIN_ID, signer, limits, checks, asyncio.Queue())
         self.received = received
 

@@ -12,7 +12,7 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from crypto.encoding import DEPTH_MAX, INT_MAX, INT_MIN, DecodeError, EncodingError, decode, encode
+from crypto.encoding import DEPTH_MAX, INT_MAX, INT_MIN, DecodeError, EncodingError, decode, encode, list_header
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -363,3 +363,15 @@ def test_an_element_heavy_input_is_refused_before_any_object_is_built(monkeypatc
     with pytest.raises(DecodeError, match="deeper than 8"):
         decode(deep, depth_max=8, elements_max=64)
     assert unpacked == []
+
+
+@SETTINGS
+@given(st.lists(values, max_size=20))
+def test_a_list_is_its_header_then_its_items(items):
+    assume(all(depth(v) < DEPTH_MAX for v in items))
+    assert encode(items) == list_header(len(items)) + b"".join(encode(v) for v in items)
+
+
+@pytest.mark.parametrize("length", [0, 15, 16, 2**16 - 1, 2**16])
+def test_list_headers_at_the_size_edges(length):
+    assert encode([None] * length) == list_header(length) + b"\xc0" * length
