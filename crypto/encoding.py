@@ -78,6 +78,17 @@ def list_header(length: int) -> bytes:
     return b"\xdd" + length.to_bytes(4, "big")
 
 
+def list_length(data: bytes) -> int | None:
+    """The number of items of the list `data` starts with, read from its
+    header alone; None if `data` does not start with a list header."""
+    if not data or not (0x90 <= data[0] <= 0x9F or data[0] in (0xDC, 0xDD)):
+        return None
+    if data[0] <= 0x9F:
+        return data[0] & 0x0F
+    width = 2 if data[0] == 0xDC else 4
+    return int.from_bytes(data[1:1 + width], "big") if len(data) > width else None
+
+
 def decode_trusted(data: bytes) -> Any:
     """Decode bytes this node wrote itself (its own state, its own store):
     no canonical check, which `decode` does for anything from outside."""

@@ -33,8 +33,14 @@ def parse_batch(request: web.Request, body: bytes, single: bool) -> list:
     if request.content_type == MSGPACK:
         if single:
             return [body]
+        limits = request.app[NODE].config.limits
+        count = encoding.list_length(body)
+        if count is None:
+            raise BadRequest("malformed", "a msgpack batch is a list of transaction byte strings")
+        if not 0 < count <= limits.batch_txs_max:
+            raise BadRequest("bad_batch", f"a batch holds 1 to {limits.batch_txs_max} transactions")
         try:
-            items = encoding.decode(body, request.app[NODE].config.limits.request_bytes_max)
+            items = encoding.decode(body, limits.request_bytes_max, depth_max=1, elements_max=count + 1)
         except encoding.DecodeError as exc:
             raise BadRequest("malformed", str(exc)) from None
         if type(items) is not list or not all(type(i) is bytes for i in items):

@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import threading
 
+import msgpack
 from aiohttp.test_utils import TestClient
 
 from api_node import MSGPACK, assert_refused, open_api
@@ -137,3 +138,14 @@ async def test_forwarded_transactions_get_the_same_checks(api, monkeypatch):
     event = await admitted(api.node, peer, mixed)
     assert event == ClientRequests((good.wire(),))
     assert good.hash in api.node.pending
+
+
+async def test_an_element_heavy_msgpack_batch_is_refused_before_it_is_unpacked(api, monkeypatch):
+    unpacked = []
+    real = msgpack.unpackb
+    monkeypatch.setattr(msgpack, "unpackb", lambda *a, **k: unpacked.append(len(a[0])) or real(*a, **k))
+    heavy = b"\xdc" + (20_000).to_bytes(2, "big") + b"\x90" * 20_000  # 20k empty lists: 20 KB
+    nested = b"\x91" + b"\x91" * 5_000 + b"\xc0"
+    await assert_refused(await api.client.post("/v1/txs", data=heavy, headers=MSGPACK), 400, "bad_batch")
+    await assert_refused(await api.client.post("/v1/txs", data=nested, headers=MSGPACK), 400, "malformed")
+    assert unpacked == []

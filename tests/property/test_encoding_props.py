@@ -12,7 +12,7 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from crypto.encoding import DEPTH_MAX, INT_MAX, INT_MIN, DecodeError, EncodingError, decode, encode, list_header
+from crypto.encoding import DEPTH_MAX, INT_MAX, INT_MIN, DecodeError, EncodingError, decode, encode, list_header, list_length
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -375,3 +375,15 @@ def test_a_list_is_its_header_then_its_items(items):
 @pytest.mark.parametrize("length", [0, 15, 16, 2**16 - 1, 2**16])
 def test_list_headers_at_the_size_edges(length):
     assert encode([None] * length) == list_header(length) + b"\xc0" * length
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1) | st.sampled_from([0, 15, 16, 2**16 - 1, 2**16]),
+       st.binary(max_size=3))
+def test_list_length_reads_the_header(length, tail):
+    assert list_length(list_header(length) + tail) == length
+
+
+@pytest.mark.parametrize("data", [b"", b"\xc0", b"\x80", b"\xdc\x00", b"\xdd\x00\x00\x01", b"\xa1a"])
+def test_list_length_of_what_is_not_a_list_header(data):
+    assert list_length(data) is None
