@@ -32,8 +32,9 @@ KIND_NAMES = {int: "an integer", str: "a string"}
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Every bound a node applies to what clients and peers send it; each is
-    a positive integer."""
+    """Every bound a node applies to what clients and peers send it and to the
+    work it does for them (worker_threads: the threads that do it off the
+    event loop); each is a positive integer."""
 
     request_bytes_max: int = 8 * 1024 * 1024
     batch_txs_max: int = 5000
