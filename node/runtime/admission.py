@@ -5,7 +5,9 @@ For each transaction, in this order:
     1. size and shape: at most TX_SIZE_MAX bytes, a body nested at most
        TX_DEPTH_MAX deep with at most TX_ELEMENTS_MAX values (read from the
        msgpack headers before anything is built), then decoded; the chain;
-    2. the contracts' stateless checks (the marked place in `_check`);
+    2. the contracts' stateless checks (`check_stateless`: an unknown type,
+       arguments that do not fit its schema), refused with 400 and the code a
+       receipt would carry;
     3. a registered sender key;
     4. the sender's nonce window;
     5. duplicates: in the batch, pending here, being verified, or committed;
@@ -34,7 +36,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from contracts.executor import nonce_status
+from contracts.executor import check_stateless, nonce_status
+from contracts.schema import ContractError
 from contracts.genesis import client_key_key
 from contracts.tx import TX_SIZE_MAX, Transaction, TxError, decode_tx
 from crypto import encoding
@@ -213,8 +216,10 @@ class Admission:
         """Steps 1 (the chain) to 4 for a decoded transaction."""
         if tx.chain_id != self.chain_id:
             raise AdmissionError("wrong_chain", "transaction is for another chain")
-        # ---- the contracts' stateless checks (check_stateless: unknown types, arguments that
-        # ---- do not fit the schema) go HERE: after decoding, before the registered-sender check.
+        try:
+            check_stateless(tx)  # what a receipt would refuse whatever the state: refused here, not stored
+        except ContractError as exc:
+            raise AdmissionError(exc.code, f"{exc.code}: {exc.detail}" if exc.detail else exc.code) from None
         if self.ledger.storage.state_get(client_key_key(tx.sender)) is None:
             raise AdmissionError("unknown_sender", "sender key is not registered to any institution")
         code = nonce_status(self.ledger.view, tx.sender, tx.nonce)

@@ -149,3 +149,31 @@ async def test_an_element_heavy_msgpack_batch_is_refused_before_it_is_unpacked(a
     await assert_refused(await api.client.post("/v1/txs", data=heavy, headers=MSGPACK), 400, "bad_batch")
     await assert_refused(await api.client.post("/v1/txs", data=nested, headers=MSGPACK), 400, "malformed")
     assert unpacked == []
+
+
+async def test_what_no_state_can_make_valid_is_refused_with_400_and_never_reaches_a_block(api, monkeypatch):
+    """An unknown type, a negative amount, a missing or unknown argument, a
+    wrong-length hash: the receipt would refuse them whatever the state, so the
+    API refuses them at once (before: accepted, then a failed receipt stored
+    forever). Each is refused before its signature is checked."""
+    height = await api.height()
+    signer, chain_id = api.signer, api.node.genesis.chain_id
+    cases = [
+        (sign_tx(signer, chain_id, 901, "settlement.pai", {}), "unknown_type"),
+        (api.pay(amount=-5), "bad_args"),
+        (sign_tx(signer, chain_id, 902, "settlement.pay", {"from": "bank-alpha", "to": "bank-other",
+                                                           "currency": "EUR"}), "bad_args"),
+        (sign_tx(signer, chain_id, 903, "settlement.pay", {"from": "bank-alpha", "to": "bank-other",
+                                                           "currency": "EUR", "amount": 1, "memo": "x"}), "bad_args"),
+        (sign_tx(signer, chain_id, 904, "assets.register", {
+            "class": "receivable", "holders": {"bank-alpha": 10}, "currency": "EUR", "face_value": 100,
+            "documents_hash": bytes(31)}), "bad_args"),
+    ]
+    verify = CountedVerify(monkeypatch)
+    for tx, code in cases:
+        await assert_refused(await post_batch(api.client, [tx]), 400, code)
+    assert verify.calls == 0 and cached(api, [tx for tx, _ in cases]) == []
+    assert (await api.submit([api.pay()]))[0] == 200  # the node still takes a good one
+    for tx, _ in cases:
+        assert api.node.ledger.receipt(tx.hash) is None
+    assert await api.height() == height + 1
