@@ -113,7 +113,7 @@ class Agreement:
             self.out.ignore("wrong view")
         elif message.seq <= self.tip.height:
             self.out.ignore("stale sequence number")
-        elif message.seq > self.checkpoints.high:
+        elif message.seq > self.checkpoints.top(self.tip.height):
             self.out.ignore("sequence number beyond the window")
         elif isinstance(message, PrePrepare):
             return self._on_pre_prepare(sender, message, view, now_ms)

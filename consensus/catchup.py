@@ -53,6 +53,12 @@ class CatchUp:
     def fetch_timed_out(self) -> None:
         self.fetching = None
 
+    def behind(self, tip_height: int) -> bool:
+        """Whether this replica knows it is behind: fetched blocks wait, a fetch
+        is out, or a certificate or f+1 peers put the chain above its tip."""
+        return bool(self.queue) or self.fetching is not None or max(
+            self.certified_target, self.reported_target()) > tip_height
+
     def reported_target(self) -> int:
         """A height that at least f+1 peers say they have executed."""
         heights = sorted((h for _, h in self.statuses.values()), reverse=True)

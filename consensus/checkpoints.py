@@ -1,8 +1,16 @@
 """Checkpoints: every K blocks each replica signs (seq, block hash, state
-root); a quorum of matching signatures makes the checkpoint stable. Votes are kept
-only between the stable checkpoint and the high watermark, at most one per
-replica per sequence number. Plain bookkeeping: it must not import the
-replica or its other parts, and does no I/O."""
+root); a quorum of matching signatures makes the checkpoint stable.
+
+Two bounds: the primary proposes no further than `high`, a window above
+the stable checkpoint (flow control: it waits for checkpoints to become
+stable); and a replica takes votes and checkpoint votes up to `top`, a
+window above the stable checkpoint or above its own executed tip, whichever
+is higher. A replica that caught up by state transfer past its stable
+checkpoint so still hears the votes at the chain's head and rejoins the
+agreement, instead of ignoring them as beyond its window and following by
+fetches forever. Votes are kept at most one per replica per sequence
+number. Plain bookkeeping: it must not import the replica or its other
+parts, and does no I/O."""
 
 from __future__ import annotations
 
@@ -24,7 +32,12 @@ class CheckpointTracker:
 
     @property
     def high(self) -> int:
+        """The highest sequence number the primary may propose."""
         return self.low + self.window
+
+    def top(self, tip_height: int) -> int:
+        """The highest sequence number a replica at `tip_height` takes votes for."""
+        return max(self.low, tip_height) + self.window
 
     def reconfigure(self, quorum: int) -> None:
         """A new validator set: the stable checkpoint stands, the votes towards the next one lapse."""
@@ -34,9 +47,9 @@ class CheckpointTracker:
     def is_checkpoint(self, seq: int) -> bool:
         return seq % self.interval == 0
 
-    def add(self, vote: Checkpoint) -> CheckpointCertificate | None:
+    def add(self, vote: Checkpoint, tip_height: int) -> CheckpointCertificate | None:
         """Record a vote; return the new stable certificate if it just became stable."""
-        if not self.low < vote.seq <= self.high or not self.is_checkpoint(vote.seq):
+        if not self.low < vote.seq <= self.top(tip_height) or not self.is_checkpoint(vote.seq):
             return None
         by_replica = self.votes.setdefault(vote.seq, {})
         if vote.replica in by_replica:

@@ -155,7 +155,9 @@ class Replica:
         if name == BATCH_TIMER:
             self._maybe_propose(timer_fired=True)
         elif name == REQUEST_TIMER:
-            if self.active and not self.is_primary and self.requests.waiting:
+            if self.catchup.behind(self.tip.height):
+                self._arm_request_timer(restart=True)  # its requests may have committed in blocks it lacks
+            elif self.active and not self.is_primary and self.requests.waiting:
                 self._start_view_change(self.view + 1, "request timer expired")
         elif name == VIEW_CHANGE_TIMER:
             if not self.active:
@@ -228,7 +230,7 @@ class Replica:
         if message.replica != sender:
             self.out.ignore("message names another replica than its sender")
             return
-        stable = self.checkpoints.add(message)
+        stable = self.checkpoints.add(message, self.tip.height)
         if stable is None:
             return
         if stable.seq > self.tip.height:

@@ -64,3 +64,21 @@ def write_bars(title: str, bars: list[tuple[str, float]], unit: str, path: Path)
            f'viewBox="0 0 {WIDTH} {height}"><rect width="100%" height="100%" fill="white"/>{"".join(parts)}</svg>\n')
     Path(path).write_text(svg)
     return Path(path)
+
+
+def write_timeline_plot(title: str, timeline: list[tuple[float, float]], marks: list[tuple[float, float, str]],
+                        unit: str, path: Path) -> Path:
+    """One panel of `timeline` (seconds, value) with shaded spans (start s,
+    end s, colour) for events, such as a node being down."""
+    points = list(timeline) or [(1.0, 0.0)]
+    x_max = max(t for t, _ in points) or 1.0
+    inner_w = WIDTH - 2 * MARGIN
+    spans = "".join(
+        f'<rect x="{MARGIN + min(start, x_max) / x_max * inner_w:.1f}" y="{MARGIN}" '
+        f'width="{max(1.0, (min(end, x_max) - min(start, x_max)) / x_max * inner_w):.1f}" '
+        f'height="{HEIGHT - 2 * MARGIN}" fill="{colour}" fill-opacity="0.25"/>' for start, end, colour in marks)
+    body = spans + _panel(title, points, 0, "#1f77b4", unit)
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+           f'viewBox="0 0 {WIDTH} {HEIGHT}"><rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
+    Path(path).write_text(svg)
+    return Path(path)

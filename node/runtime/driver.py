@@ -155,9 +155,9 @@ class Node:
         while True:
             event = await self.inbox.get()
             if event is not WAKE:
-                self._perform(self.replica.step(event, now_ms()))
+                await self._perform(self.replica.step(event, now_ms()))
             for name in self.timers.take_due():
-                self._perform(self.replica.step(TimerFired(name), now_ms()))
+                await self._perform(self.replica.step(TimerFired(name), now_ms()))
 
     def _wake(self) -> None:
         """A timer expired: make sure the consensus task looks (if the inbox is
@@ -165,7 +165,10 @@ class Node:
         if not self.inbox.full():
             self.inbox.put_nowait(WAKE)
 
-    def _perform(self, effects: list) -> None:
+    async def _perform(self, effects: list) -> None:
+        """Perform the replica's effects in order. After each applied block the
+        task yields to the event loop, so a node catching up hundreds of blocks
+        keeps answering its peers and clients meanwhile."""
         queue = deque(effects)
         while queue:
             effect = queue.popleft()
@@ -183,6 +186,7 @@ class Node:
                 self.storage.put_snapshot(effect.snapshot.encode())
             elif isinstance(effect, Deliver):
                 queue.extend(self._apply(effect))
+                await asyncio.sleep(0)
             elif isinstance(effect, Halt):
                 raise ConsensusFailure(effect.reason)
             else:
