@@ -16,6 +16,8 @@ from crypto import encoding, hashing, merkle
 
 TXS_PER_BLOCK_MAX = 20_000
 FRAME_SIZE_MAX = 32 * 1024 * 1024
+MESSAGE_DEPTH_MAX = 12          # a NEW-VIEW carrying a prepared block is 8 deep
+MESSAGE_ELEMENTS_MAX = 1_000_000  # values in one message: 20,000 transactions a block, many blocks a reply
 SIGNATURE_DOMAIN = "pbft"
 
 
@@ -409,9 +411,12 @@ def encode_message(message: Message) -> bytes:
 
 
 def decode_message(data: bytes) -> Message:
-    """Parse one message from a peer; MessageError for anything malformed."""
+    """Parse one message from a peer; MessageError for anything malformed. The
+    bytes' shape is bounded before any object is built: a peer cannot make a
+    node build millions of values within the frame's byte limit."""
     try:
-        fields = encoding.decode(data, FRAME_SIZE_MAX)
+        fields = encoding.decode(data, FRAME_SIZE_MAX, depth_max=MESSAGE_DEPTH_MAX,
+                                 elements_max=MESSAGE_ELEMENTS_MAX)
     except encoding.DecodeError as exc:
         raise MessageError(str(exc)) from None
     return message_from_wire(fields)
