@@ -76,23 +76,27 @@ async def send_payments(directory: Path, index: dict, total: int) -> tuple[int, 
 
 
 async def show_refusals(directory: Path, index: dict) -> None:
-    """What the ledger refuses: overdraft, wrong signer, forged signature, replay."""
+    """What the ledger refuses: overdraft, wrong signer (failed receipts, as they
+    depend on state); a negative amount, a forged signature, a replay (refused
+    at the API, before anything reaches a block)."""
     chain_id = bytes.fromhex(index["chain_id"])
     a, b = index["institutions"][0], index["institutions"][1]
     signer = read_key_file(directory / a["client_keys"][1]).signer()
     nonce = time.time_ns() // 1000 * 1000 + 500
-    pay = lambda n, payer, amount: sign_tx(signer, chain_id, n, "settlement.pay", {  # noqa: E731
-        "from": payer, "to": b["id"], "currency": index["currency"], "amount": amount})
+    pay = lambda n, payer, payee, amount: sign_tx(signer, chain_id, n, "settlement.pay", {  # noqa: E731
+        "from": payer, "to": payee, "currency": index["currency"], "amount": amount})
     async with ConsortClient(a["url"]) as client:
-        for label, tx in (("overdraft", pay(nonce + 1, a["id"], 2**61)),
-                          ("pay from another bank's account", pay(nonce + 2, b["id"], 100))):
+        for label, tx in (("overdraft", pay(nonce + 1, a["id"], b["id"], 2**61)),
+                          ("pay from another bank's account", pay(nonce + 2, b["id"], a["id"], 100))):
             receipt = (await client.submit([tx], wait=True))["receipts"][0]
             say(f"    {label:<34} -> committed as failed receipt: {receipt['code']}")
-        good = pay(nonce + 3, a["id"], 100)
-        try:
-            await client.submit([dataclasses.replace(good, signature=bytes(64))], wait=True)
-        except ClientError as exc:
-            say(f"    {'forged signature':<34} -> refused, HTTP {exc.status} {exc.code}")
+        good = pay(nonce + 3, a["id"], b["id"], 100)
+        for label, tx in (("a negative amount", pay(nonce + 4, a["id"], b["id"], -100)),
+                          ("forged signature", dataclasses.replace(good, signature=bytes(64)))):
+            try:
+                await client.submit([tx], wait=True)
+            except ClientError as exc:
+                say(f"    {label:<34} -> refused, HTTP {exc.status} {exc.code}")
         await client.submit([good], wait=True)
         try:
             await client.submit([good], wait=True)

@@ -209,9 +209,9 @@ def without_block_times(items: dict[bytes, bytes]) -> dict[bytes, object]:
     """The state with the block height and time left out of finality records,
     which legitimately depend on how transactions were split into blocks."""
     plain: dict[bytes, object] = dict(items)
-    for key in sorted(k for k in items if k.startswith(b"settlement/finality/")):
-        record = encoding.decode(items[key])
-        plain[key] = {k: v for k, v in record.items() if k not in ("height", "timestamp_ms")}
+    for state_key in sorted(k for k in items if k.startswith(b"settlement/finality/")):
+        record = encoding.decode(items[state_key])
+        plain[state_key] = {k: v for k, v in record.items() if k not in ("height", "timestamp_ms")}
     return plain
 
 
