@@ -89,13 +89,16 @@ def to_json_value(value: Any) -> Any:
 class BlockResult:
     """What executing a block produced: its sorted write set, one receipt per
     transaction (and each receipt's canonical bytes, the receipts-root
-    leaves, encoded once), and the validator set in force from the next
-    block when this block changed it (node keys in replica order), else None."""
+    leaves, encoded once), the validator set in force from the next block
+    when this block changed it (node keys in replica order), else None, and
+    the institution that sent each transaction (None: an unknown key or an
+    undecodable transaction), for the node's indexes; not part of any root."""
 
     writes: list[tuple[bytes, bytes | None]]
     receipts: tuple[Receipt, ...]
     receipt_leaves: tuple[bytes, ...]
     validators: tuple[bytes, ...] | None = None
+    senders: tuple[str | None, ...] = ()
 
     @property
     def receipts_root(self) -> bytes:
@@ -179,13 +182,21 @@ class Executor:
                 else:
                     block.put(key, value)
             validators = end.validators if end.validators is not None else validators
-        return BlockResult(block.sorted_writes(), tuple(r for r, _ in receipts),
-                           tuple(leaf for _, leaf in receipts), validators)
+        return BlockResult(block.sorted_writes(), tuple(r for r, _, _ in receipts),
+                           tuple(leaf for _, leaf, _ in receipts), validators,
+                           tuple(sender for _, _, sender in receipts))
 
     def _execute_tx(self, block: Overlay, context: BlockContext,
-                    tx: Transaction | bytes) -> tuple[Receipt, bytes]:
-        """The transaction's receipt and its canonical bytes (a receipts-root leaf)."""
-        receipt, scope = self._run_tx(block, context, tx)
+                    tx: Transaction | bytes) -> tuple[Receipt, bytes, str | None]:
+        """The transaction's receipt, its canonical bytes (a receipts-root leaf)
+        and the institution that sent it."""
+        if isinstance(tx, bytes):
+            tx, refused = self._checked(tx)
+            if refused is not None:
+                return refused, encoding.encode(refused.to_wire()), None
+        raw_sender = block.get(client_key_key(tx.sender))
+        sender = None if raw_sender is None else encoding.decode_trusted(raw_sender)
+        receipt, scope = self._run_tx(block, context, tx, sender)
         try:
             leaf = encoding.encode(receipt.to_wire())
         except encoding.EncodingError as exc:  # a contract's bug: refuse rather than diverge
@@ -193,36 +204,37 @@ class Executor:
             leaf = encoding.encode(receipt.to_wire())
         if scope is not None:
             scope.merge_into(block)
-        return receipt, leaf
+        return receipt, leaf, sender
 
-    def _run_tx(self, block: Overlay, context: BlockContext,
-                tx: Transaction | bytes) -> tuple[Receipt, Overlay | None]:
+    @staticmethod
+    def _checked(raw: bytes) -> tuple[Transaction | None, Receipt | None]:
+        """Raw bytes decoded and signature-checked, or the receipt that refuses them."""
+        try:
+            tx = decode_tx(raw)
+        except TxError as exc:
+            return None, Receipt(hashing.digest("malformed-tx", raw), "malformed", str(exc))
+        if not tx.signature_valid():
+            return None, Receipt(tx.hash, "bad_signature")
+        return tx, None
+
+    def _run_tx(self, block: Overlay, context: BlockContext, tx: Transaction,
+                institution: str | None) -> tuple[Receipt, Overlay | None]:
         """The receipt, and the overlay of writes to keep (None: nothing beyond the
         nonce, which `use_nonce` wrote to the block directly)."""
-        if isinstance(tx, bytes):
-            raw = tx
-            try:
-                tx = decode_tx(raw)
-            except TxError as exc:
-                return Receipt(hashing.digest("malformed-tx", raw), "malformed", str(exc)), None
-            if not tx.signature_valid():
-                return Receipt(tx.hash, "bad_signature"), None
         try:
-            return self._run_verified(block, context, tx)
+            return self._run_verified(block, context, tx, institution)
         except NOT_DETERMINISTIC:
             raise
         except Exception as exc:  # contract code's bug: this transaction fails, the block goes on
             log.error("transaction %s: contract code raised %s", tx.hash.hex(), type(exc).__name__, exc_info=exc)
             return Receipt(tx.hash, INTERNAL_ERROR, type(exc).__name__), None
 
-    def _run_verified(self, block: Overlay, context: BlockContext,
-                      tx: Transaction) -> tuple[Receipt, Overlay | None]:
+    def _run_verified(self, block: Overlay, context: BlockContext, tx: Transaction,
+                      institution: str | None) -> tuple[Receipt, Overlay | None]:
         if tx.chain_id != context.chain_id:
             return Receipt(tx.hash, "wrong_chain"), None
-        raw_institution = block.get(client_key_key(tx.sender))
-        if raw_institution is None:
+        if institution is None:
             return Receipt(tx.hash, "unknown_sender"), None
-        institution = encoding.decode_trusted(raw_institution)
         try:
             use_nonce(block, tx.sender, tx.nonce)
         except ContractError as exc:

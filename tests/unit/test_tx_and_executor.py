@@ -733,3 +733,10 @@ def test_an_exception_in_an_end_of_block_hook_propagates(chain):
     chain.executor = Executor(hooks=(hook,))
     with pytest.raises(ValueError, match="our own bug"):
         chain.apply([chain.sign("bank-a", 0, pay("bank-a", "bank-b", 5))])
+
+
+def test_the_block_result_names_each_transactions_sender(chain):
+    stranger = sign_tx(key("nobody").signer(), chain.chain_id, 0, "settlement.pay", pay("bank-a", "bank-b", 1))
+    result = chain.apply([chain.sign("bank-a", 0, pay("bank-a", "bank-b", 1)), stranger.wire(), b"\x01junk",
+                          chain.sign("bank-b", 0, pay("bank-b", "bank-a", 1))])
+    assert result.senders == ("bank-a", None, None, "bank-b")
