@@ -1,8 +1,9 @@
 """Trust primitives shared by every other package.
 
 Canonical encoding, domain-separated hashing, Ed25519 keys and signatures,
-Merkle trees with inclusion proofs. Pure functions over bytes: nothing here
-opens a socket, reads a clock or keeps global mutable state beyond caches.
+X.509 certificates of the consortium's CA chain, Merkle trees with inclusion
+proofs. Pure functions over bytes (key files excepted): nothing here opens a
+socket, reads a clock, or keeps global mutable state beyond caches.
 It sits below everything else: it must not import consensus, contracts,
 node or netsim.
 """
