@@ -19,11 +19,12 @@ import time
 from pathlib import Path
 
 from contracts.tx import sign_tx
-from crypto.keys import read_key_file
+from crypto.keys import KDF_COST_LIGHT, read_key_file
 from netsim.plot import write_bench_plot
 from node.client import ClientError, ConsortClient
 from node.devtools.cluster import LocalCluster
-from node.devtools.consortium import create_consortium
+from node.devtools.consortium import create_consortium, throwaway_passphrase
+from node.runtime.passphrase import PassphraseSource
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -42,10 +43,9 @@ class Recorder:
         self.errors = 0
 
 
-async def worker(number: int, url: str, key_path: Path, institution: str, others: list[str],
+async def worker(number: int, url: str, signer, institution: str, others: list[str],
                  chain_id: bytes, currency: str, batch: int, deadline: float, start: float,
                  recorder: Recorder) -> None:
-    signer = read_key_file(key_path).signer()
     rng = random.Random(number)
     nonce = time.time_ns() // 1000 * 1000
     async with ConsortClient(url, timeout_s=30) as client:
@@ -89,7 +89,7 @@ async def progress(recorder: Recorder, start: float, deadline: float, timeline: 
               file=sys.stderr, flush=True)
 
 
-async def run(args, directory: Path, cluster: LocalCluster | None) -> dict:
+async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: str) -> dict:
     index = json.loads((directory / "consortium.json").read_text())
     institutions = index["institutions"]
     chain_id = bytes.fromhex(index["chain_id"])
@@ -97,19 +97,19 @@ async def run(args, directory: Path, cluster: LocalCluster | None) -> dict:
         await cluster.wait_ready()
     async with ConsortClient(institutions[0]["url"]) as client:
         height_before = (await client.status())["height"]
+    keys = [(entry, key) for key_slot in range(max(len(e["client_keys"]) for e in institutions))
+            for entry in institutions if key_slot < len(entry["client_keys"]) for key in [entry["client_keys"][key_slot]]]
+    if args.workers > len(keys):
+        raise SystemExit(f"--workers {args.workers} exceeds the {len(keys)} client keys of the consortium")
+    signers = [read_key_file(directory / key, passphrase).signer() for _, key in keys[:args.workers]]
     recorder, timeline = Recorder(), []
     start = time.monotonic()
     deadline = start + args.duration
     tasks = []
-    keys = [(entry, key) for key_slot in range(max(len(e["client_keys"]) for e in institutions))
-            for entry in institutions if key_slot < len(entry["client_keys"]) for key in [entry["client_keys"][key_slot]]]
-    for number in range(args.workers):
-        entry, key = keys[number % len(keys)]
-        if number >= len(keys):
-            raise SystemExit(f"--workers {args.workers} exceeds the {len(keys)} client keys of the consortium")
+    for number, ((entry, _), signer) in enumerate(zip(keys, signers)):
         url = institutions[number % len(institutions)]["url"]
         others = [e["id"] for e in institutions if e["id"] != entry["id"]]
-        tasks.append(worker(number, url, directory / key, entry["id"], others, chain_id,
+        tasks.append(worker(number, url, signer, entry["id"], others, chain_id,
                             index["currency"], args.batch, deadline, start, recorder))
     await asyncio.gather(progress(recorder, start, deadline, timeline), *tasks)
     duration = time.monotonic() - start
@@ -140,17 +140,21 @@ def main() -> int:
     parser.add_argument("--out", help="write the JSON result here (default: DIR/bench.json)")
     args = parser.parse_args()
     directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="consort-bench-"))
-    if not (directory / "consortium.json").exists():
+    if (directory / "consortium.json").exists():
+        passphrase = PassphraseSource().read("passphrase of the consortium's client keys: ")
+    else:
         if args.running:
             raise SystemExit(f"{directory} holds no consortium")
-        create_consortium(directory, institutions=4, base_port=args.base_port)
+        passphrase, _ = throwaway_passphrase()
+        create_consortium(directory, institutions=4, base_port=args.base_port, passphrase=passphrase,
+                          kdf_cost=KDF_COST_LIGHT)
     print(f"bench: consortium in {directory}, {args.workers} workers x {args.batch} tx, "
           f"{args.duration:.0f} s", file=sys.stderr)
-    cluster = None if args.running else LocalCluster(directory, log_level="warning")
+    cluster = None if args.running else LocalCluster(directory, log_level="warning", passphrase=passphrase)
     try:
         if cluster is not None:
             cluster.start_all()
-        result = asyncio.run(run(args, directory, cluster))
+        result = asyncio.run(run(args, directory, cluster, passphrase))
     finally:
         if cluster is not None:
             cluster.close()

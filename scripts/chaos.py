@@ -31,11 +31,11 @@ from pathlib import Path
 from contracts.genesis import account_key, genesis_from_json
 from contracts.tx import sign_tx
 from crypto import encoding
-from crypto.keys import read_key_file
+from crypto.keys import KDF_COST_LIGHT, read_key_file
 from netsim.plot import write_timeline_plot
 from node.client import ClientError, ConsortClient
 from node.devtools.cluster import LocalCluster
-from node.devtools.consortium import create_consortium
+from node.devtools.consortium import create_consortium, throwaway_passphrase
 from node.runtime.storage import Storage
 
 OPENING_BALANCE = 1_000_000_000_00
@@ -74,7 +74,7 @@ class Kill:
 
 async def worker(number: int, cluster: LocalCluster, up: list[bool], key_path: Path, institution: str,
                  others: list[str], chain_id: bytes, batch: int, stop: asyncio.Event, ledger: Ledger) -> None:
-    signer = read_key_file(key_path).signer()
+    signer = read_key_file(key_path, cluster.passphrase).signer()
     rng = random.Random(number)
     nonce = time.time_ns() // 1000 * 1000
     while not stop.is_set():
@@ -280,10 +280,12 @@ def main() -> int:
                         help="the nodes' log level (their logs are DIR/<institution>/node.log)")
     args = parser.parse_args()
     directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="consort-chaos-"))
+    passphrase, _ = throwaway_passphrase()
     create_consortium(directory, institutions=NODES, base_port=args.base_port, opening_balance=OPENING_BALANCE,
-                      clients_per_institution=max(1, -(-args.workers // NODES)))
+                      clients_per_institution=max(1, -(-args.workers // NODES)), passphrase=passphrase,
+                      kdf_cost=KDF_COST_LIGHT)
     print(f"chaos: consortium in {directory}, {args.kills} kills, seed {args.seed}", file=sys.stderr)
-    cluster = LocalCluster(directory, log_level=args.log_level)
+    cluster = LocalCluster(directory, log_level=args.log_level, passphrase=passphrase)
     try:
         cluster.start_all()
         result, acked = asyncio.run(run(args, directory, cluster))

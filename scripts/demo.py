@@ -6,7 +6,9 @@ ledger refuses and why, tells a supply-chain-finance story (node.devtools.story)
 waits until every node holds the same chain, prints balances and state
 roots, audits the chain from the genesis file alone (re-executing every
 block), and stops every process it started. The folder keeps configs and
-LevelDB data for inspection, restart or audit.
+LevelDB data for inspection, restart or audit. The keys are encrypted with
+CONSORT_PASSPHRASE when it is set (needed to restart the nodes later), else
+with a random passphrase that no one keeps.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import time
 from pathlib import Path
 
 from contracts.tx import sign_tx
-from crypto.keys import read_key_file
+from crypto.keys import KDF_COST_LIGHT, KeyFileError, read_key_file
 from node.audit.auditor import AuditFailure, ChainAuditor
 from node.client import ClientError, ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.audit.verify import read_genesis, verify_node
 from node.devtools import story
-from node.devtools.consortium import create_consortium
+from node.devtools.consortium import create_consortium, throwaway_passphrase
+from node.runtime.passphrase import ENV_VAR, PassphraseError, PassphraseSource
 
 BATCH = 100
 
@@ -36,7 +39,7 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-async def send_payments(directory: Path, index: dict, total: int) -> tuple[int, int]:
+async def send_payments(directory: Path, index: dict, total: int, passphrase: str) -> tuple[int, int]:
     """Each institution pays random others through its own node; returns (ok, failed)."""
     chain_id = bytes.fromhex(index["chain_id"])
     institutions = index["institutions"]
@@ -45,7 +48,7 @@ async def send_payments(directory: Path, index: dict, total: int) -> tuple[int, 
     rng = random.Random(7)
 
     async def institution_worker(entry: dict, share: int) -> None:
-        signer = read_key_file(directory / entry["client_keys"][0]).signer()
+        signer = read_key_file(directory / entry["client_keys"][0], passphrase).signer()
         nonce = time.time_ns() // 1000 * 1000
         async with ConsortClient(entry["url"]) as client:
             for start in range(0, share, BATCH):
@@ -75,13 +78,13 @@ async def send_payments(directory: Path, index: dict, total: int) -> tuple[int, 
     return counts["ok"], counts["failed"]
 
 
-async def show_refusals(directory: Path, index: dict) -> None:
+async def show_refusals(directory: Path, index: dict, passphrase: str) -> None:
     """What the ledger refuses: overdraft, wrong signer (failed receipts, as they
     depend on state); a negative amount, a forged signature, a replay (refused
     at the API, before anything reaches a block)."""
     chain_id = bytes.fromhex(index["chain_id"])
     a, b = index["institutions"][0], index["institutions"][1]
-    signer = read_key_file(directory / a["client_keys"][1]).signer()
+    signer = read_key_file(directory / a["client_keys"][1], passphrase).signer()
     nonce = time.time_ns() // 1000 * 1000 + 500
     pay = lambda n, payer, payee, amount: sign_tx(signer, chain_id, n, "settlement.pay", {  # noqa: E731
         "from": payer, "to": payee, "currency": index["currency"], "amount": amount})
@@ -130,14 +133,14 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
         say(f"    {entry['id']:<14} replica {entry['replica_id']}  {entry['url']}")
     started = time.monotonic()
     say(f"[3/7] sending {payments} signed payments through all {len(index['institutions'])} nodes")
-    ok, failed = await send_payments(directory, index, payments)
+    ok, failed = await send_payments(directory, index, payments, cluster.passphrase)
     elapsed = time.monotonic() - started
     say(f"    {ok + failed} committed ({ok} settled, {failed} failed receipts) in {elapsed:.1f} s "
         f"= {(ok + failed) / elapsed:.0f} tx/s")
     say("[4/7] what the ledger refuses")
-    await show_refusals(directory, index)
+    await show_refusals(directory, index, cluster.passphrase)
     say("[5/7] a supply-chain-finance story: receivable, split, pledge, financing, DvP, netting, redemption")
-    await story.tell(directory, index, say)
+    await story.tell(directory, index, say, cluster.passphrase)
     say("[6/7] every node holds the same chain")
     statuses = await wait_same_height(cluster.urls)
     for status in statuses:
@@ -162,6 +165,19 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     return 0 if agreed and roots_match else 1
 
 
+def open_or_create(directory: Path, base_port: int) -> tuple[str, bool]:
+    """The consortium in `directory`, created if absent (its keys encrypted with the
+    light KDF cost: it is a throwaway); its passphrase, and whether anyone keeps it."""
+    if (directory / "consortium.json").exists():
+        say(f"[1/7] reusing the consortium in {directory}")
+        return PassphraseSource().read("passphrase of the consortium's keys: "), True
+    passphrase, kept = throwaway_passphrase()
+    create_consortium(directory, institutions=4, base_port=base_port, passphrase=passphrase, kdf_cost=KDF_COST_LIGHT)
+    whose = f"the passphrase in {ENV_VAR}" if kept else f"a random passphrase no one keeps (set {ENV_VAR} to choose one)"
+    say(f"[1/7] created a 4-institution consortium in {directory}, its keys encrypted with {whose}")
+    return passphrase, kept
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", help="work folder (default: a fresh temporary folder)")
@@ -169,21 +185,22 @@ def main() -> int:
     parser.add_argument("--base-port", type=int, default=7100)
     args = parser.parse_args()
     directory = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="consort-demo-"))
-    if (directory / "consortium.json").exists():
-        say(f"[1/7] reusing the consortium in {directory}")
-    else:
-        create_consortium(directory, institutions=4, base_port=args.base_port)
-        say(f"[1/7] created a 4-institution consortium in {directory}")
-    cluster = LocalCluster(directory, log_level="warning")
+    try:
+        passphrase, kept = open_or_create(directory, args.base_port)
+    except PassphraseError as exc:
+        say(f"demo failed: {exc}")
+        return 1
+    cluster = LocalCluster(directory, log_level="warning", passphrase=passphrase)
     try:
         code = asyncio.run(main_async(directory, args.payments, cluster))
-    except (ClientError, TimeoutError, RuntimeError) as exc:
+    except (ClientError, KeyFileError, TimeoutError, RuntimeError) as exc:
         say(f"demo failed: {exc}")
         code = 1
     finally:
         cluster.close()
     say(f"nodes stopped. Configs, keys and LevelDB data remain in {directory}")
-    say(f"  restart a node: consort node start --config {directory}/bank-alpha/node.json")
+    if kept:
+        say(f"  restart a node (with {ENV_VAR} set): consort node start --config {directory}/bank-alpha/node.json")
     return code
 
 

@@ -24,6 +24,7 @@ from crypto import encoding
 from crypto.keys import KeyPair
 
 KEY_SEED_PREFIX = b"consort-test-key/"
+PASSPHRASE = "consort test passphrase"  # of every test consortium's key files (written with KDF_COST_LIGHT)
 POLL_INTERVAL_S = 0.05
 
 

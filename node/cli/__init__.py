@@ -21,6 +21,7 @@ import sys
 
 from contracts.genesis import GenesisError
 from contracts.tx import TxError
+from crypto.certs import CertificateError
 from crypto.keys import KeyFileError
 from crypto.smt import ProofFormatError
 from node.audit.auditor import AuditFailure
@@ -30,11 +31,13 @@ from node.cli.audit import AuditCommandError
 from node.cli.shared import UsageError
 from node.client import ClientError
 from node.runtime.config import ConfigError
+from node.runtime.passphrase import PassphraseError
 from node.runtime.storage import StorageError
 
 COMMAND_GROUPS = (init, node, tx, chain, query, audit, sim)
-ONE_LINE_ERRORS = (ClientError, ConfigError, GenesisError, KeyFileError, StorageError, TxError, UsageError,
-                   FileExistsError, OSError, AuditCommandError, AuditFailure, ExportError, ProofFormatError)
+ONE_LINE_ERRORS = (ClientError, ConfigError, GenesisError, KeyFileError, PassphraseError, CertificateError,
+                   StorageError, TxError, UsageError, FileExistsError, OSError, AuditCommandError, AuditFailure,
+                   ExportError, ProofFormatError)
 
 
 def build_parser() -> argparse.ArgumentParser:

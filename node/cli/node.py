@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from node.api.app import make_app
+from node.cli.shared import add_passphrase_options, passphrase_source
 from node.runtime.config import load_config
 from node.runtime.server import serve
 
 
 def cmd_node_start(args) -> int:
-    return asyncio.run(serve(load_config(Path(args.config)), make_app))
+    config = dataclasses.replace(load_config(Path(args.config)), passphrase_source=passphrase_source(args))
+    return asyncio.run(serve(config, make_app))
 
 
 def add_commands(commands) -> None:
     node = commands.add_parser("node", help="run a node").add_subparsers(dest="action", required=True)
     start = node.add_parser("start", help="start a node from its config file")
     start.add_argument("--config", required=True)
+    add_passphrase_options(start)
     start.set_defaults(func=cmd_node_start)

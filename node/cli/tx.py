@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 from contracts.tx import args_from_json, sign_tx
-from crypto.keys import read_key_file
-from node.cli.shared import DEFAULT_NODE, UsageError, print_json
+from node.cli.shared import DEFAULT_NODE, UsageError, add_passphrase_options, open_key, print_json
 from node.client import ConsortClient
 
 TIMEOUT_MS_DEFAULT = 30_000
@@ -54,7 +53,7 @@ def tx_args(args) -> dict:
 
 async def _send(args, tx_type: str, values: dict) -> dict:
     """Sign one transaction with --key (nonce: --nonce or microseconds now) and submit it."""
-    key = read_key_file(Path(args.key))
+    key = open_key(Path(args.key), args)
     async with ConsortClient(args.node) as client:
         status = await client.status()
         nonce = args.nonce if args.nonce is not None else time.time_ns() // 1000
@@ -85,6 +84,7 @@ def cmd_tx_pay(args) -> int:
 def _common(parser) -> None:
     parser.add_argument("--node", default=DEFAULT_NODE)
     parser.add_argument("--key", required=True, help="client key file of the sending institution")
+    add_passphrase_options(parser)
     parser.add_argument("--nonce", type=int)
     parser.add_argument("--no-wait", action="store_true")
     parser.add_argument("--timeout-ms", type=int, default=TIMEOUT_MS_DEFAULT)

@@ -2,6 +2,8 @@
 
 Every process started here is tracked and stopped by `close()`, also when
 the caller fails; readiness is polled with a deadline, never a fixed sleep.
+Each node gets the passphrase of its key files over a pipe
+(`--passphrase-fd`), so it is in no file and no process's environment.
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ import time
 from pathlib import Path
 
 from node.client import ClientError, ConsortClient
+from node.runtime.passphrase import ENV_VAR
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
 
 class LocalCluster:
-    def __init__(self, directory: Path, log_level: str = "info") -> None:
+    def __init__(self, directory: Path, log_level: str = "info", *, passphrase: str) -> None:
         self.directory = Path(directory).resolve()
         self.index = json.loads((self.directory / "consortium.json").read_text())
         self.institutions = self.index["institutions"]
         self.log_level = log_level
+        self.passphrase = passphrase
         self.processes: dict[int, subprocess.Popen] = {}
 
     @property
@@ -37,12 +41,20 @@ class LocalCluster:
         entry = self.institutions[replica_id]
         assert replica_id not in self.processes or self.processes[replica_id].poll() is not None
         log_path = self.directory / entry["id"] / "node.log"
-        with open(log_path, "ab") as log_file:
-            self.processes[replica_id] = subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "--log-level", self.log_level, "node", "start",
-                 "--config", str(self.directory / entry["config"])],
-                stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        env = {name: value for name, value in os.environ.items() if name != ENV_VAR}
+        read_end, write_end = os.pipe()
+        try:
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(self.passphrase.encode() + b"\n")  # far below a pipe's buffer
+            with open(log_path, "ab") as log_file:
+                self.processes[replica_id] = subprocess.Popen(
+                    [sys.executable, "-m", "node.cli", "--log-level", self.log_level, "node", "start",
+                     "--config", str(self.directory / entry["config"]), "--passphrase-fd", str(read_end)],
+                    stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(read_end,),
+                    env={**env, "PYTHONUNBUFFERED": "1"},
+                )
+        finally:
+            os.close(read_end)
 
     def start_all(self) -> None:
         for replica_id in range(len(self.institutions)):

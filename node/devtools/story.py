@@ -53,14 +53,15 @@ class Party:
         return receipt
 
 
-def parties(directory: Path, index: dict) -> dict[str, Party]:
+def parties(directory: Path, index: dict, passphrase: str) -> dict[str, Party]:
+    """Each institution (and regulator) signing with its first client key."""
     chain_id = bytes.fromhex(index["chain_id"])
     found = {}
     for entry in index["institutions"]:
-        key = read_key_file(directory / entry["client_keys"][0])
+        key = read_key_file(directory / entry["client_keys"][0], passphrase)
         found[entry["id"]] = Party(entry["id"], entry["url"], key.signer(), chain_id)
     for entry in index.get("regulators", []):
-        key = read_key_file(directory / entry["client_keys"][0])
+        key = read_key_file(directory / entry["client_keys"][0], passphrase)
         found[entry["id"]] = Party(entry["id"], index["institutions"][0]["url"], key.signer(), chain_id)
     return found
 
@@ -70,9 +71,9 @@ async def height(url: str) -> int:
         return (await client.status())["height"]
 
 
-async def tell(directory: Path, index: dict, say: Callable[[str], None]) -> dict:
-    """Run the story; return the asset ids and final figures."""
-    p = parties(directory, index)
+async def tell(directory: Path, index: dict, say: Callable[[str], None], passphrase: str) -> dict:
+    """Run the story (the key files open with `passphrase`); return the asset ids and final figures."""
+    p = parties(directory, index, passphrase)
     alpha, bravo, charlie, delta = (p[e["id"]] for e in index["institutions"][:4])
     ccy = index["currency"]
     maturity = await height(alpha.url) + 14
@@ -137,5 +138,5 @@ async def tell(directory: Path, index: dict, say: Callable[[str], None]) -> dict
     return {"receivable": receivable, "part": part, "offer": offer, "cycle": cycle, "payouts": payouts}
 
 
-def run(directory: Path, index: dict, say: Callable[[str], None] = print) -> dict:
-    return asyncio.run(tell(directory, index, say))
+def run(directory: Path, index: dict, passphrase: str, say: Callable[[str], None] = print) -> dict:
+    return asyncio.run(tell(directory, index, say, passphrase))

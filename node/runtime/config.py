@@ -14,6 +14,7 @@ from typing import Any
 
 from consensus.config import ConfigError as ReplicaConfigError, ReplicaConfig
 from contracts.genesis import Genesis, GenesisError, genesis_from_json
+from node.runtime.passphrase import PassphraseSource
 
 
 class ConfigError(ValueError):
@@ -65,6 +66,7 @@ class NodeConfig:
     genesis_path: Path
     peers: tuple[Peer, ...]
     limits: Limits = field(default_factory=Limits)
+    passphrase_source: PassphraseSource = PassphraseSource()  # of node_key; from the command line, not the file
 
     @property
     def url(self) -> str:

@@ -29,7 +29,7 @@ from consensus.replica import Replica
 from consensus.snapshot import ReplicaSnapshot
 from contracts.executor import Receipt
 from crypto import keys
-from crypto.keys import read_key_file
+from crypto.keys import read_key_file, read_public_key
 from node.runtime.admission import Admission, Busy, PendingTxs
 from node.runtime.config import ConfigError, NodeConfig
 from node.runtime.inbound import InboundPeers, PeerChecks
@@ -221,13 +221,18 @@ class Node:
         self.storage.close()
 
 
-def open_node(config: NodeConfig) -> Node:
-    """A node from its config: genesis, node key, LevelDB and peer links."""
+def open_node(config: NodeConfig, passphrase: str | None = None) -> Node:
+    """A node from its config: genesis, node key, LevelDB and peer links. The
+    node key file is opened with `passphrase`, or else with the one its
+    `passphrase_source` gives (asked only once the key is known to be the
+    genesis node key of the institution)."""
     genesis = config.load_genesis()
-    key_pair = read_key_file(config.node_key)
     own_institution = next((i for i in genesis.institutions if i.id == config.institution), None)
-    if own_institution is None or own_institution.node_key != key_pair.public_key:
+    if own_institution is None or own_institution.node_key != read_public_key(config.node_key):
         raise ConfigError(f"{config.node_key} is not the genesis node key of {config.institution}")
+    if passphrase is None:
+        passphrase = config.passphrase_source.read(f"passphrase of {config.node_key}: ")
+    key_pair = read_key_file(config.node_key, passphrase)
     ledger = Ledger(Storage(config.data_dir, genesis.chain_id), genesis)
     node_keys = ledger.node_keys()
     peers = {node_keys[p.institution]: p.url for p in config.peers if p.institution in node_keys}

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -16,11 +17,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from contracts.tx import sign_tx
 from crypto import encoding
-from crypto.keys import KeyPair, read_key_file
+from crypto.keys import KDF_COST_LIGHT, KeyPair, read_key_file
+from fixtures import PASSPHRASE
 from node.api.app import make_app
 from node.devtools.consortium import create_consortium
 from node.runtime.config import NodeConfig, load_config
 from node.runtime.driver import Node, open_node
+from node.runtime.passphrase import PassphraseSource
 from node.runtime.server import serve
 
 MSGPACK = {"Content-Type": "application/msgpack"}
@@ -71,7 +74,7 @@ def write_consortium(tmp_path: Path, limits: dict | None) -> tuple[Path, KeyPair
     and the auditor's key."""
     directory = tmp_path / "consortium"
     create_consortium(directory, institutions=1, base_port=free_port(), opening_balance=1_000_000,
-                      clients_per_institution=2)
+                      clients_per_institution=2, passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
     genesis_path = directory / "genesis.json"
     genesis = json.loads(genesis_path.read_text())
     auditor_key = KeyPair.generate()
@@ -89,12 +92,12 @@ def write_consortium(tmp_path: Path, limits: dict | None) -> tuple[Path, KeyPair
 @contextlib.asynccontextmanager
 async def open_api(tmp_path: Path, limits: dict | None = None):
     config_path, auditor_key = write_consortium(tmp_path, limits)
-    node = open_node(load_config(config_path))
+    node = open_node(load_config(config_path), PASSPHRASE)
     consensus = asyncio.create_task(node.consensus_loop())
     client = TestClient(TestServer(make_app(node), host="127.0.0.1"))
     try:
         await client.start_server()
-        signer = read_key_file(config_path.parent / "client-0.key").signer()
+        signer = read_key_file(config_path.parent / "client-0.key", PASSPHRASE).signer()
         yield Api(client, node, signer, auditor_key.signer())
     finally:
         await client.close()
@@ -105,9 +108,11 @@ async def open_api(tmp_path: Path, limits: dict | None = None):
 
 @contextlib.asynccontextmanager
 async def served_node(tmp_path: Path, limits: dict | None = None):
-    """The node as `consort node start` runs it (`server.serve`); yields its config."""
+    """The node as `consort node start` runs it (`server.serve`), its passphrase
+    coming over a pipe as with --passphrase-fd; yields its config."""
     config_path, _ = write_consortium(tmp_path, limits)
-    config: NodeConfig = load_config(config_path)
+    config: NodeConfig = dataclasses.replace(load_config(config_path),
+                                             passphrase_source=PassphraseSource(fd=passphrase_pipe(PASSPHRASE)))
     ready = asyncio.Event()
     server = asyncio.create_task(serve(config, make_app, ready))
     try:
@@ -121,6 +126,14 @@ async def served_node(tmp_path: Path, limits: dict | None = None):
     finally:
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
+
+
+def passphrase_pipe(passphrase: str) -> int:
+    """The read end of a pipe holding `passphrase` and a newline (its reader closes it)."""
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as pipe:
+        pipe.write(passphrase.encode() + b"\n")
+    return read_end
 
 
 async def assert_refused(response, status_code: int, code: str) -> dict:

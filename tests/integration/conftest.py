@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from contracts.tx import sign_tx
-from crypto.keys import read_key_file
+from crypto.keys import KDF_COST_LIGHT, read_key_file
 from api_node import open_api
-from fixtures import wait_until
+from fixtures import PASSPHRASE, wait_until
 from node.client import ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium
@@ -45,8 +45,9 @@ def free_base_port(count: int) -> int:
 @pytest.fixture
 def cluster(tmp_path):
     directory = tmp_path / "consortium"
-    create_consortium(directory, institutions=4, base_port=free_base_port(4))
-    with LocalCluster(directory, log_level="info") as local:
+    create_consortium(directory, institutions=4, base_port=free_base_port(4), passphrase=PASSPHRASE,
+                      kdf_cost=KDF_COST_LIGHT)
+    with LocalCluster(directory, log_level="info", passphrase=PASSPHRASE) as local:
         local.start_all()
         asyncio.run(local.wait_ready())
         yield local
@@ -65,7 +66,7 @@ class Payer:
     def __init__(self, cluster: LocalCluster) -> None:
         self.cluster = cluster
         self.chain_id = bytes.fromhex(cluster.index["chain_id"])
-        self.signers = [read_key_file(cluster.directory / e["client_keys"][0]).signer()
+        self.signers = [read_key_file(cluster.directory / e["client_keys"][0], PASSPHRASE).signer()
                         for e in cluster.institutions]
         self.nonce = time.time_ns() // 1000 * 1000
         self.ids = [e["id"] for e in cluster.institutions]

@@ -12,6 +12,7 @@ from contracts.tx import sign_tx
 from crypto.keys import read_key_file
 from node.runtime.config import load_genesis
 from node.runtime.ledger import Ledger
+from node.runtime.passphrase import PassphraseSource
 from node.runtime.storage import Storage
 
 TXS_PER_BLOCK = 20
@@ -19,8 +20,9 @@ TXS_PER_BLOCK = 20
 
 def main(directory: Path, blocks_max: int) -> None:
     genesis = load_genesis(directory / "genesis.json")
-    node_signer = read_key_file(directory / "node.key").signer()
-    client = read_key_file(directory / "client.key").signer()
+    passphrase = PassphraseSource().read()  # CONSORT_PASSPHRASE, from the test
+    node_signer = read_key_file(directory / "node.key", passphrase).signer()
+    client = read_key_file(directory / "client.key", passphrase).signer()
     ledger = Ledger(Storage(directory / "data", genesis.chain_id), genesis)
     validators = ValidatorSet(genesis.chain_id, genesis.validator_keys)
     for _ in range(blocks_max):

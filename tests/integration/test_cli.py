@@ -4,17 +4,27 @@ one clear line on stderr, exit status 1, no traceback."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
+from crypto.keys import KDF_COST_LIGHT, KeyPair, read_key_file, write_key_file
+from fixtures import PASSPHRASE
+from node.devtools.consortium import create_consortium
+from node.runtime.passphrase import ENV_VAR
+
 pytestmark = pytest.mark.integration
 
 
-def consort(*args: str) -> subprocess.CompletedProcess:
+def consort(*args: str, passphrase: str | None = PASSPHRASE) -> subprocess.CompletedProcess:
+    """`consort ARGS` with CONSORT_PASSPHRASE set to `passphrase` (None: unset), no terminal."""
+    env = {name: value for name, value in os.environ.items() if name != ENV_VAR}
+    if passphrase is not None:
+        env[ENV_VAR] = passphrase
     return subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env=env, stdin=subprocess.DEVNULL)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
@@ -48,6 +58,7 @@ def test_errors_are_one_line(tmp_path):
     assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9"), "cannot reach node")
     assert_one_line_error(consort("node", "start", "--config", str(tmp_path / "missing.json")), "cannot read")
     (tmp_path / "bad.key").write_text("{}")
+    (tmp_path / "bad.key").chmod(0o600)
     assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
                                   "--amount", "5"), "not an ed25519 key file")
     assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
@@ -64,9 +75,8 @@ def test_errors_are_one_line(tmp_path):
     (lambda c: c.update(peers=[{"institution": "bank-bravo"}]), "peers[0] must be an object"),
 ])
 def test_a_bad_node_config_is_one_line_naming_the_field(tmp_path, change, fragment):
-    from node.devtools.consortium import create_consortium
-
-    create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1)
+    create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1,
+                      passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
     path = tmp_path / "c" / "bank-alpha" / "node.json"
     config = json.loads(path.read_text())
     change(config)
@@ -80,12 +90,89 @@ def test_a_bad_node_config_is_one_line_naming_the_field(tmp_path, change, fragme
     ({"checkpoint_intervall": 16}, "consensus.checkpoint_intervall: unknown parameter"),
 ])
 def test_a_genesis_a_replica_cannot_run_with_is_one_line_naming_the_field(tmp_path, consensus, fragment):
-    from node.devtools.consortium import create_consortium
-
-    create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1)
+    create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1,
+                      passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
     path = tmp_path / "c" / "genesis.json"
     genesis = json.loads(path.read_text())
     genesis["consensus"] = consensus
     path.write_text(json.dumps(genesis))
     assert_one_line_error(consort("node", "start", "--config", str(tmp_path / "c" / "bank-alpha" / "node.json")),
                           fragment)
+
+
+# --- key files and their passphrase ------------------------------------------------
+
+@pytest.fixture
+def client_key(tmp_path):
+    path = tmp_path / "client.key"
+    write_key_file(path, KeyPair.generate(), PASSPHRASE, KDF_COST_LIGHT)
+    return path
+
+
+def pay_with(key_path, *options: str, passphrase: str | None = PASSPHRASE) -> subprocess.CompletedProcess:
+    return consort("tx", "pay", "--node", "http://127.0.0.1:9", "--key", str(key_path), *options, "--from", "a",
+                   "--to", "b", "--amount", "5", passphrase=passphrase)
+
+
+def test_a_key_file_open_to_others_is_one_line_saying_the_fix(client_key):
+    client_key.chmod(0o644)
+    assert_one_line_error(pay_with(client_key), f"(mode 0644); `chmod 600 {client_key}` fixes it")
+
+
+def test_a_wrong_passphrase_is_one_line(client_key):
+    assert_one_line_error(pay_with(client_key, passphrase="not it"), "client.key: wrong passphrase")
+
+
+def test_without_passphrase_or_terminal_the_error_says_how_to_give_one(client_key):
+    assert_one_line_error(pay_with(client_key, passphrase=None),
+                          "no terminal to ask on: set CONSORT_PASSPHRASE, or pass --passphrase-fd N or "
+                          "--passphrase-file F")
+
+
+def test_the_passphrase_comes_from_a_file_or_a_descriptor_before_the_environment(tmp_path, client_key):
+    given = tmp_path / "passphrase"
+    given.write_text(PASSPHRASE + "\n")
+    given.chmod(0o600)
+    # the key opens: the command gets as far as the (absent) node
+    assert_one_line_error(pay_with(client_key, "--passphrase-file", str(given), passphrase="not it"),
+                          "cannot reach node")
+    given.chmod(0o640)
+    assert_one_line_error(pay_with(client_key, "--passphrase-file", str(given)),
+                          f"passphrase file is open to group or others (mode 0640); `chmod 600 {given}`")
+    read_end, write_end = os.pipe()
+    os.write(write_end, PASSPHRASE.encode() + b"\n")
+    os.close(write_end)
+    try:
+        run = subprocess.run([sys.executable, "-m", "node.cli", "tx", "pay", "--node", "http://127.0.0.1:9",
+                              "--key", str(client_key), "--passphrase-fd", str(read_end), "--from", "a", "--to", "b",
+                              "--amount", "5"], capture_output=True, text=True, timeout=60, pass_fds=(read_end,),
+                             env={**os.environ, ENV_VAR: "not it"}, stdin=subprocess.DEVNULL)
+    finally:
+        os.close(read_end)
+    assert_one_line_error(run, "cannot reach node")
+
+
+def test_a_node_whose_key_does_not_open_does_not_start(tmp_path):
+    create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1,
+                      passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
+    config = str(tmp_path / "c" / "bank-alpha" / "node.json")
+    assert_one_line_error(consort("node", "start", "--config", config, passphrase="not it"),
+                          "node.key: wrong passphrase")
+    assert_one_line_error(consort("node", "start", "--config", config, passphrase=None), "no passphrase")
+
+
+def test_init_writes_every_key_encrypted_owner_only_at_the_cost_asked(tmp_path):
+    made = consort("init", "--dir", str(tmp_path / "c"), "--institutions", "2", "--clients", "1",
+                   "--kdf-cost", "light")
+    assert made.returncode == 0, made.stderr
+    key_files = sorted((tmp_path / "c").rglob("*.key"))
+    assert [p.relative_to(tmp_path / "c").as_posix() for p in key_files] == [
+        "bank-alpha/client-0.key", "bank-alpha/node.key", "bank-bravo/client-0.key", "bank-bravo/node.key",
+        "central-bank/client-0.key"]
+    for path in key_files:
+        assert path.stat().st_mode & 0o777 == 0o600
+        document = json.loads(path.read_text())
+        assert document["format"] == "consort-key/1" and document["kdf"]["n"] == KDF_COST_LIGHT.n
+        assert PASSPHRASE not in path.read_text()
+    assert read_key_file(key_files[1], PASSPHRASE).public_key.hex() == json.loads(
+        (tmp_path / "c" / "genesis.json").read_text())["institutions"][0]["node_key"]

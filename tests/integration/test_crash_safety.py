@@ -6,6 +6,7 @@ what re-executing the stored chain from genesis gives."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from crypto.keys import KeyPair, write_key_file
+from crypto.keys import KDF_COST_LIGHT, KeyPair, write_key_file
+from fixtures import PASSPHRASE
 from node.audit.auditor import ChainAuditor
 from node.runtime.config import load_genesis
+from node.runtime.passphrase import ENV_VAR
 from node.runtime.storage import Storage
 
 pytestmark = pytest.mark.integration
@@ -27,8 +30,8 @@ WRITER = Path(__file__).with_name("crash_writer.py")
 
 def make_chain_folder(directory: Path) -> None:
     node_key, client_key = KeyPair.generate(), KeyPair.generate()
-    write_key_file(directory / "node.key", node_key)
-    write_key_file(directory / "client.key", client_key)
+    write_key_file(directory / "node.key", node_key, PASSPHRASE, KDF_COST_LIGHT)
+    write_key_file(directory / "client.key", client_key, PASSPHRASE, KDF_COST_LIGHT)
     genesis = {
         "chain_name": "crash-test", "currencies": ["EUR"], "validators": ["bank-a"],
         "institutions": [
@@ -43,7 +46,8 @@ def make_chain_folder(directory: Path) -> None:
 def run_and_kill(directory: Path, rng: random.Random) -> int:
     """Start the writer, SIGKILL it at a random moment; return the last height it acknowledged."""
     process = subprocess.Popen([sys.executable, str(WRITER), str(directory), "100000"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, ENV_VAR: PASSPHRASE})
     try:
         first = process.stdout.readline()
         assert first.strip(), process.stderr.read()

@@ -13,7 +13,8 @@ import signal
 import pytest
 
 from conftest import free_base_port, statuses
-from fixtures import wait_until
+from crypto.keys import KDF_COST_LIGHT
+from fixtures import PASSPHRASE, wait_until
 from node.devtools import story
 from node.client import ConsortClient
 from node.devtools.cluster import LocalCluster
@@ -28,8 +29,9 @@ CHECKPOINT_INTERVAL = 8
 def five(tmp_path):
     directory = tmp_path / "consortium"
     create_consortium(directory, institutions=5, validators=4, base_port=free_base_port(5),
-                      consensus={"checkpoint_interval": CHECKPOINT_INTERVAL, "window": 4 * CHECKPOINT_INTERVAL})
-    with LocalCluster(directory, log_level="info") as cluster:
+                      consensus={"checkpoint_interval": CHECKPOINT_INTERVAL, "window": 4 * CHECKPOINT_INTERVAL},
+                      passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
+    with LocalCluster(directory, log_level="info", passphrase=PASSPHRASE) as cluster:
         cluster.start_all()
         asyncio.run(cluster.wait_ready())
         yield cluster
@@ -48,7 +50,7 @@ async def pay_until(party, payee: str, height: int) -> None:
 
 
 def test_a_validator_added_by_governance_votes_from_the_next_boundary(five):
-    parties = story.parties(five.directory, five.index)
+    parties = story.parties(five.directory, five.index, PASSPHRASE)
     alpha, bravo, charlie, delta, echo = (parties[e["id"]] for e in five.index["institutions"])
 
     async def scenario():

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from conftest import wait_agreement
+from fixtures import PASSPHRASE
 from node.devtools import story
 from node.client import ConsortClient
 from node.audit.verify import read_genesis, verify_node
@@ -29,7 +30,7 @@ def export_of(cluster):
 
 
 def test_supply_chain_finance_story(cluster):
-    outcome = story.run(cluster.directory, cluster.index, say=lambda text: None)
+    outcome = story.run(cluster.directory, cluster.index, PASSPHRASE, say=lambda text: None)
     cycle = outcome["cycle"]
     # alpha owes bravo 50,250.00; bravo owes charlie 20,000.00; charlie and delta owe alpha 15,000.00 and 5,000.00
     assert cycle["positions"] == {"bank-alpha": -30_250_00, "bank-bravo": 30_250_00,

@@ -107,21 +107,111 @@ def test_a_small_order_point_key_is_refused_not_raised():
 
 # --- key files ------------------------------------------------------------------
 
+PASSPHRASE = "correct horse battery staple"
+LIGHT = keys.KDF_COST_LIGHT
+
+
+def _write(path, pair, passphrase=PASSPHRASE):
+    write_key_file(path, pair, passphrase, cost=LIGHT)
+
+
 def test_key_file_round_trip_and_owner_only_permissions(tmp_path, pair_a):
     path = tmp_path / "node.key"
-    write_key_file(path, pair_a)
-    assert read_key_file(path) == pair_a
+    _write(path, pair_a)
+    assert read_key_file(path, PASSPHRASE) == pair_a
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["node.key"]  # no temporary file left
+
+
+def test_the_seed_is_not_in_the_file_and_the_public_key_is(tmp_path, pair_a):
+    path = tmp_path / "node.key"
+    _write(path, pair_a)
+    text = path.read_text()
+    assert pair_a.seed.hex() not in text and "seed" not in text
+    assert keys.read_public_key(path) == pair_a.public_key
+
+
+def test_the_file_is_what_the_module_docstring_says(tmp_path, pair_a):
+    """Open a key file with the cryptography primitives alone, following the documented format."""
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    path = tmp_path / "node.key"
+    _write(path, pair_a)
+    document = _document(path)
+    assert set(document) == {"format", "type", "public_key", "kdf", "cipher", "ciphertext"}
+    assert document["format"] == "consort-key/1" and document["type"] == "ed25519"
+    kdf, cipher = document["kdf"], document["cipher"]
+    assert (kdf["name"], kdf["n"], kdf["r"], kdf["p"]) == ("scrypt", LIGHT.n, LIGHT.r, LIGHT.p)
+    assert cipher["name"] == "chacha20-poly1305"
+    aead_key = Scrypt(salt=bytes.fromhex(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(
+        PASSPHRASE.encode())
+    public_key = bytes.fromhex(document["public_key"])
+    seed = ChaCha20Poly1305(aead_key).decrypt(bytes.fromhex(cipher["nonce"]), bytes.fromhex(document["ciphertext"]),
+                                              b"consort-key/1\x00ed25519\x00" + public_key)
+    assert seed == pair_a.seed and public_key == pair_a.public_key
+
+
+def test_each_write_has_its_own_salt_and_nonce(tmp_path, pair_a):
+    _write(tmp_path / "one.key", pair_a)
+    _write(tmp_path / "two.key", pair_a)
+    one, two = _document(tmp_path / "one.key"), _document(tmp_path / "two.key")
+    assert one["kdf"]["salt"] != two["kdf"]["salt"] and one["cipher"]["nonce"] != two["cipher"]["nonce"]
+    assert one["ciphertext"] != two["ciphertext"]
+
+
+def test_the_default_cost_is_the_strong_one_and_is_recorded(tmp_path, pair_a):
+    assert (keys.KDF_COST_STRONG.n, keys.KDF_COST_STRONG.r, keys.KDF_COST_STRONG.p) == (2**17, 8, 1)
+    path = tmp_path / "node.key"
+    write_key_file(path, pair_a, PASSPHRASE)
+    assert _document(path)["kdf"]["n"] == 2**17
+    assert read_key_file(path, PASSPHRASE) == pair_a  # reading needs no cost setting
+
+
+def test_a_wrong_passphrase_is_a_clear_key_file_error(tmp_path, pair_a):
+    path = tmp_path / "node.key"
+    _write(path, pair_a)
+    with pytest.raises(KeyFileError, match=r"node.key: wrong passphrase"):
+        read_key_file(path, PASSPHRASE + "!")
+
+
+def test_an_empty_passphrase_is_refused(tmp_path, pair_a):
+    with pytest.raises(KeyFileError, match="empty"):
+        _write(tmp_path / "node.key", pair_a, "")
+    assert not (tmp_path / "node.key").exists()
+
+
+def test_the_passphrase_is_taken_in_its_nfc_form(tmp_path, pair_a):
+    path = tmp_path / "node.key"
+    _write(path, pair_a, "caf\u00e9")           # composed e-acute
+    assert read_key_file(path, "cafe\u0301") == pair_a  # e + combining acute
 
 
 def test_overwriting_a_readable_file_makes_it_owner_only(tmp_path, pair_a, pair_b):
     path = tmp_path / "node.key"
     path.write_text("old")
     os.chmod(path, 0o644)
-    write_key_file(path, pair_a)
+    _write(path, pair_a)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    write_key_file(path, pair_b)
-    assert read_key_file(path) == pair_b
+    _write(path, pair_b)
+    assert read_key_file(path, PASSPHRASE) == pair_b
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o620, 0o602, 0o660])
+def test_a_key_file_open_to_group_or_others_is_refused_with_the_fix(tmp_path, pair_a, mode):
+    path = tmp_path / "node.key"
+    _write(path, pair_a)
+    os.chmod(path, mode)
+    for read in (lambda: read_key_file(path, PASSPHRASE), lambda: keys.read_public_key(path)):
+        with pytest.raises(KeyFileError, match=rf"mode {mode:04o}.*`chmod 600 {path}`"):
+            read()
+
+
+def test_an_owner_read_only_key_file_is_accepted(tmp_path, pair_a):
+    path = tmp_path / "node.key"
+    _write(path, pair_a)
+    os.chmod(path, 0o400)
+    assert read_key_file(path, PASSPHRASE) == pair_a
 
 
 def _document(path):
@@ -130,60 +220,115 @@ def _document(path):
 
 def _write_document(path, document):
     path.write_text(json.dumps(document))
+    os.chmod(path, 0o600)
 
 
-def test_tampered_public_key_is_detected(tmp_path, pair_a, pair_b):
+def test_tampered_public_key_does_not_decrypt(tmp_path, pair_a, pair_b):
     path = tmp_path / "node.key"
-    write_key_file(path, pair_a)
+    _write(path, pair_a)
     document = _document(path)
     document["public_key"] = pair_b.public_key.hex()
     _write_document(path, document)
-    with pytest.raises(KeyFileError, match="does not match"):
-        read_key_file(path)
+    assert keys.read_public_key(path) == pair_b.public_key  # what the clear field says
+    with pytest.raises(KeyFileError, match="wrong passphrase \\(or the file was altered\\)"):
+        read_key_file(path, PASSPHRASE)
 
 
-def test_tampered_seed_is_detected(tmp_path, pair_a, pair_b):
+@pytest.mark.parametrize("field", ["ciphertext", "nonce", "salt"])
+def test_a_flipped_bit_anywhere_in_the_secret_part_does_not_decrypt(tmp_path, pair_a, field):
     path = tmp_path / "node.key"
-    write_key_file(path, pair_a)
+    _write(path, pair_a)
     document = _document(path)
-    document["seed"] = pair_b.seed.hex()
+    holder = {"ciphertext": document, "nonce": document["cipher"], "salt": document["kdf"]}[field]
+    raw = bytearray.fromhex(holder[field])
+    raw[len(raw) // 2] ^= 1
+    holder[field] = raw.hex()
     _write_document(path, document)
-    with pytest.raises(KeyFileError):
-        read_key_file(path)
+    with pytest.raises(KeyFileError, match="wrong passphrase"):
+        read_key_file(path, PASSPHRASE)
 
 
-@pytest.mark.parametrize("change", [
-    {"type": "rsa"},
-    {"type": None},
-    {"seed": "zz" * 32},
-    {"seed": "00" * 31},
-    {"seed": 12345},
-    {"seed": None},
-    {"seed": ["00"]},
-    {"public_key": None},
-    {"public_key": 7},
-])
-def test_malformed_key_files_raise_key_file_error(tmp_path, pair_a, change):
+def test_an_unencrypted_key_file_of_the_older_format_is_refused_clearly(tmp_path, pair_a):
     path = tmp_path / "node.key"
-    write_key_file(path, pair_a)
+    _write_document(path, {"type": "ed25519", "seed": pair_a.seed.hex(), "public_key": pair_a.public_key.hex()})
+    with pytest.raises(KeyFileError, match="unencrypted key file"):
+        read_key_file(path, PASSPHRASE)
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"format": "consort-key/2"}, "not an ed25519 key file"),
+    ({"type": "rsa"}, "not an ed25519 key file"),
+    ({"type": None}, "not an ed25519 key file"),
+    ({"public_key": None}, "public_key"),
+    ({"public_key": 7}, "public_key"),
+    ({"public_key": "zz" * 32}, "not hex"),
+    ({"public_key": "00" * 31}, "must be 32 bytes"),
+    ({"ciphertext": "00" * 32}, "must be 48 bytes"),
+    ({"ciphertext": ["00"]}, "ciphertext"),
+    ({"kdf": None}, "kdf"),
+    ({"kdf": {"name": "pbkdf2"}}, "kdf"),
+    ({"cipher": {"name": "aes-256-gcm", "nonce": "00" * 12}}, "cipher"),
+])
+def test_malformed_key_files_raise_key_file_error(tmp_path, pair_a, change, fragment):
+    path = tmp_path / "node.key"
+    _write(path, pair_a)
     document = _document(path)
     document.update(change)
     _write_document(path, document)
-    with pytest.raises(KeyFileError):
-        read_key_file(path)
+    with pytest.raises(KeyFileError, match=fragment):
+        read_key_file(path, PASSPHRASE)
+
+
+@pytest.mark.parametrize("kdf, fragment", [
+    ({"n": 2**40}, "power of two in 2\\*\\*12..2\\*\\*20"),
+    ({"n": 2**11}, "power of two"),
+    ({"n": 5000}, "power of two"),
+    ({"n": "4096"}, "integers"),
+    ({"r": 0}, "r must be in 1..32"),
+    ({"r": 33}, "r must be"),
+    ({"p": 17}, "p in 1..16"),
+    ({"n": 2**20, "r": 16}, "MiB"),
+])
+def test_kdf_parameters_that_would_cost_the_reader_unbounded_work_are_refused(tmp_path, pair_a, kdf, fragment):
+    path = tmp_path / "node.key"
+    _write(path, pair_a)
+    document = _document(path)
+    document["kdf"].update(kdf)
+    _write_document(path, document)
+    with pytest.raises(KeyFileError, match=fragment):
+        read_key_file(path, PASSPHRASE)
+
+
+def test_a_write_with_a_refused_cost_raises_before_writing(tmp_path, pair_a):
+    with pytest.raises(ValueError, match="power of two"):
+        write_key_file(tmp_path / "node.key", pair_a, PASSPHRASE, cost=keys.ScryptCost(n=1000, r=8, p=1))
+    assert not (tmp_path / "node.key").exists()
 
 
 @pytest.mark.parametrize("text", ["", "not json", "[]", "null", '"a string"', "{}", '{"type": "ed25519"}'])
 def test_unreadable_key_file_contents_raise_key_file_error(tmp_path, text):
     path = tmp_path / "node.key"
     path.write_text(text)
-    with pytest.raises(KeyFileError):
-        read_key_file(path)
+    os.chmod(path, 0o600)
+    with pytest.raises(KeyFileError, match="node.key"):
+        read_key_file(path, PASSPHRASE)
 
 
 def test_missing_key_file_raises_key_file_error(tmp_path):
-    with pytest.raises(KeyFileError):
-        read_key_file(tmp_path / "absent.key")
+    with pytest.raises(KeyFileError, match="absent.key: cannot read key file"):
+        read_key_file(tmp_path / "absent.key", PASSPHRASE)
+
+
+def test_a_folder_or_a_huge_file_is_not_a_key_file(tmp_path):
+    folder = tmp_path / "folder.key"
+    folder.mkdir(mode=0o700)
+    with pytest.raises(KeyFileError, match="not a regular file|cannot read"):
+        read_key_file(folder, PASSPHRASE)
+    huge = tmp_path / "huge.key"
+    huge.write_text(" " * (keys.KEY_FILE_BYTES_MAX + 1))
+    os.chmod(huge, 0o600)
+    with pytest.raises(KeyFileError, match="larger than a key file"):
+        read_key_file(huge, PASSPHRASE)
 
 
 # --- hashing ------------------------------------------------------------------
