@@ -95,7 +95,8 @@ def _utc(now: datetime) -> datetime:
     return now.astimezone(timezone.utc).replace(microsecond=0)
 
 
-def _check_institution_id(institution: str) -> str:
+def check_institution_id(institution: str) -> str:
+    """`institution` if it is an institution id (the genesis rule), else CertificateError."""
     if not isinstance(institution, str) or not INSTITUTION_ID_PATTERN.match(institution):
         raise CertificateError(f"{institution!r} is not an institution id (lower-case letters, digits and "
                                "'-', at most 32)")
@@ -167,7 +168,7 @@ def root_certificate(key_pair: KeyPair, name: str, now: datetime, lifetime: time
 
 def institution_csr(key_pair: KeyPair, institution: str) -> bytes:
     """An institution's request (PEM) for its CA certificate, signed with its own key."""
-    _check_institution_id(institution)
+    check_institution_id(institution)
     subject = _name(f"{institution} institution CA", institution)
     return (x509.CertificateSigningRequestBuilder().subject_name(subject)
             .sign(_private_key(key_pair), algorithm=None).public_bytes(serialization.Encoding.PEM))
@@ -182,7 +183,7 @@ def sign_institution_csr(csr_pem: bytes, root_pem: bytes, root_key: KeyPair, now
     root = load_certificate(root_pem)
     if _raw_public_key(root) != root_key.public_key:
         raise CertificateError("the root CA key does not match the root CA certificate")
-    institution = _check_institution_id(_organization(csr.subject, "the request"))
+    institution = check_institution_id(_organization(csr.subject, "the request"))
     not_before, not_after = _window(now, lifetime, root)
     builder = _ca_extensions(x509.CertificateBuilder().subject_name(_name(f"{institution} institution CA",
                                                                           institution)), INSTITUTION_PATH_LENGTH)
@@ -232,6 +233,11 @@ def node_certificate(node_key: bytes, hosts: Iterable[str], institution_pem: byt
                                                            x509.UniformResourceIdentifier(node_uri(node_key))]),
                               critical=False))
     return _issued(builder, subject_key, issuer.subject, _private_key(institution_key), not_before, not_after)
+
+
+def node_chain(node_pem: bytes, institution_pem: bytes) -> bytes:
+    """What a node presents (its `node.crt`): its certificate, then its institution CA's."""
+    return _pem(load_certificate(node_pem)) + _pem(load_certificate(institution_pem))
 
 
 def tls_key_pem(key_pair: KeyPair, password: bytes) -> bytes:
@@ -312,9 +318,14 @@ def validity(certificate: x509.Certificate | bytes) -> Validity:
     return Validity(certificate.not_valid_before_utc, certificate.not_valid_after_utc)
 
 
+def institution_of_request(csr_pem: bytes) -> str:
+    """The institution a (well-signed) CA request names."""
+    return check_institution_id(_organization(load_csr(csr_pem).subject, "the request"))
+
+
 def institution_of(pem: bytes) -> str:
     """The institution id an institution CA or node certificate names (O=...)."""
-    return _check_institution_id(_organization(load_certificate(pem).subject, "the certificate"))
+    return check_institution_id(_organization(load_certificate(pem).subject, "the certificate"))
 
 
 def node_identity(pem: bytes) -> NodeIdentity:

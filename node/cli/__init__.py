@@ -1,6 +1,8 @@
 """The `consort` command line, one module per command group:
 
     consort init        keys, genesis and node configs for a local consortium   (init)
+    consort keygen, ca init|sign, cert node|show
+                        an institution's keys, the consortium's certificates    (keys)
     consort node start  run a node                                              (node)
     consort tx send|pay sign and submit transactions                            (tx)
     consort query ...   read contract state                                     (query)
@@ -26,7 +28,7 @@ from crypto.keys import KeyFileError
 from crypto.smt import ProofFormatError
 from node.audit.auditor import AuditFailure
 from node.audit.export import ExportError
-from node.cli import audit, chain, init, node, query, sim, tx
+from node.cli import audit, chain, init, keys, node, query, sim, tx
 from node.cli.audit import AuditCommandError
 from node.cli.shared import UsageError
 from node.client import ClientError
@@ -34,7 +36,7 @@ from node.runtime.config import ConfigError
 from node.runtime.passphrase import PassphraseError
 from node.runtime.storage import StorageError
 
-COMMAND_GROUPS = (init, node, tx, chain, query, audit, sim)
+COMMAND_GROUPS = (init, keys, node, tx, chain, query, audit, sim)
 ONE_LINE_ERRORS = (ClientError, ConfigError, GenesisError, KeyFileError, PassphraseError, CertificateError,
                    StorageError, TxError, UsageError, FileExistsError, OSError, AuditCommandError, AuditFailure,
                    ExportError, ProofFormatError)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crypto.keys import KDF_COST_LIGHT, KDF_COST_STRONG
-from node.cli.shared import add_passphrase_options, passphrase_source
+from node.cli.shared import KDF_COSTS, add_new_key_options, passphrase_source
 from node.devtools.consortium import create_consortium, require_empty
-
-KDF_COSTS = {"strong": KDF_COST_STRONG, "light": KDF_COST_LIGHT}
 
 
 def cmd_init(args) -> int:
@@ -34,8 +31,5 @@ def add_commands(commands) -> None:
     init.add_argument("--balance", type=int, default=1_000_000_000_00, help="opening balance, minor units")
     init.add_argument("--clients", type=int, default=4, help="client keys per institution")
     init.add_argument("--validators", type=int, help="how many validate from genesis (default: all)")
-    init.add_argument("--kdf-cost", choices=sorted(KDF_COSTS), default="strong",
-                      help="scrypt cost of the key files: strong (default, ~0.3 s and 128 MiB per key) or light "
-                           "(for throwaway consortia: fast, and as fast to guess)")
-    add_passphrase_options(init)
+    add_new_key_options(init)
     init.set_defaults(func=cmd_init)

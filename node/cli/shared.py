@@ -8,10 +8,11 @@ import json
 import os
 from pathlib import Path
 
-from crypto.keys import KeyPair, read_key_file, read_public_key
+from crypto.keys import KDF_COST_LIGHT, KDF_COST_STRONG, KeyPair, read_key_file, read_public_key
 from node.runtime.passphrase import ENV_VAR, PassphraseSource
 
 DEFAULT_NODE = os.environ.get("CONSORT_NODE", "http://127.0.0.1:7100")
+KDF_COSTS = {"strong": KDF_COST_STRONG, "light": KDF_COST_LIGHT}
 
 
 class UsageError(Exception):
@@ -30,6 +31,14 @@ def add_passphrase_options(parser: argparse.ArgumentParser) -> None:
                             "else the terminal)")
     group.add_argument("--passphrase-file", type=Path, metavar="F",
                        help="read the key passphrase from the first line of F (mode 600)")
+
+
+def add_new_key_options(parser: argparse.ArgumentParser) -> None:
+    """--kdf-cost and the passphrase options, for commands that make key files."""
+    parser.add_argument("--kdf-cost", choices=sorted(KDF_COSTS), default="strong",
+                        help="scrypt cost of the new key files: strong (default, ~0.3 s and 128 MiB per key) or "
+                             "light (throwaway keys only: fast to make, and as fast to guess)")
+    add_passphrase_options(parser)
 
 
 def passphrase_source(args) -> PassphraseSource:

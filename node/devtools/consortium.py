@@ -1,18 +1,23 @@
-"""Create a local consortium: keys, genesis, and node configs on 127.0.0.1.
+"""Create a local consortium: keys, certificates, genesis, and node configs on 127.0.0.1.
 
-Layout of the folder it writes:
+Layout of the folder it writes (node.runtime.keystore names the files):
 
-    genesis.json                 the chain's identity (hashed into the chain id)
-    consortium.json              index for tools: institutions, node URLs, key files
-    <institution>/node.json      node config
-    <institution>/node.key       node key (validators)
-    <institution>/client-N.key   client keys
-    <institution>/data/          LevelDB, created when the node first starts
-    central-bank/client-0.key    the regulator's client key (it runs no node)
+    genesis.json                     the chain's identity (hashed into the chain id)
+    consortium.json                  index for tools: institutions, node URLs, key and CA files
+    ca/ca.key, ca/ca.crt             the consortium root CA (its key: the operator holds it)
+    <institution>/node.json          node config, with "tls": {"ca", "cert"}
+    <institution>/institution-ca.key the institution CA, its request (.csr) and
+    <institution>/institution-ca.crt   certificate, signed by the root
+    <institution>/node.key           node key (the consensus key, also its TLS key)
+    <institution>/node.crt           node certificate for 127.0.0.1, then the institution CA's
+    <institution>/client-N.key       client keys
+    <institution>/data/              LevelDB, created when the node first starts
+    central-bank/                    the regulator: institution CA and client-0.key (it runs no node)
 
 Every key file is encrypted with the passphrase given (crypto.keys); the
 passphrase itself is written nowhere. `kdf_cost` is the strong one unless
 the caller says the consortium is throwaway (tests, the demo, the bench).
+The URLs stay http:// until the node serves TLS.
 """
 
 from __future__ import annotations
@@ -20,11 +25,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from contracts.genesis import parse_genesis
-from crypto.keys import KDF_COST_STRONG, KeyPair, ScryptCost, write_key_file
+from crypto import certs
+from crypto.keys import KDF_COST_STRONG, KeyPair, ScryptCost
+from node.runtime import keystore
 from node.runtime.passphrase import ENV_VAR
+
+HOSTS = ("127.0.0.1",)
+ROOT_NAME = "consort-local root CA"
+
 
 NAMES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
          "juliet", "kilo", "lima", "mike", "november", "oscar", "papa")
@@ -50,6 +62,39 @@ def institution_ids(count: int) -> list[str]:
     return [f"bank-{NAMES[i]}" if i < len(NAMES) else f"bank-{i}" for i in range(count)]
 
 
+class _Issuer:
+    """Writes an institution's keys and certificates under the local root."""
+
+    def __init__(self, directory: Path, passphrase: str, cost: ScryptCost) -> None:
+        self.passphrase, self.cost = passphrase, cost
+        self.now = datetime.now(timezone.utc)
+        self.root_key = self.new_key(directory / "ca" / keystore.CA_KEY)
+        self.root_pem = certs.root_certificate(self.root_key, ROOT_NAME, self.now,
+                                               timedelta(days=keystore.ROOT_DAYS))
+        keystore.write_public(directory / "ca" / keystore.CA_CERT, self.root_pem)
+
+    def new_key(self, path: Path) -> KeyPair:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        return keystore.new_key(path, self.passphrase, self.cost)
+
+    def institution(self, folder: Path, iid: str, clients: int, node: bool) -> tuple[bytes | None, list[str]]:
+        """Its CA (request signed by the root), node key and certificate, client keys: (node key, client keys)."""
+        ca_key = self.new_key(folder / keystore.INSTITUTION_CA_KEY)
+        csr = certs.institution_csr(ca_key, iid)
+        keystore.write_public(folder / keystore.INSTITUTION_CA_CSR, csr)
+        ca_pem = certs.sign_institution_csr(csr, self.root_pem, self.root_key, self.now,
+                                            timedelta(days=keystore.INSTITUTION_DAYS))
+        keystore.write_public(folder / keystore.INSTITUTION_CA_CERT, ca_pem)
+        node_key = None
+        if node:
+            node_key = self.new_key(folder / keystore.NODE_KEY).public_key
+            node_pem = certs.node_certificate(node_key, HOSTS, ca_pem, ca_key, self.now,
+                                              timedelta(days=keystore.NODE_DAYS))
+            keystore.write_public(folder / keystore.NODE_CERT, certs.node_chain(node_pem, ca_pem))
+        client_keys = [self.new_key(folder / keystore.client_key_name(k)).public_key.hex() for k in range(clients)]
+        return node_key, client_keys
+
+
 def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7100,
                       currency: str = "EUR", opening_balance: int = 1_000_000_000_00,
                       clients_per_institution: int = 4, genesis_time_ms: int = 0,
@@ -62,36 +107,28 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
     chain until governance adds them."""
     directory = require_empty(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    issuer = _Issuer(directory, passphrase, kdf_cost)
     ids = institution_ids(institutions)
-    members, index = [], {"institutions": []}
-
-    def new_key(path: Path) -> KeyPair:
-        key_pair = KeyPair.generate()
-        write_key_file(path, key_pair, passphrase, kdf_cost)
-        return key_pair
-
+    members, index = [], {"institutions": [], "ca_cert": f"ca/{keystore.CA_CERT}"}
     for replica_id, iid in enumerate(ids):
-        folder = directory / iid
-        folder.mkdir(mode=0o700)
-        node_key = new_key(folder / "node.key")
-        client_keys = [new_key(folder / f"client-{k}.key").public_key.hex() for k in range(clients_per_institution)]
+        node_key, client_keys = issuer.institution(directory / iid, iid, clients_per_institution, node=True)
         members.append({
             "id": iid, "name": iid.replace("-", " ").title(), "roles": ["validator", "member"],
-            "node_key": node_key.public_key.hex(), "client_keys": client_keys,
+            "node_key": node_key.hex(), "client_keys": client_keys,
             "balances": {currency: opening_balance},
         })
         index["institutions"].append({
             "id": iid, "replica_id": replica_id, "url": f"http://127.0.0.1:{base_port + replica_id}",
-            "config": f"{iid}/node.json",
-            "client_keys": [f"{iid}/client-{k}.key" for k in range(clients_per_institution)],
+            "config": f"{iid}/node.json", "node_key": f"{iid}/{keystore.NODE_KEY}",
+            "node_cert": f"{iid}/{keystore.NODE_CERT}", "institution_ca_cert": f"{iid}/{keystore.INSTITUTION_CA_CERT}",
+            "client_keys": [f"{iid}/{keystore.client_key_name(k)}" for k in range(clients_per_institution)],
         })
     if regulator:
-        folder = directory / "central-bank"
-        folder.mkdir(mode=0o700)
-        key = new_key(folder / "client-0.key")
+        _, client_keys = issuer.institution(directory / "central-bank", "central-bank", 1, node=False)
         members.append({"id": "central-bank", "name": "Central Bank", "roles": ["regulator"],
-                        "client_keys": [key.public_key.hex()]})
-        index["regulators"] = [{"id": "central-bank", "client_keys": ["central-bank/client-0.key"]}]
+                        "client_keys": client_keys})
+        index["regulators"] = [{"id": "central-bank", "client_keys": [f"central-bank/{keystore.client_key_name(0)}"],
+                                "institution_ca_cert": f"central-bank/{keystore.INSTITUTION_CA_CERT}"}]
     genesis = {
         "chain_name": "consort-local", "genesis_time_ms": genesis_time_ms, "currencies": [currency],
         "consensus": consensus or {}, "institutions": members,
@@ -103,7 +140,8 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
         peers = [{"institution": other["id"], "url": other["url"]}
                  for other in index["institutions"] if other["id"] != entry["id"]]
         config = {"institution": entry["id"], "host": "127.0.0.1",
-                  "port": base_port + entry["replica_id"], "data_dir": "data", "node_key": "node.key",
+                  "port": base_port + entry["replica_id"], "data_dir": "data", "node_key": keystore.NODE_KEY,
+                  "tls": {"ca": f"../ca/{keystore.CA_CERT}", "cert": keystore.NODE_CERT},
                   "genesis": "../genesis.json", "peers": peers}
         (directory / entry["id"] / "node.json").write_text(json.dumps(config, indent=2) + "\n")
     index["chain_id"] = parsed.chain_id.hex()

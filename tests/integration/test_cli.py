@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 
+from crypto import certs
 from crypto.keys import KDF_COST_LIGHT, KeyPair, read_key_file, write_key_file
 from fixtures import PASSPHRASE
 from node.devtools.consortium import create_consortium
@@ -167,12 +169,34 @@ def test_init_writes_every_key_encrypted_owner_only_at_the_cost_asked(tmp_path):
     assert made.returncode == 0, made.stderr
     key_files = sorted((tmp_path / "c").rglob("*.key"))
     assert [p.relative_to(tmp_path / "c").as_posix() for p in key_files] == [
-        "bank-alpha/client-0.key", "bank-alpha/node.key", "bank-bravo/client-0.key", "bank-bravo/node.key",
-        "central-bank/client-0.key"]
+        "bank-alpha/client-0.key", "bank-alpha/institution-ca.key", "bank-alpha/node.key",
+        "bank-bravo/client-0.key", "bank-bravo/institution-ca.key", "bank-bravo/node.key", "ca/ca.key",
+        "central-bank/client-0.key", "central-bank/institution-ca.key"]
     for path in key_files:
         assert path.stat().st_mode & 0o777 == 0o600
         document = json.loads(path.read_text())
         assert document["format"] == "consort-key/1" and document["kdf"]["n"] == KDF_COST_LIGHT.n
         assert PASSPHRASE not in path.read_text()
-    assert read_key_file(key_files[1], PASSPHRASE).public_key.hex() == json.loads(
+    assert read_key_file(key_files[2], PASSPHRASE).public_key.hex() == json.loads(
         (tmp_path / "c" / "genesis.json").read_text())["institutions"][0]["node_key"]
+
+
+def test_init_writes_the_root_and_each_nodes_certificate_chain(tmp_path):
+    create_consortium(tmp_path / "c", institutions=2, base_port=7190, clients_per_institution=1,
+                      passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
+    directory = tmp_path / "c"
+    index = json.loads((directory / "consortium.json").read_text())
+    genesis = json.loads((directory / "genesis.json").read_text())
+    root = (directory / index["ca_cert"]).read_bytes()
+    assert read_key_file(directory / "ca" / "ca.key", PASSPHRASE).public_key == certs.public_key_of(root)
+    for entry, member in zip(index["institutions"], genesis["institutions"]):
+        config = json.loads((directory / entry["config"]).read_text())
+        assert config["tls"] == {"ca": "../ca/ca.crt", "cert": "node.crt"} and config["node_key"] == "node.key"
+        assert entry["url"].startswith("http://")  # until the node serves TLS
+        chain = (directory / entry["node_cert"]).read_bytes()
+        identity = certs.verify_node_chain(chain, root, datetime.now(timezone.utc))
+        assert identity == certs.NodeIdentity(bytes.fromhex(member["node_key"]), entry["id"])
+        assert certs.node_hosts(chain) == ["127.0.0.1"]
+    central_bank = (directory / index["regulators"][0]["institution_ca_cert"]).read_bytes()
+    assert certs.institution_of(central_bank) == "central-bank"
+    assert not (directory / "central-bank" / "node.crt").exists()
