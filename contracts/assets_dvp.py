@@ -70,7 +70,7 @@ def _load_open_offer(state, offer_id: str) -> dict:
     if record is None:
         raise ContractError("unknown_offer", offer_id)
     if record["status"] != OPEN:
-        raise ContractError("offer_closed", f"{offer_id} is {record['status']}")
+        raise ContractError("offer_closed", f"{offer_id} is no longer open")
     return record
 
 
@@ -79,7 +79,7 @@ def cancel_offer(state: Overlay, call: Call) -> dict:
     nothing moves)."""
     record = _load_open_offer(state, call.args["offer"])
     if record["seller"] != call.institution:
-        raise ContractError("not_authorized", f"{record['id']} was made by {record['seller']}")
+        raise ContractError("not_authorized", f"only its seller may withdraw {record['id']}")
     record["status"] = CANCELLED
     put(state, offer_key(record["id"]), record)
     asset = load(state, record["asset"])
@@ -94,17 +94,17 @@ def dvp(state: Overlay, call: Call) -> dict:
     contract switched on, which the executor checks."""
     record = _load_open_offer(state, call.args["offer"])
     if record["buyer"] != call.institution:
-        raise ContractError("not_authorized", f"{record['id']} is addressed to {record['buyer']}")
+        raise ContractError("not_authorized", f"only its buyer may accept {record['id']}")
     if call.height > record["expiry_height"]:
-        raise ContractError("offer_expired", f"{record['id']} expired at height {record['expiry_height']}")
+        raise ContractError("offer_expired", f"{record['id']} has expired")
     asset = load(state, record["asset"])
     require_movable(asset)
     seller, buyer, currency = record["seller"], record["buyer"], record["currency"]
-    require_holding(asset, seller, record["units"])
+    require_holding(asset, seller, record["units"], party="seller")
     pledge = asset["pledges"].get(seller)
     if pledge is not None and pledge["id"] != record["pledge"]:
-        raise ContractError("asset_pledged", f"{seller}'s units of {asset['id']} are pledged to "
-                                             f"{pledge['pledgee']}, who did not consent to {record['id']}")
+        raise ContractError("asset_pledged", f"the seller's units of {asset['id']} are pledged and the pledgee "
+                                             f"has not consented to {record['id']}")
     money.move(state, buyer, seller, currency, record["price"])
     details = move_units(asset, seller, buyer, record["units"])
     details |= {"offer": record["id"], "price": record["price"], "currency": currency}

@@ -185,13 +185,13 @@ def redeem(state: Overlay, call: Call) -> dict:
     asset = load(state, call.args["asset"])
     require_movable(asset)
     if asset["issuer"] != call.institution:
-        raise ContractError("not_issuer", f"{asset['id']} was issued by {asset['issuer']}")
+        raise ContractError("not_issuer", f"only its issuer may redeem {asset['id']}")
     if asset["pledges"]:
-        raise ContractError("asset_pledged", f"holdings of {sorted(asset['pledges'])} are pledged")
+        raise ContractError("asset_pledged", f"{asset['id']} has pledged holdings: their pledgees must release them")
     if asset["face_value"] is None:
         raise ContractError("not_redeemable", f"{asset['id']} has no face value")
     if asset["maturity_height"] is None or call.height < asset["maturity_height"]:
-        raise ContractError("not_matured", f"{asset['id']} matures at height {asset['maturity_height']}")
+        raise ContractError("not_matured", f"{asset['id']} has not reached its maturity height")
     currency, payouts = asset["currency"], {}
     for holder in sorted(asset["holders"]):
         if holder != asset["issuer"]:  # the issuer's own units retire unpaid

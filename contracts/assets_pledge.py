@@ -60,7 +60,7 @@ def pledge(state: Overlay, call: Call) -> dict:
     asset = load(state, args["asset"])
     require_movable(asset)
     if holder not in asset["holders"]:
-        raise ContractError("not_holder", f"{holder} holds no units of {asset['id']}")
+        raise ContractError("not_holder", f"the sender holds no units of {asset['id']}")
     require_eligible(state, pledgee)
     require_currency(state, args["currency"])
     replaced = consume_consent(asset, holder, "pledge", None, pledgee)
@@ -130,7 +130,7 @@ def enforce(state: Overlay, call: Call) -> dict:
     holder = call.args["holder"]
     found = _pledge_of_sender(asset, holder, call.institution)
     if call.height < found["due_height"]:
-        raise ContractError("not_due", f"pledge {found['id']} falls due at height {found['due_height']}")
+        raise ContractError("not_due", f"the pledge on {holder}'s units of {asset['id']} is not yet due")
     units = asset["holders"][holder]
     del asset["pledges"][holder]
     details = move_units(asset, holder, call.institution, units)

@@ -145,7 +145,7 @@ def require_eligible(state, institution_id: str) -> None:
     transactions and has settlement accounts (member or validator)."""
     record = require_institution(state, institution_id)
     if not set(record["roles"]) & set(HOLDER_ROLES):
-        raise ContractError("ineligible_holder", f"{institution_id} has roles {record['roles']}")
+        raise ContractError("ineligible_holder", f"{institution_id} is neither a member nor a validator")
 
 
 def require_currency(state, currency: str) -> None:
@@ -153,12 +153,14 @@ def require_currency(state, currency: str) -> None:
         raise ContractError("unknown_currency", currency)
 
 
-def require_holding(asset: dict, holder: str, units: int) -> None:
+def require_holding(asset: dict, holder: str, units: int, party: str = "sender") -> None:
+    """`holder` holds at least `units` of the asset; the refusal names the
+    holder by its `party` in the transaction, never its holding."""
     have = asset["holders"].get(holder, 0)
     if have == 0:
-        raise ContractError("not_holder", f"{holder} holds no units of {asset['id']}")
+        raise ContractError("not_holder", f"the {party} holds no units of {asset['id']}")
     if have < units:
-        raise ContractError("insufficient_units", f"{holder} holds {have} units of {asset['id']}")
+        raise ContractError("insufficient_units", f"the {party} holds fewer units of {asset['id']} than this moves")
 
 
 def consume_consent(asset: dict, holder: str, op: str, units: int | None, party: str | None) -> str | None:
@@ -169,8 +171,8 @@ def consume_consent(asset: dict, holder: str, op: str, units: int | None, party:
     if pledge is None:
         return None
     if pledge["consent"] != {"op": op, "units": units, "party": party}:
-        raise ContractError("asset_pledged", f"{holder}'s units of {asset['id']} are pledged to "
-                                             f"{pledge['pledgee']}, whose consent to this {op} is missing")
+        raise ContractError("asset_pledged", f"{holder}'s units of {asset['id']} are pledged and the pledgee has "
+                                             f"not consented to this {op}")
     pledge["consent"] = None
     return pledge["id"]
 

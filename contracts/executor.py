@@ -257,8 +257,7 @@ class Executor:
             raise ContractError("unknown_institution", institution)
         roles = tuple(encoding.decode_trusted(raw_record)["roles"])
         if not set(roles) & set(tx_type.roles):
-            raise ContractError("not_permitted",
-                                f"{institution} has roles {list(roles)}; {tx.type} needs one of {list(tx_type.roles)}")
+            raise ContractError("not_permitted", f"{tx.type} needs one of the roles {list(tx_type.roles)}")
         for needed in tx_type.requires:
             if not contract_enabled(scope, needed):
                 raise ContractError("contract_disabled", f"{needed} is switched off by governance")

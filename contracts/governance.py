@@ -248,7 +248,7 @@ def _key_owner(state, public_key: bytes) -> str | None:
 def _require_unused_key(state, public_key: bytes) -> None:
     owner = _key_owner(state, public_key)
     if owner is not None:
-        raise ContractError("key_in_use", f"key {public_key.hex()} belongs to {owner}")
+        raise ContractError("key_in_use", f"key {public_key.hex()} is already registered")
 
 
 def _require_active(state, institution_id: str) -> dict:
@@ -463,11 +463,12 @@ def _check_capacity(state, proposer: str) -> None:
     ids = open_proposal_ids(state)
     total_max = param(state, "open_proposals_max", PARAMETER_DEFAULTS["open_proposals_max"])
     if len(ids) >= total_max:
-        raise ContractError("too_many_proposals", f"{len(ids)} proposals are open")
+        raise ContractError("too_many_proposals", "the open proposals reach open_proposals_max")
     mine_max = param(state, "open_proposals_per_institution_max",
                      PARAMETER_DEFAULTS["open_proposals_per_institution_max"])
     if sum(1 for pid in ids if proposal(state, pid)["proposer"] == proposer) >= mine_max:
-        raise ContractError("too_many_proposals", f"{proposer} has {mine_max} open proposals")
+        raise ContractError("too_many_proposals", f"{proposer}'s open proposals reach "
+                                                  f"open_proposals_per_institution_max")
 
 
 def _execute(state, actions: dict[str, Action], record: dict, height: int) -> dict:
@@ -509,7 +510,7 @@ def vote(state, call: Call, actions: dict[str, Action]) -> dict:
     if record["status"] != OPEN:
         raise ContractError("proposal_closed", f"proposal {proposal_id} is {record['status']}")
     if call.height >= record["expires_height"]:
-        raise ContractError("proposal_expired", f"proposal {proposal_id} expired at {record['expires_height']}")
+        raise ContractError("proposal_expired", f"proposal {proposal_id} has expired")
     if call.institution in record["yes"] or call.institution in record["no"]:
         raise ContractError("already_voted", f"{call.institution} voted on proposal {proposal_id}")
     side = "yes" if call.args["yes"] else "no"

@@ -35,9 +35,9 @@ def move(state, payer: str, payee: str, currency: str, amount: int) -> None:
     payer_balance = require_balance(state, payer, currency)
     payee_balance = require_balance(state, payee, currency)
     if payer_balance < amount:
-        raise ContractError("insufficient_funds", f"{payer} holds {payer_balance} {currency}")
+        raise ContractError("insufficient_funds", f"{payer}'s {currency} balance is too low for this payment")
     put(state, account_key(payer, currency), payer_balance - amount)
-    put(state, account_key(payee, currency), bounded(payee_balance + amount, f"{payee}'s {currency} balance"))
+    put(state, account_key(payee, currency), bounded(payee_balance + amount, f"the payee's {currency} balance"))
 
 
 def mint(state, institution_id: str, currency: str, amount: int) -> None:
@@ -57,7 +57,7 @@ def burn(state, institution_id: str, currency: str, amount: int) -> None:
     if amount <= 0:
         raise ContractError("bad_args", "burn amount must be positive")
     if current < amount:
-        raise ContractError("insufficient_funds", f"{institution_id} holds {current} {currency}")
+        raise ContractError("insufficient_funds", f"{institution_id}'s {currency} balance is too low for this burn")
     put(state, account_key(institution_id, currency), current - amount)
     put(state, total_key(currency), (get(state, total_key(currency)) or 0) - amount)
 
@@ -72,8 +72,8 @@ def settle_net(state, currency: str, positions: dict[str, int]) -> None:
     for iid in sorted(positions):
         current = require_balance(state, iid, currency)
         if current + positions[iid] < 0:
-            raise ContractError("insufficient_funds", f"{iid} holds {current} {currency}")
-        resulting[iid] = bounded(current + positions[iid], f"{iid}'s {currency} balance")
+            raise ContractError("insufficient_funds", f"a net debit in {currency} exceeds its debtor's balance")
+        resulting[iid] = bounded(current + positions[iid], f"a net creditor's {currency} balance")
     for iid in sorted(resulting):
         if positions[iid] != 0:
             put(state, account_key(iid, currency), resulting[iid])

@@ -19,7 +19,13 @@ AMOUNT_MAX = 2**62
 
 
 class ContractError(Exception):
-    """A transaction that fails: `code` goes into its receipt."""
+    """A transaction that fails: `code` and `detail` go into its receipt,
+    which every node reads. The code is stable (clients rely on it); the
+    detail names the rule that failed and never a figure of the state that
+    the transaction did not carry itself (a balance, holding, cap, price,
+    queue count or amount, a pledge's or offer's terms, a parameter's
+    value), nor an institution other than the sender and those the
+    transaction names."""
 
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(f"{code}: {detail}" if detail else code)

@@ -297,15 +297,16 @@ def _require_room(state, queue: dict, currency: str, payer: str, amount: int) ->
     amount_share = min(AMOUNT_MAX, AMOUNT_MAX * member_max // queue_max)
     mine = member_queued(state, currency, payer)
     if mine["count"] >= member_max:
-        raise ContractError("member_queue_full",
-                            f"{payer} has {mine['count']} {currency} instructions queued (max {member_max})")
+        raise ContractError("member_queue_full", f"{payer} has as many {currency} instructions queued as "
+                                                 f"netting_queue_per_member_max allows")
     if mine["amount"] + amount > amount_share:
-        raise ContractError("member_queue_full", f"{payer} has {mine['amount']} {currency} queued: {amount} more "
-                                                 f"would pass its share {amount_share}")
+        raise ContractError("member_queue_full", f"{payer}'s queued {currency} amount would pass its share of 2^62 "
+                                                 f"(netting_queue_per_member_max / netting_queue_max)")
     if queue["count"] >= queue_max:
-        raise ContractError("queue_full", f"{queue['count']} {currency} instructions queued (max {queue_max})")
+        raise ContractError("queue_full", f"the {currency} queue holds as many instructions as "
+                                          f"netting_queue_max allows")
     if queue["amount"] + amount > AMOUNT_MAX:  # keeps every cycle's gross total storable
-        raise ContractError("queue_full", f"{queue['amount']} {currency} queued: {amount} more would exceed 2^62")
+        raise ContractError("queue_full", f"the {currency} queue's total would exceed 2^62")
 
 
 def _count_member(state, currency: str, payer: str, count: int, amount: int) -> None:
@@ -333,7 +334,7 @@ def cancel(state: Overlay, call: Call) -> dict:
     if record is None:
         raise ContractError("unknown_instruction", str(instruction_id))
     if record["payer"] != call.institution:
-        raise ContractError("not_authorized", f"instruction {instruction_id} is {record['payer']}'s")
+        raise ContractError("not_authorized", f"only its payer may cancel instruction {instruction_id}")
     if record["status"] != "queued":
         raise ContractError("not_queued", f"instruction {instruction_id} is {record['status']}")
     queue = _queue(state, record["currency"])

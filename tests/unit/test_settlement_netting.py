@@ -247,7 +247,8 @@ def test_the_queue_is_bounded_by_the_netting_queue_max_parameter():
     ledger.instruct(A, B, 1)
     ledger.instruct(B, C, 1)
     receipt = ledger.run(C, "settlement.instruct", pay_args(C, A, 1))
-    assert (receipt.code, receipt.detail) == ("queue_full", "2 EUR instructions queued (max 2)")
+    assert (receipt.code, receipt.detail) == ("queue_full", "the EUR queue holds as many instructions as "
+                                                            "netting_queue_max allows")
     assert ledger.instruct(C, A, 1, "USD") == 3  # another currency has its own queue
     ledger.ok(A, "settlement.cancel", {"instruction": 1})
     assert ledger.instruct(C, A, 1) == 4
@@ -265,7 +266,7 @@ def test_one_member_filling_its_own_share_of_the_queue_does_not_stop_another():
               ledger.sign(C, "settlement.instruct", pay_args(C, A, 1))]
     receipts = ledger.chain.apply(flood + others).receipts
     assert [r.code for r in receipts] == ["ok"] * share + ["member_queue_full", "ok", "ok"]
-    assert receipts[share].detail == f"{A} has {share} EUR instructions queued (max {share})"
+    assert receipts[share].detail == f"{A} has as many EUR instructions queued as netting_queue_per_member_max allows"
     assert settlement.member_queued(ledger.state, "EUR", A) == {"count": share, "amount": share}
     assert settlement.member_queued(ledger.state, "EUR", B) == {"count": 1, "amount": 1}
     assert ledger.instruct(A, B, 1, "USD")  # a share is per currency
