@@ -1,4 +1,5 @@
-"""The genesis document: members, roles, keys, validators, opening balances.
+"""The genesis document: members, roles, keys (and each node's endpoint),
+validators, opening balances.
 
 The file is JSON (byte strings as hex). Its canonical msgpack encoding is
 hashed into the chain id, so every signature on the chain is bound to one
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.endpoints import endpoint_problem
 from contracts.schema import AMOUNT_MAX
 from crypto import encoding, hashing
 
@@ -65,6 +67,7 @@ class Institution:
     client_keys: tuple[bytes, ...]
     balances: tuple[tuple[str, int], ...]
     net_debit_caps: tuple[tuple[str, int], ...] = ()
+    node_endpoint: str | None = None  # host:port of its node; only with a node key
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,11 @@ def _institution(item: Any, currencies: tuple[str, ...]) -> Institution:
     _require(isinstance(roles, list) and roles and all(r in ROLES for r in roles),
              f"{iid}: roles must be a non-empty list drawn from {ROLES}")
     node_key = _key(item["node_key"], f"{iid}.node_key") if item.get("node_key") else None
+    node_endpoint = item.get("node_endpoint")
+    if node_endpoint is not None:
+        _require(node_key is not None, f"{iid}.node_endpoint: only an institution with a node_key has one")
+        problem = endpoint_problem(node_endpoint)
+        _require(problem is None, f"{iid}.node_endpoint: {problem}")
     client_keys = tuple(_key(k, f"{iid}.client_keys") for k in item.get("client_keys", []))
     balances = item.get("balances", {})
     _require(isinstance(balances, dict), f"{iid}.balances must be an object")
@@ -126,7 +134,7 @@ def _institution(item: Any, currencies: tuple[str, ...]) -> Institution:
     name = item.get("name", iid)
     _require(isinstance(name, str) and len(name) <= 128, f"{iid}.name must be a short string")
     return Institution(iid, name, tuple(roles), node_key, client_keys, tuple(sorted(balances.items())),
-                       tuple(sorted(caps.items())))
+                       tuple(sorted(caps.items())), node_endpoint)
 
 
 def parse_genesis(document: Any) -> Genesis:
@@ -199,13 +207,15 @@ VALIDATORS_KEY = b"gov/validators"      # [[id, node_key], ...] in replica order
 
 
 def institution_keys_key(institution_id: str) -> bytes:
-    """-> {"client_keys": [sorted keys], "node_key": bytes or None}"""
+    """-> {"client_keys": [sorted keys], "node_key": bytes or None,
+    "node_endpoint": "host:port" or None (set only with a node key)}"""
     return b"gov/keys/" + institution_id.encode()
 
 
 def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
     """The state before block 1: institutions, client keys, opening balances,
-    parameters, the validator set and governance's registry records."""
+    parameters, the validator set and governance's registry records (node
+    keys and endpoints among them)."""
     state: dict[bytes, bytes] = {}
     for institution in genesis.institutions:
         state[institution_key(institution.id)] = encoding.encode(
@@ -232,5 +242,6 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
     state[CURRENCIES_KEY] = encoding.encode(list(genesis.currencies))
     for institution in genesis.institutions:
         state[institution_keys_key(institution.id)] = encoding.encode(
-            {"client_keys": sorted(institution.client_keys), "node_key": institution.node_key})
+            {"client_keys": sorted(institution.client_keys), "node_key": institution.node_key,
+             "node_endpoint": institution.node_endpoint})
     return dict(sorted(state.items()))

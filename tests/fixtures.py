@@ -49,6 +49,7 @@ def genesis_document(roles: Mapping[str, Sequence[str]], *, chain_name: str,
                      balances: Mapping[str, Mapping[str, int]] | None = None,
                      net_debit_caps: Mapping[str, Mapping[str, int]] | None = None,
                      client_keys: Mapping[str, Sequence[str]] | None = None,
+                     node_endpoints: Mapping[str, str] | None = None,
                      currencies: Sequence[str] = ("EUR", "USD"),
                      parameters: Mapping[str, int] | None = None,
                      consensus: Mapping[str, int] | None = None) -> dict:
@@ -59,8 +60,9 @@ def genesis_document(roles: Mapping[str, Sequence[str]], *, chain_name: str,
     "<id>/client"); an institution with the validator role has the node key
     `key("<id>/node")`. Balances and net debit caps go by id, then currency,
     and default to none. The validators are, unless given, every institution
-    with the validator role, in order. The result is a fresh dict a test may
-    change before parsing it.
+    with the validator role, in order. `node_endpoints` gives an institution
+    with a node key its node's host:port. The result is a fresh dict a test
+    may change before parsing it.
     """
     balances, net_debit_caps, client_keys = balances or {}, net_debit_caps or {}, client_keys or {}
     institutions = []
@@ -70,6 +72,8 @@ def genesis_document(roles: Mapping[str, Sequence[str]], *, chain_name: str,
                  "balances": dict(balances.get(iid, {})), "net_debit_caps": dict(net_debit_caps.get(iid, {}))}
         if "validator" in its_roles:
             entry["node_key"] = key(f"{iid}/node").public_key.hex()
+        if iid in (node_endpoints or {}):
+            entry["node_endpoint"] = node_endpoints[iid]
         institutions.append(entry)
     if validators is None:
         validators = [iid for iid, its_roles in roles.items() if "validator" in its_roles]

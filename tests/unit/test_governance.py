@@ -39,11 +39,16 @@ CONSORTIUM = {
 }
 
 
+# node endpoints in the genesis: bank-d's node has a key but no endpoint yet
+ENDPOINTS = {"bank-a": "node-a.consort.example:7000", "bank-b": "10.0.0.2:7000", "bank-c": "[2001:db8::c]:7000"}
+
+
 def document(institutions: dict = CONSORTIUM, parameters: dict | None = None) -> dict:
     """Members open with 100 EUR; the validators are those of VALIDATORS present."""
     return genesis_document(institutions, chain_name="gov",
                             validators=[v for v in VALIDATORS if v in institutions],
                             balances={iid: {"EUR": 100} for iid, roles in institutions.items() if "member" in roles},
+                            node_endpoints={iid: e for iid, e in ENDPOINTS.items() if iid in institutions},
                             consensus={"checkpoint_interval": CHECKPOINT_INTERVAL},
                             parameters={"proposal_ttl_blocks": TTL_BLOCKS, **(parameters or {})})
 
@@ -134,8 +139,12 @@ def test_genesis_writes_the_registry_governance_reads(gov):
     assert gov.get(INSTITUTIONS_KEY) == sorted(CONSORTIUM)
     assert gov.get(CURRENCIES_KEY) == ["EUR", "USD"]
     assert gov.get(institution_keys_key("bank-a")) == {"client_keys": [key("bank-a/client").public_key],
-                                                       "node_key": key("bank-a/node").public_key}
-    assert gov.get(institution_keys_key("aud"))["node_key"] is None
+                                                       "node_key": key("bank-a/node").public_key,
+                                                       "node_endpoint": "node-a.consort.example:7000"}
+    assert gov.get(institution_keys_key("bank-c"))["node_endpoint"] == "[2001:db8::c]:7000"
+    assert gov.get(institution_keys_key("bank-d"))["node_endpoint"] is None  # a node key, no endpoint given
+    assert gov.get(institution_keys_key("aud")) == {"client_keys": [key("aud/client").public_key],
+                                                    "node_key": None, "node_endpoint": None}
     assert governance.parameters(gov.state)["checkpoint_interval"] == CHECKPOINT_INTERVAL
     assert governance.parameters(gov.state, ["governance_threshold_bps"]) == {"governance_threshold_bps": 6666}
     assert governance.members(gov.state) == ["bank-a", "bank-b", "bank-c", "bank-d"]

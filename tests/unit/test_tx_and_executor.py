@@ -571,6 +571,12 @@ GENESIS_ERRORS = {
     "empty netting queue": lambda d: d.update(parameters={"netting_queue_max": 0}),
     "parameter over the maximum": lambda d: d.update(parameters={"custom": AMOUNT_MAX + 1}),
     "parameter not an integer": lambda d: d.update(parameters={"proposal_ttl_blocks": "10"}),
+    "endpoint without a node key": lambda d: _institution(d, "bank-b").update(node_endpoint="b.example:7000"),
+    "endpoint without a port": lambda d: _institution(d, "bank-a").update(node_endpoint="a.example"),
+    "endpoint port out of range": lambda d: _institution(d, "bank-a").update(node_endpoint="a.example:65536"),
+    "endpoint not a string": lambda d: _institution(d, "bank-a").update(node_endpoint=7000),
+    "endpoint with a bad IPv4 host": lambda d: _institution(d, "bank-a").update(node_endpoint="10.0.0.256:7000"),
+    "endpoint too long": lambda d: _institution(d, "bank-a").update(node_endpoint="a" * 250 + ".example:7000"),
 }
 
 
@@ -592,6 +598,12 @@ GENESIS_MESSAGES = {
     "empty netting queue": "parameters.netting_queue_max: an integer in [1, ",
     "parameter over the maximum": "parameters.custom: an integer in [0, 4611686018427387904]",
     "parameter not an integer": "parameters.proposal_ttl_blocks: an integer in [1, ",
+    "endpoint without a node key": "bank-b.node_endpoint: only an institution with a node_key",
+    "endpoint without a port": "bank-a.node_endpoint: an endpoint is host:port",
+    "endpoint port out of range": "bank-a.node_endpoint: the port must be an integer from 1 to 65535",
+    "endpoint not a string": "bank-a.node_endpoint: an endpoint is a string",
+    "endpoint with a bad IPv4 host": "bank-a.node_endpoint: a host ending in a number must be an IPv4 address",
+    "endpoint too long": "bank-a.node_endpoint: an endpoint is a string of 1 to 255 characters",
 }
 
 
