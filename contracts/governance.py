@@ -36,6 +36,12 @@ The rules, as decided:
   duplicates; BFT sizing (3f + 1) is the members' call.
 - Switching contracts on and off is the registry's action (it knows which
   contracts exist); it reaches `propose` and `vote` through `tx_types`.
+- A node's endpoint (host:port, see contracts.endpoints) is kept with its
+  node key in `gov/keys/<id>`. It is an address, not a consensus key:
+  `set_node_endpoint` moves it at once, and `set_node_key` may move it with
+  the key; removing an institution clears both. `node_directory` lists
+  every node key a peer may hold, with its endpoint: whom a node dials and
+  admits.
 
 State written here, besides what genesis writes: `gov/proposal/<id>`
 (records), `gov/proposals/open` (sorted open ids, bounded by
@@ -47,9 +53,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from contracts import money
+from contracts.endpoints import ENDPOINT_LENGTH_MAX, endpoint_problem
 from contracts.genesis import (
     BPS, CONSENSUS_DEFAULTS, CURRENCIES_KEY, ID_PATTERN, INSTITUTIONS_KEY, PARAMETER_DEFAULTS, PARAMETER_RANGES, ROLES,
     VALIDATORS_KEY, account_key, client_key_key, institution_key, institution_keys_key,
@@ -106,7 +113,12 @@ def currencies(state) -> list[str]:
 
 
 def institution_keys(state, institution_id: str) -> dict:
-    return get(state, institution_keys_key(institution_id)) or {"client_keys": [], "node_key": None}
+    """{"client_keys": [sorted keys], "node_key": bytes or None, "node_endpoint": "host:port" or None}."""
+    return {**_no_keys(), **(get(state, institution_keys_key(institution_id)) or {})}
+
+
+def _no_keys() -> dict:
+    return {"client_keys": [], "node_key": None, "node_endpoint": None}
 
 
 def parameters(state, names: list[str] | None = None) -> dict[str, int]:
@@ -177,6 +189,27 @@ def scheduled_validator_set(output: Any) -> tuple[bytes, ...] | None:
     return tuple(node_key for _, node_key in scheduled)
 
 
+class NodeEntry(NamedTuple):
+    institution: str
+    node_key: bytes
+    endpoint: str | None
+
+
+def node_directory(state) -> list[NodeEntry]:
+    """Every node a peer may meet, sorted by institution then key: each
+    institution's node key and endpoint as governance records them, and,
+    while a validator's key rotation waits for its checkpoint boundary, the
+    key still in force too (under the same endpoint), so the node that
+    orders blocks until then stays reachable, and the new key is already
+    known when it takes over. The node dials these and admits only these."""
+    pairs = {(iid, keys["node_key"]) for iid in institution_ids(state)
+             for keys in [institution_keys(state, iid)] if keys["node_key"] is not None}
+    pending = pending_validators(state)
+    pairs |= {(iid, node_key) for iid, node_key in [*validators(state), *(pending["set"] if pending else [])]}
+    return [NodeEntry(iid, node_key, institution_keys(state, iid)["node_endpoint"])
+            for iid, node_key in sorted(pairs)]
+
+
 def _planned_set(state) -> list[list]:
     pending = pending_validators(state)
     return validators(state) if pending is None else pending["set"]
@@ -212,6 +245,14 @@ def _check_roles(roles: list) -> None:
         raise ContractError("bad_args", f"roles must be distinct, non-empty and drawn from {list(ROLES)}")
 
 
+def _check_endpoint(args: dict) -> None:
+    """A node endpoint, when given, is host:port (contracts.endpoints)."""
+    if "node_endpoint" in args:
+        problem = endpoint_problem(args["node_endpoint"])
+        if problem is not None:
+            raise ContractError("bad_args", f"node_endpoint: {problem}")
+
+
 def _check_new_institution(args: dict) -> None:
     """add_institution's stateless checks (its keys are 32 bytes by the schema)."""
     _check_id(args["id"])
@@ -219,6 +260,9 @@ def _check_new_institution(args: dict) -> None:
     all_keys = [*args["client_keys"], *([args["node_key"]] if "node_key" in args else [])]
     if len(set(all_keys)) != len(all_keys):
         raise ContractError("bad_args", "a key is listed twice")
+    if "node_endpoint" in args and "node_key" not in args:
+        raise ContractError("bad_args", "a node_endpoint comes with a node_key")
+    _check_endpoint(args)
 
 
 def _check_set_roles(args: dict) -> None:
@@ -283,7 +327,8 @@ def _add_institution(state, args: dict, height: int) -> dict:
     for public_key in [*client_keys, *([node_key] if node_key is not None else [])]:
         _require_unused_key(state, public_key)
     put(state, institution_key(iid), {"name": args["name"], "roles": roles})
-    put(state, institution_keys_key(iid), {"client_keys": client_keys, "node_key": node_key})
+    put(state, institution_keys_key(iid), {"client_keys": client_keys, "node_key": node_key,
+                                           "node_endpoint": args.get("node_endpoint")})
     for public_key in client_keys:
         put(state, client_key_key(public_key), iid)
     put(state, INSTITUTIONS_KEY, sorted([*ids, iid]))
@@ -291,7 +336,7 @@ def _add_institution(state, args: dict, height: int) -> dict:
 
 
 def _remove_institution(state, args: dict, height: int) -> dict:
-    """Drop roles and keys; accounts, balances and records stay for history.
+    """Drop roles, keys and the node endpoint; accounts, balances and records stay for history.
     The id is never reused; `set_roles` and `add_client_key` re-admit it."""
     iid = args["id"]
     record = _require_active(state, iid)
@@ -299,7 +344,7 @@ def _remove_institution(state, args: dict, height: int) -> dict:
     keys = institution_keys(state, iid)
     for public_key in keys["client_keys"]:
         state.delete(client_key_key(public_key))
-    put(state, institution_keys_key(iid), {"client_keys": [], "node_key": None})
+    put(state, institution_keys_key(iid), _no_keys())
     put(state, institution_key(iid), {**record, "roles": []})
     return {"institution": iid, "client_keys_dropped": len(keys["client_keys"])}
 
@@ -341,17 +386,32 @@ def _remove_client_key(state, args: dict, height: int) -> dict:
 
 
 def _set_node_key(state, args: dict, height: int) -> dict:
-    """Set a node key; for a validator this is a key rotation that takes
-    effect, like any validator change, at the next checkpoint boundary."""
+    """Set a node key, and its endpoint if given (a rotation may move the
+    node; else the endpoint stays). For a validator this is a key rotation
+    that takes effect, like any validator change, at the next checkpoint
+    boundary; the endpoint, an address, at once."""
     iid, node_key = args["id"], args["node_key"]
     _require_active(state, iid)
     _require_unused_key(state, node_key)
-    put(state, institution_keys_key(iid), {**institution_keys(state, iid), "node_key": node_key})
+    moved = {"node_endpoint": args["node_endpoint"]} if "node_endpoint" in args else {}
+    put(state, institution_keys_key(iid), {**institution_keys(state, iid), "node_key": node_key, **moved})
     planned = _planned_set(state)
     if iid not in [v for v, _ in planned]:
-        return {"institution": iid}
+        return {"institution": iid, **moved}
     rotated = [[v, node_key if v == iid else old] for v, old in planned]
-    return {"institution": iid, **_schedule(state, rotated, height)}
+    return {"institution": iid, **moved, **_schedule(state, rotated, height)}
+
+
+def _set_node_endpoint(state, args: dict, height: int) -> dict:
+    """Move an institution's node to another address, at once: the key, and
+    so the validator set, stay as they are."""
+    iid, endpoint = args["id"], args["node_endpoint"]
+    _require_active(state, iid)
+    keys = institution_keys(state, iid)
+    if keys["node_key"] is None:
+        raise ContractError("no_node_key", f"{iid} has no node key to give an endpoint")
+    put(state, institution_keys_key(iid), {**keys, "node_endpoint": endpoint})
+    return {"institution": iid, "node_endpoint": endpoint}
 
 
 def _add_validator(state, args: dict, height: int) -> dict:
@@ -400,6 +460,8 @@ class Action:
 ID = Field("id", str, minimum=1, length_max=32)
 KEY = Field("key", bytes, minimum=32, length_max=32)
 NODE_KEY = Field("node_key", bytes, minimum=32, length_max=32)
+NODE_ENDPOINT = Field("node_endpoint", str, minimum=1, length_max=ENDPOINT_LENGTH_MAX)
+OPTIONAL_NODE_ENDPOINT = Field("node_endpoint", str, required=False, minimum=1, length_max=ENDPOINT_LENGTH_MAX)
 ROLES_FIELD = Field("roles", list, minimum=1, length_max=len(ROLES), items=Field("role", str, minimum=1, length_max=16))
 
 ACTIONS: dict[str, Action] = {
@@ -407,12 +469,14 @@ ACTIONS: dict[str, Action] = {
         ID, Field("name", str, minimum=1, length_max=128), ROLES_FIELD,
         Field("client_keys", list, length_max=CLIENT_KEYS_MAX,
               items=Field("client key", bytes, minimum=32, length_max=32)),
-        Field("node_key", bytes, required=False, minimum=32, length_max=32)), _check_new_institution),
+        Field("node_key", bytes, required=False, minimum=32, length_max=32), OPTIONAL_NODE_ENDPOINT),
+        _check_new_institution),
     "remove_institution": Action(_remove_institution, (ID,)),
     "set_roles": Action(_set_roles, (ID, ROLES_FIELD), _check_set_roles),
     "add_client_key": Action(_add_client_key, (ID, KEY)),
     "remove_client_key": Action(_remove_client_key, (ID, KEY)),
-    "set_node_key": Action(_set_node_key, (ID, NODE_KEY)),
+    "set_node_key": Action(_set_node_key, (ID, NODE_KEY, OPTIONAL_NODE_ENDPOINT), _check_endpoint),
+    "set_node_endpoint": Action(_set_node_endpoint, (ID, NODE_ENDPOINT), _check_endpoint),
     "add_validator": Action(_add_validator, (ID,)),
     "remove_validator": Action(_remove_validator, (ID,)),
     "set_parameter": Action(_set_parameter, (Field("name", str, minimum=1, length_max=64), Field("value", int)),

@@ -72,6 +72,8 @@ PROPOSALS = (  # (action, args), most of them valid
                          "client_keys": [key("bank-e/client").public_key]}),
     ("set_roles", {"id": "bank-b", "roles": ["auditor"]}),
     ("remove_institution", {"id": "bank-b"}),
+    ("set_node_endpoint", {"id": "bank-a", "node_endpoint": "node-a.example:7000"}),
+    ("set_node_endpoint", {"id": "bank-b", "node_endpoint": "[::1]:65535"}),
     ("disable_contract", {"contract": "settlement"}),
     ("disable_contract", {"contract": "governance"}),
 )

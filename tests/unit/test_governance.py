@@ -296,6 +296,21 @@ def test_vote_refusals(gov, tx_args, code):
     ("add_client_key", {"id": "bank-d", "key": key("bank-c/node").public_key}, "key_in_use"),
     ("remove_client_key", {"id": "bank-d", "key": key("bank-a/client").public_key}, "unknown_key"),
     ("set_node_key", {"id": "bank-d", "node_key": key("bank-a/node").public_key}, "key_in_use"),
+    ("set_node_key", {"id": "bank-d", "node_key": key("bank-d/node2").public_key, "node_endpoint": "d:0"}, "bad_args"),
+    ("set_node_endpoint", {"id": "aud", "node_endpoint": "aud.example:7000"}, "no_node_key"),
+    ("set_node_endpoint", {"id": "bank-q", "node_endpoint": "q.example:7000"}, "unknown_institution"),
+    ("set_node_endpoint", {"id": "bank-d"}, "bad_args"),
+    ("set_node_endpoint", {"id": "bank-d", "node_endpoint": "node-d.example"}, "bad_args"),
+    ("set_node_endpoint", {"id": "bank-d", "node_endpoint": "node-d.example:65536"}, "bad_args"),
+    ("set_node_endpoint", {"id": "bank-d", "node_endpoint": "2001:db8::d:7000"}, "bad_args"),
+    ("set_node_endpoint", {"id": "bank-d", "node_endpoint": "[2001:db8::d%eth0]:7000"}, "bad_args"),
+    ("set_node_endpoint", {"id": "bank-d", "node_endpoint": "10.0.0.300:7000"}, "bad_args"),
+    ("set_node_endpoint", {"id": "bank-d", "node_endpoint": "a" * 256 + ":7000"}, "bad_args"),
+    ("set_node_endpoint", {"id": "bank-d", "node_endpoint": 7000}, "bad_args"),
+    ("add_institution", {"id": "bank-e", "name": "E", "roles": ["member"], "client_keys": [],
+                         "node_endpoint": "e.example:7000"}, "bad_args"),  # an endpoint needs a node key
+    ("add_institution", {"id": "bank-e", "name": "E", "roles": ["member"], "client_keys": [],
+                         "node_key": key("bank-e/node").public_key, "node_endpoint": "e.example:0"}, "bad_args"),
     ("add_validator", {"id": "bank-a"}, "already_validator"),
     ("add_validator", {"id": "reg"}, "not_validator_capable"),
     ("remove_validator", {"id": "bank-d"}, "not_validator"),
@@ -387,7 +402,7 @@ def test_removed_institution_cannot_send_and_keeps_its_accounts(gov):
     assert gov.send("bank-d", "settlement.pay", pay("bank-d", "bank-a", 10)).code == "unknown_sender"
     assert gov.send("bank-d", "governance.vote", {"proposal": 1, "yes": True}).code == "unknown_sender"
     assert gov.roles("bank-d") == [] and gov.chain.balance("bank-d") == 90
-    assert gov.get(institution_keys_key("bank-d")) == {"client_keys": [], "node_key": None}
+    assert gov.get(institution_keys_key("bank-d")) == {"client_keys": [], "node_key": None, "node_endpoint": None}
     assert governance.members(gov.state) == ["bank-a", "bank-b", "bank-c"]
     assert gov.propose("bank-a", "remove_institution", id="bank-d").code == "institution_removed"
     assert gov.propose("bank-a", "add_institution", id="bank-d", name="D", roles=["member"],
@@ -575,3 +590,90 @@ def test_effective_height_is_the_next_boundary_strictly_above(gov, idle):
     assert passed.output["result"]["effective_height"] == (gov.height // CHECKPOINT_INTERVAL + 1) * CHECKPOINT_INTERVAL
     assert gov.height < passed.output["result"]["effective_height"] <= gov.height + CHECKPOINT_INTERVAL
     assert passed.output["result"]["effective_height"] % CHECKPOINT_INTERVAL == 0
+
+
+# --- node endpoints and the node directory ----------------------------------------------
+
+def directory(gov) -> list[tuple]:
+    return [tuple(entry) for entry in governance.node_directory(gov.state)]
+
+
+def entry(iid: str, label: str = "node", endpoint: str | None = None) -> tuple:
+    return (iid, key(f"{iid}/{label}").public_key, endpoint if endpoint is not None else ENDPOINTS.get(iid))
+
+
+def test_the_directory_at_genesis_lists_every_node_key_with_its_endpoint(gov):
+    assert directory(gov) == [entry("bank-a"), entry("bank-b"), entry("bank-c"), entry("bank-d")]
+    assert entry("bank-d")[2] is None  # a node key without an endpoint is listed: the node may still connect
+    assert [e.institution for e in governance.node_directory(gov.state)] == ["bank-a", "bank-b", "bank-c", "bank-d"]
+    assert governance.node_directory(gov.state)[0].endpoint == ENDPOINTS["bank-a"]
+
+
+def test_set_node_endpoint_moves_a_node_at_once(gov):
+    passed = gov.enact("set_node_endpoint", id="bank-d", node_endpoint="node-d.consort.example:7100")
+    assert passed.output["result"] == {"institution": "bank-d", "node_endpoint": "node-d.consort.example:7100"}
+    assert gov.get(institution_keys_key("bank-d")) == {"client_keys": [key("bank-d/client").public_key],
+                                                       "node_key": key("bank-d/node").public_key,
+                                                       "node_endpoint": "node-d.consort.example:7100"}
+    # a validator's node moves in the same block: an address is not a consensus key
+    gov.enact("set_node_endpoint", id="bank-b", node_endpoint="[2001:db8::b]:7000")
+    assert governance.pending_validators(gov.state) is None and gov.activations == []
+    assert directory(gov) == [entry("bank-a"), entry("bank-b", endpoint="[2001:db8::b]:7000"), entry("bank-c"),
+                              entry("bank-d", endpoint="node-d.consort.example:7100")]
+
+
+def test_a_new_institution_joins_the_directory_with_its_node(gov):
+    new_node = key("bank-e/node").public_key
+    gov.enact("add_institution", id="bank-e", name="E", roles=["validator", "member"],
+              client_keys=[key("bank-e/client").public_key], node_key=new_node, node_endpoint="10.1.2.3:7000")
+    assert gov.get(institution_keys_key("bank-e")) == {"client_keys": [key("bank-e/client").public_key],
+                                                       "node_key": new_node, "node_endpoint": "10.1.2.3:7000"}
+    assert directory(gov)[-1] == ("bank-e", new_node, "10.1.2.3:7000")
+    # without a node, an institution has neither key nor endpoint, and is not listed
+    gov.enact("add_institution", voters=("bank-a", "bank-b", "bank-c", "bank-d"), id="bank-f", name="F",
+              roles=["member"], client_keys=[])
+    assert gov.get(institution_keys_key("bank-f")) == {"client_keys": [], "node_key": None, "node_endpoint": None}
+    assert "bank-f" not in [e.institution for e in governance.node_directory(gov.state)]
+
+
+def test_removing_an_institution_drops_its_node_from_the_directory(gov):
+    gov.enact("set_node_endpoint", id="bank-d", node_endpoint="node-d.consort.example:7100")
+    gov.enact("remove_institution", id="bank-d")
+    assert gov.get(institution_keys_key("bank-d")) == {"client_keys": [], "node_key": None, "node_endpoint": None}
+    assert directory(gov) == [entry("bank-a"), entry("bank-b"), entry("bank-c")]
+    assert gov.propose("bank-a", "set_node_endpoint", id="bank-d", node_endpoint="d.example:7000").code == \
+        "institution_removed"
+
+
+def test_a_rotating_validator_is_listed_under_both_keys_until_its_boundary(gov):
+    """The old key orders blocks until the checkpoint boundary, the new one
+    from then on: both are listed in between, under the new endpoint."""
+    moved = "node-b2.consort.example:7000"
+    passed = gov.enact("set_node_key", id="bank-b", node_key=key("bank-b/node2").public_key, node_endpoint=moved)
+    effective = passed.output["result"]["effective_height"]
+    assert passed.output["result"]["node_endpoint"] == moved
+    assert gov.get(institution_keys_key("bank-b"))["node_endpoint"] == moved
+    both_keys = sorted([entry("bank-b", endpoint=moved), entry("bank-b", "node2", moved)])  # by key
+    assert directory(gov) == [entry("bank-a"), *both_keys, entry("bank-c"), entry("bank-d")]
+    gov.idle(effective - gov.height)
+    assert governance.validators(gov.state)[1] == node("bank-b", "node2")
+    assert directory(gov) == [entry("bank-a"), entry("bank-b", "node2", moved), entry("bank-c"), entry("bank-d")]
+
+
+def test_a_key_rotation_without_an_endpoint_keeps_the_node_where_it_is(gov):
+    passed = gov.enact("set_node_key", id="bank-d", node_key=key("bank-d/node2").public_key)
+    assert passed.output["result"] == {"institution": "bank-d"}
+    gov.enact("set_node_endpoint", id="bank-d", node_endpoint="node-d.consort.example:7100")
+    gov.enact("set_node_key", id="bank-c", node_key=key("bank-c/node2").public_key)
+    assert gov.get(institution_keys_key("bank-c"))["node_endpoint"] == ENDPOINTS["bank-c"]
+    gov.idle(governance.pending_validators(gov.state)["effective_height"] - gov.height)
+    assert directory(gov) == [entry("bank-a"), entry("bank-b"), entry("bank-c", "node2"),
+                              entry("bank-d", "node2", "node-d.consort.example:7100")]
+
+
+def test_two_rotations_before_a_boundary_list_the_key_in_force_and_the_last(gov):
+    gov.enact("set_node_key", id="bank-a", node_key=key("bank-a/node2").public_key)
+    gov.enact("set_node_key", id="bank-a", node_key=key("bank-a/node3").public_key)
+    listed = {e.node_key for e in governance.node_directory(gov.state) if e.institution == "bank-a"}
+    assert listed == {key("bank-a/node").public_key, key("bank-a/node3").public_key}
+    assert governance.pending_validators(gov.state)["set"][0] == node("bank-a", "node3")

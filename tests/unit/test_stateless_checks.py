@@ -129,6 +129,15 @@ STATELESS_REFUSALS = [
         "id": "bank-e", "name": "E", "roles": [7], "client_keys": []}}, "bad_args"),
     ("governance.propose", {"action": "set_node_key", "args": {"id": "bank-a", "node_key": bytes(33)}}, "bad_args"),
     ("governance.propose", {"action": "set_parameter", "args": {"name": "x", "value": -1}}, "bad_args"),
+    ("governance.propose", {"action": "set_node_endpoint", "args": {"id": "bank-a", "node_endpoint": "a:0"}},
+     "bad_args"),
+    ("governance.propose", {"action": "set_node_endpoint", "args": {"id": "bank-a", "node_endpoint": "::1:7000"}},
+     "bad_args"),
+    ("governance.propose", {"action": "set_node_key", "args": {"id": "bank-a", "node_key": bytes(32),
+                                                               "node_endpoint": "a.example"}}, "bad_args"),
+    ("governance.propose", {"action": "add_institution", "args": {
+        "id": "bank-e", "name": "E", "roles": ["member"], "client_keys": [], "node_endpoint": "e.example:7000"}},
+     "bad_args"),
 ]
 
 
