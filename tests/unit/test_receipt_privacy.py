@@ -301,6 +301,8 @@ ROWS = {
         "remove_validator", id="bank-d")),
     "remove the last validator": Row("last_validator", "bank-b", "governance.propose", propose(
         "remove_validator", id="bank-a")),
+    "an endpoint without a node": Row("no_node_key", "bank-a", "governance.propose", propose(
+        "set_node_endpoint", id="aud", node_endpoint="aud.example:7000")),
     "an unknown parameter": Row("unknown_parameter", "bank-a", "governance.propose", propose(
         "set_parameter", name="block_reward", value=1_021)),
     "mint to no account": Row("unknown_account", "bank-a", "governance.propose", propose(
@@ -417,7 +419,7 @@ def test_the_rows_make_every_refusal_code_the_state_decides():
         "already_redeemed", "asset_retired", "too_many_holders", "offer_expired", "offer_closed", "unknown_offer",
         "key_in_use", "institution_exists", "unknown_institution", "institution_removed", "still_validator",
         "too_many_keys", "unknown_key", "not_validator_capable", "already_validator", "not_validator",
-        "last_validator", "unknown_parameter", "too_many_proposals", "unknown_proposal", "proposal_closed",
+        "last_validator", "no_node_key", "unknown_parameter", "too_many_proposals", "unknown_proposal", "proposal_closed",
         "proposal_expired", "already_voted", "unknown_contract", "contract_protected", "nonce_used",
         "nonce_too_old", "not_permitted", "contract_disabled", "unknown_sender"}
 
