@@ -80,14 +80,18 @@ Design:
   maturity. A finality record is written, as for DvP.
 - DvP: two steps, see contracts/assets_dvp.py.
 
-Queries: get_asset, asset_history, list_assets, get_offer (bounded pages,
-state layout in contracts/assets_state.py).
+Queries: get_asset, asset_history, list_assets (all, or those that involve
+an institution), asset_count, get_offer (bounded pages, state layout in
+contracts/assets_state.py), and the predicates a read scoped to one
+institution needs: involves(asset, institution) and offer_parties(offer).
 """
 
 from __future__ import annotations
 
 from contracts import assets_dvp, assets_ops, assets_pledge
-from contracts.assets_state import asset_history, get_asset, get_offer, list_assets
+from contracts.assets_state import (
+    asset_count, asset_history, get_asset, get_offer, involves, list_assets, offer_parties,
+)
 from contracts.interface import TxType
 
 HOLDERS = ("member", "validator")
@@ -112,4 +116,5 @@ TX_TYPES = {
     "settlement.dvp": TxType(assets_dvp.dvp, HOLDERS, (assets_dvp.OFFER,), requires=("assets",)),
 }
 
-__all__ = ["TX_TYPES", "asset_history", "get_asset", "get_offer", "list_assets"]
+__all__ = ["TX_TYPES", "asset_count", "asset_history", "get_asset", "get_offer", "involves", "list_assets",
+           "offer_parties"]

@@ -198,7 +198,8 @@ def redeem(state: Overlay, call: Call) -> dict:
             payouts[holder] = asset["holders"][holder] * asset["face_value"]
             money.move(state, asset["issuer"], holder, currency, payouts[holder])
     accounts = [(iid, currency) for iid in (asset["issuer"], *payouts)]
-    finality = money.record_finality(state, call, "redeem", {"asset": asset["id"], "payouts": payouts}, accounts)
+    finality = money.record_finality(state, call, "redeem", {"asset": asset["id"], "issuer": asset["issuer"],
+                                                             "payouts": payouts}, accounts)
     details = {"units": asset["units"], "currency": currency, "payouts": payouts}
     asset.update(status=REDEEMED, holders={}, units=0)
     append_history(state, asset, call, "redeem", details)

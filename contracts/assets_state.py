@@ -68,6 +68,20 @@ def get_offer(state, offer_id: str) -> dict | None:
     return get(state, offer_key(offer_id))
 
 
+def involves(asset: dict, institution: str) -> bool:
+    """Whether an asset record concerns `institution`: its issuer, a holder,
+    a holder whose holding is pledged (the pledgor) or the pledgee of one of
+    its pledges. For scoping reads; a former holder is no longer involved."""
+    pledges = asset["pledges"]
+    return (institution == asset["issuer"] or institution in asset["holders"] or institution in pledges
+            or any(pledge["pledgee"] == institution for pledge in pledges.values()))
+
+
+def offer_parties(offer: dict) -> set[str]:
+    """The institutions an offer record concerns: its seller and its buyer."""
+    return {offer["seller"], offer["buyer"]}
+
+
 def asset_history(state, asset_id: str, start: int = 1, limit: int = PAGE_MAX) -> list[dict]:
     """History entries `start`, `start + 1`, ... of one asset, oldest first,
     at most min(limit, PAGE_MAX) of them; page on with a larger `start`."""
@@ -79,13 +93,21 @@ def asset_history(state, asset_id: str, start: int = 1, limit: int = PAGE_MAX) -
     return [get(state, history_key(asset_id, n)) for n in range(first, last + 1)]
 
 
-def list_assets(state, start: int = 1, limit: int = PAGE_MAX) -> list[str]:
+def asset_count(state) -> int:
+    """How many assets (parts included) were ever registered: the last sequence number."""
+    return get(state, key("seq", "assets")) or 0
+
+
+def list_assets(state, start: int = 1, limit: int = PAGE_MAX, institution: str | None = None) -> list[str]:
     """Asset ids (parts included) in creation order from sequence number
-    `start`, at most min(limit, PAGE_MAX) of them."""
-    count = get(state, key("seq", "assets")) or 0
+    `start`, at most min(limit, PAGE_MAX) of them; page on from start + limit
+    up to `asset_count`. With `institution`, only those of the page that
+    involve it (`involves`): the pages are the same, so one may hold fewer
+    ids than `limit`, or none, while a later one holds more."""
     first = max(start, 1)
-    last = min(count, first + max(0, min(limit, PAGE_MAX)) - 1)
-    return [f"A{n:0{ID_DIGITS}d}" for n in range(first, last + 1)]
+    last = min(asset_count(state), first + max(0, min(limit, PAGE_MAX)) - 1)
+    ids = [f"A{n:0{ID_DIGITS}d}" for n in range(first, last + 1)]
+    return ids if institution is None else [i for i in ids if involves(get_asset(state, i), institution)]
 
 
 # --- records ------------------------------------------------------------------

@@ -90,7 +90,8 @@ def balances_hash(state, accounts: list[tuple[str, str]]) -> bytes:
 
 
 def finality_record(state, call: Call, kind: str, details: dict, accounts: list[tuple[str, str]]) -> dict:
-    """What settled, when, and the hash of the resulting balances of `accounts`."""
+    """What settled, when, and the hash of the resulting balances of `accounts`.
+    Its details name every institution it concerns (see `finality_parties`)."""
     return {"kind": kind, "height": call.height, "timestamp_ms": call.timestamp_ms,
             "tx_hash": call.tx_hash, "details": details, "balances_hash": balances_hash(state, accounts)}
 
@@ -104,3 +105,25 @@ def record_finality(state, call: Call, kind: str, details: dict, accounts: list[
 
 def finality_key(tx_hash: bytes) -> bytes:
     return key("settlement", "finality", tx_hash.hex())
+
+
+def finality_parties(record: dict) -> set[str]:
+    """The institutions a finality record concerns, for scoping reads: a
+    payment's payer and payee (a gross payment's record as its receipt's
+    output carries it will do), a mint's or burn's account holder, a DvP's
+    seller and buyer, a redemption's issuer and paid holders, a netting
+    cycle's participants (of the instructions it settled or expired). A
+    record of no kind known here concerns no member: only auditors and
+    regulators see it."""
+    kind, details = record.get("kind"), record.get("details") or {}
+    if kind in ("payment", "dvp"):
+        named = [details.get("from"), details.get("to")]
+    elif kind in ("mint", "burn"):
+        named = [details.get("institution")]
+    elif kind == "redeem":
+        named = [details.get("issuer"), *details.get("payouts", {})]
+    elif kind == "netting":
+        named = list(details.get("participants", []))
+    else:
+        named = []
+    return {iid for iid in named if isinstance(iid, str)}

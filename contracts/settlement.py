@@ -72,6 +72,12 @@ State keys (values canonical):
   settlement/cycles/<ccy>            number of closed cycles
   settlement/cycle/<ccy>/<n>         cycle record
   seq/settlement.instruction         last instruction id (ids start at 1)
+
+Scoped reads: the API shows a member only what concerns it, and asks here
+what that is: `netting_queue(state, currency, institution)` (the queued
+instructions it pays or is paid by), `instruction_parties(record)` and
+`finality_parties(record)` (who a finality record concerns, a gross
+payment's in its receipt included).
 """
 
 from __future__ import annotations
@@ -167,9 +173,22 @@ def instruction(state, instruction_id: int) -> dict | None:
     return store.get(state, instruction_key(instruction_id))
 
 
-def netting_queue(state, currency: str) -> list[dict]:
-    """The queued instructions of `currency`, in queue order."""
-    return _queued_records(state, _queue(state, currency))
+def netting_queue(state, currency: str, institution: str | None = None) -> list[dict]:
+    """The queued instructions of `currency`, in queue order; with
+    `institution`, only those it pays or is paid by (`instruction_parties`)."""
+    records = _queued_records(state, _queue(state, currency))
+    return records if institution is None else [r for r in records if institution in instruction_parties(r)]
+
+
+def instruction_parties(record: dict) -> set[str]:
+    """The institutions a netting instruction concerns: its payer and its payee."""
+    return {record["payer"], record["payee"]}
+
+
+def finality_parties(record: dict) -> set[str]:
+    """The institutions a finality record (or a gross payment's, in its
+    receipt's output) concerns; see contracts.money."""
+    return money.finality_parties(record)
 
 
 def member_queued(state, currency: str, institution_id: str) -> dict:
@@ -393,7 +412,7 @@ def close_cycle(state: Overlay, call: Call) -> dict:
     number = bounded(cycles_count(state, currency) + 1, f"{currency} cycle count")
     removed_ids = {i.id for i in resolution.removed}
     cycles_max = store.param(state, "netting_gridlock_cycles_max", PARAMETER_DEFAULTS["netting_gridlock_cycles_max"])
-    kept, expired = [], []
+    kept, expired, participants = [], [], set(resolution.positions)
     for record in records:  # queue order, which is id order
         if record["id"] not in removed_ids:
             record.update(status="settled", cycle=number, prev=0, next=0)
@@ -407,9 +426,10 @@ def close_cycle(state: Overlay, call: Call) -> dict:
         record.update(status="expired", reason=reason, expired_cycle=number, prev=0, next=0)
         store.put(state, instruction_key(record["id"]), record)
         expired.append({"instruction": record["id"], "reason": reason})
+        participants |= instruction_parties(record)
     queue = _requeue(state, currency, kept)
     _recount_members(state, currency, records, kept)
-    summary = _record_cycle(state, call, currency, number, resolution, expired)
+    summary = _record_cycle(state, call, currency, number, resolution, expired, sorted(participants))
     return {**summary, "queued": queue["count"]}
 
 
@@ -428,8 +448,9 @@ def _recount_members(state, currency: str, before: list[dict], after: list[dict]
 
 
 def _record_cycle(state, call: Call, currency: str, number: int, resolution: netting.Resolution,
-                  expired: list[dict]) -> dict:
-    """Write the cycle record and the finality record; return the cycle's summary."""
+                  expired: list[dict], participants: list[str]) -> dict:
+    """Write the cycle record and the finality record (which names the
+    participants of what the cycle settled or expired); return the cycle's summary."""
     settled_ids = [i.id for i in resolution.settled]
     summary = {"cycle": number, "currency": currency, "settled": settled_ids,
                "removed": [i.id for i in resolution.removed], "expired": expired, "positions": resolution.positions,
@@ -440,7 +461,7 @@ def _record_cycle(state, call: Call, currency: str, number: int, resolution: net
         "closed_by": call.institution})
     store.put(state, cycles_key(currency), number)
     details = {"currency": currency, "cycle": number, "settled": settled_ids,
-               "expired": [e["instruction"] for e in expired]}
+               "expired": [e["instruction"] for e in expired], "participants": participants}
     money.record_finality(state, call, "netting", details, [(iid, currency) for iid in resolution.positions])
     return summary
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from contracts import assets_pledge
+from contracts import assets_pledge, settlement
 from contracts.assets import get_asset, get_offer, list_assets
 from contracts.executor import BlockContext, Executor
 from contracts.genesis import account_key, genesis_state, parse_genesis
@@ -345,7 +345,12 @@ def run_step(data, run: Run, op: str) -> None:
     if receipt.ok and tx_type == "assets.offer":
         run.offers.append(receipt.output["offer"])
     step = Step(tx_type, who, args, run.height, receipt.output or {}, offer)
-    check_step(before, Snapshot.of(run.state), step, receipt.ok)
+    after = Snapshot.of(run.state)
+    check_step(before, after, step, receipt.ok)
+    if receipt.ok and tx_type in ("settlement.dvp", "assets.redeem"):  # who may read the record: whoever it paid
+        paid = {iid for iid, c in after.balances if after.balances[iid, c] != before.balances[iid, c]}
+        parties = settlement.finality_parties(settlement.finality(run.state, receipt.tx_hash))
+        assert paid <= parties and (tx_type != "assets.redeem" or who in parties), (paid, parties)
 
 
 def prerequisite(run: Run, op: str) -> str:

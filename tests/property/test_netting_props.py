@@ -14,7 +14,9 @@ queued count and amount, and which instructions expire; on top of that:
 - in every settled cycle no institution's net debit exceeds its cap or its
   balance, and the cycle's result equals applying its settled instructions
   gross;
-- every finality record's balances_hash covers the balances just after it;
+- every finality record's balances_hash covers the balances just after it,
+  and every institution whose balance it hashes is among its parties
+  (`finality_parties`, which scopes who may read it);
 - two executors produce byte-identical writes and receipts, and replaying
   every transaction again changes nothing.
 """
@@ -284,6 +286,7 @@ def check_block(state: DictState, model: Model, block: list[Item], result, caps:
             entries = [[iid, c, model.balances[iid, c]] for iid, c in sorted(model.touched)]
             record = settlement.finality(state, receipt.tx_hash) or (receipt.output or {}).get("finality")
             assert record["balances_hash"] == hashing.digest("balances", encoding.encode(entries))
+            assert {iid for iid, _ in model.touched} <= settlement.finality_parties(record)
         if model.cycle_result is not None:
             check_cycle(receipt.output, model, caps)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from conftest_crypto import ROLES, Chain, unit_document
-from contracts import assets, assets_state, money
+from contracts import assets, assets_state, money, settlement
 from contracts.assets import asset_history, get_asset, get_offer, list_assets
 from contracts.executor import Executor, Receipt
 from contracts.registry import contract_switch_key
@@ -677,3 +677,65 @@ def test_queries_are_bounded(chain, monkeypatch):
     for _ in range(3):
         chain.register()
     assert list_assets(chain.state, limit=10**9) == ["A000000000001", "A000000000002"]
+
+
+# --- scoped reads: what concerns one institution -------------------------------
+
+def test_an_asset_involves_its_issuer_holders_pledgors_and_pledgees(chain):
+    asset_id = chain.register("bank-b", holders={"bank-a": 70, "bank-b": 30})
+    involved = lambda: {iid for iid in ("bank-a", "bank-b", "bank-c", "aud", "reg")  # noqa: E731
+                        if assets.involves(chain.asset(asset_id), iid)}
+    assert involved() == {"bank-a", "bank-b"}
+    pledge(chain, asset_id, holder="bank-a", pledgee="bank-c")
+    assert involved() == {"bank-a", "bank-b", "bank-c"}  # bank-a, the pledgor, holds too
+    chain.ok("bank-c", "assets.consent", asset=asset_id, holder="bank-a", op="transfer", units=70, party="bank-b")
+    chain.ok("bank-a", "assets.transfer", asset=asset_id, to="bank-b", units=70)  # discharges the pledge
+    assert involved() == {"bank-b"}  # a former holder or pledgee is no longer involved
+    issued_elsewhere = chain.register("bank-a", holders={"bank-c": 5})
+    assert assets.involves(chain.asset(issued_elsewhere), "bank-a")  # the issuer, holding nothing
+
+
+def test_the_issuer_alone_is_involved_in_a_redeemed_asset(chain):
+    asset_id = chain.register(holders={"bank-a": 10, "bank-b": 20}, face_value=3, maturity_height=3)
+    chain.height = 2
+    chain.ok("bank-a", "assets.redeem", asset=asset_id)
+    assert [iid for iid in ("bank-a", "bank-b") if assets.involves(chain.asset(asset_id), iid)] == ["bank-a"]
+
+
+def test_listing_the_assets_that_involve_an_institution_pages_like_the_whole_list(chain):
+    mine = chain.register(holders={"bank-a": 10})                     # A1: bank-a's
+    shared = chain.register(holders={"bank-a": 10, "bank-b": 10})     # A2: both
+    theirs = chain.register("bank-b", holders={"bank-b": 10})         # A3: bank-b's
+    pledged = chain.register("bank-b", holders={"bank-b": 10})        # A4: pledged to bank-c
+    pledge(chain, pledged, holder="bank-b", pledgee="bank-c")
+    assert assets.asset_count(chain.state) == 4
+    assert list_assets(chain.state) == [mine, shared, theirs, pledged]
+    assert list_assets(chain.state, institution="bank-a") == [mine, shared]
+    assert list_assets(chain.state, institution="bank-b") == [shared, theirs, pledged]
+    assert list_assets(chain.state, institution="bank-c") == [pledged]
+    assert list_assets(chain.state, institution="aud") == []
+    # the same pages as unscoped: page 2 of size 2 is A3, A4, of which bank-a has none
+    assert list_assets(chain.state, start=3, limit=2, institution="bank-a") == []
+    assert list_assets(chain.state, start=2, limit=2, institution="bank-b") == [shared, theirs]
+    assert list_assets(chain.state, start=5, institution="bank-b") == []
+
+
+def test_a_scoped_listing_is_bounded_by_the_page(chain, monkeypatch):
+    monkeypatch.setattr(assets_state, "PAGE_MAX", 2)
+    for _ in range(3):
+        chain.register()
+    assert list_assets(chain.state, limit=10**9, institution="bank-a") == ["A000000000001", "A000000000002"]
+
+
+def test_offer_and_finality_parties_of_dvp_and_redeem(chain):
+    asset_id = chain.register(holders={"bank-a": 100}, face_value=2, maturity_height=8)
+    offer_id = offer(chain, asset_id, units=10, price=30)
+    assert assets.offer_parties(get_offer(chain.state, offer_id)) == {"bank-a", "bank-b"}
+    bought = chain.send("bank-b", "settlement.dvp", offer=offer_id)
+    assert settlement.finality_parties(settlement.finality(chain.state, bought.tx_hash)) == {"bank-a", "bank-b"}
+    chain.ok("bank-a", "assets.transfer", asset=asset_id, to="bank-c", units=5)
+    chain.height = 8
+    redeemed = chain.send("bank-a", "assets.redeem", asset=asset_id)
+    record = settlement.finality(chain.state, redeemed.tx_hash)
+    assert record["details"]["issuer"] == "bank-a"
+    assert settlement.finality_parties(record) == {"bank-a", "bank-b", "bank-c"}

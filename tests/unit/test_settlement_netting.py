@@ -110,7 +110,7 @@ def test_three_banks_net_to_the_hand_computed_positions():
     assert settlement.instruction(ledger.state, 1)["cycle"] == 1
     final = settlement.finality(ledger.state, close.tx_hash)
     assert final["kind"] == "netting" and final["details"] == {
-        "currency": "EUR", "cycle": 1, "settled": ids, "expired": []}
+        "currency": "EUR", "cycle": 1, "settled": ids, "expired": [], "participants": [A, B, C]}
     assert final["balances_hash"] == expected_balances_hash([(A, "EUR", 960), (B, "EUR", 510), (C, "EUR", 30)])
     assert settlement.cycle(ledger.state, "EUR", 2) is None
     assert settlement.cycles_count(ledger.state, "USD") == 0
@@ -309,7 +309,9 @@ def test_an_instruction_dropped_by_gridlock_in_n_consecutive_cycles_expires_at_t
         "expired", "gridlocked for 3 cycles", 3, 3)
     assert (record["prev"], record["next"]) == (0, 0)
     final = settlement.finality(ledger.state, closing.tx_hash)
-    assert final["details"] == {"currency": "EUR", "cycle": 3, "settled": [], "expired": [1]}
+    assert final["details"] == {"currency": "EUR", "cycle": 3, "settled": [], "expired": [1],
+                                "participants": [A, B]}  # an expired instruction's parties are the cycle's too
+    assert settlement.finality_parties(final) == {A, B}
     assert settlement.netting_queue(ledger.state, "EUR") == []
     assert settlement.member_queued(ledger.state, "EUR", A) == {"count": 0, "amount": 0}
     assert ledger.run(A, "settlement.cancel", {"instruction": 1}).code == "not_queued"
@@ -410,6 +412,40 @@ def test_a_payment_carries_its_finality_record_in_its_receipt():
     assert settlement.finality(ledger.state, b"\x01" * 32) is None
     assert settlement.balances(ledger.state, [B, A, "aud"], ["USD", "EUR", "GBP"]) == {
         A: {"EUR": 750, "USD": 0}, B: {"EUR": 250, "USD": 0}}
+
+
+# --- scoped reads: what concerns one institution ----------------------------------------
+
+def test_a_members_view_of_the_queue_holds_what_it_pays_or_is_paid():
+    ledger = Ledger({A: {"EUR": 100}})
+    first, second, third = ledger.instruct(A, B, 1), ledger.instruct(B, C, 2), ledger.instruct(C, A, 3)
+    ledger.instruct(B, A, 4, "USD")
+    queue = settlement.netting_queue(ledger.state, "EUR")
+    assert [r["id"] for r in queue] == [first, second, third]
+    assert [r["id"] for r in settlement.netting_queue(ledger.state, "EUR", A)] == [first, third]
+    assert [r["id"] for r in settlement.netting_queue(ledger.state, "EUR", B)] == [first, second]
+    assert [r["id"] for r in settlement.netting_queue(ledger.state, "EUR", C)] == [second, third]
+    assert settlement.netting_queue(ledger.state, "EUR", "aud") == []
+    assert settlement.netting_queue(ledger.state, "EUR", "bank-q") == []
+    assert settlement.netting_queue(ledger.state, "EUR", A)[0] == queue[0]  # whole records, as unscoped
+    assert [settlement.instruction_parties(r) for r in queue] == [{A, B}, {B, C}, {C, A}]
+
+
+def test_finality_parties_of_payments_issuance_and_cycles():
+    ledger = Ledger({A: {"EUR": 1000}, B: {"EUR": 10}})
+    paid = ledger.run(A, "settlement.pay", pay_args(A, B, 250))
+    assert settlement.finality_parties(paid.output["finality"]) == {A, B}  # the receipt's own record
+    minted = ledger.run("cb", "settlement.mint", issue_args(C, 5))
+    assert settlement.finality_parties(settlement.finality(ledger.state, minted.tx_hash)) == {C}
+    burned = ledger.run("cb", "settlement.burn", issue_args(B, 5))
+    assert settlement.finality_parties(settlement.finality(ledger.state, burned.tx_hash)) == {B}
+    ledger.instruct(A, B, 7)
+    ledger.instruct(B, A, 3)
+    closed = ledger.run(C, "settlement.close_cycle", {"currency": "EUR"})  # C closes, takes no part
+    assert settlement.finality_parties(settlement.finality(ledger.state, closed.tx_hash)) == {A, B}
+    # a kind it does not know concerns no member: only auditors and regulators see it
+    assert settlement.finality_parties({"kind": "teleport", "details": {"from": A}}) == set()
+    assert settlement.finality_parties({}) == set()
 
 
 # --- mint and burn -----------------------------------------------------------------------
