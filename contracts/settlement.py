@@ -14,7 +14,8 @@ Transaction types (roles; failure codes besides the executor's own):
   prefunded.
 - `settlement.mint` / `settlement.burn` (regulator): `institution`,
   `currency`, `amount`, optional `reference`. Credit or debit the account and
-  the currency's supply; `unknown_account`, `insufficient_funds` (burn),
+  the currency's supply; the receipt gives the new supply, not the
+  account's balance. `unknown_account`, `insufficient_funds` (burn),
   `overflow` (a mint that would take the supply past AMOUNT_MAX, 2^62).
   Governance can also issue money through its own action, which calls
   `money.mint` directly.
@@ -265,8 +266,7 @@ def _issue(state: Overlay, call: Call, kind: str) -> dict:
         money.burn(state, iid, currency, amount)
     money.record_finality(state, call, kind, {"institution": iid, "currency": currency, "amount": amount},
                           [(iid, currency)])
-    return {"institution": iid, "currency": currency, "balance": money.balance(state, iid, currency),
-            "supply": supply(state, currency)}
+    return {"institution": iid, "currency": currency, "supply": supply(state, currency)}  # not its balance: on chain
 
 
 def mint(state: Overlay, call: Call) -> dict:

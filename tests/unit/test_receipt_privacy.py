@@ -445,3 +445,16 @@ def test_the_leak_check_sees_what_the_old_details_said(world):
     assert leaks("bank-a has 2 EUR instructions queued (max 2)", tx, "bank-a", 99, world.state) == ["number 2"]
     assert leaks("O000000000001 is addressed to bank-b", tx, "bank-d", 99, world.state) == ["institution bank-b"]
     assert leaks("bank-d's EUR balance is too low for this payment", tx, "bank-d", 99, world.state) == []
+
+
+@pytest.mark.parametrize("tx_type", ["settlement.mint", "settlement.burn"])
+def test_an_issuance_receipt_does_not_carry_the_account_holders_balance(world, tx_type):
+    """A regulator's mint or burn is on chain for every node: its receipt
+    says what was issued and the currency's supply, not what bank-c now holds."""
+    here = world.copy()
+    [receipt] = here.block([here.tx("reg", tx_type, {"institution": "bank-c", "currency": "EUR", "amount": 1_117})])
+    assert receipt.ok, receipt
+    balance = money.balance(here.state, "bank-c", "EUR")
+    assert balance not in numbers_in(receipt.output)
+    assert receipt.output == {"institution": "bank-c", "currency": "EUR",
+                              "supply": encoding.decode(here.state.get(money.total_key("EUR")))}
