@@ -279,13 +279,15 @@ def _check_parameter(args: dict) -> None:
 
 
 def _key_owner(state, public_key: bytes) -> str | None:
-    """Who holds `public_key` as a client key (indexed) or node key (scanned)."""
+    """Who holds `public_key` as a client key (indexed) or node key (scanned:
+    the directory's, so a rotated validator's old key stays taken while it
+    is still in force)."""
     owner = get(state, client_key_key(public_key))
     if owner is not None:
         return owner
-    for iid in institution_ids(state):
-        if institution_keys(state, iid)["node_key"] == public_key:
-            return iid
+    for entry in node_directory(state):
+        if entry.node_key == public_key:
+            return entry.institution
     return None
 
 

@@ -677,3 +677,16 @@ def test_two_rotations_before_a_boundary_list_the_key_in_force_and_the_last(gov)
     listed = {e.node_key for e in governance.node_directory(gov.state) if e.institution == "bank-a"}
     assert listed == {key("bank-a/node").public_key, key("bank-a/node3").public_key}
     assert governance.pending_validators(gov.state)["set"][0] == node("bank-a", "node3")
+
+
+def test_a_key_still_in_force_cannot_be_claimed_by_another_institution(gov):
+    """Until its boundary, a rotated validator's old key orders blocks: no
+    one else may take it, so the directory never lists one key twice."""
+    old = key("bank-b/node").public_key
+    gov.enact("set_node_key", id="bank-b", node_key=key("bank-b/node2").public_key)
+    assert gov.propose("bank-a", "set_node_key", id="bank-d", node_key=old).code == "key_in_use"
+    assert gov.propose("bank-a", "add_client_key", id="bank-d", key=old).code == "key_in_use"
+    gov.idle(governance.pending_validators(gov.state)["effective_height"] - gov.height)
+    assert gov.propose("bank-a", "set_node_key", id="bank-d", node_key=old).ok  # retired now: free again
+    keys = [e.node_key for e in governance.node_directory(gov.state)]
+    assert len(keys) == len(set(keys))
