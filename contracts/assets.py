@@ -81,13 +81,14 @@ Design:
 - DvP: two steps, see contracts/assets_dvp.py.
 
 Queries: get_asset, asset_history, list_assets, get_offer (bounded pages,
-state layout in contracts/assets_state.py).
+state layout in contracts/assets_state.py), and `involves`, which says
+whether an institution is a party to an asset (for the API's read scoping).
 """
 
 from __future__ import annotations
 
-from contracts import assets_dvp, assets_ops, assets_pledge
-from contracts.assets_state import asset_history, get_asset, get_offer, list_assets
+from contracts import assets_dvp, assets_ops, assets_pledge, assets_state
+from contracts.assets_state import PAGE_MAX, asset_history, get_asset, get_offer
 from contracts.interface import TxType
 
 HOLDERS = ("member", "validator")
@@ -112,4 +113,24 @@ TX_TYPES = {
     "settlement.dvp": TxType(assets_dvp.dvp, HOLDERS, (assets_dvp.OFFER,), requires=("assets",)),
 }
 
-__all__ = ["TX_TYPES", "asset_history", "get_asset", "get_offer", "list_assets"]
+
+
+def involves(asset_record: dict, institution: str) -> bool:
+    """Whether `institution` is a party to the asset: its issuer, a holder
+    (a holder who pledged its holding is still one), or the pledgee of a
+    holding."""
+    return (asset_record["issuer"] == institution or institution in asset_record["holders"]
+            or any(pledge["pledgee"] == institution for pledge in asset_record["pledges"].values()))
+
+
+def list_assets(state, start: int = 1, limit: int = PAGE_MAX, institution: str | None = None) -> list[str]:
+    """Asset ids (parts included) in creation order from sequence number
+    `start`, at most min(limit, PAGE_MAX) of them; with `institution`, only
+    those of that page it is a party to (`involves`)."""
+    ids = assets_state.list_assets(state, start, limit)
+    if institution is None:
+        return ids
+    return [asset_id for asset_id in ids if involves(get_asset(state, asset_id), institution)]
+
+
+__all__ = ["TX_TYPES", "asset_history", "get_asset", "get_offer", "involves", "list_assets"]

@@ -167,9 +167,29 @@ def instruction(state, instruction_id: int) -> dict | None:
     return store.get(state, instruction_key(instruction_id))
 
 
-def netting_queue(state, currency: str) -> list[dict]:
-    """The queued instructions of `currency`, in queue order."""
-    return _queued_records(state, _queue(state, currency))
+def netting_queue(state, currency: str, institution: str | None = None) -> list[dict]:
+    """The queued instructions of `currency`, in queue order; with
+    `institution`, only those it pays or is paid by."""
+    records = _queued_records(state, _queue(state, currency))
+    if institution is None:
+        return records
+    return [r for r in records if institution in (r["payer"], r["payee"])]
+
+
+FINALITY_PARTY_FIELDS = ("from", "to", "institution")  # details naming a party (payment, dvp, mint, burn)
+
+
+def finality_parties(record: dict) -> set[str]:
+    """The institutions a finality record names as parties: payer and payee,
+    seller and buyer, the institution credited or debited, the holders paid
+    at a redemption. A netting record names no party (its cycle record
+    holds the positions), so it has none here."""
+    details = record.get("details") or {}
+    parties = {details[name] for name in FINALITY_PARTY_FIELDS if isinstance(details.get(name), str)}
+    payouts = details.get("payouts")
+    if isinstance(payouts, dict):
+        parties |= set(payouts)
+    return parties
 
 
 def member_queued(state, currency: str, institution_id: str) -> dict:

@@ -677,3 +677,18 @@ def test_queries_are_bounded(chain, monkeypatch):
     for _ in range(3):
         chain.register()
     assert list_assets(chain.state, limit=10**9) == ["A000000000001", "A000000000002"]
+
+
+def test_parties_to_an_asset_are_its_issuer_holders_and_pledgees(chain):
+    """`involves` and `list_assets(institution=...)`: what the API shows a member."""
+    held_by_b = chain.register(holders={"bank-b": 10})
+    own = chain.register()
+    pledge(chain, own, pledgee="bank-c")
+    record = chain.asset(held_by_b)
+    assert assets.involves(record, "bank-a") and assets.involves(record, "bank-b")  # issuer, holder
+    assert not assets.involves(record, "bank-c")
+    assert assets.involves(chain.asset(own), "bank-c")  # the pledgee
+    assert list_assets(chain.state, institution="bank-c") == [own]
+    assert list_assets(chain.state, institution="bank-b") == [held_by_b]
+    assert list_assets(chain.state, institution="aud") == []
+    assert list_assets(chain.state) == [held_by_b, own]
