@@ -4,17 +4,21 @@ one clear line on stderr, exit status 1, no traceback."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
+from crypto.keys import KeyPair, write_key_file
+
 pytestmark = pytest.mark.integration
 
 
-def consort(*args: str) -> subprocess.CompletedProcess:
+def consort(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "CONSORT_GENESIS"}
     return subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env={**environment, **(env or {})})
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
@@ -27,8 +31,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) ->
 
 def test_pay_status_and_block_from_the_command_line(cluster):
     alpha = cluster.institutions[0]
+    genesis = str(cluster.directory / "genesis.json")
     result = consort("tx", "pay", "--node", cluster.urls[1], "--key", str(cluster.directory / alpha["client_keys"][0]),
-                     "--from", alpha["id"], "--to", cluster.institutions[2]["id"], "--amount", "12500")
+                     "--from", alpha["id"], "--to", cluster.institutions[2]["id"], "--amount", "12500",
+                     env={"CONSORT_GENESIS": genesis})
     assert result.returncode == 0, result.stderr
     paid = json.loads(result.stdout)
     assert paid["receipts"][0]["ok"] and paid["receipts"][0]["tx_hash"] == paid["tx_hash"]
@@ -39,9 +45,23 @@ def test_pay_status_and_block_from_the_command_line(cluster):
     assert block["txs"][0]["args"]["amount"] == 12500
 
     refused = consort("tx", "pay", "--node", cluster.urls[0], "--key", str(cluster.directory / alpha["client_keys"][0]),
-                      "--from", cluster.institutions[3]["id"], "--to", alpha["id"], "--amount", "1")
+                      "--from", cluster.institutions[3]["id"], "--to", alpha["id"], "--amount", "1",
+                      "--genesis", genesis)
     assert refused.returncode == 1
     assert json.loads(refused.stdout)["receipts"][0]["code"] == "not_authorized"
+
+
+def test_a_transaction_is_signed_for_the_chain_of_the_genesis_file_never_the_nodes(cluster, tmp_path):
+    """The node's /v1/status does not pick the chain a transaction is signed
+    for: with the genesis file of another chain, the node refuses it."""
+    from node.devtools.consortium import create_consortium
+
+    alpha = cluster.institutions[0]
+    create_consortium(tmp_path / "other", institutions=1, base_port=7190, clients_per_institution=1)
+    result = consort("tx", "pay", "--node", cluster.urls[0], "--key", str(cluster.directory / alpha["client_keys"][0]),
+                     "--from", alpha["id"], "--to", cluster.institutions[1]["id"], "--amount", "1",
+                     "--genesis", str(tmp_path / "other" / "genesis.json"))
+    assert_one_line_error(result, "wrong_chain")
 
 
 def test_errors_are_one_line(tmp_path):
@@ -52,6 +72,9 @@ def test_errors_are_one_line(tmp_path):
                                   "--amount", "5"), "not an ed25519 key file")
     assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
                                   "--amount", "0"), "--amount")
+    write_key_file(tmp_path / "client.key", KeyPair.generate())
+    assert_one_line_error(consort("tx", "pay", "--node", "http://127.0.0.1:9", "--key", str(tmp_path / "client.key"),
+                                  "--from", "a", "--to", "b", "--amount", "5"), "no genesis file")
     assert_one_line_error(consort("init", "--dir", str(tmp_path)), "not empty")
 
 
