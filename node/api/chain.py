@@ -12,6 +12,7 @@ from aiohttp import web
 
 from contracts.tx import decode_tx
 from crypto import encoding
+from node.api.access import AUTHENTICATED, CHAIN, requires
 from node.api.http import MSGPACK, NODE, BadRequest, error, int_param, path_uint
 from node.audit import export
 from node.runtime.driver import Node
@@ -20,6 +21,7 @@ from node.runtime.storage import StoredBlock
 STATE_KEY_BYTES_MAX = 1024
 
 
+@requires(CHAIN)
 async def get_block(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     height = path_uint(request, "height")
@@ -56,6 +58,7 @@ def block_json(stored: StoredBlock) -> dict:
     }
 
 
+@requires(CHAIN)
 async def get_export(request: web.Request) -> web.StreamResponse:
     """The chain (or heights from..to) as an export stream; HEAD gets the headers only."""
     node: Node = request.app[NODE]
@@ -76,6 +79,7 @@ async def get_export(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@requires(AUTHENTICATED)
 async def get_state_proof(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     try:
@@ -94,6 +98,7 @@ async def get_state_proof(request: web.Request) -> web.Response:
     })
 
 
+@requires(AUTHENTICATED)
 async def get_status(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     tip, replica = node.ledger.tip, node.replica

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from contracts import assets, governance, settlement
 from contracts.executor import to_json_value
+from node.api.access import AUTHENTICATED, requires
 from node.api.http import NODE, parse_uint
 
 
@@ -31,6 +32,7 @@ def receipt_finality(node, tx_hash: bytes) -> dict | None:
 
 def routes() -> list[web.RouteDef]:
     def handler(query: Callable) -> Callable:
+        @requires(AUTHENTICATED)
         async def handle(request: web.Request) -> web.Response:
             node = request.app[NODE]
             return query(node, node.ledger.view, node.ledger.tip.height, request.match_info)

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from contracts.tx import TxError, tx_from_json
 from crypto import encoding
+from node.api.access import AUTHENTICATED, SUBMISSION, requires
 from node.api.http import MSGPACK, NODE, BadRequest, caller, error, int_param, json_body
 from node.runtime.admission import Busy, Rejected
 from node.runtime.driver import Node
@@ -115,14 +116,17 @@ def receipt_json(node: Node, tx_hash: bytes, found=None) -> dict | None:
     return {"height": height, "index": index, **receipt.to_json()}
 
 
+@requires(SUBMISSION)
 async def post_tx(request: web.Request) -> web.Response:
     return await submit(request, single=True)
 
 
+@requires(SUBMISSION)
 async def post_txs(request: web.Request) -> web.Response:
     return await submit(request, single=False)
 
 
+@requires(AUTHENTICATED)
 async def get_tx(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     try:

@@ -1,6 +1,7 @@
 """What the command groups share: the default node URL, the usage error,
 JSON output, and the two things every command that talks to a node needs:
-the chain id (from the genesis file, never from a node) and a client key.
+the chain id (from the genesis file, never from a node) and a client key,
+with which `reader` signs every request.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 from pathlib import Path
 
 from crypto.keys import KeyPair, read_key_file
+from node.client import ConsortClient
 
 DEFAULT_NODE = os.environ.get("CONSORT_NODE", "http://127.0.0.1:7100")
 GENESIS_ENVIRONMENT = "CONSORT_GENESIS"
@@ -46,3 +48,15 @@ def chain_id(args) -> bytes:
 def load_key(path: str | Path) -> KeyPair:
     """A client key file (the one place the CLI reads keys)."""
     return read_key_file(Path(path))
+
+
+def add_reader_arguments(parser) -> None:
+    """--node, --key and --genesis: what a command that reads through a node takes."""
+    parser.add_argument("--node", default=DEFAULT_NODE)
+    parser.add_argument("--key", required=True, help="client key file: reads are signed with it")
+    add_genesis_argument(parser)
+
+
+def reader(args, key: str | None = None) -> ConsortClient:
+    """A client of --node that signs with --key (or `key`) for the chain of --genesis."""
+    return ConsortClient(args.node, signer=load_key(key or args.key).signer(), chain_id=chain_id(args))

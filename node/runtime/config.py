@@ -52,6 +52,9 @@ class Limits:
     inbound_handshakes_max: int = 64               # inbound peer sockets not yet authenticated
     fetches_per_peer_max: int = 2                  # FETCH-BLOCKS served to one peer at once
     send_timeout_ms: int = 5000
+    request_window_ms: int = 60_000                # a signed API request's time may be this far from ours
+    seen_requests_max: int = 200_000               # signed requests remembered within the window (replays)
+    seen_requests_per_key_max: int = 20_000        # of which one client key's
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,10 @@ def _limits(document: Any) -> Limits:
             raise ConfigError(f"limits: unknown field {name!r}")
         if type(value) is not int or value <= 0:
             raise ConfigError(f"limits.{name} must be a positive integer")
-    return Limits(**document)
+    limits = Limits(**document)
+    if limits.seen_requests_per_key_max > limits.seen_requests_max:
+        raise ConfigError("limits.seen_requests_per_key_max must not exceed limits.seen_requests_max")
+    return limits
 
 
 def _peers(document: Any) -> tuple[Peer, ...]:

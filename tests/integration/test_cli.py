@@ -39,10 +39,15 @@ def test_pay_status_and_block_from_the_command_line(cluster):
     paid = json.loads(result.stdout)
     assert paid["receipts"][0]["ok"] and paid["receipts"][0]["tx_hash"] == paid["tx_hash"]
 
-    status = json.loads(consort("chain", "status", "--node", cluster.urls[1]).stdout)
+    alpha_key = str(cluster.directory / alpha["client_keys"][0])
+    status = json.loads(consort("chain", "status", "--node", cluster.urls[1], "--key", alpha_key,
+                                "--genesis", genesis).stdout)
     assert status["height"] >= 1 and status["replica_id"] == 1
-    block = json.loads(consort("chain", "block", "1", "--node", cluster.urls[1]).stdout)
+    block = json.loads(consort("chain", "block", "1", "--node", cluster.urls[1], "--key", alpha_key,
+                               env={"CONSORT_GENESIS": genesis}).stdout)
     assert block["txs"][0]["args"]["amount"] == 12500
+    unsigned = consort("chain", "status", "--node", cluster.urls[1])
+    assert unsigned.returncode == 2 and "--key" in unsigned.stderr
 
     refused = consort("tx", "pay", "--node", cluster.urls[0], "--key", str(cluster.directory / alpha["client_keys"][0]),
                       "--from", cluster.institutions[3]["id"], "--to", alpha["id"], "--amount", "1",
@@ -65,7 +70,13 @@ def test_a_transaction_is_signed_for_the_chain_of_the_genesis_file_never_the_nod
 
 
 def test_errors_are_one_line(tmp_path):
-    assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9"), "cannot reach node")
+    from node.devtools.consortium import create_consortium
+
+    create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1)
+    reading = ("--key", str(tmp_path / "c" / "bank-alpha" / "client-0.key"), "--genesis", str(tmp_path / "c" / "genesis.json"))
+    assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9", *reading), "cannot reach node")
+    assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9", "--key", reading[1]),
+                          "no genesis file")
     assert_one_line_error(consort("node", "start", "--config", str(tmp_path / "missing.json")), "cannot read")
     (tmp_path / "bad.key").write_text("{}")
     assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
