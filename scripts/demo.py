@@ -78,7 +78,8 @@ async def send_payments(directory: Path, index: dict, total: int) -> tuple[int, 
 async def show_refusals(directory: Path, index: dict) -> None:
     """What the ledger refuses: overdraft, wrong signer (failed receipts, as they
     depend on state); a negative amount, a forged signature, a replay (refused
-    at the API, before anything reaches a block)."""
+    at the API, before anything reaches a block); and what the API will not
+    show: anything to an unsigned request, one bank's receipt to another."""
     chain_id = bytes.fromhex(index["chain_id"])
     a, b = index["institutions"][0], index["institutions"][1]
     signer = read_key_file(directory / a["client_keys"][1]).signer()
@@ -102,6 +103,17 @@ async def show_refusals(directory: Path, index: dict) -> None:
             await client.submit([good], wait=True)
         except ClientError as exc:
             say(f"    {'replay of a committed payment':<34} -> refused, HTTP {exc.status} {exc.code}")
+        try:
+            await client.accounts()
+        except ClientError as exc:
+            say(f"    {'a read without a signed request':<34} -> refused, HTTP {exc.status} {exc.code}")
+    bravo_signer = read_key_file(directory / b["client_keys"][0]).signer()
+    async with ConsortClient(b["url"], signer=bravo_signer, chain_id=chain_id) as client:
+        label = f"{b['id']} reads {a['id']}'s receipt"
+        try:
+            await client.receipt(good.hash.hex())
+        except ClientError as exc:
+            say(f"    {label:<34} -> refused, HTTP {exc.status} {exc.code}")
 
 
 async def wait_same_height(cluster: LocalCluster, timeout_s: float = 30.0) -> list[dict]:

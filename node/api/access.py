@@ -130,6 +130,11 @@ def _hex(text: str, size: int, name: str) -> bytes:
     return value
 
 
+def key_institution(state, public_key: bytes) -> str | None:
+    """The institution the committed state registers a client key to."""
+    return get(state, client_key_key(public_key))
+
+
 class Authenticator:
     """Checks signed requests against the committed state (`state`: a view
     with `get`) and remembers the ones it accepted."""
@@ -146,7 +151,7 @@ class Authenticator:
         if not self.seen.fresh(signed.time_ms, now):
             raise Refused(401, "stale_request", f"request time {signed.time_ms} is more than "
                                                 f"{self.seen.window_ms} ms from this node's clock ({now})")
-        institution_id = get(self.state, client_key_key(signed.key))
+        institution_id = key_institution(self.state, signed.key)
         record = None if institution_id is None else institution(self.state, institution_id)
         if record is None or not record["roles"]:
             raise Refused(401, "unknown_key", "the key is not a client key of an institution of this chain")

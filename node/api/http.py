@@ -70,6 +70,40 @@ def signed_caller(request: web.Request) -> Caller | None:
     return request.get(CALLER)
 
 
+def authenticated(request: web.Request) -> Caller:
+    """The caller of a route whose rule requires a signature."""
+    found = signed_caller(request)
+    assert found is not None, "a route that reads needs a signed request (node.api.access)"
+    return found
+
+
+EVERYONE = "*"  # whose data: every party's
+WHOSE = web.RequestKey("whose", list)
+
+
+def note_whose(request: web.Request, parties) -> None:
+    """Say whose data the answer carries (institution ids, or EVERYONE), for the access log."""
+    request[WHOSE] = sorted(set(parties))
+
+
+def scope(request: web.Request) -> str | None:
+    """None when the caller sees every party's data, else the one
+    institution whose data it may see (its own); noted for the access log."""
+    who = authenticated(request)
+    note_whose(request, [EVERYONE] if who.sees_all else [who.institution])
+    return None if who.sees_all else who.institution
+
+
+def require_party(request: web.Request, parties, what: str) -> None:
+    """Forbidden unless the caller sees all or is one of `parties` (the
+    institutions `what` belongs to; none: no one party's, every party's
+    concern); noted for the access log."""
+    who = authenticated(request)
+    if not who.sees_all and who.institution not in parties:
+        raise Forbidden(f"{what} is not {who.institution}'s to read")
+    note_whose(request, (parties or [EVERYONE]) if who.sees_all else [who.institution])
+
+
 def caller(request: web.Request) -> str:
     """Who is asking, for per-caller limits: the caller's institution when the
     request is signed, else (an unsigned submission) the remote address."""
