@@ -15,7 +15,9 @@ A refusal is 401 (`unauthenticated`, `bad_request_signature`,
 authenticated, without the right), or, when the memory of requests holds
 a key's share or is full, 429 `too_many_requests` or 503 `busy`. What a
 caller sees within a route it may call (its own rows, its own assets) is
-the handler's to scope (node.api.queries, chain, transactions).
+the handler's to scope (node.api.queries, chain, transactions); a handler
+says whose data it answers with (http.note_whose), and every refusal and
+every read of another party's data goes to the access log (access_log).
 
 Must not hold handler logic or contract knowledge.
 """
@@ -30,7 +32,8 @@ from aiohttp import web
 from contracts.genesis import client_key_key
 from contracts.store import get, institution
 from crypto import keys
-from node.api.http import CALLER, CHAIN_ROLES, NODE, OVERSIGHT_ROLES, Caller, error
+from node.api.access_log import AccessLog, access_entry, reads_another_party
+from node.api.http import CALLER, CHAIN_ROLES, NODE, OVERSIGHT_ROLES, WHOSE, Caller, Forbidden, error
 from node.api.seen_requests import FULL, KEY_OVER_SHARE, REPLAYED, SeenRequests
 from node.client.request_signing import (
     HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME, HEADERS, NONCE_BYTES, SIGNATURE_DOMAIN, request_message,
@@ -166,28 +169,32 @@ class Authenticator:
 
 
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
 
 
-async def authenticate(request: web.Request, rule: Rule) -> Caller | None:
+async def authenticate(request: web.Request, rule: Rule, signed: SignedHeaders | None) -> Caller | None:
     """The request's caller, None for an unsigned one the rule lets through;
     Refused otherwise."""
-    signed = parse_headers(request.headers)
     if signed is None:
         if rule.signed:
             raise Refused(401, "unauthenticated", "sign the request with a registered client key "
                                                   f"({', '.join(HEADERS)}; see the README)")
         return None
     body = await request.read()
-    found = request.app[AUTHENTICATOR].caller(signed, request.method, request.raw_path, body)
-    if rule.roles is not None and not rule.roles & set(found.roles):
+    return request.app[AUTHENTICATOR].caller(signed, request.method, request.raw_path, body)
+
+
+def permit(rule: Rule, found: Caller | None) -> None:
+    """Refused (403) unless the rule lets the caller in."""
+    if found is not None and rule.roles is not None and not rule.roles & set(found.roles):
         raise Refused(403, "forbidden", f"{found.institution} has roles {list(found.roles)}; "
                                         f"this needs one of {sorted(rule.roles)}")
-    return found
 
 
 @web.middleware
 async def access_control(request: web.Request, handler):
-    """Authenticate and apply the route's rule before its handler runs."""
+    """Authenticate and apply the route's rule before its handler runs; log
+    what it refuses and every read of another party's data."""
     route = request.match_info.route
     if request.match_info.http_exception is not None or route.resource is None \
             or route.resource.canonical == PEER_PATH:
@@ -195,13 +202,31 @@ async def access_control(request: web.Request, handler):
     rule = rule_of(route.handler)
     if rule is None:  # check_routes keeps this from happening
         return error(500, "internal", "route without an access rule")
+    signed = found = None
     try:
-        found = await authenticate(request, rule)
+        signed = parse_headers(request.headers)
+        found = await authenticate(request, rule, signed)
+        permit(rule, found)
     except Refused as exc:
+        _log(request, exc.status, found, signed, exc.code)
         return error(exc.status, exc.code, str(exc))
     if found is not None:
         request[CALLER] = found
-    return await handler(request)
+    try:
+        response = await handler(request)
+    except Forbidden as exc:
+        _log(request, 403, found, signed, "forbidden")
+        return error(403, "forbidden", str(exc))
+    if found is not None and response.status < 400 and reads_another_party(found.institution, request.get(WHOSE)):
+        _log(request, response.status, found, signed)
+    return response
+
+
+def _log(request: web.Request, status: int, found: Caller | None, signed: SignedHeaders | None,
+         code: str | None = None) -> None:
+    request.app[ACCESS_LOG].write(access_entry(
+        request.method, request.raw_path, status, found.institution if found else None,
+        found.roles if found else (), signed.key if signed else None, code, request.get(WHOSE, ())))
 
 
 def make_authenticator(node) -> Authenticator:
@@ -211,6 +236,14 @@ def make_authenticator(node) -> Authenticator:
 
 
 def install(app: web.Application) -> None:
-    """Give `app` (its routes added, the node at app[NODE]) its access layer."""
+    """Give `app` (its routes added, the node at app[NODE]) its access
+    layer: the authenticator and the access log (closed with the app)."""
     check_routes(app)
-    app[AUTHENTICATOR] = make_authenticator(app[NODE])
+    node = app[NODE]
+    app[AUTHENTICATOR] = make_authenticator(node)
+    app[ACCESS_LOG] = AccessLog(node.config.access_log)
+
+    async def close_log(app: web.Application) -> None:
+        app[ACCESS_LOG].close()
+
+    app.on_cleanup.append(close_log)

@@ -103,8 +103,9 @@ async def get_state_proof(request: web.Request) -> web.Response:
     elif who.reads_chain:
         note_whose(request, [EVERYONE])
     else:
-        raise Forbidden(f"{who.institution} may prove its own accounts' keys ({account_key(who.institution, '').decode()}"
-                        "...); any other key is for auditors, regulators and validators")
+        own = account_key(who.institution, "").decode()
+        raise Forbidden(f"{who.institution} may prove its own accounts' keys ({own}...); any other key is for "
+                        "auditors, regulators and validators")
     found = node.ledger.state_proof(key)
     if found is None:
         return error(404, "not_found", "no certified header yet")

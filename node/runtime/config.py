@@ -68,6 +68,7 @@ class NodeConfig:
     genesis_path: Path
     peers: tuple[Peer, ...]
     limits: Limits = field(default_factory=Limits)
+    access_log: Path | None = None  # JSON lines of refused requests and reads of others' data (node.api.access_log)
 
     @property
     def url(self) -> str:
@@ -156,6 +157,8 @@ def load_config(path: Path) -> NodeConfig:
             genesis_path=_resolve(base, _field(document, "genesis", str)),
             peers=_peers(document.get("peers", [])),
             limits=_limits(document.get("limits", {})),
+            access_log=None if document.get("access_log") is None else _resolve(
+                base, _field(document, "access_log", str)),
         )
     except ConfigError as exc:
         raise ConfigError(f"node config {path}: {exc}") from None

@@ -77,7 +77,8 @@ TABLE = [
     Row("GET", "/v1/settlement/cycles/{currency}", "/v1/settlement/cycles/EUR", {
         MEMBER: Shows(latest, (OWN_CYCLE_FIELDS, {"bank-other": -5})),
         VALIDATOR: Shows(latest, (OWN_CYCLE_FIELDS, {"bank-alpha": -5})),
-        AUDITOR: Shows(latest, (FULL_CYCLE_FIELDS, POSITIONS)), REGULATOR: Shows(latest, (FULL_CYCLE_FIELDS, POSITIONS))}),
+        AUDITOR: Shows(latest, (FULL_CYCLE_FIELDS, POSITIONS)),
+        REGULATOR: Shows(latest, (FULL_CYCLE_FIELDS, POSITIONS))}),
     Row("GET", "/v1/settlement/cycles/{currency}/{number}", "/v1/settlement/cycles/EUR/1", {
         MEMBER: Shows(cycle_view, (OWN_CYCLE_FIELDS, {"bank-other": -5})),
         VALIDATOR: Shows(cycle_view, (OWN_CYCLE_FIELDS, {"bank-alpha": -5})),

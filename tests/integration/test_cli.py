@@ -96,6 +96,9 @@ def test_errors_are_one_line(tmp_path):
     (lambda c: c.update(limits={"inbox_max": 0}), "limits.inbox_max must be a positive integer"),
     (lambda c: c.update(limits={"inbox_size": 5}), "limits: unknown field 'inbox_size'"),
     (lambda c: c.update(peers=[{"institution": "bank-bravo"}]), "peers[0] must be an object"),
+    (lambda c: c.update(access_log=5), "field 'access_log' must be a string"),
+    (lambda c: c.update(limits={"seen_requests_max": 10, "seen_requests_per_key_max": 11}),
+     "limits.seen_requests_per_key_max must not exceed limits.seen_requests_max"),
 ])
 def test_a_bad_node_config_is_one_line_naming_the_field(tmp_path, change, fragment):
     from node.devtools.consortium import create_consortium
