@@ -48,7 +48,7 @@ async def worker(number: int, url: str, signer, institution: str, others: list[s
                  recorder: Recorder) -> None:
     rng = random.Random(number)
     nonce = time.time_ns() // 1000 * 1000
-    async with ConsortClient(url, timeout_s=30) as client:
+    async with ConsortClient(url, timeout_s=30, signer=signer, chain_id=chain_id) as client:
         while time.monotonic() < deadline:
             txs = []
             for _ in range(batch):
@@ -95,7 +95,8 @@ async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: s
     chain_id = bytes.fromhex(index["chain_id"])
     if cluster is not None:
         await cluster.wait_ready()
-    async with ConsortClient(institutions[0]["url"]) as client:
+    nodes = LocalCluster(directory)  # for its signing clients: starts nothing
+    async with nodes.client(0) as client:
         height_before = (await client.status())["height"]
     keys = [(entry, key) for key_slot in range(max(len(e["client_keys"]) for e in institutions))
             for entry in institutions if key_slot < len(entry["client_keys"]) for key in [entry["client_keys"][key_slot]]]
@@ -113,7 +114,7 @@ async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: s
                             index["currency"], args.batch, deadline, start, recorder))
     await asyncio.gather(progress(recorder, start, deadline, timeline), *tasks)
     duration = time.monotonic() - start
-    async with ConsortClient(institutions[0]["url"]) as client:
+    async with nodes.client(0) as client:
         height_after = (await client.status())["height"]
     blocks = height_after - height_before
     return {

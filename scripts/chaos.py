@@ -110,7 +110,7 @@ async def statuses(cluster: LocalCluster, nodes: list[int]) -> dict[int, dict]:
     found = {}
     for node in nodes:
         try:
-            async with ConsortClient(cluster.urls[node], timeout_s=STATUS_TIMEOUT_S) as client:
+            async with cluster.client(node, timeout_s=STATUS_TIMEOUT_S) as client:
                 found[node] = await client.status()
         except ClientError:
             pass

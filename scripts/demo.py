@@ -50,7 +50,7 @@ async def send_payments(directory: Path, index: dict, total: int, passphrase: st
     async def institution_worker(entry: dict, share: int) -> None:
         signer = read_key_file(directory / entry["client_keys"][0], passphrase).signer()
         nonce = time.time_ns() // 1000 * 1000
-        async with ConsortClient(entry["url"]) as client:
+        async with ConsortClient(entry["url"], signer=signer, chain_id=chain_id) as client:
             for start in range(0, share, BATCH):
                 txs = []
                 for _ in range(min(BATCH, share - start)):
@@ -81,7 +81,8 @@ async def send_payments(directory: Path, index: dict, total: int, passphrase: st
 async def show_refusals(directory: Path, index: dict, passphrase: str) -> None:
     """What the ledger refuses: overdraft, wrong signer (failed receipts, as they
     depend on state); a negative amount, a forged signature, a replay (refused
-    at the API, before anything reaches a block)."""
+    at the API, before anything reaches a block); and what the API will not
+    show: anything to an unsigned request, one bank's receipt to another."""
     chain_id = bytes.fromhex(index["chain_id"])
     a, b = index["institutions"][0], index["institutions"][1]
     signer = read_key_file(directory / a["client_keys"][1], passphrase).signer()
@@ -105,23 +106,36 @@ async def show_refusals(directory: Path, index: dict, passphrase: str) -> None:
             await client.submit([good], wait=True)
         except ClientError as exc:
             say(f"    {'replay of a committed payment':<34} -> refused, HTTP {exc.status} {exc.code}")
+        try:
+            await client.accounts()
+        except ClientError as exc:
+            say(f"    {'a read without a signed request':<34} -> refused, HTTP {exc.status} {exc.code}")
+    bravo_signer = read_key_file(directory / b["client_keys"][0], passphrase).signer()
+    async with ConsortClient(b["url"], signer=bravo_signer, chain_id=chain_id) as client:
+        label = f"{b['id']} reads {a['id']}'s receipt"
+        try:
+            await client.receipt(good.hash.hex())
+        except ClientError as exc:
+            say(f"    {label:<34} -> refused, HTTP {exc.status} {exc.code}")
 
 
-async def wait_same_height(urls: list[str], timeout_s: float = 30.0) -> list[dict]:
+async def wait_same_height(cluster: LocalCluster, timeout_s: float = 30.0) -> list[dict]:
     deadline = time.monotonic() + timeout_s
     while True:
         statuses = []
-        for url in urls:
-            async with ConsortClient(url) as client:
+        for replica_id in range(len(cluster.urls)):
+            async with cluster.client(replica_id) as client:
                 statuses.append(await client.status())
         if len({(s["height"], s["state_root"]) for s in statuses}) == 1 or time.monotonic() > deadline:
             return statuses
         await asyncio.sleep(0.1)
 
 
-async def audit(directory: Path, url: str) -> ChainAuditor:
-    """What `consort audit verify --reexecute --node URL` does: stream the chain, trust only genesis."""
-    return await verify_node(read_genesis(directory / "genesis.json"), url, reexecute=True, progress=None)
+async def audit(cluster: LocalCluster) -> ChainAuditor:
+    """What `consort audit verify --reexecute --node URL --key K` does: stream the chain
+    (as the regulator: the export is for auditors, regulators and validators), trust only genesis."""
+    return await verify_node(read_genesis(cluster.directory / "genesis.json"), cluster.urls[0], reexecute=True,
+                             signer=cluster.signer(cluster.regulator), progress=None)
 
 
 async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> int:
@@ -142,11 +156,11 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     say("[5/7] a supply-chain-finance story: receivable, split, pledge, financing, DvP, netting, redemption")
     await story.tell(directory, index, say, cluster.passphrase)
     say("[6/7] every node holds the same chain")
-    statuses = await wait_same_height(cluster.urls)
+    statuses = await wait_same_height(cluster)
     for status in statuses:
         say(f"    {status['institution']:<14} height {status['height']:4d}  state root {status['state_root'][:32]}…")
     agreed = len({(s["height"], s["state_root"]) for s in statuses}) == 1
-    async with ConsortClient(cluster.urls[0]) as client:
+    async with cluster.client(0, cluster.regulator) as client:  # the central bank sees every account
         accounts = (await client.accounts())["accounts"]
     total = sum(a["balance"] for a in accounts)
     for account in accounts:
@@ -154,7 +168,7 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     say(f"    total {index['currency']} {total / 100:,.2f} (money is neither created nor destroyed)")
     say("[7/7] auditing the chain from genesis.json (hash links, roots, certificates, re-execution)")
     try:
-        auditor = await audit(directory, cluster.urls[0])
+        auditor = await audit(cluster)
     except AuditFailure as exc:
         say(f"    AUDIT FAILED at {exc}")
         return 1

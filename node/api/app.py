@@ -8,6 +8,8 @@
     GET  /v1/state/proof?key=  a state value with its proof          (chain)
     GET  /v1/accounts, ...     state queries                         (queries)
 
+Every route declares who may call it; node.api.access authenticates every
+request and enforces that (README.md, "Who may read what", is the table).
 Handlers call the runtime (`Node`, its `Ledger`); they hold no consensus or
 storage logic of their own. The peer websocket is the runtime's own route.
 """
@@ -16,15 +18,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.api import chain, queries, transactions
+from node.api import access, chain, queries, transactions
 from node.api.http import NODE, json_errors
 from node.runtime.driver import Node
 
 
 def make_app(node: Node) -> web.Application:
-    app = web.Application(client_max_size=node.config.limits.request_bytes_max, middlewares=[json_errors])
+    app = web.Application(client_max_size=node.config.limits.request_bytes_max,
+                          middlewares=[json_errors, access.access_control])
     app[NODE] = node
     app.router.add_routes(transactions.routes())
     app.router.add_routes(chain.routes())
     app.router.add_routes(queries.routes())
+    access.install(app)
     return app

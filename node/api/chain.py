@@ -4,6 +4,10 @@
     GET  /v1/status            height, view, primary, state root, peer links
     GET  /v1/export            the chain as an export stream (?from=&to=; node.audit.export)
     GET  /v1/state/proof?key=  a state value with its proof against the latest certified root
+
+Whole blocks and the export are for auditors, regulators and validators; a
+state proof of a key outside the caller's own accounts (acct/<id>/...) too;
+the status for any authenticated caller.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ from aiohttp import web
 
 from contracts.tx import decode_tx
 from crypto import encoding
-from node.api.http import MSGPACK, NODE, BadRequest, error, int_param, path_uint
+from node.api.access import AUTHENTICATED, CHAIN, requires
+from contracts.genesis import account_key
+from node.api.http import (
+    EVERYONE, MSGPACK, NODE, BadRequest, Forbidden, authenticated, error, int_param, note_whose, path_uint,
+)
 from node.audit import export
 from node.runtime.driver import Node
 from node.runtime.storage import StoredBlock
@@ -20,9 +28,11 @@ from node.runtime.storage import StoredBlock
 STATE_KEY_BYTES_MAX = 1024
 
 
+@requires(CHAIN)
 async def get_block(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     height = path_uint(request, "height")
+    note_whose(request, [EVERYONE])
     stored = node.ledger.block(height)
     if stored is None:
         return error(404, "not_found", f"no block at height {height}")
@@ -56,12 +66,14 @@ def block_json(stored: StoredBlock) -> dict:
     }
 
 
+@requires(CHAIN)
 async def get_export(request: web.Request) -> web.StreamResponse:
     """The chain (or heights from..to) as an export stream; HEAD gets the headers only."""
     node: Node = request.app[NODE]
     tip = node.ledger.tip.height
     first = int_param(request, "from", 1, max(tip, 1))
     last = int_param(request, "to", tip, tip)
+    note_whose(request, [EVERYONE])
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     await response.prepare(request)
     if request.method == "HEAD":
@@ -76,6 +88,7 @@ async def get_export(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@requires(AUTHENTICATED)
 async def get_state_proof(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     try:
@@ -84,6 +97,15 @@ async def get_state_proof(request: web.Request) -> web.Response:
         key = b""
     if not 0 < len(key) <= STATE_KEY_BYTES_MAX:
         raise BadRequest("bad_parameter", f"key must be 1 to {STATE_KEY_BYTES_MAX} bytes in hex")
+    who = authenticated(request)
+    if key.startswith(account_key(who.institution, "")):
+        note_whose(request, [who.institution])
+    elif who.reads_chain:
+        note_whose(request, [EVERYONE])
+    else:
+        own = account_key(who.institution, "").decode()
+        raise Forbidden(f"{who.institution} may prove its own accounts' keys ({own}...); any other key is for "
+                        "auditors, regulators and validators")
     found = node.ledger.state_proof(key)
     if found is None:
         return error(404, "not_found", "no certified header yet")
@@ -94,6 +116,7 @@ async def get_state_proof(request: web.Request) -> web.Response:
     })
 
 
+@requires(AUTHENTICATED)
 async def get_status(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     tip, replica = node.ledger.tip, node.replica

@@ -1,5 +1,6 @@
-"""What every handler shares: the app key that finds the node, the JSON
-error shape, the middleware that applies it, and query-parameter parsing.
+"""What every handler shares: the app key that finds the node, the caller
+(node.api.access authenticates it), the JSON error shape, the middleware
+that applies it, and query-parameter parsing.
 
 Every error is JSON: {"error": {"code": ..., "message": ..., "problems": [...]}}.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -23,6 +25,10 @@ UINT_DIGITS_MAX = len(str(UINT64_MAX))
 ERROR_CODES_BY_STATUS = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}
 
 
+OVERSIGHT_ROLES = frozenset({"auditor", "regulator"})
+CHAIN_ROLES = frozenset({"auditor", "regulator", "validator"})
+
+
 class BadRequest(Exception):
     """A request the handler refuses with 400 and `code`."""
 
@@ -31,9 +37,78 @@ class BadRequest(Exception):
         self.code = code
 
 
+class Forbidden(Exception):
+    """An authenticated caller asking for what it may not read: 403 forbidden."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who signed a request: the institution its client key is registered
+    to and that institution's roles, as the committed state says."""
+
+    institution: str
+    roles: tuple[str, ...]
+    key: bytes
+
+    @property
+    def sees_all(self) -> bool:
+        """Auditors and regulators read every party's data."""
+        return bool(OVERSIGHT_ROLES & set(self.roles))
+
+    @property
+    def reads_chain(self) -> bool:
+        """Auditors, regulators and validators read whole blocks, the export
+        and any state proof."""
+        return bool(CHAIN_ROLES & set(self.roles))
+
+
+CALLER = web.RequestKey("caller", Caller)
+
+
+def signed_caller(request: web.Request) -> Caller | None:
+    """The authenticated caller; None for an unsigned submission."""
+    return request.get(CALLER)
+
+
+def authenticated(request: web.Request) -> Caller:
+    """The caller of a route whose rule requires a signature."""
+    found = signed_caller(request)
+    assert found is not None, "a route that reads needs a signed request (node.api.access)"
+    return found
+
+
+EVERYONE = "*"  # whose data: every party's
+WHOSE = web.RequestKey("whose", list)
+
+
+def note_whose(request: web.Request, parties) -> None:
+    """Say whose data the answer carries (institution ids, or EVERYONE), for the access log."""
+    request[WHOSE] = sorted(set(parties))
+
+
+def scope(request: web.Request) -> str | None:
+    """None when the caller sees every party's data, else the one
+    institution whose data it may see (its own); noted for the access log."""
+    who = authenticated(request)
+    note_whose(request, [EVERYONE] if who.sees_all else [who.institution])
+    return None if who.sees_all else who.institution
+
+
+def require_party(request: web.Request, parties, what: str) -> None:
+    """Forbidden unless the caller sees all or is one of `parties` (the
+    institutions `what` belongs to; none: no one party's, every party's
+    concern); noted for the access log."""
+    who = authenticated(request)
+    if not who.sees_all and who.institution not in parties:
+        raise Forbidden(f"{what} is not {who.institution}'s to read")
+    note_whose(request, (parties or [EVERYONE]) if who.sees_all else [who.institution])
+
+
 def caller(request: web.Request) -> str:
-    """Who is asking, for per-caller limits: the remote address for now."""
-    return request.remote or ""
+    """Who is asking, for per-caller limits: the caller's institution when the
+    request is signed, else (an unsigned submission) the remote address."""
+    found = signed_caller(request)
+    return f"institution:{found.institution}" if found else f"address:{request.remote or ''}"
 
 
 def error(status: int, code: str, message: str, **extra) -> web.Response:
@@ -46,6 +121,8 @@ async def json_errors(request: web.Request, handler):
         return await handler(request)
     except BadRequest as exc:
         return error(400, exc.code, str(exc))
+    except Forbidden as exc:
+        return error(403, "forbidden", str(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -1,7 +1,16 @@
 """Read-only query endpoints over the contracts' state: accounts, settlement
 queues and cycles, finality records, governance proposals and validators,
 assets and their history. Each calls the owning contract's pure query
-function on the node's committed state; byte strings come back as hex."""
+function on the node's committed state; byte strings come back as hex.
+
+Every route here takes any authenticated caller (node.api.access) and
+scopes what it answers: auditors and regulators see every party's data; any
+other caller (a member, a validator) sees its own: its own balances, the
+queue entries it pays or is paid by, its own position in a netting cycle,
+the finality records and assets it is a party to (the contracts say who
+is: assets.involves, settlement.finality_parties). Governance (proposals,
+validators) is consortium-wide. A record that is another party's is 403.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +20,12 @@ from aiohttp import web
 
 from contracts import assets, governance, settlement
 from contracts.executor import to_json_value
-from node.api.http import NODE, parse_uint
+from node.api.access import AUTHENTICATED, requires
+from node.api.http import NODE, authenticated, parse_uint, require_party, scope
+
+# What a member sees of a netting cycle: the public facts and its own position.
+# (The instruction ids and the totals are other parties' figures or reveal them.)
+CYCLE_PUBLIC_FIELDS = ("cycle", "currency", "height", "timestamp_ms", "tx_hash", "closed_by")
 
 
 def _reply(found, what: str) -> web.Response:
@@ -29,63 +43,95 @@ def receipt_finality(node, tx_hash: bytes) -> dict | None:
     return None if found is None else {**found, "tx_hash": tx_hash}
 
 
+def own_cycle(record: dict | None, institution: str | None) -> dict | None:
+    """A cycle record as `institution` may see it (all of it: None)."""
+    if record is None or institution is None:
+        return record
+    seen = {name: record[name] for name in CYCLE_PUBLIC_FIELDS if name in record}
+    position = record.get("positions", {}).get(institution)
+    return {**seen, "positions": {} if position is None else {institution: position}}
+
+
+def asset_parties(state, record: dict) -> list[str]:
+    return [iid for iid in governance.institution_ids(state) if assets.involves(record, iid)]
+
+
 def routes() -> list[web.RouteDef]:
     def handler(query: Callable) -> Callable:
+        @requires(AUTHENTICATED)
         async def handle(request: web.Request) -> web.Response:
             node = request.app[NODE]
-            return query(node, node.ledger.view, node.ledger.tip.height, request.match_info)
+            return query(request, node, node.ledger.view, node.ledger.tip.height, request.match_info)
         return handle
 
-    def accounts(node, state, height, params):
-        ids = governance.institution_ids(state)
+    def accounts(request, node, state, height, params):
+        own = scope(request)
+        ids = governance.institution_ids(state) if own is None else [own]
         currencies = governance.currencies(state)
         return web.json_response({"height": height, "accounts": [
             {"institution": iid, "currency": ccy, "balance": balance}
             for iid, by_currency in sorted(settlement.balances(state, ids, currencies).items())
             for ccy, balance in sorted(by_currency.items())]})
 
-    def queue(node, state, height, params):
-        return web.json_response({"height": height, "currency": params["currency"],
-                                  "queue": to_json_value(settlement.netting_queue(state, params["currency"]))})
+    def queue(request, node, state, height, params):
+        found = settlement.netting_queue(state, params["currency"], institution=scope(request))
+        return web.json_response({"height": height, "currency": params["currency"], "queue": to_json_value(found)})
 
-    def cycles(node, state, height, params):
+    def cycles(request, node, state, height, params):
+        own = scope(request)
         count = settlement.cycles_count(state, params["currency"])
         latest = settlement.cycle(state, params["currency"], count) if count else None
-        return web.json_response({"height": height, "count": count, "latest": to_json_value(latest)})
+        return web.json_response({"height": height, "count": count, "latest": to_json_value(own_cycle(latest, own))})
 
-    def cycle(node, state, height, params):
-        return _reply(settlement.cycle(state, params["currency"], parse_uint(params["number"], "number")), "cycle")
+    def cycle(request, node, state, height, params):
+        number = parse_uint(params["number"], "number")
+        return _reply(own_cycle(settlement.cycle(state, params["currency"], number), scope(request)), "cycle")
 
-    def finality(node, state, height, params):
+    def finality(request, node, state, height, params):
         """A state finality record (cycles, DvP, redemption, mint, burn), or a
         gross payment's, which its receipt carries."""
         try:
             tx_hash = bytes.fromhex(params["tx_hash"])
         except ValueError:
             tx_hash = b""
-        if len(tx_hash) != 32:
-            return _reply(None, "finality record")
-        return _reply(settlement.finality(state, tx_hash) or receipt_finality(node, tx_hash), "finality record")
+        found = None if len(tx_hash) != 32 else settlement.finality(state, tx_hash) or receipt_finality(node, tx_hash)
+        if found is not None:
+            require_party(request, settlement.finality_parties(found), "this finality record")
+        return _reply(found, "finality record")
 
-    def proposals(node, state, height, params):
+    def proposals(request, node, state, height, params):
         return web.json_response({"height": height, "open": to_json_value(governance.open_proposals(state, height))})
 
-    def proposal(node, state, height, params):
+    def proposal(request, node, state, height, params):
         return _reply(governance.proposal(state, parse_uint(params["number"], "number")), "proposal")
 
-    def validators(node, state, height, params):
+    def validators(request, node, state, height, params):
         return web.json_response({"height": height, "validators": to_json_value(governance.validators(state)),
                                   "pending": to_json_value(governance.pending_validators(state))})
 
-    def asset_list(node, state, height, params):
-        return web.json_response({"height": height, "assets": assets.list_assets(state)})
+    def asset_list(request, node, state, height, params):
+        return web.json_response({"height": height, "assets": assets.list_assets(state, institution=scope(request))})
 
-    def asset(node, state, height, params):
-        return _reply(assets.get_asset(state, params["asset"]), "asset")
+    def one_asset(request, state, asset_id: str) -> dict | None:
+        record = assets.get_asset(state, asset_id)
+        if record is None:
+            return None
+        who = authenticated(request)
+        if who.sees_all:
+            parties = asset_parties(state, record)
+        else:
+            parties = [who.institution] if assets.involves(record, who.institution) else []
+        require_party(request, parties, f"asset {asset_id}")
+        return record
 
-    def history(node, state, height, params):
-        found = assets.asset_history(state, params["asset"]) if assets.get_asset(state, params["asset"]) else None
-        return _reply(None if found is None else {"asset": params["asset"], "history": found}, "asset")
+    def asset(request, node, state, height, params):
+        return _reply(one_asset(request, state, params["asset"]), "asset")
+
+    def history(request, node, state, height, params):
+        found = None
+        if one_asset(request, state, params["asset"]) is not None:
+            found = {"asset": params["asset"], "history": assets.asset_history(state, params["asset"])}
+        return _reply(found, "asset")
 
     return [
         web.get("/v1/accounts", handler(accounts)),

@@ -3,7 +3,8 @@
     POST /v1/tx                one transaction (JSON object or msgpack wire bytes)
     POST /v1/txs               a batch (JSON {"txs": [...]} or msgpack list of wire bytes)
          ?wait=commit&timeout_ms=N   answer when every receipt is in (or the timeout)
-    GET  /v1/tx/{hash}         receipt, ?wait_ms=N to wait for commitment
+    GET  /v1/tx/{hash}         receipt, ?wait_ms=N to wait for commitment: the sender's
+                               institution's own, or any for auditors and regulators
 
 A batch is admitted whole or refused whole (400 malformed or bad signature,
 403 unknown key, 409 replay, 413 too large, 503 busy). Waiting requests are
@@ -18,7 +19,8 @@ from aiohttp import web
 
 from contracts.tx import TxError, tx_from_json
 from crypto import encoding
-from node.api.http import MSGPACK, NODE, BadRequest, caller, error, int_param, json_body
+from node.api.access import AUTHENTICATED, SUBMISSION, key_institution, requires
+from node.api.http import MSGPACK, NODE, BadRequest, caller, error, int_param, json_body, require_party
 from node.runtime.admission import Busy, Rejected
 from node.runtime.driver import Node
 
@@ -115,14 +117,17 @@ def receipt_json(node: Node, tx_hash: bytes, found=None) -> dict | None:
     return {"height": height, "index": index, **receipt.to_json()}
 
 
+@requires(SUBMISSION)
 async def post_tx(request: web.Request) -> web.Response:
     return await submit(request, single=True)
 
 
+@requires(SUBMISSION)
 async def post_txs(request: web.Request) -> web.Response:
     return await submit(request, single=False)
 
 
+@requires(AUTHENTICATED)
 async def get_tx(request: web.Request) -> web.Response:
     node: Node = request.app[NODE]
     try:
@@ -138,10 +143,18 @@ async def get_tx(request: web.Request) -> web.Response:
             return too_many_waiters()
         receipt = (await wait_for_receipts(node, [tx_hash], wait_ms, caller(request)))[0]
     if receipt is not None:
+        require_party(request, _parties(node.ledger.tx_sender(tx_hash)), "this transaction")
         return web.json_response({"status": "committed", "receipt": receipt})
-    if tx_hash in node.pending:
+    pending = node.pending.transaction(tx_hash)
+    if pending is not None:
+        require_party(request, _parties(key_institution(node.ledger.view, pending.sender)), "this transaction")
         return web.json_response({"status": "pending"}, status=202)
     return error(404, "not_found", "no such transaction on this node")
+
+
+def _parties(sender: str | None) -> list[str]:
+    """Whose a transaction is: the institution that sent it (none known: no one's)."""
+    return [] if sender is None else [sender]
 
 
 def routes() -> list[web.RouteDef]:

@@ -1,6 +1,7 @@
 """Verify an export file or a node's export stream, and check a state value
 against a certified header. Everything is checked locally against the
-genesis file; the node is trusted for nothing."""
+genesis file; the node is trusted for nothing (its export is read with a
+signed request: the stream is for auditors, regulators and validators)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from pathlib import Path
 from typing import Callable
 
 import aiohttp
+from yarl import URL
 
 from consensus.messages import BlockHeader
 from contracts.genesis import Genesis, GenesisError, genesis_from_json
-from crypto import smt
+from crypto import keys, smt
 from node.audit.auditor import AuditFailure, ChainAuditor
 from node.audit.export import ExportError, read_export
+from node.client.request_signing import request_headers
 
 PROGRESS_EVERY_BLOCKS = 500
 DOWNLOAD_CHUNK_BYTES = 1 << 20
@@ -58,14 +61,19 @@ def verify_export(genesis: Genesis, path: Path, reexecute: bool = False,
     return auditor
 
 
-async def download_export(url: str, path: Path, timeout_s: float = DOWNLOAD_TIMEOUT_S) -> int:
-    """Stream a node's /v1/export to `path`; return the bytes written."""
+async def download_export(url: str, path: Path, signer: keys.Signer | None = None, chain_id: bytes | None = None,
+                          timeout_s: float = DOWNLOAD_TIMEOUT_S) -> int:
+    """Stream a node's /v1/export to `path`, the request signed with
+    `signer` (a client key of an auditor, regulator or validator) for
+    `chain_id`; return the bytes written."""
     written = 0
     timeout = aiohttp.ClientTimeout(total=timeout_s)
+    target = URL(url.rstrip("/") + "/v1/export")
+    headers = {} if signer is None else request_headers(signer, chain_id, "GET", target.raw_path_qs)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        async with session.get(url.rstrip("/") + "/v1/export") as response:
+        async with session.get(target, headers=headers) as response:
             if response.status != 200:
-                raise ExportError(f"node answered HTTP {response.status} to /v1/export")
+                raise ExportError(f"node answered HTTP {response.status} to /v1/export: {await _reason(response)}")
             with open(path, "wb") as out:
                 async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK_BYTES):
                     out.write(chunk)
@@ -73,10 +81,21 @@ async def download_export(url: str, path: Path, timeout_s: float = DOWNLOAD_TIME
     return written
 
 
-async def verify_node(genesis: Genesis, url: str, reexecute: bool = False, **kwargs) -> ChainAuditor:
+async def _reason(response) -> str:
+    """A node's JSON error message, or the start of whatever it answered."""
+    try:
+        return (await response.json())["error"]["message"]
+    except (aiohttp.ContentTypeError, ValueError, KeyError, TypeError):
+        return (await response.text(errors="replace"))[:200]
+
+
+async def verify_node(genesis: Genesis, url: str, reexecute: bool = False, signer: keys.Signer | None = None,
+                      **kwargs) -> ChainAuditor:
+    """Download a node's export (signing the request with `signer` for the
+    genesis's chain) and audit it."""
     with tempfile.TemporaryDirectory(prefix="consort-audit-") as folder:
         path = Path(folder) / "chain.export"
-        await download_export(url, path)
+        await download_export(url, path, signer, genesis.chain_id)
         return verify_export(genesis, path, reexecute, **kwargs)
 
 

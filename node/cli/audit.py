@@ -1,11 +1,13 @@
 """`consort export` and `consort audit verify|prove|history`: the auditor's
 commands. Each trusts only the genesis file it is given; exit status 0
-means everything checked holds."""
+means everything checked holds. Reading from a node (--node) takes --key, a
+client key of an auditor, regulator or validator: the export stream is theirs."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ from node.audit.auditor import AuditFailure
 from node.audit.export import ExportError, export_storage
 from node.audit.history import asset_touches, inclusion_entry, verify_inclusion_entry
 from node.audit.verify import check_state_proof, download_export, read_genesis, verify_export, verify_node
-from node.client import ConsortClient
+from node.cli.shared import GENESIS_ENVIRONMENT, add_passphrase_options, open_key, reader
 from node.runtime.storage import Storage
 
 
@@ -30,14 +32,23 @@ def _progress(done: int, total: int) -> None:
         print(f"  exported {done}/{total} blocks", file=sys.stderr, flush=True)
 
 
+def _node_signer(args):
+    """The signer of --key, which reading from --node needs."""
+    if not args.key:
+        raise AuditCommandError("--node needs --key KEYFILE: a client key of an auditor, regulator or validator")
+    return open_key(args.key, args).signer()
+
+
 def cmd_export(args) -> int:
     out = Path(args.out)
     started = time.perf_counter()
+    if not args.genesis:
+        raise AuditCommandError("give --genesis FILE: the chain to export (and, with --node, to sign for)")
+    genesis = read_genesis(Path(args.genesis))
     if args.node:
-        size = asyncio.run(download_export(args.node, out))
+        size = asyncio.run(download_export(args.node, out, _node_signer(args), genesis.chain_id))
         print(f"exported {size} bytes from {args.node} to {out} in {time.perf_counter() - started:.1f} s")
         return 0
-    genesis = read_genesis(Path(args.genesis))
     storage = Storage(Path(args.data), genesis.chain_id)
     try:
         with open(out, "wb") as handle:
@@ -55,7 +66,7 @@ def _audited(args, on_block=None):
         raise AuditCommandError("name the chain to audit: --file EXPORT or --node URL")
     if args.file:
         return verify_export(genesis, Path(args.file), args.reexecute, on_block=on_block)
-    return asyncio.run(verify_node(genesis, args.node, args.reexecute, on_block=on_block))
+    return asyncio.run(verify_node(genesis, args.node, args.reexecute, signer=_node_signer(args), on_block=on_block))
 
 
 def cmd_audit_verify(args) -> int:
@@ -80,10 +91,13 @@ def parse_key(text: str) -> bytes:
 
 
 def cmd_audit_prove(args) -> int:
-    key = parse_key(args.key)
+    key = parse_key(args.state_key)
+    if not args.node:
+        raise AuditCommandError("audit prove asks a node for the proof: give --node URL and --key KEYFILE")
+    _node_signer(args)
 
     async def fetch():
-        async with ConsortClient(args.node) as client:
+        async with reader(args) as client:
             return await client.state_proof(key)
 
     answer = asyncio.run(fetch())
@@ -100,7 +114,7 @@ def cmd_audit_prove(args) -> int:
     value = None if answer["value"] is None else bytes.fromhex(answer["value"])
     proof = smt.Proof.from_wire(bytes.fromhex(answer["proof"]))
     problem = check_state_proof(auditor, header, key, value, proof)
-    result = {"key": args.key, "value": _show(value), "present": value is not None,
+    result = {"key": args.state_key, "value": _show(value), "present": value is not None,
               "certified_by_block": header.height, "state_after_block": header.height - 1,
               "state_root": header.state_root.hex(), "proof_bytes": len(proof.to_wire()),
               "verified": problem is None}
@@ -169,7 +183,10 @@ def add_commands(commands) -> None:
     source = export.add_mutually_exclusive_group(required=True)
     source.add_argument("--node", help="node URL")
     source.add_argument("--data", help="a stopped node's data folder (needs --genesis)")
-    export.add_argument("--genesis", help="genesis file (for --data)")
+    export.add_argument("--genesis", help="the genesis file (default: $CONSORT_GENESIS)",
+                        default=os.environ.get(GENESIS_ENVIRONMENT))
+    export.add_argument("--key", help="with --node: a client key of an auditor, regulator or validator")
+    add_passphrase_options(export)
     export.add_argument("--out", required=True)
     export.set_defaults(func=cmd_export)
 
@@ -182,12 +199,16 @@ def add_commands(commands) -> None:
     ):
         command = audit.add_parser(name, help=help_text)
         if name == "prove":
-            command.add_argument("key", help="state key, as text or hex:<bytes>")
+            command.add_argument("state_key", metavar="key", help="state key, as text or hex:<bytes>")
         if name == "history":
             command.add_argument("asset", help="asset id")
-        command.add_argument("--genesis", required=True, help="the genesis file: the only thing trusted")
+        command.add_argument("--genesis", required=not os.environ.get(GENESIS_ENVIRONMENT),
+                             default=os.environ.get(GENESIS_ENVIRONMENT),
+                             help="the genesis file, the only thing trusted (default: $CONSORT_GENESIS)")
         chain = command.add_mutually_exclusive_group(required=name == "verify")
         chain.add_argument("--file", help="an export file")
         chain.add_argument("--node", help="a node URL (its /v1/export stream is verified)")
+        command.add_argument("--key", help="with --node: a client key of an auditor, regulator or validator")
+        add_passphrase_options(command)
         command.add_argument("--reexecute", action="store_true", help="replay every block, recompute state roots")
         command.set_defaults(func=func)

@@ -1,11 +1,13 @@
-"""`consort query WHAT [PARAMS]`: read contract state through a node."""
+"""`consort query WHAT [PARAMS]`: read contract state through a node, with
+a signed request (--key): a member sees its own, auditors and regulators
+everything (README, "Who may read what")."""
 
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
-from node.cli.shared import DEFAULT_NODE, UsageError, print_json
-from node.client import ConsortClient
+from node.cli.shared import UsageError, add_reader_arguments, print_json, reader
 
 QUERIES = {  # name: (path, number of parameters)
     "accounts": ("/v1/accounts", 0), "assets": ("/v1/assets", 0), "asset": ("/v1/assets/{0}", 1),
@@ -23,8 +25,8 @@ def cmd_query(args) -> int:
         raise UsageError(f"query {args.what} takes {arity} argument(s)")
 
     async def run():
-        async with ConsortClient(args.node) as client:
-            return await client.get(path.format(*args.params))
+        async with reader(args) as client:
+            return await client.get(path.format(*(quote(p, safe="") for p in args.params)))
     print_json(asyncio.run(run()))
     return 0
 
@@ -33,5 +35,5 @@ def add_commands(commands) -> None:
     query = commands.add_parser("query", help="read state: " + ", ".join(QUERIES))
     query.add_argument("what", choices=sorted(QUERIES))
     query.add_argument("params", nargs="*", help="asset id, currency, cycle number, proposal id, tx hash")
-    query.add_argument("--node", default=DEFAULT_NODE)
+    add_reader_arguments(query)
     query.set_defaults(func=cmd_query)

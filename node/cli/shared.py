@@ -1,5 +1,9 @@
 """What the command groups share: the default node URL, the usage error,
-JSON output, and the options that say where a key passphrase comes from."""
+JSON output, the options that say where a key passphrase comes from, and
+the two things every command that talks to a node needs: the chain id (from
+the genesis file, never from a node) and a client key, with which `reader`
+signs every request.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ import os
 from pathlib import Path
 
 from crypto.keys import KDF_COST_LIGHT, KDF_COST_STRONG, KeyPair, read_key_file, read_public_key
+from node.client import ConsortClient
 from node.runtime.passphrase import ENV_VAR, PassphraseSource
 
 DEFAULT_NODE = os.environ.get("CONSORT_NODE", "http://127.0.0.1:7100")
+GENESIS_ENVIRONMENT = "CONSORT_GENESIS"
 KDF_COSTS = {"strong": KDF_COST_STRONG, "light": KDF_COST_LIGHT}
 
 
@@ -42,10 +48,46 @@ def add_new_key_options(parser: argparse.ArgumentParser) -> None:
 
 
 def passphrase_source(args) -> PassphraseSource:
-    return PassphraseSource(fd=args.passphrase_fd, file=args.passphrase_file)
+    return PassphraseSource(fd=getattr(args, "passphrase_fd", None), file=getattr(args, "passphrase_file", None))
 
 
-def open_key(path: Path, args) -> KeyPair:
-    """The key in `path`: the file is checked (mode, format) before its passphrase is asked."""
+def open_key(path: str | Path, args) -> KeyPair:
+    """The key in `path` (the one place the CLI reads keys): the file is
+    checked (mode, format) before its passphrase is asked."""
+    path = Path(path)
     read_public_key(path)
     return read_key_file(path, passphrase_source(args).read(f"passphrase of {path}: "))
+
+
+def add_genesis_argument(parser, required_text: str = "") -> None:
+    parser.add_argument("--genesis", help=f"the chain's genesis file (default: ${GENESIS_ENVIRONMENT}){required_text}")
+
+
+def genesis_path(args) -> Path:
+    """--genesis, else $CONSORT_GENESIS; UsageError when neither is given."""
+    value = getattr(args, "genesis", None) or os.environ.get(GENESIS_ENVIRONMENT)
+    if not value:
+        raise UsageError(f"no genesis file: give --genesis FILE or set {GENESIS_ENVIRONMENT} "
+                         "(requests and transactions are signed for the chain id of that file only)")
+    return Path(value)
+
+
+def chain_id(args) -> bytes:
+    """The chain id of the genesis file the command line names."""
+    from node.audit.verify import read_genesis  # the CLI may import the auditor; kept local: it is heavy
+
+    return read_genesis(genesis_path(args)).chain_id
+
+
+def add_reader_arguments(parser) -> None:
+    """--node, --key, the passphrase options and --genesis: what a command
+    that reads through a node takes."""
+    parser.add_argument("--node", default=DEFAULT_NODE)
+    parser.add_argument("--key", required=True, help="client key file: reads are signed with it")
+    add_passphrase_options(parser)
+    add_genesis_argument(parser)
+
+
+def reader(args, key: str | None = None) -> ConsortClient:
+    """A client of --node that signs with --key (or `key`) for the chain of --genesis."""
+    return ConsortClient(args.node, signer=open_key(key or args.key, args).signer(), chain_id=chain_id(args))

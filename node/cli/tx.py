@@ -6,10 +6,11 @@ import asyncio
 import json
 import re
 import time
-from pathlib import Path
 
 from contracts.tx import args_from_json, sign_tx
-from node.cli.shared import DEFAULT_NODE, UsageError, add_passphrase_options, open_key, print_json
+from node.cli.shared import (
+    DEFAULT_NODE, UsageError, add_genesis_argument, add_passphrase_options, chain_id, open_key, print_json,
+)
 from node.client import ConsortClient
 
 TIMEOUT_MS_DEFAULT = 30_000
@@ -52,14 +53,15 @@ def tx_args(args) -> dict:
 
 
 async def _send(args, tx_type: str, values: dict) -> dict:
-    """Sign one transaction with --key (nonce: --nonce or microseconds now) and submit it."""
-    key = open_key(Path(args.key), args)
+    """Sign one transaction with --key for the chain of --genesis (never the
+    chain a node reports; nonce: --nonce or microseconds now) and submit it."""
+    signer = open_key(args.key, args).signer()
+    chain = chain_id(args)
+    nonce = args.nonce if args.nonce is not None else time.time_ns() // 1000
+    tx = sign_tx(signer, chain, nonce, tx_type, values)
     async with ConsortClient(args.node) as client:
-        status = await client.status()
-        nonce = args.nonce if args.nonce is not None else time.time_ns() // 1000
-        tx = sign_tx(key.signer(), bytes.fromhex(status["chain_id"]), nonce, tx_type, values)
         result = await client.submit([tx], wait=not args.no_wait, timeout_ms=args.timeout_ms)
-        return {"tx_hash": tx.hash.hex(), **result}
+    return {"tx_hash": tx.hash.hex(), **result}
 
 
 def _print_outcome(result: dict) -> int:
@@ -85,6 +87,7 @@ def _common(parser) -> None:
     parser.add_argument("--node", default=DEFAULT_NODE)
     parser.add_argument("--key", required=True, help="client key file of the sending institution")
     add_passphrase_options(parser)
+    add_genesis_argument(parser, "; transactions are signed for its chain id only")
     parser.add_argument("--nonce", type=int)
     parser.add_argument("--no-wait", action="store_true")
     parser.add_argument("--timeout-ms", type=int, default=TIMEOUT_MS_DEFAULT)

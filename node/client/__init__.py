@@ -1,5 +1,10 @@
 """The HTTP client for a Consort node, used by the CLI, the demo and the bench.
 
+Given a client key's signer and the chain id (from the client's own genesis
+file), it signs every request as `request_signing` defines; without them
+it sends unsigned requests, which a node answers only for transaction
+submission (a transaction carries its own signature).
+
 It speaks the client API only; it must not import node.runtime, node.api,
 node.cli or node.devtools (it is what an outside institution's code would
 be: a client of the wire format).
@@ -11,9 +16,11 @@ import json
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from contracts.tx import Transaction
-from crypto import encoding
+from crypto import encoding, keys
+from node.client.request_signing import request_headers
 
 MSGPACK = "application/msgpack"
 
@@ -29,8 +36,13 @@ class ClientError(Exception):
 
 
 class ConsortClient:
-    def __init__(self, url: str, session: aiohttp.ClientSession | None = None, timeout_s: float = 60.0) -> None:
+    def __init__(self, url: str, session: aiohttp.ClientSession | None = None, timeout_s: float = 60.0,
+                 signer: keys.Signer | None = None, chain_id: bytes | None = None) -> None:
+        if (signer is None) != (chain_id is None):
+            raise ValueError("signing requests takes both a client key's signer and the chain id")
         self.url = url.rstrip("/")
+        self.signer = signer
+        self.chain_id = chain_id
         self._own_session = session is None
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -48,11 +60,20 @@ class ConsortClient:
             await self._session.close()
             self._session = None
 
-    async def _request(self, method: str, path: str, **kwargs) -> tuple[int, Any]:
+    async def _request(self, method: str, path: str, params: dict | None = None, data: bytes = b"",
+                       headers: dict | None = None) -> tuple[int, Any]:
+        """Send one request (signed when this client has a signer); the
+        status and the JSON body. ClientError for a 4xx or 5xx answer."""
         if self._session is None:
             await self.__aenter__()
+        url = URL(self.url + path)
+        if params:
+            url = url.update_query(params)
+        headers = dict(headers or {})
+        if self.signer is not None:
+            headers.update(request_headers(self.signer, self.chain_id, method, url.raw_path_qs, data))
         try:
-            async with self._session.request(method, self.url + path, **kwargs) as response:
+            async with self._session.request(method, url, data=data or None, headers=headers) as response:
                 raw = await response.read()
                 status = response.status
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
@@ -66,8 +87,9 @@ class ConsortClient:
             raise ClientError(status, err.get("code", "http_error"), err.get("message", str(body)[:200]), body)
         return status, body
 
-    async def get(self, path: str) -> dict:
-        return (await self._request("GET", path))[1]
+    async def get(self, path: str, params: dict | None = None) -> dict:
+        """GET `path` (percent-encode what it holds beyond URL-safe characters)."""
+        return (await self._request("GET", path, params))[1]
 
     async def status(self) -> dict:
         return (await self._request("GET", "/v1/status"))[1]
@@ -79,14 +101,13 @@ class ConsortClient:
         return (await self._request("GET", f"/v1/blocks/{height}"))[1]
 
     async def state_proof(self, key: bytes) -> dict:
-        return (await self._request("GET", "/v1/state/proof", params={"key": key.hex()}))[1]
+        return (await self._request("GET", "/v1/state/proof", {"key": key.hex()}))[1]
 
     async def receipt(self, tx_hash: str, wait_ms: int = 0) -> dict:
-        return (await self._request("GET", f"/v1/tx/{tx_hash}", params={"wait_ms": str(wait_ms)}))[1]
+        return (await self._request("GET", f"/v1/tx/{tx_hash}", {"wait_ms": str(wait_ms)}))[1]
 
     async def submit(self, txs: list[Transaction], wait: bool = False, timeout_ms: int = 30_000) -> dict:
         """Submit a batch as msgpack; with `wait`, return once every receipt is in."""
         params = {"wait": "commit", "timeout_ms": str(timeout_ms)} if wait else {}
         data = encoding.encode([tx.wire() for tx in txs])
-        return (await self._request("POST", "/v1/txs", data=data, params=params,
-                                    headers={"Content-Type": MSGPACK}))[1]
+        return (await self._request("POST", "/v1/txs", params, data, {"Content-Type": MSGPACK}))[1]

@@ -1,4 +1,6 @@
-"""Start and stop local node processes (for the demo, the bench and tests).
+"""Start and stop local node processes (for the demo, the bench and tests),
+and clients of them that sign their requests with an institution's client
+key (`client`).
 
 Every process started here is tracked and stopped by `close()`, also when
 the caller fails; readiness is polled with a deadline, never a fixed sleep.
@@ -17,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from crypto import keys
+from crypto.keys import read_key_file
 from node.client import ClientError, ConsortClient
 from node.runtime.passphrase import ENV_VAR
 
@@ -36,6 +40,28 @@ class LocalCluster:
     @property
     def urls(self) -> list[str]:
         return [entry["url"] for entry in self.institutions]
+
+    @property
+    def chain_id(self) -> bytes:
+        return bytes.fromhex(self.index["chain_id"])
+
+    @property
+    def regulator(self) -> str | None:
+        """The regulator's institution id, if the consortium has one (it sees every party's data)."""
+        regulators = self.index.get("regulators", [])
+        return regulators[0]["id"] if regulators else None
+
+    def signer(self, institution: str) -> keys.Signer:
+        """The first client key of `institution` (a node's or the regulator's)."""
+        entries = [*self.institutions, *self.index.get("regulators", [])]
+        entry = next(e for e in entries if e["id"] == institution)
+        return read_key_file(self.directory / entry["client_keys"][0], self.passphrase).signer()
+
+    def client(self, replica_id: int, institution: str | None = None, timeout_s: float = 60.0) -> ConsortClient:
+        """A client of node `replica_id` that signs as `institution` (default: the node's own)."""
+        who = self.institutions[replica_id]["id"] if institution is None else institution
+        return ConsortClient(self.urls[replica_id], timeout_s=timeout_s, signer=self.signer(who),
+                             chain_id=self.chain_id)
 
     def start(self, replica_id: int) -> None:
         entry = self.institutions[replica_id]
@@ -84,7 +110,7 @@ class LocalCluster:
         replica_ids = list(range(len(self.institutions))) if replica_ids is None else replica_ids
         deadline = time.monotonic() + timeout_s
         for replica_id in replica_ids:
-            async with ConsortClient(self.urls[replica_id], timeout_s=2.0) as client:
+            async with self.client(replica_id, timeout_s=2.0) as client:
                 while True:
                     if not self.alive(replica_id):
                         raise RuntimeError(f"node {replica_id} exited; see its node.log")

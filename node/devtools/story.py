@@ -42,10 +42,14 @@ class Party:
     chain_id: bytes
     nonce: int = field(default_factory=lambda: time.time_ns() // 1000 * 1000)
 
+    def client(self) -> ConsortClient:
+        """A client of this party's node that signs its requests with the party's key."""
+        return ConsortClient(self.url, signer=self.signer, chain_id=self.chain_id)
+
     async def send(self, tx_type: str, args: dict, expect: str = "ok") -> dict:
         self.nonce += 1
         tx = sign_tx(self.signer, self.chain_id, self.nonce, tx_type, args)
-        async with ConsortClient(self.url) as client:
+        async with self.client() as client:
             result = await client.submit([tx], wait=True, timeout_ms=30_000)
         receipt = result["receipts"][0]
         if receipt is None or receipt["code"] != expect:
@@ -66,8 +70,8 @@ def parties(directory: Path, index: dict, passphrase: str) -> dict[str, Party]:
     return found
 
 
-async def height(url: str) -> int:
-    async with ConsortClient(url) as client:
+async def height(party: Party) -> int:
+    async with party.client() as client:
         return (await client.status())["height"]
 
 
@@ -76,7 +80,7 @@ async def tell(directory: Path, index: dict, say: Callable[[str], None], passphr
     p = parties(directory, index, passphrase)
     alpha, bravo, charlie, delta = (p[e["id"]] for e in index["institutions"][:4])
     ccy = index["currency"]
-    maturity = await height(alpha.url) + 14
+    maturity = await height(alpha) + 14
     documents = hashing.digest("documents", b"invoice 2026-1121: 1000 units of goods delivered")
     r = await alpha.send("assets.register", {
         "class": "receivable", "holders": {alpha.institution: UNITS}, "currency": ccy,
@@ -97,7 +101,7 @@ async def tell(directory: Path, index: dict, say: Callable[[str], None], passphr
     await bravo.send("settlement.pay", {"from": bravo.institution, "to": alpha.institution, "currency": ccy,
                                         "amount": FINANCED, "reference": f"financing {receivable}"})
     say(f"    {bravo.institution} finances it: pays {FINANCED / 100:,.2f} {ccy} to {alpha.institution}")
-    expiry = await height(alpha.url) + 50
+    expiry = await height(alpha) + 50
     r = await alpha.send("assets.offer", {"asset": part, "units": SPLIT_UNITS, "buyer": charlie.institution,
                                           "price": DVP_PRICE, "currency": ccy, "expiry_height": expiry})
     offer = r["output"]["offer"]
@@ -126,7 +130,7 @@ async def tell(directory: Path, index: dict, say: Callable[[str], None], passphr
         f"{cycle['gross_total'] / 100:,.2f} settled by net {cycle['net_total'] / 100:,.2f} {ccy}")
     await bravo.send("assets.release", {"asset": receivable, "holder": alpha.institution})
     say(f"    {bravo.institution}, repaid, releases the pledge")
-    while await height(alpha.url) < maturity:
+    while await height(alpha) < maturity:
         await alpha.send("settlement.pay", {"from": alpha.institution, "to": delta.institution,
                                             "currency": ccy, "amount": 1, "reference": "waiting for maturity"})
     payouts = {}

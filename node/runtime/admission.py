@@ -114,6 +114,10 @@ class PendingTxs:
         self.by_wire[wire] = tx
         self.size += len(wire)
 
+    def transaction(self, tx_hash: bytes) -> Transaction | None:
+        entry = self.admitted_at.get(tx_hash)
+        return None if entry is None else self.by_wire[entry[0]]
+
     def pop(self, tx_hash: bytes, default=None):
         """Forget a transaction (it committed); its wire bytes, or `default`."""
         entry = self.admitted_at.pop(tx_hash, None)

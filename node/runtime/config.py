@@ -53,6 +53,9 @@ class Limits:
     inbound_handshakes_max: int = 64               # inbound peer sockets not yet authenticated
     fetches_per_peer_max: int = 2                  # FETCH-BLOCKS served to one peer at once
     send_timeout_ms: int = 5000
+    request_window_ms: int = 60_000                # a signed API request's time may be this far from ours
+    seen_requests_max: int = 200_000               # signed requests remembered within the window (replays)
+    seen_requests_per_key_max: int = 20_000        # of which one client key's
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class NodeConfig:
     peers: tuple[Peer, ...]
     limits: Limits = field(default_factory=Limits)
     passphrase_source: PassphraseSource = PassphraseSource()  # of node_key; from the command line, not the file
+    access_log: Path | None = None  # JSON lines of refused requests and reads of others' data (node.api.access_log)
 
     @property
     def url(self) -> str:
@@ -113,7 +117,10 @@ def _limits(document: Any) -> Limits:
             raise ConfigError(f"limits: unknown field {name!r}")
         if type(value) is not int or value <= 0:
             raise ConfigError(f"limits.{name} must be a positive integer")
-    return Limits(**document)
+    limits = Limits(**document)
+    if limits.seen_requests_per_key_max > limits.seen_requests_max:
+        raise ConfigError("limits.seen_requests_per_key_max must not exceed limits.seen_requests_max")
+    return limits
 
 
 def _peers(document: Any) -> tuple[Peer, ...]:
@@ -152,6 +159,8 @@ def load_config(path: Path) -> NodeConfig:
             genesis_path=_resolve(base, _field(document, "genesis", str)),
             peers=_peers(document.get("peers", [])),
             limits=_limits(document.get("limits", {})),
+            access_log=None if document.get("access_log") is None else _resolve(
+                base, _field(document, "access_log", str)),
         )
     except ConfigError as exc:
         raise ConfigError(f"node config {path}: {exc}") from None

@@ -16,9 +16,11 @@ from consensus.messages import Block, CommitCertificate
 from consensus.validators import SETS_KEPT_MAX, ValidatorHistory, ValidatorSet
 from contracts.executor import BlockContext, BlockResult, Executor, Receipt
 from contracts.genesis import Genesis, genesis_state
-from contracts.tx import Transaction
+from contracts.tx import Transaction, TxError, decode_tx
 from crypto import encoding, merkle, smt
-from node.runtime.storage import Storage, StoredBlock
+from node.runtime.storage import (
+    INDEX_ALL, IndexedTx, Storage, StoredBlock, index_by_institution, index_by_type,
+)
 
 
 class TreeReader:
@@ -37,6 +39,40 @@ class StorageView:
 
     def get(self, key: bytes) -> bytes | None:
         return self.storage.state_get(key)
+
+
+def _tx_type(tx: Transaction | bytes) -> str | None:
+    if isinstance(tx, Transaction):
+        return tx.type
+    try:
+        return decode_tx(tx).type
+    except TxError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class TxQuery:
+    """Which transactions an auditor asks for: sent by `institution` (the
+    sender's, as the block result names it) and of `type`, each when given,
+    in heights first_height..last_height, after position `after` (a cursor:
+    height and index); at most `count_max` found and `scan_max` index
+    entries read."""
+
+    institution: str | None
+    type: str | None
+    first_height: int
+    last_height: int
+    after: tuple[int, int] | None
+    count_max: int
+    scan_max: int
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTx:
+    height: int
+    index: int
+    institution: str | None
+    type: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +133,15 @@ class Ledger:
         assert header.height == self.tip.height + 1, "blocks are applied in order"
         assert header.prev_hash == self.tip.block_hash, "block does not extend the tip"
         context = BlockContext(self.genesis.chain_id, header.height, header.timestamp_ms)
-        result = self.executor.execute(self.view, context, list(block.txs) if txs is None else txs)
+        txs = list(block.txs) if txs is None else txs
+        result = self.executor.execute(self.view, context, txs)
         tree = smt.update(self.tree, self.tip.state_root, result.writes)
         new_tip = ChainTip(header.height, header.hash(), tree.root, result.receipts_root, header.timestamp_ms)
-        self.storage.append_block(block, certificate, result.receipt_leaves, result.writes, new_tip,
-                                  [receipt.tx_hash for receipt in result.receipts], tree.new_nodes,
-                                  result.validators)
+        senders = result.senders or (None,) * len(txs)
+        indexed = [IndexedTx(receipt.tx_hash, sender, _tx_type(tx))
+                   for receipt, sender, tx in zip(result.receipts, senders, txs)]
+        self.storage.append_block(block, certificate, result.receipt_leaves, result.writes, new_tip, indexed,
+                                  tree.new_nodes, result.validators)
         self.tip = new_tip
         return new_tip, result
 
@@ -122,6 +161,36 @@ class Ledger:
             return None
         height, index = location
         return height, index, self.storage.block(height).receipts[index]
+
+    def tx_sender(self, tx_hash: bytes) -> str | None:
+        """The institution that sent a committed transaction (its first inclusion)."""
+        location = self.storage.tx_location(tx_hash)
+        indexed = None if location is None else self.storage.indexed_tx(*location)
+        return None if indexed is None else indexed[0]
+
+    def find_txs(self, query: TxQuery) -> tuple[list[FoundTx], tuple[int, int] | None]:
+        """The transactions that match `query`, in chain order, from the index
+        that reads fewest entries (by institution, else by type, else all);
+        and the cursor to go on from, None once the range is exhausted.
+        Reads LevelDB only: safe on a worker thread."""
+        if query.institution is not None:
+            prefix = index_by_institution(query.institution)
+        elif query.type is not None:
+            prefix = index_by_type(query.type)
+        else:
+            prefix = INDEX_ALL
+        start = (query.first_height, 0)
+        if query.after is not None:
+            start = max(start, (query.after[0], query.after[1] + 1))
+        found: list[FoundTx] = []
+        scanned = 0
+        for height, index, institution, tx_type in self.storage.indexed_txs(prefix, start, query.last_height):
+            scanned += 1
+            if query.type is None or tx_type == query.type:
+                found.append(FoundTx(height, index, institution, tx_type))
+            if len(found) >= query.count_max or scanned >= query.scan_max:
+                return found, (height, index)
+        return found, None
 
     def state_proof(self, key: bytes) -> StateProof | None:
         """`key` proved against the latest certified state root: the root after

@@ -9,6 +9,11 @@
     x:<height>            [state root, receipts root] after executing the block
     h:<block hash>        height
     t:<tx hash>           [height, index] of the transaction's first inclusion
+    a:<position>          [sender's institution, type] of every included transaction, in
+                          chain order (position: height, 8 bytes, and index in the block,
+                          4 bytes, big-endian; None for what is unknown or undecodable)
+    i:<institution>\0<position>   the same, by the sender's institution (the auditors' index)
+    y:<type>\0<position>          the same, by transaction type
     s:<state key>         state value (for direct reads by the contracts)
     n:<node hash>         node of the authenticated state tree (crypto.smt); old nodes
                           are kept so values can be proved against older headers
@@ -34,6 +39,9 @@ from crypto import encoding
 
 
 STORED_BYTES_MAX = 64 * 1024 * 1024  # a stored block or its receipts, read back from our own database
+POSITION_BYTES = 12                 # a transaction's place in the chain: height (8) and index (4)
+INDEX_ALL = b"a:"
+INDEX_SEPARATOR = b"\x00"           # ends an institution id or a type in an index key (ids hold none)
 
 
 class StorageError(RuntimeError):
@@ -42,6 +50,31 @@ class StorageError(RuntimeError):
 
 def _height(height: int) -> bytes:
     return height.to_bytes(8, "big")
+
+
+def tx_position(height: int, index: int) -> bytes:
+    return _height(height) + index.to_bytes(4, "big")
+
+
+def index_by_institution(institution: str) -> bytes:
+    """The key prefix of the transactions `institution` sent."""
+    return b"i:" + institution.encode() + INDEX_SEPARATOR
+
+
+def index_by_type(tx_type: str) -> bytes:
+    """The key prefix of the transactions of type `tx_type`."""
+    return b"y:" + tx_type.encode() + INDEX_SEPARATOR
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedTx:
+    """What the node indexes of one included transaction: its hash, the
+    institution that sent it (the block result's; None: an unknown key or an
+    undecodable transaction) and its type (None: undecodable)."""
+
+    tx_hash: bytes
+    institution: str | None
+    type: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +121,11 @@ class Storage:
 
     def append_block(
         self, block: Block, certificate: CommitCertificate, receipts: tuple[bytes, ...],
-        writes: list[tuple[bytes, bytes | None]], tip: ChainTip, tx_hashes: list[bytes],
+        writes: list[tuple[bytes, bytes | None]], tip: ChainTip, txs: list[IndexedTx],
         tree_nodes=(), validators_next: tuple[bytes, ...] | None = None,
     ) -> None:
-        """Apply one executed block atomically and durably; `validators_next`,
+        """Apply one executed block atomically and durably, its transactions'
+        index entries (`txs`, in block order) with it; `validators_next`,
         when the block changed the set, is the set in force from the next block."""
         height = _height(tip.height)
         with self.db.write_batch(sync=True) as batch:
@@ -104,15 +138,25 @@ class Storage:
             batch.put(b"r:" + height, encoding.encode(list(receipts)))
             batch.put(b"x:" + height, encoding.encode([tip.state_root, tip.receipts_root]))
             batch.put(b"h:" + tip.block_hash, height)
-            for index, tx_hash in enumerate(tx_hashes):
-                if self.db.get(b"t:" + tx_hash) is None:
-                    batch.put(b"t:" + tx_hash, encoding.encode([tip.height, index]))
+            for index, tx in enumerate(txs):
+                if self.db.get(b"t:" + tx.tx_hash) is None:
+                    batch.put(b"t:" + tx.tx_hash, encoding.encode([tip.height, index]))
+                self._index_tx(batch, tx_position(tip.height, index), tx)
             for key, value in writes:
                 if value is None:
                     batch.delete(b"s:" + key)
                 else:
                     batch.put(b"s:" + key, value)
             batch.put(b"m:tip", self._tip_bytes(tip))
+
+    @staticmethod
+    def _index_tx(batch, position: bytes, tx: IndexedTx) -> None:
+        entry = encoding.encode([tx.institution, tx.type])
+        batch.put(INDEX_ALL + position, entry)
+        if tx.institution is not None:
+            batch.put(index_by_institution(tx.institution) + position, entry)
+        if tx.type is not None and INDEX_SEPARATOR.decode() not in tx.type:
+            batch.put(index_by_type(tx.type) + position, entry)
 
     def put_snapshot(self, raw: bytes) -> None:
         """Durably replace the consensus snapshot (before the votes it records are sent)."""
@@ -153,6 +197,24 @@ class Storage:
     def tx_location(self, tx_hash: bytes) -> tuple[int, int] | None:
         raw = self.db.get(b"t:" + tx_hash)
         return None if raw is None else tuple(encoding.decode(raw))
+
+    def indexed_tx(self, height: int, index: int) -> tuple[str | None, str | None] | None:
+        """(sender's institution, type) of the transaction at that place in the chain."""
+        raw = self.db.get(INDEX_ALL + tx_position(height, index))
+        return None if raw is None else tuple(encoding.decode_trusted(raw))
+
+    def indexed_txs(self, prefix: bytes, start: tuple[int, int],
+                    last_height: int) -> Iterator[tuple[int, int, str | None, str | None]]:
+        """(height, index, institution, type) of the entries of one index
+        (INDEX_ALL, index_by_institution, index_by_type) from position `start`
+        through height `last_height`, in chain order. Thread-safe."""
+        stop = prefix + tx_position(last_height + 1, 0)
+        for key, value in self.db.iterator(start=prefix + tx_position(*start), stop=stop):
+            position = key[len(prefix):]
+            if len(position) != POSITION_BYTES:
+                continue  # another index's key that shares the prefix: not ours
+            institution, tx_type = encoding.decode_trusted(value)
+            yield int.from_bytes(position[:8], "big"), int.from_bytes(position[8:], "big"), institution, tx_type
 
     def block_and_certificate(self, height: int) -> tuple[Block, CommitCertificate] | None:
         key = _height(height)

@@ -15,7 +15,6 @@ from contracts.tx import sign_tx
 from crypto.keys import KDF_COST_LIGHT, read_key_file
 from api_node import open_api
 from fixtures import PASSPHRASE, wait_until
-from node.client import ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium
 
@@ -78,7 +77,7 @@ class Payer:
                        {"from": self.ids[payer], "to": payee, "currency": "EUR", "amount": amount})
 
     async def send(self, via: int, payer: int, count: int, timeout_ms: int = 20_000) -> list[dict]:
-        async with ConsortClient(self.cluster.urls[via]) as client:
+        async with self.cluster.client(via) as client:
             result = await client.submit([self.pay(payer) for _ in range(count)], wait=True,
                                          timeout_ms=timeout_ms)
         return result["receipts"]
@@ -87,7 +86,7 @@ class Payer:
 async def statuses(cluster: LocalCluster, replica_ids: list[int]) -> list[dict]:
     found = []
     for replica_id in replica_ids:
-        async with ConsortClient(cluster.urls[replica_id]) as client:
+        async with cluster.client(replica_id) as client:
             found.append(await client.status())
     return found
 

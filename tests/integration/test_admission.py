@@ -84,6 +84,8 @@ async def test_signatures_are_verified_off_the_event_loop(api, monkeypatch):
     real = keys.verify
 
     def blocking_verify(*args) -> bool:
+        if args[1] != "tx":  # the status request's own signature is checked on the loop
+            return real(*args)
         started.set()
         released.append(release.wait(RELEASE_TIMEOUT_S))
         release.set()  # after a timeout, let the other calls through
@@ -94,7 +96,7 @@ async def test_signatures_are_verified_off_the_event_loop(api, monkeypatch):
     batch = asyncio.create_task(post_batch(api.client, txs, wait=True))
     try:
         await wait_until(started.is_set, RELEASE_TIMEOUT_S, "signature verification to start")
-        status = await api.client.get("/v1/status")
+        status = await api.get("/v1/status")
         assert status.status == 200 and not release.is_set()
     finally:
         release.set()

@@ -14,8 +14,8 @@ async def test_payment_commits_and_receipt_is_queryable(api):
     tx = api.pay(250)
     status, body = await api.submit([tx])
     assert status == 200 and body["receipts"][0]["ok"] and body["accepted"] == [tx.hash.hex()]
-    assert await api.balances() == {"bank-alpha": 1_000_000 - 250, "bank-other": 750}
-    response = await api.client.get(f"/v1/tx/{tx.hash.hex()}")
+    assert await api.balances() == {"bank-alpha": 1_000_000 - 250, "bank-other": 750, "bank-third": 300}
+    response = await api.get(f"/v1/tx/{tx.hash.hex()}")
     assert response.status == 200
     assert (await response.json())["receipt"]["height"] == 1
 
@@ -82,7 +82,7 @@ async def test_a_batch_with_one_bad_transaction_is_refused_whole(api):
     assert status == 400
     assert [p["index"] for p in body["error"]["problems"]] == [1]
     for tx in good:
-        response = await api.client.get(f"/v1/tx/{tx.hash.hex()}")
+        response = await api.get(f"/v1/tx/{tx.hash.hex()}")
         assert response.status == 404
     assert await api.height() == 0
 
@@ -117,11 +117,11 @@ async def test_failed_receipts_for_wrong_payer_overdraft_unknown_account_and_rol
 
 
 async def test_bad_query_parameters_and_unknown_things(api):
-    await assert_refused(api, 400, "bad_parameter", await api.client.get("/v1/tx/zz"))
-    await assert_refused(api, 404, "not_found", await api.client.get(f"/v1/tx/{'00' * 32}"))
-    await assert_refused(api, 404, "not_found", await api.client.get("/v1/blocks/99"))
-    await assert_refused(api, 400, "bad_parameter", await api.client.get("/v1/blocks/x"))
-    await assert_refused(api, 404, "not_found", await api.client.get("/v1/nothing"))
+    await assert_refused(api, 400, "bad_parameter", await api.get("/v1/tx/zz"))
+    await assert_refused(api, 404, "not_found", await api.get(f"/v1/tx/{'00' * 32}"))
+    await assert_refused(api, 404, "not_found", await api.get("/v1/blocks/99"))
+    await assert_refused(api, 400, "bad_parameter", await api.get("/v1/blocks/x"))
+    await assert_refused(api, 404, "not_found", await api.get("/v1/nothing"))
     await assert_refused(api, 400, "bad_batch", await api.client.post("/v1/txs", json={"txs": []}))
     response = await api.client.post("/v1/txs", json={"txs": [api.pay().to_json()]}, params={"timeout_ms": "-1"})
     await assert_refused(api, 400, "bad_parameter", response)
@@ -130,7 +130,7 @@ async def test_bad_query_parameters_and_unknown_things(api):
 
 async def test_block_endpoint_serves_header_certificate_and_receipts(api):
     await api.submit([api.pay(1), api.pay(2)])
-    response = await api.client.get("/v1/blocks/1")
+    response = await api.get("/v1/blocks/1")
     block = (await response.json())
     assert block["header"]["height"] == 1 and block["header"]["tx_count"] == 2
     assert len(block["certificate"]["signatures"]) == 1
@@ -140,30 +140,30 @@ async def test_block_endpoint_serves_header_certificate_and_receipts(api):
 async def test_query_endpoints(api):
     tx = api.pay(125)
     await api.submit([tx])
-    finality = await (await api.client.get(f"/v1/settlement/finality/{tx.hash.hex()}")).json()
+    finality = await (await api.get(f"/v1/settlement/finality/{tx.hash.hex()}")).json()
     assert finality["kind"] == "payment" and finality["details"]["amount"] == 125
     assert finality["tx_hash"] == tx.hash.hex() and finality["height"] == 1
-    validators = await (await api.client.get("/v1/governance/validators")).json()
+    validators = await (await api.get("/v1/governance/validators")).json()
     assert [v[0] for v in validators["validators"]] == ["bank-alpha"] and validators["pending"] is None
-    assert (await (await api.client.get("/v1/settlement/queue/EUR")).json())["queue"] == []
-    assert (await (await api.client.get("/v1/settlement/cycles/EUR")).json())["count"] == 0
-    assert (await (await api.client.get("/v1/governance/proposals")).json())["open"] == []
-    await assert_refused(api, 404, "not_found", await api.client.get("/v1/assets/A000000000001"))
-    await assert_refused(api, 404, "not_found", await api.client.get("/v1/settlement/cycles/EUR/1"))
-    await assert_refused(api, 404, "not_found", await api.client.get(f"/v1/settlement/finality/{'00' * 32}"))
+    assert (await (await api.get("/v1/settlement/queue/EUR")).json())["queue"] == []
+    assert (await (await api.get("/v1/settlement/cycles/EUR")).json())["count"] == 0
+    assert (await (await api.get("/v1/governance/proposals")).json())["open"] == []
+    await assert_refused(api, 404, "not_found", await api.get("/v1/assets/A000000000001"))
+    await assert_refused(api, 404, "not_found", await api.get("/v1/settlement/cycles/EUR/1"))
+    await assert_refused(api, 404, "not_found", await api.get(f"/v1/settlement/finality/{'00' * 32}"))
 
 
 async def test_state_proof_endpoint_proves_against_the_certified_header(api):
     await api.submit([api.pay(1)])
     await api.submit([api.pay(2)])
     key = b"acct/bank-other/EUR"
-    answer = await (await api.client.get("/v1/state/proof", params={"key": key.hex()})).json()
+    answer = await (await api.get("/v1/state/proof", params={"key": key.hex()})).json()
     assert answer["header_height"] == 2 and answer["state_height"] == 1
     header = api.node.storage.block(2).block.header
     from crypto import smt
     proof = smt.Proof.from_wire(bytes.fromhex(answer["proof"]))
     assert smt.verify(header.state_root, key, bytes.fromhex(answer["value"]), proof)
     assert encoding.decode(bytes.fromhex(answer["value"])) == 501  # after block 1 only
-    absent = await (await api.client.get("/v1/state/proof", params={"key": b"acct/nobody/EUR".hex()})).json()
+    absent = await (await api.get("/v1/state/proof", params={"key": b"acct/nobody/EUR".hex()})).json()
     assert absent["value"] is None
     assert smt.verify(header.state_root, b"acct/nobody/EUR", None, smt.Proof.from_wire(bytes.fromhex(absent["proof"])))

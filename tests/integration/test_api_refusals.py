@@ -50,7 +50,7 @@ async def test_element_heavy_json_is_refused_before_parsing(tmp_path, route, cou
 
 @pytest.mark.parametrize("height", [str(2**64), str(2**64 - 1 + 10**30), "9" * 5000])
 async def test_block_height_beyond_64_bits_is_refused(api, height):
-    await assert_refused(await api.client.get(f"/v1/blocks/{height}"), 400, "bad_parameter")
+    await assert_refused(await api.get(f"/v1/blocks/{height}"), 400, "bad_parameter")
 
 
 @pytest.mark.parametrize("path", [
@@ -58,23 +58,23 @@ async def test_block_height_beyond_64_bits_is_refused(api, height):
 ])
 @pytest.mark.parametrize("number", ["²", "¹²", "٣", "１", "1_0", "+1", " 1", str(2**64)])
 async def test_path_numbers_are_ascii_digits_within_64_bits(api, path, number):
-    response = await api.client.get(path.format(n=number))
+    response = await api.get(path.format(n=number))
     await assert_refused(response, 400, "bad_parameter")
 
 
 @pytest.mark.parametrize("number", ["²", "1_0", "１", "+5", str(2**64)])
 async def test_query_numbers_are_ascii_digits(api, number):
-    response = await api.client.get(f"/v1/tx/{'00' * 32}", params={"wait_ms": number})
+    response = await api.get(f"/v1/tx/{'00' * 32}", params={"wait_ms": number})
     await assert_refused(response, 400, "bad_parameter")
 
 
 async def test_head_on_the_export_stream_answers_headers_only(api, caplog):
     await api.submit([api.pay(1)])
     with caplog.at_level(logging.DEBUG):
-        response = await api.client.head("/v1/export")
+        response = await api.request("HEAD", "/v1/export")
         assert response.status == 200
         assert await response.read() == b""
-        get = await api.client.get("/v1/export")
+        get = await api.get("/v1/export")
         assert get.status == 200 and len(await get.read()) > 0
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -87,7 +87,7 @@ async def test_one_caller_cannot_use_up_the_receipt_waiters(tmp_path):
     waiters_max, per_caller_max = 8, 4
     async with open_api(tmp_path, limits={"waiters_max": waiters_max,
                                           "waiters_per_caller_max": per_caller_max}) as api:
-        flood = [asyncio.create_task(api.client.get(f"/v1/tx/{os.urandom(32).hex()}", params={"wait_ms": "30000"}))
+        flood = [asyncio.create_task(api.get(f"/v1/tx/{os.urandom(32).hex()}", params={"wait_ms": "30000"}))
                  for _ in range(waiters_max)]
         try:
             refused = await wait_until(lambda: [t for t in flood if t.done()], 5.0, "the flooder's refusals")
@@ -148,6 +148,6 @@ async def test_our_own_bug_is_a_500_logged_at_error_with_its_traceback(api, capl
 
     monkeypatch.setattr(api.node.ledger, "receipt", broken)
     with caplog.at_level(logging.INFO):
-        await assert_refused(await api.client.get(f"/v1/tx/{'00' * 32}"), 500, "internal")
+        await assert_refused(await api.get(f"/v1/tx/{'00' * 32}"), 500, "internal")
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is not None

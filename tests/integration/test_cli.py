@@ -20,13 +20,14 @@ from node.runtime.passphrase import ENV_VAR
 pytestmark = pytest.mark.integration
 
 
-def consort(*args: str, passphrase: str | None = PASSPHRASE) -> subprocess.CompletedProcess:
-    """`consort ARGS` with CONSORT_PASSPHRASE set to `passphrase` (None: unset), no terminal."""
-    env = {name: value for name, value in os.environ.items() if name != ENV_VAR}
+def consort(*args: str, passphrase: str | None = PASSPHRASE, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`consort ARGS` with CONSORT_PASSPHRASE set to `passphrase` (None: unset),
+    CONSORT_GENESIS unset, then `env`; no terminal."""
+    environment = {name: value for name, value in os.environ.items() if name not in (ENV_VAR, "CONSORT_GENESIS")}
     if passphrase is not None:
-        env[ENV_VAR] = passphrase
+        environment[ENV_VAR] = passphrase
     return subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True,
-                          timeout=60, env=env, stdin=subprocess.DEVNULL)
+                          timeout=60, env={**environment, **(env or {})}, stdin=subprocess.DEVNULL)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
@@ -39,25 +40,50 @@ def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) ->
 
 def test_pay_status_and_block_from_the_command_line(cluster):
     alpha = cluster.institutions[0]
+    genesis = str(cluster.directory / "genesis.json")
     result = consort("tx", "pay", "--node", cluster.urls[1], "--key", str(cluster.directory / alpha["client_keys"][0]),
-                     "--from", alpha["id"], "--to", cluster.institutions[2]["id"], "--amount", "12500")
+                     "--from", alpha["id"], "--to", cluster.institutions[2]["id"], "--amount", "12500",
+                     env={"CONSORT_GENESIS": genesis})
     assert result.returncode == 0, result.stderr
     paid = json.loads(result.stdout)
     assert paid["receipts"][0]["ok"] and paid["receipts"][0]["tx_hash"] == paid["tx_hash"]
 
-    status = json.loads(consort("chain", "status", "--node", cluster.urls[1]).stdout)
+    alpha_key = str(cluster.directory / alpha["client_keys"][0])
+    status = json.loads(consort("chain", "status", "--node", cluster.urls[1], "--key", alpha_key,
+                                "--genesis", genesis).stdout)
     assert status["height"] >= 1 and status["replica_id"] == 1
-    block = json.loads(consort("chain", "block", "1", "--node", cluster.urls[1]).stdout)
+    block = json.loads(consort("chain", "block", "1", "--node", cluster.urls[1], "--key", alpha_key,
+                               env={"CONSORT_GENESIS": genesis}).stdout)
     assert block["txs"][0]["args"]["amount"] == 12500
+    unsigned = consort("chain", "status", "--node", cluster.urls[1])
+    assert unsigned.returncode == 2 and "--key" in unsigned.stderr
 
     refused = consort("tx", "pay", "--node", cluster.urls[0], "--key", str(cluster.directory / alpha["client_keys"][0]),
-                      "--from", cluster.institutions[3]["id"], "--to", alpha["id"], "--amount", "1")
+                      "--from", cluster.institutions[3]["id"], "--to", alpha["id"], "--amount", "1",
+                      "--genesis", genesis)
     assert refused.returncode == 1
     assert json.loads(refused.stdout)["receipts"][0]["code"] == "not_authorized"
 
 
+def test_a_transaction_is_signed_for_the_chain_of_the_genesis_file_never_the_nodes(cluster, tmp_path):
+    """The node's /v1/status does not pick the chain a transaction is signed
+    for: with the genesis file of another chain, the node refuses it."""
+    alpha = cluster.institutions[0]
+    create_consortium(tmp_path / "other", institutions=1, base_port=7190, clients_per_institution=1,
+                      passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
+    result = consort("tx", "pay", "--node", cluster.urls[0], "--key", str(cluster.directory / alpha["client_keys"][0]),
+                     "--from", alpha["id"], "--to", cluster.institutions[1]["id"], "--amount", "1",
+                     "--genesis", str(tmp_path / "other" / "genesis.json"))
+    assert_one_line_error(result, "wrong_chain")
+
+
 def test_errors_are_one_line(tmp_path):
-    assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9"), "cannot reach node")
+    create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1,
+                      passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
+    reading = ("--key", str(tmp_path / "c" / "bank-alpha" / "client-0.key"), "--genesis", str(tmp_path / "c" / "genesis.json"))
+    assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9", *reading), "cannot reach node")
+    assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9", "--key", reading[1]),
+                          "no genesis file")
     assert_one_line_error(consort("node", "start", "--config", str(tmp_path / "missing.json")), "cannot read")
     (tmp_path / "bad.key").write_text("{}")
     (tmp_path / "bad.key").chmod(0o600)
@@ -65,6 +91,9 @@ def test_errors_are_one_line(tmp_path):
                                   "--amount", "5"), "not an ed25519 key file")
     assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
                                   "--amount", "0"), "--amount")
+    write_key_file(tmp_path / "client.key", KeyPair.generate(), PASSPHRASE, KDF_COST_LIGHT)
+    assert_one_line_error(consort("tx", "pay", "--node", "http://127.0.0.1:9", "--key", str(tmp_path / "client.key"),
+                                  "--from", "a", "--to", "b", "--amount", "5"), "no genesis file")
     assert_one_line_error(consort("init", "--dir", str(tmp_path)), "not empty")
 
 
@@ -75,6 +104,9 @@ def test_errors_are_one_line(tmp_path):
     (lambda c: c.update(limits={"inbox_max": 0}), "limits.inbox_max must be a positive integer"),
     (lambda c: c.update(limits={"inbox_size": 5}), "limits: unknown field 'inbox_size'"),
     (lambda c: c.update(peers=[{"institution": "bank-bravo"}]), "peers[0] must be an object"),
+    (lambda c: c.update(access_log=5), "field 'access_log' must be a string"),
+    (lambda c: c.update(limits={"seen_requests_max": 10, "seen_requests_per_key_max": 11}),
+     "limits.seen_requests_per_key_max must not exceed limits.seen_requests_max"),
 ])
 def test_a_bad_node_config_is_one_line_naming_the_field(tmp_path, change, fragment):
     create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1,
@@ -135,9 +167,9 @@ def test_the_passphrase_comes_from_a_file_or_a_descriptor_before_the_environment
     given = tmp_path / "passphrase"
     given.write_text(PASSPHRASE + "\n")
     given.chmod(0o600)
-    # the key opens: the command gets as far as the (absent) node
+    # the key opens: the command gets as far as the (absent) genesis file
     assert_one_line_error(pay_with(client_key, "--passphrase-file", str(given), passphrase="not it"),
-                          "cannot reach node")
+                          "no genesis file")
     given.chmod(0o640)
     assert_one_line_error(pay_with(client_key, "--passphrase-file", str(given)),
                           f"passphrase file is open to group or others (mode 0640); `chmod 600 {given}`")
@@ -148,10 +180,10 @@ def test_the_passphrase_comes_from_a_file_or_a_descriptor_before_the_environment
         run = subprocess.run([sys.executable, "-m", "node.cli", "tx", "pay", "--node", "http://127.0.0.1:9",
                               "--key", str(client_key), "--passphrase-fd", str(read_end), "--from", "a", "--to", "b",
                               "--amount", "5"], capture_output=True, text=True, timeout=60, pass_fds=(read_end,),
-                             env={**os.environ, ENV_VAR: "not it"}, stdin=subprocess.DEVNULL)
+                             env={**os.environ, ENV_VAR: "not it", "CONSORT_GENESIS": ""}, stdin=subprocess.DEVNULL)
     finally:
         os.close(read_end)
-    assert_one_line_error(run, "cannot reach node")
+    assert_one_line_error(run, "no genesis file")
 
 
 def test_a_node_whose_key_does_not_open_does_not_start(tmp_path):

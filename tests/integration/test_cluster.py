@@ -14,7 +14,6 @@ from consensus.messages import CommitCertificate
 from consensus.validators import ValidatorSet
 from fixtures import wait_until
 from node.audit.verify import read_genesis
-from node.client import ConsortClient
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +35,7 @@ def test_payments_through_every_node_commit_and_state_roots_agree(cluster):
         receipts = await asyncio.gather(*(payer.send(via=i, payer=i, count=50) for i in range(4)))
         assert all(r is not None and r["ok"] for batch in receipts for r in batch)
         agreed = await wait_agreement(cluster, [0, 1, 2, 3], height_min=1)
-        async with ConsortClient(cluster.urls[2]) as client:
+        async with cluster.client(2, cluster.regulator) as client:  # every party's accounts
             accounts = (await client.accounts())["accounts"]
         assert sum(a["balance"] for a in accounts) == 4 * 1_000_000_000_00
         assert {a["balance"] for a in accounts} == {1_000_000_000_00}  # each paid and was paid 50 x 100
@@ -89,11 +88,11 @@ def test_node_killed_with_sigkill_comes_back_at_its_height_with_the_same_state(c
         await cluster.wait_ready([2])
         back = (await statuses(cluster, [2]))[0]
         assert back["height"] >= killed_status["height"]
-        async with ConsortClient(cluster.urls[0]) as client:
+        async with cluster.client(0) as client:
             reference = await client.block(back["height"])
         assert back["state_root"] == reference["result"]["state_root"]
         assert back["block_hash"] == reference["hash"]
-        async with ConsortClient(cluster.urls[2]) as client:
+        async with cluster.client(2) as client:
             own = await client.block(back["height"])
         # Each node may hold another quorum of COMMITs for the block; each must certify it.
         assert own["hash"] == reference["hash"]

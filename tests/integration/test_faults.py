@@ -85,7 +85,7 @@ def test_backup_sigkilled_repeatedly_loses_no_acknowledged_transaction(cluster):
         agreed = await wait_agreement(cluster, [0, 1, 2, 3], height_min=1, timeout_s=30)
         height = agreed[0]["height"]
         for replica_id in (0, 3):
-            async with ConsortClient(cluster.urls[replica_id]) as client:
+            async with cluster.client(replica_id, cluster.regulator) as client:
                 for tx_hash in load.acknowledged[::25]:
                     assert (await client.receipt(tx_hash))["receipt"]["ok"]
         assert height >= 1 and len(load.acknowledged) >= 360

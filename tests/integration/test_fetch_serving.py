@@ -55,7 +55,7 @@ async def test_fetches_are_served_off_the_loop_and_bounded_per_peer(tmp_path, mo
         fetches = [asyncio.create_task(admitted(node, alpha, FetchBlocks(1, 2)))]
         try:
             await wait_until(lambda: reads.reads == 1, RELEASE_TIMEOUT_S, "the first fetch's read")
-            status = await api.client.get("/v1/status")  # the event loop is free meanwhile
+            status = await api.get("/v1/status")  # the event loop is free meanwhile
             assert status.status == 200 and not reads.release.is_set()
             assert await admitted(node, alpha, FetchBlocks(1, 2)) is None  # alpha's second: over its bound
             fetches.append(asyncio.create_task(admitted(node, bravo, FetchBlocks(2, 2))))

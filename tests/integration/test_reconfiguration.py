@@ -16,7 +16,6 @@ from conftest import free_base_port, statuses
 from crypto.keys import KDF_COST_LIGHT
 from fixtures import PASSPHRASE, wait_until
 from node.devtools import story
-from node.client import ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.audit.verify import read_genesis, verify_node
 from node.devtools.consortium import create_consortium
@@ -41,7 +40,7 @@ async def pay_until(party, payee: str, height: int) -> None:
     """Pay `payee` one unit at a time (each payment waits for its block) until
     the chain reaches `height`."""
     async def reached() -> bool:
-        if await story.height(party.url) >= height:
+        if await story.height(party) >= height:
             return True
         await party.send("settlement.pay", {"from": party.institution, "to": payee, "currency": "EUR", "amount": 1})
         return False
@@ -72,18 +71,19 @@ def test_a_validator_added_by_governance_votes_from_the_next_boundary(five):
             return (await statuses(five, [4]))[0]["replica_id"] == 4
 
         await wait_until(echo_validates, 30, "the new validator to take its place (replica id 4)")
-        async with ConsortClient(alpha.url) as client:
+        async with alpha.client() as client:
             validators = (await client.get("/v1/governance/validators"))["validators"]
         assert [v[0] for v in validators][-1] == echo.institution and len(validators) == 5
 
         five.kill(3, signal.SIGKILL)
-        before = await story.height(alpha.url)
+        before = await story.height(alpha)
         await pay_until(alpha, bravo.institution, before + 2)  # 4 of 5 votes: echo's is needed
-        async with ConsortClient(echo.url) as client:
+        async with echo.client() as client:
             block = await client.block(before + 2)
         signers = {s["replica"] for s in block["certificate"]["signatures"]}
         assert signers == {0, 1, 2, 4}
-        auditor = await verify_node(read_genesis(five.directory / "genesis.json"), alpha.url, progress=None)
+        auditor = await verify_node(read_genesis(five.directory / "genesis.json"), alpha.url, signer=alpha.signer,
+                                    progress=None)
         assert auditor.report.validator_changes == 1 and auditor.report.blocks >= before + 2
 
     asyncio.run(scenario())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 
@@ -16,16 +17,21 @@ import pytest
 from conftest import wait_agreement
 from fixtures import PASSPHRASE
 from node.devtools import story
-from node.client import ConsortClient
 from node.audit.verify import read_genesis, verify_node
+from node.runtime.passphrase import ENV_VAR
 
 pytestmark = pytest.mark.integration
 
 
+def regulator_key(cluster) -> str:
+    return str(cluster.directory / cluster.index["regulators"][0]["client_keys"][0])
+
+
 def export_of(cluster):
     path = cluster.directory / "chain.export"
-    subprocess.run([sys.executable, "-m", "node.cli", "export", "--node", cluster.urls[3], "--out", str(path)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "node.cli", "export", "--node", cluster.urls[3], "--out", str(path),
+                    "--key", regulator_key(cluster), "--genesis", str(cluster.directory / "genesis.json")],
+                   check=True, capture_output=True, timeout=120, env={**os.environ, ENV_VAR: PASSPHRASE})
     return path
 
 
@@ -40,7 +46,7 @@ def test_supply_chain_finance_story(cluster):
 
     async def check():
         agreed = await wait_agreement(cluster, [0, 1, 2, 3], height_min=14)
-        async with ConsortClient(cluster.urls[3]) as client:
+        async with cluster.client(3, cluster.regulator) as client:  # the regulator sees every party's data
             accounts = (await client.get("/v1/accounts"))["accounts"]
             receivable = await client.get(f"/v1/assets/{outcome['receivable']}")
             listed = (await client.get("/v1/assets"))["assets"]
@@ -51,14 +57,14 @@ def test_supply_chain_finance_story(cluster):
         ops = [entry["op"] for entry in history]
         assert ops[:3] == ["register", "split", "pledge"] and "release" in ops and ops[-1] == "redeem"
         auditor = await verify_node(read_genesis(cluster.directory / "genesis.json"), cluster.urls[1],
-                                    reexecute=True, progress=None)
+                                    reexecute=True, signer=cluster.signer(cluster.regulator), progress=None)
         assert auditor.report.state_root.hex() == agreed[0]["state_root"]
 
     asyncio.run(check())
     audited = subprocess.run(
         [sys.executable, "-m", "node.cli", "audit", "history", outcome["receivable"], "--genesis",
-         str(cluster.directory / "genesis.json"), "--node", cluster.urls[2]],
-        capture_output=True, text=True, timeout=120)
+         str(cluster.directory / "genesis.json"), "--node", cluster.urls[2], "--key", regulator_key(cluster)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, ENV_VAR: PASSPHRASE})
     assert audited.returncode == 0, audited.stderr
     lines = json.loads(audited.stdout)["transactions"]
     assert [line["type"] for line in lines][:3] == ["assets.register", "assets.split", "assets.pledge"]
@@ -72,8 +78,8 @@ def test_supply_chain_finance_story(cluster):
     assert part_types[0] == "assets.split" and "settlement.dvp" in part_types and part_types[-1] == "assets.redeem"
     proved = subprocess.run(
         [sys.executable, "-m", "node.cli", "audit", "prove", "acct/bank-charlie/EUR", "--genesis",
-         str(cluster.directory / "genesis.json"), "--node", cluster.urls[0]],
-        capture_output=True, text=True, timeout=120)
+         str(cluster.directory / "genesis.json"), "--node", cluster.urls[0], "--key", regulator_key(cluster)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, ENV_VAR: PASSPHRASE})
     assert proved.returncode == 0, proved.stderr
     answer = json.loads(proved.stdout)
     assert answer["verified"] and answer["present"] and isinstance(answer["value"], int)

@@ -527,3 +527,19 @@ def test_instructions_refuse_nonsense():
         Instruction(1, A, B, 0)
     with pytest.raises(AssertionError):
         Instruction(1, A, A, 5)
+
+
+# --- what one party may see (the API's read scoping) ---------------------------------
+
+def test_a_partys_queue_entries_and_finality_records():
+    ledger = Ledger({A: {"EUR": 1000}, B: {"EUR": 500}})
+    first, second = ledger.instruct(A, B, 100), ledger.instruct(B, C, 80)
+    assert [r["id"] for r in settlement.netting_queue(ledger.state, "EUR", institution=A)] == [first]
+    assert [r["id"] for r in settlement.netting_queue(ledger.state, "EUR", institution=B)] == [first, second]
+    assert settlement.netting_queue(ledger.state, "EUR", institution="aud") == []
+    paid = ledger.run(A, "settlement.pay", pay_args(A, C, 5))
+    assert settlement.finality_parties(paid.output["finality"]) == {A, C}
+    minted = ledger.run("cb", "settlement.mint", issue_args(B, 7))
+    assert settlement.finality_parties(settlement.finality(ledger.state, minted.tx_hash)) == {B}
+    closed = ledger.run("cb", "settlement.close_cycle", {"currency": "EUR"})
+    assert settlement.finality_parties(settlement.finality(ledger.state, closed.tx_hash)) == {A, B, C}  # what it settled
