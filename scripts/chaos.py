@@ -89,7 +89,7 @@ async def worker(number: int, cluster: LocalCluster, up: list[bool], key_path: P
         for tx in txs:
             ledger.submitted_at[tx.hash] = sent
         try:
-            async with ConsortClient(url, timeout_s=SUBMIT_TIMEOUT_MS / 1000 + 5) as client:
+            async with ConsortClient(url, timeout_s=SUBMIT_TIMEOUT_MS / 1000 + 5, ca=cluster.ca) as client:
                 result = await client.submit(txs, wait=True, timeout_ms=SUBMIT_TIMEOUT_MS)
         except ClientError:
             ledger.errors += 1

@@ -42,6 +42,7 @@ def say(text: str = "") -> None:
 async def send_payments(directory: Path, index: dict, total: int, passphrase: str) -> tuple[int, int]:
     """Each institution pays random others through its own node; returns (ok, failed)."""
     chain_id = bytes.fromhex(index["chain_id"])
+    ca = directory / index["ca_cert"]
     institutions = index["institutions"]
     ids = [e["id"] for e in institutions]
     counts = {"ok": 0, "failed": 0}
@@ -50,7 +51,7 @@ async def send_payments(directory: Path, index: dict, total: int, passphrase: st
     async def institution_worker(entry: dict, share: int) -> None:
         signer = read_key_file(directory / entry["client_keys"][0], passphrase).signer()
         nonce = time.time_ns() // 1000 * 1000
-        async with ConsortClient(entry["url"], signer=signer, chain_id=chain_id) as client:
+        async with ConsortClient(entry["url"], signer=signer, chain_id=chain_id, ca=ca) as client:
             for start in range(0, share, BATCH):
                 txs = []
                 for _ in range(min(BATCH, share - start)):
@@ -84,12 +85,13 @@ async def show_refusals(directory: Path, index: dict, passphrase: str) -> None:
     at the API, before anything reaches a block); and what the API will not
     show: anything to an unsigned request, one bank's receipt to another."""
     chain_id = bytes.fromhex(index["chain_id"])
+    ca = directory / index["ca_cert"]
     a, b = index["institutions"][0], index["institutions"][1]
     signer = read_key_file(directory / a["client_keys"][1], passphrase).signer()
     nonce = time.time_ns() // 1000 * 1000 + 500
     pay = lambda n, payer, payee, amount: sign_tx(signer, chain_id, n, "settlement.pay", {  # noqa: E731
         "from": payer, "to": payee, "currency": index["currency"], "amount": amount})
-    async with ConsortClient(a["url"]) as client:
+    async with ConsortClient(a["url"], ca=ca) as client:
         for label, tx in (("overdraft", pay(nonce + 1, a["id"], b["id"], 2**61)),
                           ("pay from another bank's account", pay(nonce + 2, b["id"], a["id"], 100))):
             receipt = (await client.submit([tx], wait=True))["receipts"][0]
@@ -111,7 +113,7 @@ async def show_refusals(directory: Path, index: dict, passphrase: str) -> None:
         except ClientError as exc:
             say(f"    {'a read without a signed request':<34} -> refused, HTTP {exc.status} {exc.code}")
     bravo_signer = read_key_file(directory / b["client_keys"][0], passphrase).signer()
-    async with ConsortClient(b["url"], signer=bravo_signer, chain_id=chain_id) as client:
+    async with ConsortClient(b["url"], signer=bravo_signer, chain_id=chain_id, ca=ca) as client:
         label = f"{b['id']} reads {a['id']}'s receipt"
         try:
             await client.receipt(good.hash.hex())
@@ -135,7 +137,7 @@ async def audit(cluster: LocalCluster) -> ChainAuditor:
     """What `consort audit verify --reexecute --node URL --key K` does: stream the chain
     (as the regulator: the export is for auditors, regulators and validators), trust only genesis."""
     return await verify_node(read_genesis(cluster.directory / "genesis.json"), cluster.urls[0], reexecute=True,
-                             signer=cluster.signer(cluster.regulator), progress=None)
+                             signer=cluster.signer(cluster.regulator), ca=cluster.ca, progress=None)
 
 
 async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> int:

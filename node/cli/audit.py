@@ -19,7 +19,7 @@ from node.audit.auditor import AuditFailure
 from node.audit.export import ExportError, export_storage
 from node.audit.history import asset_touches, inclusion_entry, verify_inclusion_entry
 from node.audit.verify import check_state_proof, download_export, read_genesis, verify_export, verify_node
-from node.cli.shared import GENESIS_ENVIRONMENT, add_passphrase_options, open_key, reader
+from node.cli.shared import GENESIS_ENVIRONMENT, add_ca_argument, add_passphrase_options, ca_path, open_key, reader
 from node.runtime.storage import Storage
 
 
@@ -46,7 +46,7 @@ def cmd_export(args) -> int:
         raise AuditCommandError("give --genesis FILE: the chain to export (and, with --node, to sign for)")
     genesis = read_genesis(Path(args.genesis))
     if args.node:
-        size = asyncio.run(download_export(args.node, out, _node_signer(args), genesis.chain_id))
+        size = asyncio.run(download_export(args.node, out, _node_signer(args), genesis.chain_id, ca=ca_path(args)))
         print(f"exported {size} bytes from {args.node} to {out} in {time.perf_counter() - started:.1f} s")
         return 0
     storage = Storage(Path(args.data), genesis.chain_id)
@@ -66,7 +66,8 @@ def _audited(args, on_block=None):
         raise AuditCommandError("name the chain to audit: --file EXPORT or --node URL")
     if args.file:
         return verify_export(genesis, Path(args.file), args.reexecute, on_block=on_block)
-    return asyncio.run(verify_node(genesis, args.node, args.reexecute, signer=_node_signer(args), on_block=on_block))
+    return asyncio.run(verify_node(genesis, args.node, args.reexecute, signer=_node_signer(args), ca=ca_path(args),
+                                   on_block=on_block))
 
 
 def cmd_audit_verify(args) -> int:
@@ -187,6 +188,7 @@ def add_commands(commands) -> None:
                         default=os.environ.get(GENESIS_ENVIRONMENT))
     export.add_argument("--key", help="with --node: a client key of an auditor, regulator or validator")
     add_passphrase_options(export)
+    add_ca_argument(export)
     export.add_argument("--out", required=True)
     export.set_defaults(func=cmd_export)
 
@@ -210,5 +212,6 @@ def add_commands(commands) -> None:
         chain.add_argument("--node", help="a node URL (its /v1/export stream is verified)")
         command.add_argument("--key", help="with --node: a client key of an auditor, regulator or validator")
         add_passphrase_options(command)
+        add_ca_argument(command)
         command.add_argument("--reexecute", action="store_true", help="replay every block, recompute state roots")
         command.set_defaults(func=func)

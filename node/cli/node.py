@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 from pathlib import Path
 
 from node.api.app import make_app
 from node.cli.shared import add_passphrase_options, passphrase_source
 from node.runtime.config import load_config
-from node.runtime.server import serve
+from node.runtime.server import INSECURE_WARNING, serve
 
 
 def cmd_node_start(args) -> int:
-    config = dataclasses.replace(load_config(Path(args.config)), passphrase_source=passphrase_source(args))
+    config = dataclasses.replace(load_config(Path(args.config)), passphrase_source=passphrase_source(args),
+                                 insecure=args.insecure)
+    if args.insecure:
+        print(f"consort: WARNING: {INSECURE_WARNING}", file=sys.stderr, flush=True)
     return asyncio.run(serve(config, make_app))
 
 
@@ -22,4 +26,6 @@ def add_commands(commands) -> None:
     start = node.add_parser("start", help="start a node from its config file")
     start.add_argument("--config", required=True)
     add_passphrase_options(start)
+    start.add_argument("--insecure", action="store_true",
+                       help="plain HTTP, peer links without certificates: local experiments only, never by default")
     start.set_defaults(func=cmd_node_start)

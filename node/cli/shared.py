@@ -16,8 +16,9 @@ from crypto.keys import KDF_COST_LIGHT, KDF_COST_STRONG, KeyPair, read_key_file,
 from node.client import ConsortClient
 from node.runtime.passphrase import ENV_VAR, PassphraseSource
 
-DEFAULT_NODE = os.environ.get("CONSORT_NODE", "http://127.0.0.1:7100")
+DEFAULT_NODE = os.environ.get("CONSORT_NODE", "https://127.0.0.1:7100")
 GENESIS_ENVIRONMENT = "CONSORT_GENESIS"
+CA_ENVIRONMENT = "CONSORT_CA"
 KDF_COSTS = {"strong": KDF_COST_STRONG, "light": KDF_COST_LIGHT}
 
 
@@ -79,15 +80,28 @@ def chain_id(args) -> bytes:
     return read_genesis(genesis_path(args)).chain_id
 
 
+def add_ca_argument(parser) -> None:
+    parser.add_argument("--ca", help=f"the consortium's root CA certificate, the only one trusted for an https "
+                                     f"node (default: ${CA_ENVIRONMENT}, else the system's roots)")
+
+
+def ca_path(args) -> Path | None:
+    """--ca, else $CONSORT_CA, else None (the system's roots)."""
+    value = getattr(args, "ca", None) or os.environ.get(CA_ENVIRONMENT)
+    return Path(value) if value else None
+
+
 def add_reader_arguments(parser) -> None:
-    """--node, --key, the passphrase options and --genesis: what a command
-    that reads through a node takes."""
+    """--node, --key, the passphrase options, --genesis and --ca: what a
+    command that reads through a node takes."""
     parser.add_argument("--node", default=DEFAULT_NODE)
     parser.add_argument("--key", required=True, help="client key file: reads are signed with it")
     add_passphrase_options(parser)
     add_genesis_argument(parser)
+    add_ca_argument(parser)
 
 
 def reader(args, key: str | None = None) -> ConsortClient:
     """A client of --node that signs with --key (or `key`) for the chain of --genesis."""
-    return ConsortClient(args.node, signer=open_key(key or args.key, args).signer(), chain_id=chain_id(args))
+    return ConsortClient(args.node, signer=open_key(key or args.key, args).signer(), chain_id=chain_id(args),
+                         ca=ca_path(args))

@@ -9,7 +9,8 @@ import time
 
 from contracts.tx import args_from_json, sign_tx
 from node.cli.shared import (
-    DEFAULT_NODE, UsageError, add_genesis_argument, add_passphrase_options, chain_id, open_key, print_json,
+    DEFAULT_NODE, UsageError, add_ca_argument, add_genesis_argument, add_passphrase_options, ca_path, chain_id,
+    open_key, print_json,
 )
 from node.client import ConsortClient
 
@@ -59,7 +60,7 @@ async def _send(args, tx_type: str, values: dict) -> dict:
     chain = chain_id(args)
     nonce = args.nonce if args.nonce is not None else time.time_ns() // 1000
     tx = sign_tx(signer, chain, nonce, tx_type, values)
-    async with ConsortClient(args.node) as client:
+    async with ConsortClient(args.node, ca=ca_path(args)) as client:
         result = await client.submit([tx], wait=not args.no_wait, timeout_ms=args.timeout_ms)
     return {"tx_hash": tx.hash.hex(), **result}
 
@@ -88,6 +89,7 @@ def _common(parser) -> None:
     parser.add_argument("--key", required=True, help="client key file of the sending institution")
     add_passphrase_options(parser)
     add_genesis_argument(parser, "; transactions are signed for its chain id only")
+    add_ca_argument(parser)
     parser.add_argument("--nonce", type=int)
     parser.add_argument("--no-wait", action="store_true")
     parser.add_argument("--timeout-ms", type=int, default=TIMEOUT_MS_DEFAULT)

@@ -13,6 +13,8 @@ be: a client of the wire format).
 from __future__ import annotations
 
 import json
+import ssl
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -35,12 +37,28 @@ class ClientError(Exception):
         self.body = body
 
 
+def tls_context(ca: str | Path) -> ssl.SSLContext:
+    """A client's TLS context: TLS 1.3, trusting only the consortium's root
+    certificate `ca` (the node's certificate names its address)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    try:
+        context.load_verify_locations(cafile=str(ca))
+    except (OSError, ssl.SSLError) as exc:
+        raise ClientError(0, "bad_ca", f"cannot load the root CA certificate {ca}: {exc}") from None
+    return context
+
+
 class ConsortClient:
     def __init__(self, url: str, session: aiohttp.ClientSession | None = None, timeout_s: float = 60.0,
-                 signer: keys.Signer | None = None, chain_id: bytes | None = None) -> None:
+                 signer: keys.Signer | None = None, chain_id: bytes | None = None,
+                 ca: str | Path | None = None) -> None:
+        """`ca`: the consortium's root certificate, the one trusted for an
+        https URL (None: the system's roots)."""
         if (signer is None) != (chain_id is None):
             raise ValueError("signing requests takes both a client key's signer and the chain id")
         self.url = url.rstrip("/")
+        self._ssl: ssl.SSLContext | bool = tls_context(ca) if ca is not None else True
         self.signer = signer
         self.chain_id = chain_id
         self._own_session = session is None
@@ -73,7 +91,8 @@ class ConsortClient:
         if self.signer is not None:
             headers.update(request_headers(self.signer, self.chain_id, method, url.raw_path_qs, data))
         try:
-            async with self._session.request(method, url, data=data or None, headers=headers) as response:
+            async with self._session.request(method, url, data=data or None, headers=headers,
+                                             ssl=self._ssl) as response:
                 raw = await response.read()
                 status = response.status
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:

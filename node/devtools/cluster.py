@@ -29,17 +29,26 @@ STOP_TIMEOUT_S = 10.0
 
 
 class LocalCluster:
-    def __init__(self, directory: Path, log_level: str = "info", *, passphrase: str) -> None:
+    def __init__(self, directory: Path, log_level: str = "info", *, passphrase: str, insecure: bool = False) -> None:
+        """`insecure`: start the nodes with --insecure (plain HTTP, no certificates: to measure what TLS costs)."""
         self.directory = Path(directory).resolve()
         self.index = json.loads((self.directory / "consortium.json").read_text())
         self.institutions = self.index["institutions"]
         self.log_level = log_level
         self.passphrase = passphrase
+        self.insecure = insecure
         self.processes: dict[int, subprocess.Popen] = {}
 
     @property
     def urls(self) -> list[str]:
+        if self.insecure:
+            return [entry["url"].replace("https://", "http://", 1) for entry in self.institutions]
         return [entry["url"] for entry in self.institutions]
+
+    @property
+    def ca(self) -> Path | None:
+        """The consortium's root certificate: what clients of its nodes trust (None: --insecure)."""
+        return None if self.insecure else self.directory / self.index["ca_cert"]
 
     @property
     def chain_id(self) -> bytes:
@@ -61,7 +70,7 @@ class LocalCluster:
         """A client of node `replica_id` that signs as `institution` (default: the node's own)."""
         who = self.institutions[replica_id]["id"] if institution is None else institution
         return ConsortClient(self.urls[replica_id], timeout_s=timeout_s, signer=self.signer(who),
-                             chain_id=self.chain_id)
+                             chain_id=self.chain_id, ca=self.ca)
 
     def start(self, replica_id: int) -> None:
         entry = self.institutions[replica_id]
@@ -75,7 +84,8 @@ class LocalCluster:
             with open(log_path, "ab") as log_file:
                 self.processes[replica_id] = subprocess.Popen(
                     [sys.executable, "-m", "node.cli", "--log-level", self.log_level, "node", "start",
-                     "--config", str(self.directory / entry["config"]), "--passphrase-fd", str(read_end)],
+                     "--config", str(self.directory / entry["config"]), "--passphrase-fd", str(read_end),
+                     *(["--insecure"] if self.insecure else [])],
                     stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(read_end,),
                     env={**env, "PYTHONUNBUFFERED": "1"},
                 )

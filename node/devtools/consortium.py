@@ -17,7 +17,8 @@ Layout of the folder it writes (node.runtime.keystore names the files):
 Every key file is encrypted with the passphrase given (crypto.keys); the
 passphrase itself is written nowhere. `kdf_cost` is the strong one unless
 the caller says the consortium is throwaway (tests, the demo, the bench).
-The URLs stay http:// until the node serves TLS.
+Nodes serve https; the genesis records each node's endpoint (governance
+keeps it from then on), and each node.json lists its peers' URLs too.
 """
 
 from __future__ import annotations
@@ -114,11 +115,12 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
         node_key, client_keys = issuer.institution(directory / iid, iid, clients_per_institution, node=True)
         members.append({
             "id": iid, "name": iid.replace("-", " ").title(), "roles": ["validator", "member"],
-            "node_key": node_key.hex(), "client_keys": client_keys,
+            "node_key": node_key.hex(), "node_endpoint": f"127.0.0.1:{base_port + replica_id}",
+            "client_keys": client_keys,
             "balances": {currency: opening_balance},
         })
         index["institutions"].append({
-            "id": iid, "replica_id": replica_id, "url": f"http://127.0.0.1:{base_port + replica_id}",
+            "id": iid, "replica_id": replica_id, "url": f"https://127.0.0.1:{base_port + replica_id}",
             "config": f"{iid}/node.json", "node_key": f"{iid}/{keystore.NODE_KEY}",
             "node_cert": f"{iid}/{keystore.NODE_CERT}", "institution_ca_cert": f"{iid}/{keystore.INSTITUTION_CA_CERT}",
             "client_keys": [f"{iid}/{keystore.client_key_name(k)}" for k in range(clients_per_institution)],

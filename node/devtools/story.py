@@ -40,11 +40,12 @@ class Party:
     url: str
     signer: object
     chain_id: bytes
+    ca: Path | None = None  # the consortium's root certificate
     nonce: int = field(default_factory=lambda: time.time_ns() // 1000 * 1000)
 
     def client(self) -> ConsortClient:
         """A client of this party's node that signs its requests with the party's key."""
-        return ConsortClient(self.url, signer=self.signer, chain_id=self.chain_id)
+        return ConsortClient(self.url, signer=self.signer, chain_id=self.chain_id, ca=self.ca)
 
     async def send(self, tx_type: str, args: dict, expect: str = "ok") -> dict:
         self.nonce += 1
@@ -60,13 +61,14 @@ class Party:
 def parties(directory: Path, index: dict, passphrase: str) -> dict[str, Party]:
     """Each institution (and regulator) signing with its first client key."""
     chain_id = bytes.fromhex(index["chain_id"])
+    ca = directory / index["ca_cert"]
     found = {}
     for entry in index["institutions"]:
         key = read_key_file(directory / entry["client_keys"][0], passphrase)
-        found[entry["id"]] = Party(entry["id"], entry["url"], key.signer(), chain_id)
+        found[entry["id"]] = Party(entry["id"], entry["url"], key.signer(), chain_id, ca)
     for entry in index.get("regulators", []):
         key = read_key_file(directory / entry["client_keys"][0], passphrase)
-        found[entry["id"]] = Party(entry["id"], index["institutions"][0]["url"], key.signer(), chain_id)
+        found[entry["id"]] = Party(entry["id"], index["institutions"][0]["url"], key.signer(), chain_id, ca)
     return found
 
 

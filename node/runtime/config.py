@@ -15,6 +15,7 @@ from typing import Any
 from consensus.config import ConfigError as ReplicaConfigError, ReplicaConfig
 from contracts.genesis import Genesis, GenesisError, genesis_from_json
 from node.runtime.passphrase import PassphraseSource
+from node.runtime.tls import TlsFiles
 
 
 class ConfigError(ValueError):
@@ -71,10 +72,16 @@ class NodeConfig:
     limits: Limits = field(default_factory=Limits)
     passphrase_source: PassphraseSource = PassphraseSource()  # of node_key; from the command line, not the file
     access_log: Path | None = None  # JSON lines of refused requests and reads of others' data (node.api.access_log)
+    tls: TlsFiles | None = None     # the consortium's root and this node's certificate chain
+    insecure: bool = False          # plain HTTP and peer links without certificates: --insecure only, never the file
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.insecure else "https"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def load_genesis(self) -> Genesis:
         return load_genesis(self.genesis_path)
@@ -134,6 +141,15 @@ def _peers(document: Any) -> tuple[Peer, ...]:
     return tuple(peers)
 
 
+def _tls(document: Any, base: Path) -> TlsFiles | None:
+    if document is None:
+        return None
+    if not isinstance(document, dict) or set(document) != {"ca", "cert"} or not all(
+            isinstance(value, str) for value in document.values()):
+        raise ConfigError("field 'tls' must be an object with string fields 'ca' and 'cert' (and no others)")
+    return TlsFiles(ca=_resolve(base, document["ca"]), cert=_resolve(base, document["cert"]))
+
+
 def load_config(path: Path) -> NodeConfig:
     path = Path(path).resolve()
     try:
@@ -161,6 +177,7 @@ def load_config(path: Path) -> NodeConfig:
             limits=_limits(document.get("limits", {})),
             access_log=None if document.get("access_log") is None else _resolve(
                 base, _field(document, "access_log", str)),
+            tls=_tls(document.get("tls"), base),
         )
     except ConfigError as exc:
         raise ConfigError(f"node config {path}: {exc}") from None

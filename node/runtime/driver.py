@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 
 from consensus.config import ReplicaConfig
 from consensus.events import (
@@ -34,9 +36,11 @@ from node.runtime.admission import Admission, Busy, PendingTxs
 from node.runtime.config import ConfigError, NodeConfig
 from node.runtime.inbound import InboundPeers, PeerChecks
 from node.runtime.ledger import Ledger
+from node.runtime.membership import Membership
 from node.runtime.peers import PeerLinks
 from node.runtime.storage import Storage
 from node.runtime.timers import Timers
+from node.runtime.tls import TlsContexts, contexts
 
 log = logging.getLogger("consort.node")
 
@@ -98,8 +102,11 @@ class ReceiptWaiters:
 
 
 class Node:
-    def __init__(self, config: NodeConfig, ledger: Ledger, signer: keys.Signer, peers: PeerLinks) -> None:
+    def __init__(self, config: NodeConfig, ledger: Ledger, signer: keys.Signer, peers: PeerLinks,
+                 tls: TlsContexts | None = None) -> None:
+        """`tls`: the node's contexts (None only on a node started --insecure)."""
         self.config = config
+        self.tls = tls
         self.ledger = ledger
         self.genesis = ledger.genesis
         self.storage = ledger.storage
@@ -114,11 +121,16 @@ class Node:
         self.inbox: asyncio.Queue = asyncio.Queue(limits.inbox_max)
         self.waiters = ReceiptWaiters(limits.waiters_max, limits.waiters_per_caller_max)
         self.timers = Timers(self._wake)
-        checks = PeerChecks(is_member=lambda key: key in ledger.node_keys().values(),
+        self.membership = Membership(signer.public_key, config.scheme, config.peers)
+        self.membership.refresh(ledger.node_directory())
+        peers.set_initial(self.membership.peer_urls())
+        checks = PeerChecks(is_member=self.membership.is_member,
                             history=lambda: self.replica.history,
                             admission=self.admission, storage=self.storage, workers=self.workers,
                             reply=peers.send)
-        self.inbound = InboundPeers(self.genesis.chain_id, signer, config.limits, checks, self.inbox)
+        self.inbound = InboundPeers(self.genesis.chain_id, signer, config.limits, checks, self.inbox,
+                                    tls_required=tls is not None)
+        self.membership_changed = False
         self.committed_txs = 0
 
     def _replica(self, signer: keys.Signer) -> Replica:
@@ -186,6 +198,8 @@ class Node:
                 self.storage.put_snapshot(effect.snapshot.encode())
             elif isinstance(effect, Deliver):
                 queue.extend(self._apply(effect))
+                if self.membership_changed:
+                    await self._follow_membership()
                 await asyncio.sleep(0)
             elif isinstance(effect, Halt):
                 raise ConsensusFailure(effect.reason)
@@ -200,11 +214,21 @@ class Node:
         self.committed_txs += len(result.receipts)
         self.waiters.resolve(tip.height, result.receipts)
         log.debug("applied block %d with %d txs", tip.height, len(result.receipts))
+        self.membership_changed |= self.membership.refresh(self.ledger.node_directory())
         return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root, result.validators), now_ms())
 
+    async def _follow_membership(self) -> None:
+        """The committed state changed who belongs: dial the nodes it lists
+        now, and close the links of keys it no longer lists."""
+        self.membership_changed = False
+        await self.peers.set_peers(self.membership.peer_urls())
+        closed = await self.inbound.close_non_members()
+        log.info("membership changed: %d nodes listed, %d links of departed nodes closed",
+                 len(self.membership.keys), closed)
+
     def peer_status(self) -> dict[str, dict]:
-        names = {key: institution for institution, key in self.ledger.node_keys().items()}
-        return {names.get(key, key.hex()[:16]): {"outbound": up, "inbound": self.inbound.up.get(key, 0) > 0}
+        names = {key: self.membership.institution_of(key) or key.hex()[:16] for key in self.peers.outbound_up}
+        return {names[key]: {"outbound": up, "inbound": self.inbound.up.get(key, 0) > 0}
                 for key, up in self.peers.outbound_up.items()}
 
     # ------------------------------------------------------------ lifecycle
@@ -222,19 +246,30 @@ class Node:
 
 
 def open_node(config: NodeConfig, passphrase: str | None = None) -> Node:
-    """A node from its config: genesis, node key, LevelDB and peer links. The
-    node key file is opened with `passphrase`, or else with the one its
-    `passphrase_source` gives (asked only once the key is known to be the
-    genesis node key of the institution)."""
+    """A node from its config: genesis, node key, TLS contexts, LevelDB and
+    peer links. The node key file is opened with `passphrase`, or else with
+    the one its `passphrase_source` gives (asked once the file is known to
+    be a key file). A key the stored state does not list yet (a node added
+    or rotated by governance, before it has caught up) starts with a
+    warning: its peers admit it once their state lists it."""
     genesis = config.load_genesis()
-    own_institution = next((i for i in genesis.institutions if i.id == config.institution), None)
-    if own_institution is None or own_institution.node_key != read_public_key(config.node_key):
-        raise ConfigError(f"{config.node_key} is not the genesis node key of {config.institution}")
+    public_key = read_public_key(config.node_key)
     if passphrase is None:
         passphrase = config.passphrase_source.read(f"passphrase of {config.node_key}: ")
     key_pair = read_key_file(config.node_key, passphrase)
+    tls = None
+    if not config.insecure:
+        if config.tls is None:
+            raise ConfigError(f"{config.path} has no 'tls' section (the root CA and this node's certificate "
+                              "chain); plain HTTP only with --insecure")
+        try:
+            tls = contexts(config.tls, key_pair, datetime.now(timezone.utc))
+        except (OSError, ValueError, ssl.SSLError) as exc:
+            raise ConfigError(f"{config.path}: tls: {exc}") from None
     ledger = Ledger(Storage(config.data_dir, genesis.chain_id), genesis)
-    node_keys = ledger.node_keys()
-    peers = {node_keys[p.institution]: p.url for p in config.peers if p.institution in node_keys}
-    return Node(config, ledger, key_pair.signer(), PeerLinks(genesis.chain_id, key_pair.signer(), peers,
-                                                             config.limits))
+    if (config.institution, public_key) not in {(e.institution, e.node_key) for e in ledger.node_directory()}:
+        log.warning("%s: the state at height %d lists no node key %s for %s; peers admit this node once "
+                    "governance has added its key", config.node_key, ledger.tip.height, public_key.hex()[:16],
+                    config.institution)
+    links = PeerLinks(genesis.chain_id, key_pair.signer(), {}, config.limits, tls.client if tls else None)
+    return Node(config, ledger, key_pair.signer(), links, tls)

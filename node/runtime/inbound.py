@@ -38,6 +38,7 @@ from node.runtime.peers import (
     receive_handshake, unpack_frame,
 )
 from node.runtime.storage import Storage
+from node.runtime.tls import peer_node_key
 
 log = logging.getLogger("consort.peers")
 
@@ -60,13 +61,17 @@ class PeerChecks:
 
 class InboundPeers:
     def __init__(self, chain_id: bytes, signer: keys.Signer, limits: Limits, checks: PeerChecks,
-                 inbox: asyncio.Queue) -> None:
+                 inbox: asyncio.Queue, tls_required: bool = True) -> None:
+        """`tls_required`: a link needs a verified node certificate whose key is
+        the one the peer proves (False only on a node started --insecure)."""
+        self.tls_required = tls_required
         self.chain_id = chain_id
         self.signer = signer
         self.limits = limits
         self.checks = checks
         self.inbox = inbox
         self.up: dict[bytes, int] = {}
+        self.links: dict[bytes, set[web.WebSocketResponse]] = {}  # open links by peer: member peers only
         self.handshaking = 0  # sockets not yet authenticated: at most limits.inbound_handshakes_max
         self.refused = 0
         self.fetching: dict[bytes, int] = {}  # fetches being served, by peer: member peers only
@@ -88,22 +93,42 @@ class InboundPeers:
             ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=PIECE_BYTES_MAX + 1,
                                        timeout=self.limits.handshake_timeout_ms / 1000)
             await ws.prepare(request)
-            peer_key = await self._authenticated(ws, request.remote)
+            certified = peer_node_key(request.transport.get_extra_info("ssl_object")) if request.transport else None
+            peer_key = await self._authenticated(ws, request.remote, certified)
         finally:
             self.handshaking -= 1
         if peer_key is None:
             return ws
         self.up[peer_key] = self.up.get(peer_key, 0) + 1
+        self.links.setdefault(peer_key, set()).add(ws)
         try:
             await self._receive_frames(ws, peer_key)
         finally:
             self.up[peer_key] -= 1
+            self.links[peer_key].discard(ws)
+            if not self.links[peer_key]:
+                del self.links[peer_key]
         return ws
 
-    async def _authenticated(self, ws: web.WebSocketResponse, remote: str | None) -> bytes | None:
-        """The peer's node key after the handshake, or None (refused, link closed)."""
+    async def close_non_members(self) -> int:
+        """Close the open links of peers that are no longer members (their
+        institution was removed or their key rotated out); returns how many."""
+        leaving = [ws for key, links in self.links.items() if not self.checks.is_member(key) for ws in links]
+        for ws in leaving:
+            await ws.close(code=HANDSHAKE_REFUSED_CODE, message=b"no longer a member node of this chain")
+        return len(leaving)
+
+    async def _authenticated(self, ws: web.WebSocketResponse, remote: str | None,
+                             certified: bytes | None) -> bytes | None:
+        """The peer's node key after the handshake, or None (refused, link closed).
+        `certified`: the node key of the peer's verified TLS certificate, if any."""
         try:
-            return await asyncio.wait_for(self._handshake(ws), self.limits.handshake_timeout_ms / 1000)
+            if self.tls_required and certified is None:
+                raise HandshakeError("a peer link needs a node certificate from this consortium")
+            peer_key = await asyncio.wait_for(self._handshake(ws), self.limits.handshake_timeout_ms / 1000)
+            if self.tls_required and peer_key != certified:
+                raise HandshakeError("the peer proved another node key than its certificate's")
+            return peer_key
         except (HandshakeError, asyncio.TimeoutError, encoding.DecodeError, TypeError, ValueError) as exc:
             self.refused += 1
             log.warning("refused peer from %s: %s", remote, exc)

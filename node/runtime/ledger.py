@@ -16,6 +16,7 @@ from consensus.messages import Block, CommitCertificate
 from consensus.validators import SETS_KEPT_MAX, ValidatorHistory, ValidatorSet
 from contracts.executor import BlockContext, BlockResult, Executor, Receipt
 from contracts.genesis import Genesis, genesis_state
+from contracts.governance import NodeEntry, node_directory
 from contracts.tx import Transaction, TxError, decode_tx
 from crypto import encoding, merkle, smt
 from node.runtime.storage import (
@@ -113,18 +114,9 @@ class Ledger:
                         for first, keys in self.storage.validator_sets(SETS_KEPT_MAX))
         return ValidatorHistory(entries)
 
-    def node_keys(self) -> dict[str, bytes]:
-        """Node keys by institution: genesis, then the validator sets governance wrote."""
-        found = {i.id: i.node_key for i in self.genesis.institutions if i.node_key is not None}
-        for raw_key in (b"gov/validators", b"gov/validators_pending"):
-            raw = self.storage.state_get(raw_key)
-            if raw is None:
-                continue
-            value = encoding.decode(raw)
-            entries = value.get("set", []) if isinstance(value, dict) else value
-            for institution, key in entries:
-                found[institution] = key
-        return found
+    def node_directory(self) -> list[NodeEntry]:
+        """Every node the committed state lets in: institution, node key, endpoint."""
+        return node_directory(self.view)
 
     def apply(self, block: Block, certificate: CommitCertificate,
               txs: list[Transaction | bytes] | None = None) -> tuple[ChainTip, BlockResult]:

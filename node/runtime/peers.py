@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 
 import aiohttp
 
 from crypto import encoding, keys
 from node.runtime.config import Limits
+from node.runtime.tls import peer_node_key
 
 log = logging.getLogger("consort.peers")
 
@@ -125,18 +127,23 @@ async def receive_handshake(ws, kind: str, length: int) -> list:
 class PeerLinks:
     """One dialling task and one bounded send queue per peer."""
 
-    def __init__(self, chain_id: bytes, signer: keys.Signer, peers: dict[bytes, str], limits: Limits) -> None:
+    def __init__(self, chain_id: bytes, signer: keys.Signer, peers: dict[bytes, str], limits: Limits,
+                 tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: this node's client context (its certificate, the consortium's
+        root); None only on a node started --insecure."""
         self.chain_id = chain_id
         self.signer = signer
-        self.peers = {key: url for key, url in peers.items() if key != signer.public_key}
+        self.tls = tls
         self.limits = limits
-        self.queues = {key: asyncio.Queue(limits.peer_queue_max) for key in self.peers}
-        self.outbound_up = {key: False for key in self.peers}
+        self.peers: dict[bytes, str] = {}
+        self.queues: dict[bytes, asyncio.Queue] = {}
+        self.outbound_up: dict[bytes, bool] = {}
         self.dropped = 0
         self.dial_failures = 0
         self.send_failures = 0
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: dict[bytes, asyncio.Task] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._add(peers)
 
     def send(self, to: bytes, message: bytes) -> None:
         """Queue `message` for peer `to`; a full queue drops its oldest message."""
@@ -155,12 +162,47 @@ class PeerLinks:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()
         for key, url in sorted(self.peers.items()):
-            self._tasks.append(asyncio.create_task(self._dial_forever(key, url), name=f"peer-{key.hex()[:8]}"))
+            self._start_dialling(key, url)
+
+    def _start_dialling(self, key: bytes, url: str) -> None:
+        self._tasks[key] = asyncio.create_task(self._dial_forever(key, url), name=f"peer-{key.hex()[:8]}")
+
+    def _add(self, peers: dict[bytes, str]) -> None:
+        """Dial (once started) the peers not dialled yet."""
+        for key, url in sorted(peers.items()):
+            if key not in self.peers and key != self.signer.public_key:
+                self.peers[key] = url
+                self.queues[key] = asyncio.Queue(self.limits.peer_queue_max)
+                self.outbound_up[key] = False
+                if self._session is not None:
+                    self._start_dialling(key, url)
+
+    def set_initial(self, peers: dict[bytes, str]) -> None:
+        """The peers to dial from `start`, set before it."""
+        assert self._session is None, "set_initial comes before start"
+        self.peers, self.queues, self.outbound_up = {}, {}, {}
+        self._add(peers)
+
+    async def set_peers(self, peers: dict[bytes, str]) -> None:
+        """Follow the membership: stop dialling (and close the links to) peers
+        that left or moved, start dialling the ones that joined or moved."""
+        leaving = [key for key, url in self.peers.items() if peers.get(key) != url]
+        stopping = [self._tasks.pop(key) for key in leaving if key in self._tasks]
+        for task in stopping:
+            task.cancel()
+        await asyncio.gather(*stopping, return_exceptions=True)
+        for key in leaving:
+            self.peers.pop(key)
+            self.queues.pop(key, None)
+            self.outbound_up.pop(key, None)
+        self._add(peers)
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks = {}
         if self._session is not None:
             await self._session.close()
 
@@ -186,8 +228,11 @@ class PeerLinks:
         async with asyncio.timeout(limits.connect_timeout_ms / 1000):
             ws = await self._session.ws_connect(
                 url + "/v1/peer", timeout=aiohttp.ClientWSTimeout(ws_close=limits.send_timeout_ms / 1000),
-                heartbeat=HEARTBEAT_S, max_msg_size=HANDSHAKE_BYTES_MAX + 1)  # we only receive the handshake
+                heartbeat=HEARTBEAT_S, max_msg_size=HANDSHAKE_BYTES_MAX + 1,  # we only receive the handshake
+                ssl=self.tls if self.tls is not None else True)
         try:
+            if self.tls is not None and peer_node_key(ws.get_extra_info("ssl_object")) != key:
+                raise HandshakeError("the peer's certificate is for another node key")
             await asyncio.wait_for(self._handshake(ws, key), limits.handshake_timeout_ms / 1000)
             self.outbound_up[key] = True
             log.info("link to %s up", url)

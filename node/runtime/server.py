@@ -27,6 +27,8 @@ PEER_PATH = "/v1/peer"
 SHUTDOWN_TIMEOUT_S = 1.0
 AIOHTTP_SERVER_LOGGER = "aiohttp.server"
 REFUSAL_TEXT_CHARS_MAX = 120
+INSECURE_WARNING = ("INSECURE: started with --insecure: the API is plain HTTP and peer links carry no "
+                    "certificates; anyone on the path reads every message. For local experiments only.")
 
 
 class RefusedRequestFilter(logging.Filter):
@@ -69,7 +71,10 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
     consensus = asyncio.create_task(node.consensus_loop(), name="consensus")
     stopper = asyncio.create_task(stop.wait(), name="stop")
     try:
-        await web.TCPSite(runner, config.host, config.port, reuse_address=True).start()
+        if node.tls is None:
+            log.warning(INSECURE_WARNING)
+        await web.TCPSite(runner, config.host, config.port, reuse_address=True,
+                          ssl_context=node.tls.server if node.tls is not None else None).start()
         await node.start()
         log.info("%s (replica %d) serving on %s at height %d", config.institution,
                  node.replica.config.replica_id, config.url, node.ledger.tip.height)

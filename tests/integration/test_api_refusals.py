@@ -15,6 +15,7 @@ import pytest
 from api_node import MSGPACK, assert_refused, open_api, served_node
 from crypto import encoding
 from fixtures import wait_until
+from node.client import tls_context
 
 INT_STR_DIGITS_MAX = 4300  # Python's limit on converting a decimal string to int
 
@@ -124,7 +125,8 @@ async def test_malformed_http_gets_4xx_and_at_most_one_short_quiet_log_line(tmp_
     async with served_node(tmp_path) as config:
         with caplog.at_level(logging.DEBUG):
             caplog.clear()
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(config.host, config.port), 5)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(config.host, config.port, ssl=tls_context(config.tls.ca)), 5)
             try:
                 writer.write(raw)
                 await writer.drain()

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 def consort(*args: str, passphrase: str | None = PASSPHRASE, env: dict | None = None) -> subprocess.CompletedProcess:
     """`consort ARGS` with CONSORT_PASSPHRASE set to `passphrase` (None: unset),
     CONSORT_GENESIS unset, then `env`; no terminal."""
-    environment = {name: value for name, value in os.environ.items() if name not in (ENV_VAR, "CONSORT_GENESIS")}
+    unset = (ENV_VAR, "CONSORT_GENESIS", "CONSORT_CA")
+    environment = {name: value for name, value in os.environ.items() if name not in unset}
     if passphrase is not None:
         environment[ENV_VAR] = passphrase
     return subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True,
@@ -40,27 +41,30 @@ def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) ->
 
 def test_pay_status_and_block_from_the_command_line(cluster):
     alpha = cluster.institutions[0]
-    genesis = str(cluster.directory / "genesis.json")
+    genesis, ca = str(cluster.directory / "genesis.json"), str(cluster.ca)
     result = consort("tx", "pay", "--node", cluster.urls[1], "--key", str(cluster.directory / alpha["client_keys"][0]),
                      "--from", alpha["id"], "--to", cluster.institutions[2]["id"], "--amount", "12500",
-                     env={"CONSORT_GENESIS": genesis})
+                     env={"CONSORT_GENESIS": genesis, "CONSORT_CA": ca})
     assert result.returncode == 0, result.stderr
     paid = json.loads(result.stdout)
     assert paid["receipts"][0]["ok"] and paid["receipts"][0]["tx_hash"] == paid["tx_hash"]
 
     alpha_key = str(cluster.directory / alpha["client_keys"][0])
     status = json.loads(consort("chain", "status", "--node", cluster.urls[1], "--key", alpha_key,
-                                "--genesis", genesis).stdout)
+                                "--genesis", genesis, "--ca", ca).stdout)
     assert status["height"] >= 1 and status["replica_id"] == 1
-    block = json.loads(consort("chain", "block", "1", "--node", cluster.urls[1], "--key", alpha_key,
+    block = json.loads(consort("chain", "block", "1", "--node", cluster.urls[1], "--key", alpha_key, "--ca", ca,
                                env={"CONSORT_GENESIS": genesis}).stdout)
     assert block["txs"][0]["args"]["amount"] == 12500
     unsigned = consort("chain", "status", "--node", cluster.urls[1])
     assert unsigned.returncode == 2 and "--key" in unsigned.stderr
+    # the node's certificate is from the consortium's root, which the system does not trust
+    assert_one_line_error(consort("chain", "status", "--node", cluster.urls[1], "--key", alpha_key,
+                                  "--genesis", genesis), "CERTIFICATE_VERIFY_FAILED")
 
     refused = consort("tx", "pay", "--node", cluster.urls[0], "--key", str(cluster.directory / alpha["client_keys"][0]),
                       "--from", cluster.institutions[3]["id"], "--to", alpha["id"], "--amount", "1",
-                      "--genesis", genesis)
+                      "--genesis", genesis, "--ca", ca)
     assert refused.returncode == 1
     assert json.loads(refused.stdout)["receipts"][0]["code"] == "not_authorized"
 
@@ -73,7 +77,7 @@ def test_a_transaction_is_signed_for_the_chain_of_the_genesis_file_never_the_nod
                       passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
     result = consort("tx", "pay", "--node", cluster.urls[0], "--key", str(cluster.directory / alpha["client_keys"][0]),
                      "--from", alpha["id"], "--to", cluster.institutions[1]["id"], "--amount", "1",
-                     "--genesis", str(tmp_path / "other" / "genesis.json"))
+                     "--genesis", str(tmp_path / "other" / "genesis.json"), "--ca", str(cluster.ca))
     assert_one_line_error(result, "wrong_chain")
 
 
@@ -224,7 +228,8 @@ def test_init_writes_the_root_and_each_nodes_certificate_chain(tmp_path):
     for entry, member in zip(index["institutions"], genesis["institutions"]):
         config = json.loads((directory / entry["config"]).read_text())
         assert config["tls"] == {"ca": "../ca/ca.crt", "cert": "node.crt"} and config["node_key"] == "node.key"
-        assert entry["url"].startswith("http://")  # until the node serves TLS
+        assert entry["url"] == f"https://127.0.0.1:{7190 + entry['replica_id']}"
+        assert member["node_endpoint"] == entry["url"].removeprefix("https://")
         chain = (directory / entry["node_cert"]).read_bytes()
         identity = certs.verify_node_chain(chain, root, datetime.now(timezone.utc))
         assert identity == certs.NodeIdentity(bytes.fromhex(member["node_key"]), entry["id"])

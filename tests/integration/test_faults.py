@@ -31,7 +31,7 @@ class Load:
         self.stop = asyncio.Event()
 
     async def run_one(self, via: int) -> None:
-        async with ConsortClient(self.cluster.urls[via], timeout_s=30) as client:
+        async with ConsortClient(self.cluster.urls[via], timeout_s=30, ca=self.cluster.ca) as client:
             while not self.stop.is_set():
                 txs = [self.payer.pay(via) for _ in range(self.batch)]
                 sent_at = time.monotonic()

@@ -1,5 +1,8 @@
 """Peer links: the mutual handshake admits member node keys only, and
-frames reach the receiver intact."""
+frames reach the receiver intact. These run the links over plain
+websockets (as a node started --insecure does) to test the handshake and
+the framing alone; tests/integration/test_tls_peers.py runs them over
+mutual TLS."""
 
 from __future__ import annotations
 
@@ -27,12 +30,13 @@ VALIDATORS = tuple(k.public_key for k in KEYS)
 class RecordingInbound(InboundPeers):
     """Inbound links whose frames are recorded raw instead of decoded."""
 
-    def __init__(self, signer, received: asyncio.Queue, limits: Limits = Limits()) -> None:
-        checks = PeerChecks(is_member=lambda key: key in VALIDATORS,
+    def __init__(self, signer, received: asyncio.Queue, limits: Limits = Limits(), tls_required: bool = False,
+                 members: tuple[bytes, ...] = VALIDATORS) -> None:
+        checks = PeerChecks(is_member=lambda key: key in members,
                             history=lambda: ValidatorHistory.of(ValidatorSet(CHAIN_ID, VALIDATORS)),
                             admission=None, storage=None, workers=None,
                             reply=lambda key, message: None)
-        super().__init__(CHAIN_ID, signer, limits, checks, asyncio.Queue())
+        super().__init__(CHAIN_ID, signer, limits, checks, asyncio.Queue(), tls_required=tls_required)
         self.received = received
 
     async def on_frame(self, peer_key: bytes, frame: bytes) -> None:

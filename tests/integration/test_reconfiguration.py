@@ -83,6 +83,7 @@ def test_a_validator_added_by_governance_votes_from_the_next_boundary(five):
         signers = {s["replica"] for s in block["certificate"]["signatures"]}
         assert signers == {0, 1, 2, 4}
         auditor = await verify_node(read_genesis(five.directory / "genesis.json"), alpha.url, signer=alpha.signer,
+                                    ca=alpha.ca,
                                     progress=None)
         assert auditor.report.validator_changes == 1 and auditor.report.blocks >= before + 2
 

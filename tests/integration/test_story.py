@@ -30,7 +30,8 @@ def regulator_key(cluster) -> str:
 def export_of(cluster):
     path = cluster.directory / "chain.export"
     subprocess.run([sys.executable, "-m", "node.cli", "export", "--node", cluster.urls[3], "--out", str(path),
-                    "--key", regulator_key(cluster), "--genesis", str(cluster.directory / "genesis.json")],
+                    "--key", regulator_key(cluster), "--genesis", str(cluster.directory / "genesis.json"),
+                    "--ca", str(cluster.ca)],
                    check=True, capture_output=True, timeout=120, env={**os.environ, ENV_VAR: PASSPHRASE})
     return path
 
@@ -57,13 +58,15 @@ def test_supply_chain_finance_story(cluster):
         ops = [entry["op"] for entry in history]
         assert ops[:3] == ["register", "split", "pledge"] and "release" in ops and ops[-1] == "redeem"
         auditor = await verify_node(read_genesis(cluster.directory / "genesis.json"), cluster.urls[1],
-                                    reexecute=True, signer=cluster.signer(cluster.regulator), progress=None)
+                                    reexecute=True, signer=cluster.signer(cluster.regulator), ca=cluster.ca,
+                                    progress=None)
         assert auditor.report.state_root.hex() == agreed[0]["state_root"]
 
     asyncio.run(check())
     audited = subprocess.run(
         [sys.executable, "-m", "node.cli", "audit", "history", outcome["receivable"], "--genesis",
-         str(cluster.directory / "genesis.json"), "--node", cluster.urls[2], "--key", regulator_key(cluster)],
+         str(cluster.directory / "genesis.json"), "--node", cluster.urls[2], "--key", regulator_key(cluster),
+         "--ca", str(cluster.ca)],
         capture_output=True, text=True, timeout=120, env={**os.environ, ENV_VAR: PASSPHRASE})
     assert audited.returncode == 0, audited.stderr
     lines = json.loads(audited.stdout)["transactions"]
@@ -78,7 +81,8 @@ def test_supply_chain_finance_story(cluster):
     assert part_types[0] == "assets.split" and "settlement.dvp" in part_types and part_types[-1] == "assets.redeem"
     proved = subprocess.run(
         [sys.executable, "-m", "node.cli", "audit", "prove", "acct/bank-charlie/EUR", "--genesis",
-         str(cluster.directory / "genesis.json"), "--node", cluster.urls[0], "--key", regulator_key(cluster)],
+         str(cluster.directory / "genesis.json"), "--node", cluster.urls[0], "--key", regulator_key(cluster),
+         "--ca", str(cluster.ca)],
         capture_output=True, text=True, timeout=120, env={**os.environ, ENV_VAR: PASSPHRASE})
     assert proved.returncode == 0, proved.stderr
     answer = json.loads(proved.stdout)
