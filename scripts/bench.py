@@ -5,6 +5,12 @@ to one node with wait=commit, so every latency is measured from submit to
 committed receipt. Progress is printed each second; the last line is one
 JSON object (tps, p50_ms, p99_ms, nodes, committed, duration_s, ...). An SVG
 plot of throughput and latency over time is written next to the JSON.
+
+The nodes run with TLS (HTTPS and mutual-TLS peer links), as they do by
+default. Unless --no-compare (or the consortium was given), a second fresh
+consortium of the same shape then runs --insecure (plain HTTP, no peer
+certificates) for the same time, so both runs start from an empty chain;
+the JSON's `tls` holds both throughputs and latencies and what TLS costs.
 """
 
 from __future__ import annotations
@@ -45,10 +51,10 @@ class Recorder:
 
 async def worker(number: int, url: str, signer, institution: str, others: list[str],
                  chain_id: bytes, currency: str, batch: int, deadline: float, start: float,
-                 recorder: Recorder) -> None:
+                 recorder: Recorder, ca: Path) -> None:
     rng = random.Random(number)
     nonce = time.time_ns() // 1000 * 1000
-    async with ConsortClient(url, timeout_s=30, signer=signer, chain_id=chain_id) as client:
+    async with ConsortClient(url, timeout_s=30, signer=signer, chain_id=chain_id, ca=ca) as client:
         while time.monotonic() < deadline:
             txs = []
             for _ in range(batch):
@@ -89,13 +95,13 @@ async def progress(recorder: Recorder, start: float, deadline: float, timeline: 
               file=sys.stderr, flush=True)
 
 
-async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: str) -> dict:
+async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: str, insecure: bool = False) -> dict:
     index = json.loads((directory / "consortium.json").read_text())
     institutions = index["institutions"]
     chain_id = bytes.fromhex(index["chain_id"])
     if cluster is not None:
         await cluster.wait_ready()
-    nodes = LocalCluster(directory)  # for its signing clients: starts nothing
+    nodes = LocalCluster(directory, passphrase=passphrase, insecure=insecure)  # its signing clients: starts nothing
     async with nodes.client(0) as client:
         height_before = (await client.status())["height"]
     keys = [(entry, key) for key_slot in range(max(len(e["client_keys"]) for e in institutions))
@@ -108,10 +114,10 @@ async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: s
     deadline = start + args.duration
     tasks = []
     for number, ((entry, _), signer) in enumerate(zip(keys, signers)):
-        url = institutions[number % len(institutions)]["url"]
+        url = nodes.urls[number % len(institutions)]
         others = [e["id"] for e in institutions if e["id"] != entry["id"]]
         tasks.append(worker(number, url, signer, entry["id"], others, chain_id,
-                            index["currency"], args.batch, deadline, start, recorder))
+                            index["currency"], args.batch, deadline, start, recorder, nodes.ca))
     await asyncio.gather(progress(recorder, start, deadline, timeline), *tasks)
     duration = time.monotonic() - start
     async with nodes.client(0) as client:
@@ -130,6 +136,19 @@ async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: s
     }
 
 
+def run_cluster(args, directory: Path, passphrase: str, insecure: bool) -> dict:
+    """One run of the load, starting (and stopping) the nodes unless they already run."""
+    cluster = None if args.running else LocalCluster(directory, log_level="warning", passphrase=passphrase,
+                                                     insecure=insecure)
+    try:
+        if cluster is not None:
+            cluster.start_all()
+        return asyncio.run(run(args, directory, cluster, passphrase, insecure))
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
@@ -139,9 +158,11 @@ def main() -> int:
     parser.add_argument("--running", action="store_true", help="the consortium's nodes already run")
     parser.add_argument("--base-port", type=int, default=7300)
     parser.add_argument("--out", help="write the JSON result here (default: DIR/bench.json)")
+    parser.add_argument("--no-compare", action="store_true", help="skip the second run without TLS")
     args = parser.parse_args()
     directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="consort-bench-"))
-    if (directory / "consortium.json").exists():
+    given = (directory / "consortium.json").exists()
+    if given:
         passphrase = PassphraseSource().read("passphrase of the consortium's client keys: ")
     else:
         if args.running:
@@ -151,14 +172,20 @@ def main() -> int:
                           kdf_cost=KDF_COST_LIGHT)
     print(f"bench: consortium in {directory}, {args.workers} workers x {args.batch} tx, "
           f"{args.duration:.0f} s", file=sys.stderr)
-    cluster = None if args.running else LocalCluster(directory, log_level="warning", passphrase=passphrase)
-    try:
-        if cluster is not None:
-            cluster.start_all()
-        result = asyncio.run(run(args, directory, cluster, passphrase))
-    finally:
-        if cluster is not None:
-            cluster.close()
+    result = run_cluster(args, directory, passphrase, insecure=False)
+    if not args.no_compare and not given:
+        plain_directory = Path(tempfile.mkdtemp(prefix="consort-bench-insecure-"))
+        create_consortium(plain_directory, institutions=4, base_port=args.base_port, passphrase=passphrase,
+                          kdf_cost=KDF_COST_LIGHT)
+        print(f"bench: the same load on a fresh consortium started --insecure (no TLS), in {plain_directory}",
+              file=sys.stderr)
+        plain = run_cluster(args, plain_directory, passphrase, insecure=True)
+        result["tls"] = {
+            "tps_tls": result["tps"], "tps_insecure": plain["tps"],
+            "p50_ms_tls": result["p50_ms"], "p50_ms_insecure": plain["p50_ms"],
+            "p99_ms_tls": result["p99_ms"], "p99_ms_insecure": plain["p99_ms"],
+            "tps_cost_percent": round(100 * (plain["tps"] - result["tps"]) / plain["tps"], 1) if plain["tps"] else None,
+        }
     out = Path(args.out) if args.out else directory / "bench.json"
     out.write_text(json.dumps(result) + "\n")
     plot = write_bench_plot(result, out.with_suffix(".svg"))
