@@ -60,6 +60,25 @@ def inclusion_proof(leaves: list[bytes], index: int) -> list[bytes]:
     return proof
 
 
+def inclusion_proofs(leaves: list[bytes], indexes: list[int]) -> list[list[bytes]]:
+    """`inclusion_proof(leaves, i)` for each i of `indexes`, hashing the tree
+    once (many transactions of one block cost one pass, not one each)."""
+    if not all(0 <= index < len(leaves) for index in indexes):
+        raise IndexError(f"a leaf outside the tree of {len(leaves)}")
+    levels = [[leaf_hash(leaf) for leaf in leaves]]
+    while len(levels[-1]) > 1:
+        levels.append(_next_level(levels[-1]))
+    proofs = []
+    for index in indexes:
+        proof, position = [], index
+        for level in levels[:-1]:
+            if position ^ 1 < len(level):
+                proof.append(level[position ^ 1])
+            position //= 2
+        proofs.append(proof)
+    return proofs
+
+
 def verify_inclusion(root_hash: bytes, leaf: bytes, index: int, size: int, proof: list[bytes]) -> bool:
     """True when `leaf` is leaf `index` of the `size`-leaf tree with root `root_hash`."""
     if not 0 <= index < size or len(proof) > PROOF_LENGTH_MAX:

@@ -7,6 +7,8 @@
     GET  /v1/export            the chain as an export stream         (chain)
     GET  /v1/state/proof?key=  a state value with its proof          (chain)
     GET  /v1/accounts, ...     state queries                         (queries)
+    GET  /v1/audit/txs         transactions by institution, type and
+                               height, with their proofs             (audit_txs)
 
 Every route declares who may call it; node.api.access authenticates every
 request and enforces that (README.md, "Who may read what", is the table).
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.api import access, chain, queries, transactions
+from node.api import access, audit_txs, chain, queries, transactions
 from node.api.http import NODE, json_errors
 from node.runtime.driver import Node
 
@@ -30,5 +32,6 @@ def make_app(node: Node) -> web.Application:
     app.router.add_routes(transactions.routes())
     app.router.add_routes(chain.routes())
     app.router.add_routes(queries.routes())
+    app.router.add_routes(audit_txs.routes())
     access.install(app)
     return app

@@ -63,16 +63,19 @@ def verify_export(genesis: Genesis, path: Path, reexecute: bool = False,
 
 
 async def download_export(url: str, path: Path, signer: keys.Signer | None = None, chain_id: bytes | None = None,
-                          timeout_s: float = DOWNLOAD_TIMEOUT_S, ca: Path | None = None) -> int:
-    """Stream a node's /v1/export to `path`, the request signed with
-    `signer` (a client key of an auditor, regulator or validator) for
-    `chain_id`, over TLS trusting the root certificate `ca` when given;
-    return the bytes written. What the node sends is checked afterwards,
-    against the genesis file only: TLS keeps the download private, it is
-    not what makes it trusted."""
+                          timeout_s: float = DOWNLOAD_TIMEOUT_S, last_height: int | None = None,
+                          ca: Path | None = None) -> int:
+    """Stream a node's /v1/export (through `last_height`, else its tip) to
+    `path`, the request signed with `signer` (a client key of an auditor,
+    regulator or validator) for `chain_id`, over TLS trusting the root
+    certificate `ca` when given; return the bytes written. What the node
+    sends is checked afterwards, against the genesis file only: TLS keeps
+    the download private, it is not what makes it trusted."""
     written = 0
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     target = URL(url.rstrip("/") + "/v1/export")
+    if last_height is not None:
+        target = target.with_query(to=str(last_height))
     headers = {} if signer is None else request_headers(signer, chain_id, "GET", target.raw_path_qs)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         async with session.get(target, headers=headers, ssl=tls_context(ca) if ca is not None else True) as response:
@@ -94,12 +97,13 @@ async def _reason(response) -> str:
 
 
 async def verify_node(genesis: Genesis, url: str, reexecute: bool = False, signer: keys.Signer | None = None,
-                      ca: Path | None = None, **kwargs) -> ChainAuditor:
-    """Download a node's export (signing the request with `signer` for the
-    genesis's chain, trusting the root certificate `ca`) and audit it."""
+                      last_height: int | None = None, ca: Path | None = None, **kwargs) -> ChainAuditor:
+    """Download a node's export (through `last_height`, else its tip;
+    signing the request with `signer` for the genesis's chain, trusting the
+    root certificate `ca`) and audit it."""
     with tempfile.TemporaryDirectory(prefix="consort-audit-") as folder:
         path = Path(folder) / "chain.export"
-        await download_export(url, path, signer, genesis.chain_id, ca=ca)
+        await download_export(url, path, signer, genesis.chain_id, last_height=last_height, ca=ca)
         return verify_export(genesis, path, reexecute, **kwargs)
 
 

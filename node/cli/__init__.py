@@ -7,7 +7,7 @@
     consort tx send|pay sign and submit transactions                            (tx)
     consort query ...   read contract state                                     (query)
     consort chain ...   status and blocks                                       (chain)
-    consort export, consort audit verify|prove|history                          (audit)
+    consort export, consort audit verify|prove|history|txs                      (audit, audit_txs)
     consort sim run     the network simulator                                   (sim)
 
 Errors print one line (`consort: error: ...`) and exit 1; no tracebacks.

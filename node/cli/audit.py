@@ -1,7 +1,8 @@
-"""`consort export` and `consort audit verify|prove|history`: the auditor's
-commands. Each trusts only the genesis file it is given; exit status 0
-means everything checked holds. Reading from a node (--node) takes --key, a
-client key of an auditor, regulator or validator: the export stream is theirs."""
+"""`consort export` and `consort audit verify|prove|history|txs`: the
+auditor's commands (`audit txs` in node.cli.audit_txs). Each trusts only
+the genesis file it is given; exit status 0 means everything checked holds.
+Reading from a node (--node) takes --key, a client key of an auditor,
+regulator or validator: the export stream is theirs."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from node.audit.auditor import AuditFailure
 from node.audit.export import ExportError, export_storage
 from node.audit.history import asset_touches, inclusion_entry, verify_inclusion_entry
 from node.audit.verify import check_state_proof, download_export, read_genesis, verify_export, verify_node
+from node.cli.audit_txs import add_command as add_txs_command
 from node.cli.shared import GENESIS_ENVIRONMENT, add_ca_argument, add_passphrase_options, ca_path, open_key, reader
 from node.runtime.storage import Storage
 
@@ -215,3 +217,4 @@ def add_commands(commands) -> None:
         add_ca_argument(command)
         command.add_argument("--reexecute", action="store_true", help="replay every block, recompute state roots")
         command.set_defaults(func=func)
+    add_txs_command(audit)

@@ -122,6 +122,12 @@ class ConsortClient:
     async def state_proof(self, key: bytes) -> dict:
         return (await self._request("GET", "/v1/state/proof", {"key": key.hex()}))[1]
 
+    async def audit_txs(self, **params) -> dict:
+        """One page of GET /v1/audit/txs (institution, type, from_height,
+        to_height, after, limit; None values left out)."""
+        query = {name: str(value) for name, value in params.items() if value is not None}
+        return (await self._request("GET", "/v1/audit/txs", query))[1]
+
     async def receipt(self, tx_hash: str, wait_ms: int = 0) -> dict:
         return (await self._request("GET", f"/v1/tx/{tx_hash}", {"wait_ms": str(wait_ms)}))[1]
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.config import ChainTip
-from consensus.messages import Block, CommitCertificate
+from consensus.messages import Block, BlockHeader, CommitCertificate
 from consensus.validators import SETS_KEPT_MAX, ValidatorHistory, ValidatorSet
 from contracts.executor import BlockContext, BlockResult, Executor, Receipt
-from contracts.genesis import Genesis, genesis_state
+from contracts.genesis import Genesis, client_key_key, genesis_state
 from contracts.governance import NodeEntry, node_directory
 from contracts.tx import Transaction, TxError, decode_tx
 from crypto import encoding, merkle, smt
 from node.runtime.storage import (
-    INDEX_ALL, IndexedTx, Storage, StoredBlock, index_by_institution, index_by_type,
+    INDEX_ALL, STORED_BYTES_MAX, IndexedTx, Storage, StoredBlock, index_by_institution, index_by_type,
 )
 
 
@@ -74,6 +74,31 @@ class FoundTx:
     index: int
     institution: str | None
     type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncludedTx:
+    """A found transaction with what proves it: its bytes and Merkle proof
+    against the transaction root of block `height`'s header, its receipt's
+    canonical bytes (a receipts-root leaf) and proof against the receipts
+    root of block height + 1's header, and the proof of what its sender's
+    key (key/<sender>) held in the state block `height`'s header certifies
+    (the state the block began from; None: an undecodable transaction)."""
+
+    found: FoundTx
+    tx: bytes
+    tx_proof: list[bytes]
+    receipt: bytes
+    receipt_proof: list[bytes]
+    sender_proof: smt.Proof | None
+
+
+@dataclass(frozen=True, slots=True)
+class CertifiedHeader:
+    """A block's header and its commit certificate as stored (canonical bytes)."""
+
+    header: BlockHeader
+    certificate: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +208,43 @@ class Ledger:
             if len(found) >= query.count_max or scanned >= query.scan_max:
                 return found, (height, index)
         return found, None
+
+    def tx_inclusions(self, found: list[FoundTx]) -> tuple[list[IncludedTx], dict[int, CertifiedHeader]]:
+        """Each found transaction with its proofs, and the certified headers
+        they are proved against (blocks h and h + 1 for each found height h).
+        Every found height must be below the tip (its receipts are certified
+        by the next header). Reads LevelDB only: safe on a worker thread."""
+        by_height: dict[int, list[FoundTx]] = {}
+        for tx in found:
+            by_height.setdefault(tx.height, []).append(tx)
+        headers: dict[int, CertifiedHeader] = {}
+        proved: list[IncludedTx] = []
+        for height, txs in by_height.items():
+            raw_block, raw_certificate, receipts = self.storage.raw_block(height)
+            block = Block.from_wire(encoding.decode(raw_block, STORED_BYTES_MAX))
+            headers[height] = CertifiedHeader(block.header, raw_certificate)
+            wanted = [tx.index for tx in txs]
+            tx_proofs = merkle.inclusion_proofs(list(block.txs), wanted)
+            receipt_proofs = merkle.inclusion_proofs(receipts, wanted)
+            for tx, tx_proof, receipt_proof in zip(txs, tx_proofs, receipt_proofs):
+                raw = block.txs[tx.index]
+                proved.append(IncludedTx(tx, raw, tx_proof, receipts[tx.index], receipt_proof,
+                                         self._sender_proof(block.header.state_root, raw)))
+        for height in by_height:
+            if height + 1 not in headers:
+                headers[height + 1] = self._certified_header(height + 1)
+        return proved, headers
+
+    def _sender_proof(self, state_root: bytes, raw_tx: bytes) -> smt.Proof | None:
+        try:
+            sender = decode_tx(raw_tx).sender
+        except TxError:
+            return None
+        return smt.prove(self.tree, state_root, client_key_key(sender))
+
+    def _certified_header(self, height: int) -> CertifiedHeader:
+        raw_block, raw_certificate = self.storage.raw_certified_block(height)
+        return CertifiedHeader(Block.from_wire(encoding.decode(raw_block, STORED_BYTES_MAX)).header, raw_certificate)
 
     def state_proof(self, key: bytes) -> StateProof | None:
         """`key` proved against the latest certified state root: the root after

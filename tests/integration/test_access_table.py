@@ -107,6 +107,7 @@ TABLE = [
     Row("GET", "/v1/state/proof", "/v1/state/proof?key=" + b"acct/bank-other/EUR".hex(), {MEMBER: 200, VALIDATOR: 200}),
     Row("GET", "/v1/state/proof", "/v1/state/proof?key=" + b"acct/bank-alpha/EUR".hex(), {MEMBER: 403, VALIDATOR: 200}),
     Row("GET", "/v1/state/proof", "/v1/state/proof?key=" + b"gov/validators".hex(), {MEMBER: 403, VALIDATOR: 200}),
+    Row("GET", "/v1/audit/txs", "/v1/audit/txs?institution=bank-other", {MEMBER: 403, VALIDATOR: 403}),
     # A submission is authenticated by its transactions' signatures: no request signature needed.
     Row("POST", "/v1/txs", "/v1/txs", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),
     Row("POST", "/v1/tx", "/v1/tx", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),

@@ -89,6 +89,20 @@ def test_every_leaf_proof_verifies_and_equals_reference_path(leaves):
 
 
 @SETTINGS
+@given(leaf_lists, st.data())
+def test_proofs_of_many_leaves_at_once_equal_the_one_by_one_proofs(leaves, data):
+    indexes = data.draw(st.lists(st.integers(0, len(leaves) - 1), max_size=10))
+    assert merkle.inclusion_proofs(leaves, indexes) == [merkle.inclusion_proof(leaves, i) for i in indexes]
+
+
+def test_proofs_of_many_leaves_refuse_an_index_outside_the_tree():
+    with pytest.raises(IndexError):
+        merkle.inclusion_proofs([b"a", b"b"], [0, 2])
+    with pytest.raises(IndexError):
+        merkle.inclusion_proofs([], [0])
+
+
+@SETTINGS
 @given(tree_and_index(), st.binary(max_size=12))
 def test_other_leaf_fails(tree, other):
     leaves, index = tree
