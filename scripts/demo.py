@@ -22,10 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
+
 from contracts.tx import sign_tx
 from crypto.keys import KDF_COST_LIGHT, KeyFileError, read_key_file
 from node.audit.auditor import AuditFailure, ChainAuditor
-from node.client import ClientError, ConsortClient
+from node.client import ClientError, ConsortClient, tls_context
 from node.devtools.cluster import LocalCluster
 from node.audit.verify import read_genesis, verify_node
 from node.devtools import story
@@ -83,7 +85,9 @@ async def show_refusals(directory: Path, index: dict, passphrase: str) -> None:
     """What the ledger refuses: overdraft, wrong signer (failed receipts, as they
     depend on state); a negative amount, a forged signature, a replay (refused
     at the API, before anything reaches a block); and what the API will not
-    show: anything to an unsigned request, one bank's receipt to another."""
+    show: anything to an unsigned request, one bank's receipt to another
+    (a bank reading the balances sees its own), and a peer link without a
+    certificate."""
     chain_id = bytes.fromhex(index["chain_id"])
     ca = directory / index["ca_cert"]
     a, b = index["institutions"][0], index["institutions"][1]
@@ -119,6 +123,21 @@ async def show_refusals(directory: Path, index: dict, passphrase: str) -> None:
             await client.receipt(good.hash.hex())
         except ClientError as exc:
             say(f"    {label:<34} -> refused, HTTP {exc.status} {exc.code}")
+        rows = {row["institution"] for row in (await client.accounts())["accounts"]}
+        say(f"    {b['id'] + ' reads the balances':<34} -> only its own: {', '.join(sorted(rows))}")
+    say(f"    {'a peer link without a certificate':<34} -> {await peer_link_without_certificate(a['url'], ca)}")
+
+
+async def peer_link_without_certificate(url: str, ca: Path) -> str:
+    """Open a node's peer endpoint over TLS without a client certificate: how it answers."""
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with session.ws_connect(url + "/v1/peer", ssl=tls_context(ca),
+                                          timeout=aiohttp.ClientWSTimeout(5)) as ws:
+                await ws.receive(timeout=10)
+                return f"refused, link closed with code {ws.close_code}"
+        except aiohttp.ClientError as exc:
+            return f"refused: {type(exc).__name__}"
 
 
 async def wait_same_height(cluster: LocalCluster, timeout_s: float = 30.0) -> list[dict]:

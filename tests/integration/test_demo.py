@@ -23,5 +23,9 @@ def test_the_demo_runs_and_shows_each_refusal(tmp_path):
     for shown in ("committed as failed receipt: insufficient_funds", "committed as failed receipt: not_authorized",
                   "a negative amount                  -> refused, HTTP 400 bad_args",
                   "refused, HTTP 400 bad_signature", "refused, HTTP 409 duplicate",
+                  "a read without a signed request    -> refused, HTTP 401 unauthenticated",
+                  "bank-bravo reads bank-alpha's receipt -> refused, HTTP 403 forbidden",
+                  "bank-bravo reads the balances      -> only its own: bank-bravo",
+                  "a peer link without a certificate  -> refused, link closed with code 4001",
                   "re-executed state root matches the nodes'"):
         assert shown in run.stdout, shown
