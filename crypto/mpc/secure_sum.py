@@ -77,7 +77,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crypto.mpc import pedersen
-from crypto.mpc.masking import apply_masks, pair_seed
+from crypto.mpc.masking import PEERS_MAX, apply_masks, pair_seed
 from crypto.mpc.pedersen import GROUP_ORDER, PointError, Rng
 from crypto.mpc.sum_messages import (MODULUS_BITS_MAX, PARTY_ID_CHARS_MAX, SESSION_ID_BYTES_MAX,
                                      VECTOR_LENGTH_MAX, MessageError, SumCommitments, SumMasked,
@@ -88,6 +88,7 @@ __all__ = ["PARTIES_MIN", "PARTIES_MAX", "VALUE_MAX_LIMIT", "VECTOR_LENGTH_MAX",
 
 PARTIES_MIN = 3
 PARTIES_MAX = 32
+assert PARTIES_MAX - 1 <= PEERS_MAX
 VALUE_MAX_LIMIT = 2**80
 
 

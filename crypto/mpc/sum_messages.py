@@ -58,8 +58,14 @@ def _check_vector(items: Any, what: str) -> None:
              f"{what} must be a tuple of 1 to {VECTOR_LENGTH_MAX} elements")
 
 
+def _check_ints(items: tuple, low: int, high: int, what: str) -> None:
+    """Every item an int (not a bool) in [low, high)."""
+    _require(set(map(type, items)) <= {int} and (not items or low <= min(items) and max(items) < high),
+             f"{what} must be integers in [{low}, {high})")
+
+
 def _check_below(items: tuple, bound: int, what: str) -> None:
-    _require(all(type(x) is int and 0 <= x < bound for x in items), f"{what} out of range")
+    _check_ints(items, 0, bound, what)
 
 
 def _check_bits(modulus_bits: Any) -> None:
@@ -174,7 +180,7 @@ class SumResult:
         _check_vector(self.sums, "sums")
         _require(len(self.blindings) == len(self.sums), "one blinding per sum")
         low, high = self.sum_range()
-        _require(all(type(s) is int and low <= s < high for s in self.sums), "sum out of range")
+        _check_ints(self.sums, low, high, "sums")
         _check_below(self.blindings, GROUP_ORDER, "combined blinding")
 
     def sum_range(self) -> tuple[int, int]:

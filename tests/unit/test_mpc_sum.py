@@ -101,6 +101,29 @@ def test_masks_cancel_over_all_parties():
     assert all(t % 2**bits == 0 for t in totals_v) and all(t % L == 0 for t in totals_b)
 
 
+def test_whole_vector_masking_matches_element_by_element():
+    ids, length, bits = bank_ids(4), 30, 65
+    keys = kx_keys(ids)
+    rng = random.Random(7)
+    values = [rng.randrange(2**bits) for _ in range(length - 2)] + [0, 2**bits - 1]
+    blindings = [rng.randrange(L) for _ in range(length - 2)] + [L - 1, 0]
+    for me in ids:
+        seeds = {p: masking.pair_seed(SESSION, me, p, keys[me], keys[p][0]) for p in ids if p != me}
+        expected_v, expected_b = list(values), list(blindings)
+        for peer, seed in seeds.items():
+            sign = 1 if me < peer else -1
+            expected_v = [v + sign * m for v, m in zip(expected_v, masking.value_mask(seed, length, bits))]
+            expected_b = [b + sign * m for b, m in zip(expected_b, masking.blinding_mask(seed, length))]
+        assert masking.apply_masks(me, seeds, values, blindings, bits) == (
+            [v % 2**bits for v in expected_v], [b % L for b in expected_b])
+
+
+@pytest.mark.parametrize("values, blindings", [([2**8], [0]), ([-1], [0]), ([0], [L]), ([0], [-1]), ([0], [])])
+def test_masking_refuses_what_does_not_fit_its_lanes(values, blindings):
+    with pytest.raises(ValueError):
+        masking.apply_masks("a", {"b": bytes(32)}, values, blindings, 8)
+
+
 def test_mask_streams_are_uniform_enough_and_distinct():
     seed = hashlib.sha256(b"seed").digest()
     values = masking.value_mask(seed, 4000, 12)
