@@ -16,7 +16,9 @@ session, for net positions), V the session's value maximum:
    of two above n*V (above 2nV+1 when signed), so the true sum never wraps.
 3. Combine. Whoever holds all n masked messages adds them: the masks cancel,
    leaving S = sum_i x_i (mod M, centred when signed) and R = sum_i r_i mod L
-   (SumResult).
+   (SumResult). Signed inputs are sound: every sum lies in [-nV, nV], and
+   both M and L exceed 2nV + 1, so the centred residue mod M is the true
+   sum and S mod L stands for one sum only.
 4. Check. sum_i C_ij must equal commit(S_j mod L, R_j) for every j.
    Anyone holding the commitments and the result can run it.
 
@@ -35,7 +37,8 @@ Threat model.
   that recipient only (the parties then cannot check it themselves), and
   seal R with S: with R public, S*G = sum_i C_i - R*H, and the sum ranges
   over at most 2nV+1 values, which baby-step giant-step searches in about
-  sqrt(2nV) group operations (about 2^33 for V = 2^62): feasible.
+  sqrt(2nV) group operations (about 2^32 for three parties and V = 2^62):
+  feasible.
 - Why each party's blinding is masked rather than revealed: with r_i known,
   x_i*G = C_i - r_i*H, and x_i in [0, V] falls to the same search in about
   sqrt(V) steps (2^31 for V = 2^62; at once for small figures). The masked
@@ -55,6 +58,8 @@ Threat model.
   are uniformly random, and no single party's contribution can be opened
   without revealing its input. Only malformed messages and invalid points
   are attributable (to the authenticated link they came on).
+- A party that withholds its masked vector after receiving the others'
+  learns what the result would have told it (their sum) and no more.
 - A party that stops answering stalls the session: the session aborts and
   may be re-run without it under a FRESH session id. A session id must
   never be used twice: masks repeat with it, and two masked vectors under
@@ -64,7 +69,8 @@ The API is pure and step by step (a node drives it over its peer links;
 tests drive it in memory): SumSpec fixes the public parameters, SumParty
 holds one party's secrets and enforces the order of its steps
 (`commitments()`, `receive_commitments(message)` for each other party's,
-`masked()` once all are in, then `combine(all_masked)` and `check(result)`), and `combine`/`check_result` are plain functions for
+`masked()` once all are in, then `combine(all_masked)` and
+`check(result)`), and `combine` and `check_result` are plain functions for
 a recipient or an auditor who holds no input.
 
 Must not: do I/O, read a clock, or draw randomness except the blindings

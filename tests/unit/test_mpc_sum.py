@@ -294,8 +294,9 @@ def test_combine_wants_exactly_one_masked_message_per_party(three):
 # --- parameters and inputs ----------------------------------------------------------------
 
 @pytest.mark.parametrize("changes", [
-    {"parties": bank_ids(2)}, {"parties": ("a", "a", "b")}, {"parties": tuple(f"p{i}" for i in range(PARTIES_MAX + 1))},
-    {"parties": ("a", "b", "")}, {"parties": "abc"}, {"session_id": b""}, {"session_id": "text"}, {"session_id": bytes(65)},
+    {"parties": bank_ids(2)}, {"parties": ("a", "a", "b")},
+    {"parties": tuple(f"p{i}" for i in range(PARTIES_MAX + 1))}, {"parties": ("a", "b", "")}, {"parties": "abc"},
+    {"session_id": b""}, {"session_id": "text"}, {"session_id": bytes(65)},
     {"length": 0}, {"length": VECTOR_LENGTH_MAX + 1}, {"value_max": 0}, {"value_max": VALUE_MAX_LIMIT + 1},
     {"value_max": True}, {"signed": 1},
 ])
