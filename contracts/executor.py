@@ -261,5 +261,6 @@ class Executor:
         for needed in tx_type.requires:
             if not contract_enabled(scope, needed):
                 raise ContractError("contract_disabled", f"{needed} is switched off by governance")
-        call = Call(institution, roles, tx.args, context.height, context.timestamp_ms, tx.hash, tx.sender)
+        call = Call(institution, roles, tx.args, context.height, context.timestamp_ms, tx.hash, tx.sender,
+                    context.chain_id)
         return tx_type.apply(scope, call) or {}

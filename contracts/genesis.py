@@ -1,4 +1,5 @@
-"""The genesis document: members, roles, keys (and each node's endpoint),
+"""The genesis document: members, roles, keys (and each node's endpoint,
+and the X25519 key an institution takes part in MPC sessions with),
 validators, opening balances.
 
 The file is JSON (byte strings as hex). Its canonical msgpack encoding is
@@ -39,6 +40,8 @@ PARAMETER_DEFAULTS = {
     "netting_gridlock_cycles_max": 3,   # cycles in a row the gridlock rule may drop an instruction; then it expires
     "open_proposals_max": 64,           # open governance proposals, all proposers together
     "open_proposals_per_institution_max": 8,
+    "mpc_psi_per_pair_max": 8,          # PSI sessions one pair of institutions may be opened for ...
+    "mpc_psi_window_blocks": 10_000,    # ... within this many blocks (contracts/mpc.py)
 }
 BPS = 10_000
 # The values a parameter may take, in the genesis and by governance; any
@@ -51,6 +54,8 @@ PARAMETER_RANGES = {
     "netting_gridlock_cycles_max": (1, 10_000),
     "open_proposals_max": (1, 1024),
     "open_proposals_per_institution_max": (1, 1024),
+    "mpc_psi_per_pair_max": (1, 1024),                # the heights of a pair's sessions are kept in one record
+    "mpc_psi_window_blocks": (1, AMOUNT_MAX // 2),
 }
 
 
@@ -68,6 +73,7 @@ class Institution:
     balances: tuple[tuple[str, int], ...]
     net_debit_caps: tuple[tuple[str, int], ...] = ()
     node_endpoint: str | None = None  # host:port of its node; only with a node key
+    mpc_key: bytes | None = None      # X25519 public key for MPC key agreement and sealed results
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +104,12 @@ def _require(condition: bool, message: str) -> None:
         raise GenesisError(message)
 
 
-def _key(value: Any, where: str) -> bytes:
+def _key(value: Any, where: str, what: str = "an Ed25519 public key") -> bytes:
     try:
         key = bytes.fromhex(value)
     except (TypeError, ValueError):
         raise GenesisError(f"{where}: not a hex string") from None
-    _require(len(key) == 32, f"{where}: an Ed25519 public key is 32 bytes")
+    _require(len(key) == 32, f"{where}: {what} is 32 bytes")
     return key
 
 
@@ -121,6 +127,7 @@ def _institution(item: Any, currencies: tuple[str, ...]) -> Institution:
         problem = endpoint_problem(node_endpoint)
         _require(problem is None, f"{iid}.node_endpoint: {problem}")
     client_keys = tuple(_key(k, f"{iid}.client_keys") for k in item.get("client_keys", []))
+    mpc_key = _key(item["mpc_key"], f"{iid}.mpc_key", "an X25519 public key") if item.get("mpc_key") else None
     balances = item.get("balances", {})
     _require(isinstance(balances, dict), f"{iid}.balances must be an object")
     for currency, amount in balances.items():
@@ -134,7 +141,7 @@ def _institution(item: Any, currencies: tuple[str, ...]) -> Institution:
     name = item.get("name", iid)
     _require(isinstance(name, str) and len(name) <= 128, f"{iid}.name must be a short string")
     return Institution(iid, name, tuple(roles), node_key, client_keys, tuple(sorted(balances.items())),
-                       tuple(sorted(caps.items())), node_endpoint)
+                       tuple(sorted(caps.items())), node_endpoint, mpc_key)
 
 
 def parse_genesis(document: Any) -> Genesis:
@@ -154,6 +161,8 @@ def parse_genesis(document: Any) -> Genesis:
     _require(len(set(ids)) == len(ids), "institution ids must be unique")
     all_keys = [k for i in institutions for k in (*i.client_keys, *([i.node_key] if i.node_key else []))]
     _require(len(set(all_keys)) == len(all_keys), "a key is listed twice")
+    mpc_keys = [i.mpc_key for i in institutions if i.mpc_key is not None]
+    _require(len(set(mpc_keys)) == len(mpc_keys), "an mpc_key is listed twice")
     validators = tuple(document.get("validators", []))
     _require(len(validators) >= 1 and len(set(validators)) == len(validators), "validators must be unique and non-empty")
     by_id = {i.id: i for i in institutions}
@@ -212,10 +221,16 @@ def institution_keys_key(institution_id: str) -> bytes:
     return b"gov/keys/" + institution_id.encode()
 
 
+def mpc_key_key(institution_id: str) -> bytes:
+    """-> the institution's X25519 public key for MPC sessions (absent: none);
+    see contracts.mpc_state.mpc_key and governance's set_mpc_key."""
+    return b"gov/mpc_key/" + institution_id.encode()
+
+
 def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
     """The state before block 1: institutions, client keys, opening balances,
     parameters, the validator set and governance's registry records (node
-    keys and endpoints among them)."""
+    keys and endpoints among them, and MPC keys)."""
     state: dict[bytes, bytes] = {}
     for institution in genesis.institutions:
         state[institution_key(institution.id)] = encoding.encode(
@@ -244,4 +259,6 @@ def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
         state[institution_keys_key(institution.id)] = encoding.encode(
             {"client_keys": sorted(institution.client_keys), "node_key": institution.node_key,
              "node_endpoint": institution.node_endpoint})
+        if institution.mpc_key is not None:
+            state[mpc_key_key(institution.id)] = encoding.encode(institution.mpc_key)
     return dict(sorted(state.items()))

@@ -46,7 +46,9 @@ The rules, as decided:
 State written here, besides what genesis writes: `gov/proposal/<id>`
 (records), `gov/proposals/open` (sorted open ids, bounded by
 open_proposals_max), `seq/proposal`, `gov/validators_pending`,
-`gov/contract/<name>`, and the registry records of contracts.genesis.
+`gov/contract/<name>`, and the registry records of contracts.genesis
+(`gov/mpc_key/<id>` among them: set by contracts.mpc's `set_mpc_key`
+action, cleared here when an institution is removed).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from contracts import money
 from contracts.endpoints import ENDPOINT_LENGTH_MAX, endpoint_problem
 from contracts.genesis import (
     BPS, CONSENSUS_DEFAULTS, CURRENCIES_KEY, ID_PATTERN, INSTITUTIONS_KEY, PARAMETER_DEFAULTS, PARAMETER_RANGES, ROLES,
-    VALIDATORS_KEY, account_key, client_key_key, institution_key, institution_keys_key,
+    VALIDATORS_KEY, account_key, client_key_key, institution_key, institution_keys_key, mpc_key_key,
 )
 from contracts.interface import BlockEnd, Call, TxType
 from contracts.schema import AMOUNT_MAX, ContractError, Field, bounded, check_args
@@ -338,7 +340,7 @@ def _add_institution(state, args: dict, height: int) -> dict:
 
 
 def _remove_institution(state, args: dict, height: int) -> dict:
-    """Drop roles, keys and the node endpoint; accounts, balances and records stay for history.
+    """Drop roles, keys (the MPC key too) and the node endpoint; accounts, balances and records stay for history.
     The id is never reused; `set_roles` and `add_client_key` re-admit it."""
     iid = args["id"]
     record = _require_active(state, iid)
@@ -347,6 +349,7 @@ def _remove_institution(state, args: dict, height: int) -> dict:
     for public_key in keys["client_keys"]:
         state.delete(client_key_key(public_key))
     put(state, institution_keys_key(iid), _no_keys())
+    state.delete(mpc_key_key(iid))
     put(state, institution_key(iid), {**record, "roles": []})
     return {"institution": iid, "client_keys_dropped": len(keys["client_keys"])}
 

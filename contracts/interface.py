@@ -36,6 +36,7 @@ class Call:
     timestamp_ms: int
     tx_hash: bytes = b"\x00" * 32
     sender: bytes = b"\x00" * 32
+    chain_id: bytes = b""  # the block's chain, for signatures a contract checks (mpc's attestations)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,20 @@
 """Which contracts exist and how they are switched: the one list the
 executor reads.
 
-Every built-in contract's transaction types, the end-of-block hooks
-(validator-set activation, named here so the executor does not know
-governance), and the governance actions that switch a contract on or off
-(here because only the registry knows which contracts exist). Governance
-cannot be switched off. Contracts import the interface, never this module.
+Every built-in contract's transaction types (settlement, assets, mpc,
+governance), the end-of-block hooks (validator-set activation, named here
+so the executor does not know governance), the governance actions that
+switch a contract on or off (here because only the registry knows which
+contracts exist), and the actions other contracts add to governance
+(mpc's set_mpc_key). Governance cannot be switched off. Contracts import
+the interface, never this module.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from contracts import assets, governance, settlement
+from contracts import assets, governance, mpc, settlement
 from contracts.interface import EndOfBlockHook, TxType
 from contracts.schema import ContractError, Field
 from crypto import encoding
@@ -47,10 +49,10 @@ SWITCH_ACTIONS = {
     "enable_contract": governance.Action(_switch(True), (CONTRACT_FIELD,)),
     "disable_contract": governance.Action(_switch(False), (CONTRACT_FIELD,)),
 }
-GOVERNANCE_ACTIONS = dict(sorted({**governance.ACTIONS, **SWITCH_ACTIONS}.items()))
+GOVERNANCE_ACTIONS = dict(sorted({**governance.ACTIONS, **SWITCH_ACTIONS, **mpc.GOVERNANCE_ACTIONS}.items()))
 
 TX_TYPES: dict[str, TxType] = dict(sorted({
-    **settlement.TX_TYPES, **assets.TX_TYPES, **governance.tx_types(GOVERNANCE_ACTIONS),
+    **settlement.TX_TYPES, **assets.TX_TYPES, **mpc.TX_TYPES, **governance.tx_types(GOVERNANCE_ACTIONS),
 }.items()))
 CONTRACTS = tuple(sorted({name.split(".", 1)[0] for name in TX_TYPES}))
 END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (governance.activate_pending_validators,)

@@ -43,6 +43,10 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
+# A participant node's signature over an MPC session's result, commitment root
+# and transcript root (contracts.mpc_state.attestation_bytes); the contract,
+# the node's MPC runner and the auditor all use this one domain.
+MPC_ATTEST_DOMAIN = "mpc-attest"
 _PREFIX = b"consort-sig/"
 _VERIFY_KEY_CACHE_MAX = 4096
 _verify_keys: dict[bytes, nacl.signing.VerifyKey] = {}

@@ -85,10 +85,12 @@ def genesis_document(roles: Mapping[str, Sequence[str]], *, chain_name: str,
 # --- transaction arguments ------------------------------------------------------------
 
 _DOCUMENTS = bytes(range(32))
+_POINT = bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666")  # ed25519's base point
 _PAY = {"from": "bank-a", "to": "bank-b", "currency": "EUR", "amount": 5}
 
 # Arguments that pass every stateless check (contracts.executor.check_stateless)
-# for each transaction type, with every optional field given; whether they then
+# for each transaction type, with every optional field given (mpc.result: the
+# fields of one result form, a clear sum); whether they then
 # succeed depends on the state (ids, holdings, roles). Copy before changing.
 VALID_ARGS: dict[str, dict] = {
     "assets.cancel_offer": {"offer": "O000000000001"},
@@ -109,6 +111,13 @@ VALID_ARGS: dict[str, dict] = {
     "assets.unfreeze": {"asset": "A000000000001", "reason": "lifted"},
     "governance.propose": {"action": "mint", "args": {"institution": "bank-a", "currency": "EUR", "amount": 1}},
     "governance.vote": {"proposal": 1, "yes": True},
+    "mpc.abort": {"session": "M000000000001"},
+    "mpc.commit": {"session": "M000000000001", "commitment": [_POINT, _POINT], "public": bytes(32)},
+    "mpc.open": {"protocol": "sum", "participants": ["bank-a", "bank-b", "bank-c"],
+                 "params": {"length": 2, "value_max": 1000}, "deadline_height": 100, "result_to": ["cb"]},
+    "mpc.result": {"session": "M000000000001", "totals": [3, 4], "blindings": [bytes(32), bytes(32)],
+                   "transcripts": {"bank-a": bytes(32), "bank-b": bytes(32), "bank-c": bytes(32)},
+                   "signatures": {"bank-a": bytes(64), "bank-b": bytes(64), "bank-c": bytes(64)}},
     "settlement.burn": {"institution": "bank-a", "currency": "EUR", "amount": 5, "reference": "r"},
     "settlement.cancel": {"instruction": 1},
     "settlement.close_cycle": {"currency": "EUR"},

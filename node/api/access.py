@@ -39,7 +39,7 @@ from node.client.request_signing import (
     HEADER_KEY, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME, HEADERS, NONCE_BYTES, SIGNATURE_DOMAIN, request_message,
 )
 from node.runtime.driver import now_ms
-from node.runtime.server import PEER_PATH
+from node.runtime.peers import PEER_PATHS
 
 RULE_ATTRIBUTE = "consort_access_rule"
 TIME_DIGITS_MAX = 16  # milliseconds until the year 316,000: more digits is no current time
@@ -197,7 +197,7 @@ async def access_control(request: web.Request, handler):
     what it refuses and every read of another party's data."""
     route = request.match_info.route
     if request.match_info.http_exception is not None or route.resource is None \
-            or route.resource.canonical == PEER_PATH:
+            or route.resource.canonical in PEER_PATHS:
         return await handler(request)  # 404 and 405 for all; the peer route authenticates peers itself
     rule = rule_of(route.handler)
     if rule is None:  # check_routes keeps this from happening

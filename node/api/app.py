@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.api import access, audit_txs, chain, queries, transactions
+from node.api import access, audit_txs, chain, mpc, queries, transactions
 from node.api.http import NODE, json_errors
 from node.runtime.driver import Node
 
@@ -33,5 +33,6 @@ def make_app(node: Node) -> web.Application:
     app.router.add_routes(chain.routes())
     app.router.add_routes(queries.routes())
     app.router.add_routes(audit_txs.routes())
+    app.router.add_routes(mpc.routes())
     access.install(app)
     return app

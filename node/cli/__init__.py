@@ -6,6 +6,7 @@
     consort node start  run a node                                              (node)
     consort tx send|pay sign and submit transactions                            (tx)
     consort query ...   read contract state                                     (query)
+    consort mpc ...     open MPC sessions, give an input, read a result         (mpc)
     consort chain ...   status and blocks                                       (chain)
     consort export, consort audit verify|prove|history|txs                      (audit, audit_txs)
     consort sim run     the network simulator                                   (sim)
@@ -28,7 +29,7 @@ from crypto.keys import KeyFileError
 from crypto.smt import ProofFormatError
 from node.audit.auditor import AuditFailure
 from node.audit.export import ExportError
-from node.cli import audit, chain, init, keys, node, query, sim, tx
+from node.cli import audit, chain, init, keys, mpc, node, query, sim, tx
 from node.cli.audit import AuditCommandError
 from node.cli.shared import UsageError
 from node.client import ClientError
@@ -36,7 +37,7 @@ from node.runtime.config import ConfigError
 from node.runtime.passphrase import PassphraseError
 from node.runtime.storage import StorageError
 
-COMMAND_GROUPS = (init, keys, node, tx, chain, query, audit, sim)
+COMMAND_GROUPS = (init, keys, node, tx, chain, query, audit, mpc, sim)
 ONE_LINE_ERRORS = (ClientError, ConfigError, GenesisError, KeyFileError, PassphraseError, CertificateError,
                    StorageError, TxError, UsageError, FileExistsError, OSError, AuditCommandError, AuditFailure,
                    ExportError, ProofFormatError)

@@ -14,7 +14,7 @@ def cmd_init(args) -> int:
     index = create_consortium(Path(args.dir), institutions=args.institutions, base_port=args.base_port,
                               currency=args.currency, opening_balance=args.balance,
                               clients_per_institution=args.clients, validators=args.validators,
-                              passphrase=passphrase, kdf_cost=KDF_COSTS[args.kdf_cost])
+                              passphrase=passphrase, kdf_cost=KDF_COSTS[args.kdf_cost], mpc=not args.no_mpc)
     print(f"created a {args.institutions}-institution consortium in {Path(args.dir).resolve()}")
     print(f"chain id {index['chain_id']}")
     for entry in index["institutions"]:
@@ -31,5 +31,6 @@ def add_commands(commands) -> None:
     init.add_argument("--balance", type=int, default=1_000_000_000_00, help="opening balance, minor units")
     init.add_argument("--clients", type=int, default=4, help="client keys per institution")
     init.add_argument("--validators", type=int, help="how many validate from genesis (default: all)")
+    init.add_argument("--no-mpc", action="store_true", help="no MPC keys (mpc.key, mpc-client.key) and no MPC runner")
     add_new_key_options(init)
     init.set_defaults(func=cmd_init)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from node.api.app import make_app
 from node.cli.shared import add_passphrase_options, passphrase_source
+from node.mpc.runner import attach as mpc_attach
 from node.runtime.config import load_config
 from node.runtime.server import INSECURE_WARNING, serve
 
@@ -18,7 +19,7 @@ def cmd_node_start(args) -> int:
                                  insecure=args.insecure)
     if args.insecure:
         print(f"consort: WARNING: {INSECURE_WARNING}", file=sys.stderr, flush=True)
-    return asyncio.run(serve(config, make_app))
+    return asyncio.run(serve(config, make_app, extensions=(mpc_attach,)))
 
 
 def add_commands(commands) -> None:

@@ -32,10 +32,13 @@ from pathlib import Path
 from contracts.genesis import parse_genesis
 from crypto import certs
 from crypto.keys import KDF_COST_STRONG, KeyPair, ScryptCost
+from node.mpc.runner import kx_from_key_file
 from node.runtime import keystore
 from node.runtime.passphrase import ENV_VAR
 
 HOSTS = ("127.0.0.1",)
+MPC_KEY = "mpc.key"
+MPC_CLIENT_KEY = "mpc-client.key"
 ROOT_NAME = "consort-local root CA"
 
 
@@ -95,17 +98,28 @@ class _Issuer:
         client_keys = [self.new_key(folder / keystore.client_key_name(k)).public_key.hex() for k in range(clients)]
         return node_key, client_keys
 
+    def mpc_keys(self, folder: Path, node: bool) -> dict:
+        """An MPC key (its X25519 public half: the genesis's mpc_key) and, for a
+        node, the client key its MPC runner signs with."""
+        found = {"mpc_key": kx_from_key_file(self.new_key(folder / MPC_KEY))[0].hex()}
+        if node:
+            found["mpc_client_key"] = self.new_key(folder / MPC_CLIENT_KEY).public_key.hex()
+        return found
+
 
 def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7100,
                       currency: str = "EUR", opening_balance: int = 1_000_000_000_00,
                       clients_per_institution: int = 4, genesis_time_ms: int = 0,
                       consensus: dict | None = None, regulator: bool = True,
                       validators: int | None = None, *, passphrase: str,
-                      kdf_cost: ScryptCost = KDF_COST_STRONG) -> dict:
+                      kdf_cost: ScryptCost = KDF_COST_STRONG, mpc: bool = False) -> dict:
     """Write a fresh consortium into `directory` (which must be empty or absent),
     its keys encrypted with `passphrase`. The first `validators` institutions
     (default: all) validate from genesis; the others run nodes that follow the
-    chain until governance adds them."""
+    chain until governance adds them. With `mpc`, every institution gets an
+    MPC key (mpc.key, its X25519 half registered in genesis) and every node
+    an MPC client key (mpc-client.key) and an "mpc" config section
+    (node.mpc.runner)."""
     directory = require_empty(directory)
     directory.mkdir(parents=True, exist_ok=True)
     issuer = _Issuer(directory, passphrase, kdf_cost)
@@ -113,7 +127,10 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
     members, index = [], {"institutions": [], "ca_cert": f"ca/{keystore.CA_CERT}"}
     for replica_id, iid in enumerate(ids):
         node_key, client_keys = issuer.institution(directory / iid, iid, clients_per_institution, node=True)
-        members.append({
+        extra = issuer.mpc_keys(directory / iid, node=True) if mpc else {}
+        if "mpc_client_key" in extra:
+            client_keys = [*client_keys, extra.pop("mpc_client_key")]
+        members.append({**extra,
             "id": iid, "name": iid.replace("-", " ").title(), "roles": ["validator", "member"],
             "node_key": node_key.hex(), "node_endpoint": f"127.0.0.1:{base_port + replica_id}",
             "client_keys": client_keys,
@@ -127,7 +144,8 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
         })
     if regulator:
         _, client_keys = issuer.institution(directory / "central-bank", "central-bank", 1, node=False)
-        members.append({"id": "central-bank", "name": "Central Bank", "roles": ["regulator"],
+        extra = issuer.mpc_keys(directory / "central-bank", node=False) if mpc else {}
+        members.append({**extra, "id": "central-bank", "name": "Central Bank", "roles": ["regulator"],
                         "client_keys": client_keys})
         index["regulators"] = [{"id": "central-bank", "client_keys": [f"central-bank/{keystore.client_key_name(0)}"],
                                 "institution_ca_cert": f"central-bank/{keystore.INSTITUTION_CA_CERT}"}]
@@ -145,6 +163,8 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
                   "port": base_port + entry["replica_id"], "data_dir": "data", "node_key": keystore.NODE_KEY,
                   "tls": {"ca": f"../ca/{keystore.CA_CERT}", "cert": keystore.NODE_CERT},
                   "genesis": "../genesis.json", "peers": peers}
+        if mpc:
+            config["mpc"] = {"key": MPC_KEY, "client_key": MPC_CLIENT_KEY, "inputs": "mpc-inputs"}
         (directory / entry["id"] / "node.json").write_text(json.dumps(config, indent=2) + "\n")
     index["chain_id"] = parsed.chain_id.hex()
     index["currency"] = currency

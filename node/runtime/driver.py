@@ -20,6 +20,8 @@ import ssl
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
 from datetime import datetime, timezone
 
 from consensus.config import ReplicaConfig
@@ -131,6 +133,11 @@ class Node:
         self.inbound = InboundPeers(self.genesis.chain_id, signer, config.limits, checks, self.inbox,
                                     tls_required=tls is not None)
         self.membership_changed = False
+        # called with each applied block's height, on the consensus task: quick, non-blocking (they
+        # schedule their own work); how node.mpc follows the sessions without the runtime importing it
+        self.block_listeners: list[Callable[[int], None]] = []
+        # opens another key file of this node's (same passphrase), for extensions with keys of their own
+        self.open_key_file: Callable[[Path], keys.KeyPair] | None = None
         self.committed_txs = 0
 
     def _replica(self, signer: keys.Signer) -> Replica:
@@ -215,12 +222,19 @@ class Node:
         self.waiters.resolve(tip.height, result.receipts)
         log.debug("applied block %d with %d txs", tip.height, len(result.receipts))
         self.membership_changed |= self.membership.refresh(self.ledger.node_directory())
+        for listener in self.block_listeners:
+            listener(tip.height)
         return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root, result.validators), now_ms())
 
     async def _follow_membership(self) -> None:
         """The committed state changed who belongs: dial the nodes it lists
         now, and close the links of keys it no longer lists."""
         self.membership_changed = False
+        # called with each applied block's height, on the consensus task: quick, non-blocking (they
+        # schedule their own work); how node.mpc follows the sessions without the runtime importing it
+        self.block_listeners: list[Callable[[int], None]] = []
+        # opens another key file of this node's (same passphrase), for extensions with keys of their own
+        self.open_key_file: Callable[[Path], keys.KeyPair] | None = None
         await self.peers.set_peers(self.membership.peer_urls())
         closed = await self.inbound.close_non_members()
         log.info("membership changed: %d nodes listed, %d links of departed nodes closed",
@@ -272,4 +286,6 @@ def open_node(config: NodeConfig, passphrase: str | None = None) -> Node:
                     "governance has added its key", config.node_key, ledger.tip.height, public_key.hex()[:16],
                     config.institution)
     links = PeerLinks(genesis.chain_id, key_pair.signer(), {}, config.limits, tls.client if tls else None)
-    return Node(config, ledger, key_pair.signer(), links, tls)
+    node = Node(config, ledger, key_pair.signer(), links, tls)
+    node.open_key_file = lambda path: read_key_file(path, passphrase)
+    return node

@@ -29,6 +29,10 @@ from node.runtime.tls import peer_node_key
 
 log = logging.getLogger("consort.peers")
 
+PEER_PATH = "/v1/peer"          # the consensus links
+MPC_PEER_PATH = "/v1/mpc-peer"  # MPC sessions' messages: links of their own, never dropping a message
+PEER_PATHS = (PEER_PATH, MPC_PEER_PATH)  # endpoints that authenticate peers themselves, not API clients
+
 AUTH_DOMAIN = "peer-auth"
 FRAME_BYTES_TARGET = 4 * 1024 * 1024
 HEARTBEAT_S = 5.0
@@ -128,9 +132,14 @@ class PeerLinks:
     """One dialling task and one bounded send queue per peer."""
 
     def __init__(self, chain_id: bytes, signer: keys.Signer, peers: dict[bytes, str], limits: Limits,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, path: str = PEER_PATH, lossless: bool = False) -> None:
         """`tls`: this node's client context (its certificate, the consortium's
-        root); None only on a node started --insecure."""
+        root); None only on a node started --insecure. `path`: the peers'
+        endpoint. `lossless`: a full queue refuses a message (`send` raises
+        QueueFull) instead of dropping its oldest, for traffic where a lost
+        message cannot be made up by a later one (MPC)."""
+        self.path = path
+        self.lossless = lossless
         self.chain_id = chain_id
         self.signer = signer
         self.tls = tls
@@ -146,9 +155,15 @@ class PeerLinks:
         self._add(peers)
 
     def send(self, to: bytes, message: bytes) -> None:
-        """Queue `message` for peer `to`; a full queue drops its oldest message."""
+        """Queue `message` for peer `to`; a full queue drops its oldest message
+        (lossless links: raises asyncio.QueueFull, and an unknown peer KeyError)."""
         queue = self.queues.get(to)
         if queue is None:
+            if self.lossless:
+                raise KeyError(f"no link to {to.hex()[:16]}")
+            return
+        if self.lossless:
+            queue.put_nowait(message)
             return
         if queue.full():
             queue.get_nowait()
@@ -227,7 +242,7 @@ class PeerLinks:
         limits = self.limits
         async with asyncio.timeout(limits.connect_timeout_ms / 1000):
             ws = await self._session.ws_connect(
-                url + "/v1/peer", timeout=aiohttp.ClientWSTimeout(ws_close=limits.send_timeout_ms / 1000),
+                url + self.path, timeout=aiohttp.ClientWSTimeout(ws_close=limits.send_timeout_ms / 1000),
                 heartbeat=HEARTBEAT_S, max_msg_size=HANDSHAKE_BYTES_MAX + 1,  # we only receive the handshake
                 ssl=self.tls if self.tls is not None else True)
         try:

@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Callable
+from typing import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from node.runtime.config import NodeConfig
 from node.runtime.driver import ConsensusFailure, Node, open_node
+from node.runtime.peers import PEER_PATH
 
 log = logging.getLogger("consort.server")
 
-PEER_PATH = "/v1/peer"
 SHUTDOWN_TIMEOUT_S = 1.0
 AIOHTTP_SERVER_LOGGER = "aiohttp.server"
 REFUSAL_TEXT_CHARS_MAX = 120
@@ -56,12 +56,19 @@ def quiet_refused_requests() -> None:
         logger.addFilter(RefusedRequestFilter())
 
 
+Extension = Callable[[Node, web.Application], Awaitable[Callable[[], Awaitable[None]]]]
+
+
 async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
-                ready: asyncio.Event | None = None) -> int:
+                ready: asyncio.Event | None = None, extensions: tuple[Extension, ...] = ()) -> int:
+    """Run the node until SIGTERM/SIGINT or a consensus failure. Each of
+    `extensions` (e.g. node.mpc's) is awaited with the node and its app
+    before the site starts, and returns how to close it."""
     quiet_refused_requests()
     node = open_node(config)
     app = make_app(node)
     app.router.add_get(PEER_PATH, node.inbound.handle)
+    closers = [await extension(node, app) for extension in extensions]
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     stop = asyncio.Event()
@@ -94,5 +101,7 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
             task.cancel()
         await asyncio.gather(consensus, stopper, return_exceptions=True)
         await runner.cleanup()
+        for close in reversed(closers):
+            await close()
         await node.close()
         log.info("%s stopped at height %d", config.institution, node.ledger.tip.height)

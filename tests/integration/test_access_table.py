@@ -108,6 +108,11 @@ TABLE = [
     Row("GET", "/v1/state/proof", "/v1/state/proof?key=" + b"acct/bank-alpha/EUR".hex(), {MEMBER: 403, VALIDATOR: 200}),
     Row("GET", "/v1/state/proof", "/v1/state/proof?key=" + b"gov/validators".hex(), {MEMBER: 403, VALIDATOR: 200}),
     Row("GET", "/v1/audit/txs", "/v1/audit/txs?institution=bank-other", {MEMBER: 403, VALIDATOR: 403}),
+    # MPC sessions: who sees which session, and how much of it, is tested with real sessions in test_mpc.py
+    Row("GET", "/v1/mpc/sessions", "/v1/mpc/sessions", {
+        who: Shows(lambda body: body["sessions"], []) for who in (MEMBER, VALIDATOR, AUDITOR, REGULATOR)}),
+    Row("GET", "/v1/mpc/sessions/{session}", "/v1/mpc/sessions/M000000000001", {
+        MEMBER: 404, VALIDATOR: 404, AUDITOR: 404, REGULATOR: 404}),
     # A submission is authenticated by its transactions' signatures: no request signature needed.
     Row("POST", "/v1/txs", "/v1/txs", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),
     Row("POST", "/v1/tx", "/v1/tx", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from conftest import free_base_port
 from crypto import certs
 from crypto.keys import KDF_COST_LIGHT, KeyPair, read_key_file, write_key_file
 from fixtures import PASSPHRASE
@@ -199,21 +200,49 @@ def test_a_node_whose_key_does_not_open_does_not_start(tmp_path):
     assert_one_line_error(consort("node", "start", "--config", config, passphrase=None), "no passphrase")
 
 
+def test_a_node_without_tls_starts_only_with_insecure_and_says_so(tmp_path):
+    """Plain HTTP is never the default: a config without its tls section is
+    refused, naming --insecure; a node whose certificate is for another key
+    does not start; --insecure starts with a loud warning."""
+    create_consortium(tmp_path / "c", institutions=2, base_port=free_base_port(2), clients_per_institution=1,
+                      passphrase=PASSPHRASE, kdf_cost=KDF_COST_LIGHT)
+    config_path = tmp_path / "c" / "bank-alpha" / "node.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "tls": {"ca": "../ca/ca.crt", "cert": "../bank-bravo/node.crt"}}))
+    assert_one_line_error(consort("node", "start", "--config", str(config_path)), "not of this node's key")
+    del config["tls"]
+    config_path.write_text(json.dumps(config))
+    assert_one_line_error(consort("node", "start", "--config", str(config_path)),
+                          "has no 'tls' section (the root CA and this node's certificate chain); plain HTTP only "
+                          "with --insecure")
+    process = subprocess.Popen([sys.executable, "-m", "node.cli", "node", "start", "--config", str(config_path),
+                                "--insecure"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, ENV_VAR: PASSPHRASE}, stdin=subprocess.DEVNULL)
+    try:
+        first_line = process.stderr.readline()
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert first_line.startswith("consort: WARNING: INSECURE: started with --insecure: the API is plain HTTP")
+
+
 def test_init_writes_every_key_encrypted_owner_only_at_the_cost_asked(tmp_path):
     made = consort("init", "--dir", str(tmp_path / "c"), "--institutions", "2", "--clients", "1",
                    "--kdf-cost", "light")
     assert made.returncode == 0, made.stderr
     key_files = sorted((tmp_path / "c").rglob("*.key"))
     assert [p.relative_to(tmp_path / "c").as_posix() for p in key_files] == [
-        "bank-alpha/client-0.key", "bank-alpha/institution-ca.key", "bank-alpha/node.key",
-        "bank-bravo/client-0.key", "bank-bravo/institution-ca.key", "bank-bravo/node.key", "ca/ca.key",
-        "central-bank/client-0.key", "central-bank/institution-ca.key"]
+        "bank-alpha/client-0.key", "bank-alpha/institution-ca.key", "bank-alpha/mpc-client.key",
+        "bank-alpha/mpc.key", "bank-alpha/node.key",
+        "bank-bravo/client-0.key", "bank-bravo/institution-ca.key", "bank-bravo/mpc-client.key",
+        "bank-bravo/mpc.key", "bank-bravo/node.key", "ca/ca.key",
+        "central-bank/client-0.key", "central-bank/institution-ca.key", "central-bank/mpc.key"]
     for path in key_files:
         assert path.stat().st_mode & 0o777 == 0o600
         document = json.loads(path.read_text())
         assert document["format"] == "consort-key/1" and document["kdf"]["n"] == KDF_COST_LIGHT.n
         assert PASSPHRASE not in path.read_text()
-    assert read_key_file(key_files[2], PASSPHRASE).public_key.hex() == json.loads(
+    assert read_key_file(key_files[4], PASSPHRASE).public_key.hex() == json.loads(
         (tmp_path / "c" / "genesis.json").read_text())["institutions"][0]["node_key"]
 
 

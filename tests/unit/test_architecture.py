@@ -30,6 +30,7 @@ FORBIDDEN = {
     "node.api": ("node.cli", "node.devtools", "netsim"),
     "node.client": ("node.runtime", "node.api", "node.cli", "node.devtools", "node.audit", "netsim"),
     "node.devtools": ("node.cli", "node.api", "netsim"),
+    "node.mpc": ("node.api", "node.cli", "node.devtools", "netsim"),
 }
 NODE_MODULE_LINES_MAX = 400
 MODULE_LINES_MAX = 700

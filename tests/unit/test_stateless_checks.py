@@ -11,6 +11,7 @@ import dataclasses
 import pytest
 
 from conftest_crypto import Chain
+from contracts import mpc
 from contracts.assets_state import ID_LENGTH
 from contracts.executor import check_stateless
 from contracts.registry import GOVERNANCE_ACTIONS, TX_TYPES, contract_switch_key
@@ -120,6 +121,20 @@ STATELESS_REFUSALS = [
     ("assets.offer", {"price": -1}, "bad_args"),
     ("assets.pledge", {"due_height": 0}, "bad_args"),
     ("governance.vote", {"yes": 1}, "bad_args"),
+    ("mpc.open", {"participants": ["bank-a", "bank-b"]}, "bad_args"),
+    ("mpc.open", {"participants": ["bank-b", "bank-a", "bank-c"]}, "bad_args"),
+    ("mpc.open", {"protocol": "threshold"}, "bad_args"),
+    ("mpc.open", {"params": {"length": 2}}, "bad_args"),
+    ("mpc.open", {"result_to": ["*", "cb"]}, "bad_args"),
+    ("mpc.open", {"protocol": "psi_intersection", "participants": ["bank-a", "bank-b"],
+                  "params": {"set_size_max": 9}}, "bad_args"),
+    ("mpc.commit", {"commitment": [bytes(31)]}, "bad_args"),
+    ("mpc.commit", {"public": b""}, "bad_args"),
+    ("mpc.result", {"count": 1}, "bad_args"),
+    ("mpc.result", {"blindings": [b"\xff" * 32, bytes(32)]}, "bad_args"),
+    ("mpc.result", {"signatures": {"bank-a": bytes(32)}}, "bad_args"),
+    ("mpc.result", {"totals": None, "blindings": None, "sealed": {"cb": bytes(47)},
+                    "result_commitment": bytes(32)}, "bad_args"),
     ("governance.propose", {"action": "dissolve"}, "unknown_action"),
     ("governance.propose", {"args": {"institution": "bank-a", "currency": "EUR"}}, "bad_args"),
     ("governance.propose", {"args": {"institution": "bank-a", "currency": "EUR", "amount": -1}}, "bad_args"),
@@ -167,13 +182,22 @@ def _all_fields() -> list[tuple[str, Field]]:
     return found
 
 
+# Byte strings that are neither a hash, a key nor a signature: opaque to the
+# contract, each with its own bound (mpc's per-session key material and a
+# result sealed to one recipient).
+OPAQUE_BYTES = {"public": mpc.PUBLIC_BYTES_MAX, "sealed box": mpc.SEALED_BYTES_MAX}
+
+
 def test_schemas_state_exact_lengths_for_hashes_keys_and_ids_and_ranges_for_numbers():
     for where, f in _all_fields():
-        if f.kind is bytes:  # every byte-string argument is a hash or a key
-            assert f.minimum == f.length_max in (32,), where
+        if f.kind is bytes and f.name in OPAQUE_BYTES:
+            assert 1 <= f.minimum <= f.length_max == OPAQUE_BYTES[f.name], where
+        elif f.kind is bytes:  # every other byte-string argument is a hash or a key, or a signature
+            assert f.minimum == f.length_max in (32, 64), where
+            assert f.length_max == 32 or "signature" in f.name, where
         if f.kind is int:
             assert 0 <= f.minimum <= f.maximum <= AMOUNT_MAX, where
-        if f.kind in (str, bytes, list, dict):
+        if f.kind in (str, list, dict) or (f.kind is bytes and f.name not in OPAQUE_BYTES):
             assert f.length_max <= 256, where
         if f.name in ("asset", "part", "offer"):
             assert f.minimum == f.length_max == ID_LENGTH, where

@@ -1,0 +1,144 @@
+"""`consort mpc open|input|status|result`: MPC sessions from the command line.
+
+    consort mpc open --participants a,b,c --length 1 --value-max V --deadline-blocks 100 --result-to central-bank
+    consort mpc input M000000000001 --config bank-alpha/node.json --values 1200000,0
+    consort mpc status M000000000001
+    consort mpc result M000000000001 [--mpc-key central-bank/mpc.key]
+
+`open`, `status` and `result` talk to a node like every reader (--node,
+--key, --genesis, --ca); `open` signs an mpc.open transaction. `input`
+talks to no one: it writes the institution's input into its own node's
+local input folder (the "mpc" section of the node's config), mode 0600,
+where only that node reads it. `result` prints a session's totals: in
+clear from the record, or, for a recipient of a sealed result, opened with
+its MPC key and checked against every participant's commitments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+from contracts import mpc_state
+from contracts.tx import sign_tx
+from node.cli.shared import UsageError, add_reader_arguments, chain_id, open_key, print_json, reader
+from node.mpc.runner import kx_from_key_file, mpc_section
+from node.mpc.sealing import SealError, recipient_result
+
+TIMEOUT_MS = 30_000
+
+
+def _ids(text: str) -> list[str]:
+    return sorted({part.strip() for part in text.split(",") if part.strip()})
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--values {text!r}: write integers separated by commas") from None
+
+
+def cmd_open(args) -> int:
+    async def run() -> dict:
+        signer = open_key(args.key, args).signer()
+        async with reader(args) as client:
+            height = (await client.status())["height"]
+            params = {"length": args.length, "value_max": args.value_max} if args.protocol == "sum" \
+                else {"set_size_max": args.set_size_max}
+            tx = sign_tx(signer, chain_id(args), time.time_ns() // 1000, "mpc.open", {
+                "protocol": args.protocol, "participants": _ids(args.participants), "params": params,
+                "deadline_height": height + args.deadline_blocks,
+                "result_to": ["*"] if args.result_to == "*" else _ids(args.result_to)})
+            return await client.submit([tx], wait=True, timeout_ms=TIMEOUT_MS)
+    result = asyncio.run(run())
+    print_json(result)
+    receipt = (result.get("receipts") or [None])[0]
+    return 0 if receipt and receipt["ok"] else 1
+
+
+def cmd_input(args) -> int:
+    config_path = Path(args.config)
+    section = mpc_section(config_path)
+    if section is None:
+        raise UsageError(f"{config_path} has no 'mpc' section: its node runs no MPC sessions")
+    if len(args.session) != mpc_state.ID_LENGTH or not args.session.startswith("M"):
+        raise UsageError(f"{args.session!r} is not a session id (M and {mpc_state.ID_DIGITS} digits)")
+    folder = (config_path.parent / section.get("inputs", "mpc-inputs")).resolve()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / f"{args.session}.json"
+    temporary = folder / f".{args.session}.{os.getpid()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"values": _ints(args.values)}, handle)
+    os.replace(temporary, path)
+    print_json({"session": args.session, "input": str(path), "values": len(_ints(args.values))})
+    return 0
+
+
+async def _session(args) -> dict:
+    async with reader(args) as client:
+        return (await client.get(f"/v1/mpc/sessions/{args.session}"))["session"]
+
+
+def cmd_status(args) -> int:
+    print_json(asyncio.run(_session(args)))
+    return 0
+
+
+def cmd_result(args) -> int:
+    record = asyncio.run(_session(args))
+    result = record.get("result")
+    if record["status"] != mpc_state.DONE or result is None:
+        raise UsageError(f"session {args.session} is {record['status']}: no result")
+    if "clear" in result:
+        print_json({"session": args.session, "sealed": False, **result["clear"]})
+        return 0
+    box = (result.get("sealed") or {}).get(args.institution or "")
+    if box is None:
+        raise UsageError(f"the result is sealed to {', '.join(result.get('sealed_to', []))}; give --institution "
+                         "(one of them, whose --key reads it) and --mpc-key")
+    if not args.mpc_key:
+        raise UsageError("a sealed result opens with the recipient's MPC key: give --mpc-key FILE")
+    kx = kx_from_key_file(open_key(args.mpc_key, args))
+    commitments = {p: [bytes.fromhex(c) for c in points] for p, points in record["commitments"].items()}
+    try:
+        opened = recipient_result(record, bytes.fromhex(box), kx, commitments)
+    except SealError as exc:
+        raise UsageError(f"session {args.session}: {exc}") from None
+    print_json({"session": args.session, "sealed": True, "totals": list(opened.sums),
+                "checked": "the totals open every participant's commitments"})
+    return 0
+
+
+def add_commands(commands) -> None:
+    mpc = commands.add_parser("mpc", help="MPC sessions").add_subparsers(dest="action", required=True)
+    opening = mpc.add_parser("open", help="open a session (mpc.open)")
+    opening.add_argument("--protocol", default="sum", choices=mpc_state.PROTOCOLS)
+    opening.add_argument("--participants", required=True, help="institution ids, comma-separated")
+    opening.add_argument("--length", type=int, default=1, help="sum: values per party")
+    opening.add_argument("--value-max", type=int, default=10**12, help="sum: largest value, minor units")
+    opening.add_argument("--set-size-max", type=int, default=10_000, help="PSI: largest set")
+    opening.add_argument("--deadline-blocks", type=int, default=100, help="blocks from now to the deadline")
+    opening.add_argument("--result-to", default="*", help="'*' (in clear, for all) or recipients, comma-separated")
+    add_reader_arguments(opening)
+    opening.set_defaults(func=cmd_open)
+
+    giving = mpc.add_parser("input", help="give this institution's input to its own node (local file only)")
+    giving.add_argument("session")
+    giving.add_argument("--config", required=True, help="the institution's node config")
+    giving.add_argument("--values", required=True, help="integers, comma-separated, minor units")
+    giving.set_defaults(func=cmd_input)
+
+    for name, func, text in (("status", cmd_status, "a session as the caller may see it"),
+                             ("result", cmd_result, "a session's totals (a sealed one opened and checked)")):
+        command = mpc.add_parser(name, help=text)
+        command.add_argument("session")
+        if name == "result":
+            command.add_argument("--institution", help="the recipient reading a sealed result")
+            command.add_argument("--mpc-key", help="the recipient's MPC key file")
+        add_reader_arguments(command)
+        command.set_defaults(func=func)

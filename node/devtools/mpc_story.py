@@ -1,0 +1,81 @@
+"""The demo's MPC scene: three banks compute a borrower's total exposure
+across them; the total is sealed to the central bank, which opens it and
+checks it against the banks' commitments. No bank sees another's figure or
+the total; the chain holds the commitments, the sealed total and every
+bank's node signature, never an input.
+
+Each bank gives its figure to its own node through its local input folder,
+as `consort mpc input` does; the central bank reads the result as
+`consort mpc result` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+from crypto.keys import read_key_file
+from node.devtools import story
+from node.devtools.consortium import MPC_KEY
+from node.mpc.runner import kx_from_key_file
+from node.mpc.sealing import recipient_result
+
+BANKS = ("bank-alpha", "bank-bravo", "bank-charlie")
+EXPOSURES = {"bank-alpha": 12_500_000_00, "bank-bravo": 7_250_000_00, "bank-charlie": 30_000_000_00}
+VALUE_MAX = 10**12
+DEADLINE_BLOCKS = 200
+SESSION_TIMEOUT_S = 60.0
+
+
+def give_input(directory: Path, institution: str, session_id: str, values: list[int]) -> None:
+    """What `consort mpc input` does: the figure, in the bank's own node's input folder, mode 0600."""
+    folder = directory / institution / "mpc-inputs"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    temporary = folder / f".{session_id}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"values": values}, handle)
+    os.replace(temporary, folder / f"{session_id}.json")
+
+
+async def exposure(directory: Path, index: dict, say, passphrase: str) -> bool:
+    """Run the scene; whether the central bank's total is the true one."""
+    parties = story.parties(directory, index, passphrase)
+    alpha, regulator = parties["bank-alpha"], parties["central-bank"]
+    height = await story.height(alpha)
+    opened = await alpha.send("mpc.open", {
+        "protocol": "sum", "participants": list(BANKS), "params": {"length": 1, "value_max": VALUE_MAX},
+        "deadline_height": height + DEADLINE_BLOCKS, "result_to": ["central-bank"]})
+    session_id = opened["output"]["session"]
+    say(f"    session {session_id}: exposure to one borrower at {', '.join(BANKS)}, total sealed to central-bank")
+    for bank in BANKS:
+        give_input(directory, bank, session_id, [EXPOSURES[bank]])
+        say(f"    {bank:<14} gives its figure to its own node only")
+    started = time.monotonic()
+    record = None
+    async with regulator.client() as client:
+        while time.monotonic() - started < SESSION_TIMEOUT_S:
+            record = (await client.get(f"/v1/mpc/sessions/{session_id}"))["session"]
+            if record["status"] != "open":
+                break
+            await asyncio.sleep(0.1)
+    if record is None or record["status"] != "done":
+        say(f"    session {session_id} did not finish: {record and record['status']}")
+        return False
+    say(f"    done in {time.monotonic() - started:.1f} s: commitments, sealed total and "
+        f"{len(record['attestation']['signatures'])} node signatures on chain")
+    async with alpha.client() as client:
+        seen = (await client.get(f"/v1/mpc/sessions/{session_id}"))["session"]["result"]
+    say(f"    {'bank-alpha reads the result':<34} -> sealed to {', '.join(seen['sealed_to'])}; "
+        f"boxes for it: {len(seen['sealed'])}")
+    kx = kx_from_key_file(read_key_file(directory / "central-bank" / MPC_KEY, passphrase))
+    commitments = {p: [bytes.fromhex(c) for c in points] for p, points in record["commitments"].items()}
+    total = recipient_result(record, bytes.fromhex(record["result"]["sealed"]["central-bank"]), kx,
+                             commitments).sums[0]
+    right = total == sum(EXPOSURES.values())
+    say(f"    {'central-bank opens the total':<34} -> {total / 100:,.2f} EUR, "
+        f"{'checked against the commitments' if right else 'WRONG'}")
+    return right

@@ -1,0 +1,201 @@
+"""Secure sums between the nodes of a live consortium (four validators, a
+regulator without a node), each bank's input given in its own node's local
+input folder:
+
+- the total for all members: three banks' nodes commit, exchange masked
+  vectors over their MPC links, and one puts the total with every node's
+  signature on chain, where the contract checks it opens the commitments;
+- the total sealed to the regulator: no bank's node can read it; the
+  regulator opens its box and checks the total against the commitments;
+- a bank that never gives its input: the session is aborted after its
+  deadline, naming it;
+- no input value appears in any block, and a member outside a session
+  does not see its commitments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import free_base_port
+from crypto import encoding
+from crypto.keys import KDF_COST_LIGHT, read_key_file
+from fixtures import PASSPHRASE, wait_until
+from node.devtools import story
+from node.devtools.cluster import LocalCluster
+from node.devtools.consortium import MPC_KEY, create_consortium
+from node.mpc.runner import kx_from_key_file
+from node.mpc.sealing import recipient_result
+from node.runtime.passphrase import ENV_VAR
+
+pytestmark = pytest.mark.integration
+BANKS = ("bank-alpha", "bank-bravo", "bank-charlie")
+# distinctive figures (exposures in minor units), to look for on chain
+INPUTS = {"bank-alpha": [7_301_234_567_891, 1_000_017], "bank-bravo": [6_402_345_678_912, 2_000_029],
+          "bank-charlie": [5_503_456_789_123, 0]}
+TOTALS = [sum(v[i] for v in INPUTS.values()) for i in range(2)]
+VALUE_MAX = 10**13
+
+
+@pytest.fixture(scope="module")
+def mpc_cluster(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("mpc") / "consortium"
+    create_consortium(directory, institutions=4, base_port=free_base_port(4), passphrase=PASSPHRASE,
+                      kdf_cost=KDF_COST_LIGHT, mpc=True, clients_per_institution=1)
+    with LocalCluster(directory, log_level="info", passphrase=PASSPHRASE) as cluster:
+        cluster.start_all()
+        asyncio.run(cluster.wait_ready())
+        yield cluster
+
+
+def give_input(cluster: LocalCluster, institution: str, session_id: str, values: list[int]) -> None:
+    folder = cluster.directory / institution / "mpc-inputs"
+    path = folder / f"{session_id}.json"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"values": values}))
+    temporary.chmod(0o600)
+    temporary.rename(path)
+
+
+async def session_of(party, session_id: str) -> dict:
+    async with party.client() as client:
+        return (await client.get(f"/v1/mpc/sessions/{session_id}"))["session"]
+
+
+async def open_sum(parties, result_to: list[str], deadline_blocks: int = 60) -> str:
+    alpha = parties["bank-alpha"]
+    height = await story.height(alpha)
+    receipt = await alpha.send("mpc.open", {
+        "protocol": "sum", "participants": list(BANKS), "params": {"length": 2, "value_max": VALUE_MAX},
+        "deadline_height": height + deadline_blocks, "result_to": result_to})
+    return receipt["output"]["session"]
+
+
+async def until_closed(party, session_id: str, timeout_s: float = 60.0) -> dict:
+    async def closed():
+        record = await session_of(party, session_id)
+        return record if record["status"] != "open" else None
+    return await wait_until(closed, timeout_s, f"session {session_id} to close")
+
+
+def test_three_banks_sum_for_all_members(mpc_cluster):
+    parties = story.parties(mpc_cluster.directory, mpc_cluster.index, PASSPHRASE)
+
+    async def scenario():
+        session_id = await open_sum(parties, ["*"])
+        for bank in BANKS:
+            give_input(mpc_cluster, bank, session_id, INPUTS[bank])
+        record = await until_closed(parties["bank-delta"], session_id)
+        assert record["status"] == "done"
+        assert record["result"]["clear"]["totals"] == TOTALS  # bank-delta, no participant, reads it too
+        assert sorted(record["attestation"]["signatures"]) == list(BANKS)
+        assert "commitments" not in record  # a member outside the session sees no commitments
+        full = await session_of(parties["bank-bravo"], session_id)
+        assert sorted(full["commitments"]) == list(BANKS) and len(full["commitments"]["bank-alpha"]) == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_total_sealed_to_the_regulator_is_read_by_it_alone(mpc_cluster):
+    parties = story.parties(mpc_cluster.directory, mpc_cluster.index, PASSPHRASE)
+    regulator = parties["central-bank"]
+
+    async def scenario():
+        session_id = await open_sum(parties, ["central-bank"])
+        for bank in BANKS:
+            give_input(mpc_cluster, bank, session_id, INPUTS[bank])
+        record = await until_closed(regulator, session_id)
+        assert record["status"] == "done" and list(record["result"]["sealed"]) == ["central-bank"]
+        own = await session_of(parties["bank-alpha"], session_id)
+        assert own["result"]["sealed"] == {} and own["result"]["sealed_to"] == ["central-bank"]
+        box = bytes.fromhex(record["result"]["sealed"]["central-bank"])
+        kx = kx_from_key_file(read_key_file(mpc_cluster.directory / "central-bank" / MPC_KEY, PASSPHRASE))
+        as_stored = {**record, "participants": list(BANKS)}
+        commitments = {p: [bytes.fromhex(c) for c in points] for p, points in record["commitments"].items()}
+        result = recipient_result(as_stored, box, kx, commitments)
+        assert list(result.sums) == TOTALS
+
+    asyncio.run(scenario())
+
+
+def test_a_bank_that_gives_no_input_is_named_when_the_session_aborts(mpc_cluster):
+    parties = story.parties(mpc_cluster.directory, mpc_cluster.index, PASSPHRASE)
+    alpha = parties["bank-alpha"]
+
+    async def scenario():
+        session_id = await open_sum(parties, ["*"], deadline_blocks=6)
+        for bank in BANKS[:2]:
+            give_input(mpc_cluster, bank, session_id, INPUTS[bank])
+
+        async def two_committed():
+            return sorted((await session_of(alpha, session_id))["commits"]) == list(BANKS[:2])
+
+        await wait_until(two_committed, 30, "bank-alpha's and bank-bravo's commits")
+
+        async def aborted():
+            await alpha.send("settlement.pay", {"from": "bank-alpha", "to": "bank-delta", "currency": "EUR",
+                                                "amount": 1})  # blocks go by: the deadline passes
+            record = await session_of(alpha, session_id)
+            return record if record["status"] == "aborted" else None
+
+        record = await wait_until(aborted, 60, "the session to abort")
+        assert record["missing"]["commits"] == ["bank-charlie"]
+
+    asyncio.run(scenario())
+
+
+def test_no_input_reaches_the_chain(mpc_cluster):
+    """Every block so far (the sessions above included): no input value in any encoding."""
+    async def blocks() -> list[bytes]:
+        """Each block as stored (msgpack), and as the API shows it (JSON)."""
+        found = []
+        async with mpc_cluster.client(0, institution="central-bank") as client:
+            tip = (await client.status())["height"]
+            for height in range(1, tip + 1):
+                found.append((await client._request("GET", f"/v1/blocks/{height}", {"format": "msgpack"}))[1])
+                found.append(json.dumps(await client.block(height)).encode())
+        return found
+
+    raw = b"".join(asyncio.run(blocks()))
+    assert b"mpc.result" in raw or b"mpc.commit" in raw
+    for values in INPUTS.values():
+        for value in values:
+            if value < 2**20:
+                continue  # small figures appear on chain for other reasons (heights, amounts)
+            binary = [encoding.encode(value), value.to_bytes(8, "big"), value.to_bytes(8, "little")]
+            forms = [*binary, *(form.hex().encode() for form in binary), str(value).encode()]
+            assert not any(form in raw for form in forms), value
+
+
+def consort(*args: str) -> dict:
+    run = subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, ENV_VAR: PASSPHRASE}, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_the_command_line_opens_a_session_gives_inputs_and_the_regulator_reads_the_total(mpc_cluster):
+    directory = mpc_cluster.directory
+    reading = ["--node", mpc_cluster.urls[1], "--genesis", str(directory / "genesis.json"), "--ca", str(mpc_cluster.ca)]
+    opened = consort("mpc", "open", "--participants", ",".join(BANKS), "--length", "2", "--value-max", str(VALUE_MAX),
+                     "--result-to", "central-bank", "--key", str(directory / "bank-bravo" / "client-0.key"), *reading)
+    session_id = opened["receipts"][0]["output"]["session"]
+    for bank in BANKS:
+        consort("mpc", "input", session_id, "--config", str(directory / bank / "node.json"),
+                "--values", ",".join(str(v) for v in INPUTS[bank]))
+    regulator = ["--key", str(directory / "central-bank" / "client-0.key"), *reading]
+
+    def done():
+        return consort("mpc", "status", session_id, *regulator)["status"] == "done"
+
+    asyncio.run(wait_until(done, 60, "the session done"))
+    result = consort("mpc", "result", session_id, "--institution", "central-bank",
+                     "--mpc-key", str(directory / "central-bank" / "mpc.key"), *regulator)
+    assert result == {"session": session_id, "sealed": True, "totals": TOTALS,
+                      "checked": "the totals open every participant's commitments"}
