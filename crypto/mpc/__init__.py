@@ -1,7 +1,9 @@
 """Multi-party computation primitives, as pure functions and step-by-step
 protocol objects: Pedersen commitments on the ed25519 group (`pedersen`),
-the secure sum of integer vectors by pairwise masking (`secure_sum`), and the
-transcript hash a participant attests to (`transcript`).
+the secure sum of integer vectors by pairwise masking (`secure_sum`, with
+its pair seeds and mask streams in `masking` and its messages in
+`sum_messages`), and the transcript hash a participant attests to
+(`transcript`).
 
 Nothing here sends or receives: a protocol object takes the messages its
 caller received and returns the messages to send, so the node's MPC room

@@ -62,7 +62,8 @@ and since H is a random oracle and the scalar is secret, those values are
 (under DDH) indistinguishable from independent uniform points, so an
 element's position is as good as uniformly random. Sorted lists are also
 one canonical encoding per set (refused otherwise), so transcripts are
-reproducible.
+reproducible. Each party's transcript hash (crypto.mpc.transcript) names
+its counterparts by role: "initiator", "responder", "regulator".
 
 Received points: a blinded set is checked by the scalar multiplication
 itself (libsodium's `crypto_scalarmult_ed25519_noclamp` refuses a point
@@ -143,7 +144,7 @@ import nacl.exceptions
 from crypto.mpc.psi_messages import (PSI_MESSAGE_BYTES_MAX, PSI_SET_MAX, POINT_BYTES, SESSION_ID_BYTES_MAX,
                                      BlindedSet, DoubleBlindedSet, PsiMessageError, Role, Variant,
                                      check_points, check_session_id, decode_message)
-from crypto.mpc.transcript import Transcript
+from crypto.mpc.transcript import RECEIVED, SENT, transcript_start, transcript_step
 
 __all__ = [
     "PSI_ELEMENT_BYTES_MAX", "PSI_MESSAGE_BYTES_MAX", "PSI_SET_MAX", "POINT_BYTES", "SESSION_ID_BYTES_MAX",
@@ -156,7 +157,6 @@ GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493  # L
 SCALAR_BYTES = 32
 PSI_ELEMENT_BYTES_MAX = 256
 HASH_DOMAIN = b"consort/mpc/psi/hash-to-group/v1\x00"
-TRANSCRIPT_PROTOCOL = "psi"
 REGULATOR = "regulator"
 _ZERO_SCALAR = bytes(SCALAR_BYTES)
 
@@ -282,7 +282,7 @@ class PsiParty:
         self._scalar = random_scalar() if scalar is None else scalar
         check_scalar(self._scalar)
         self._peer_role = Role.RESPONDER if self.role == Role.INITIATOR else Role.INITIATOR
-        self._transcript = Transcript.start(TRANSCRIPT_PROTOCOL, session_id, str(self.role))
+        self._transcript_head = transcript_start(session_id, str(self.role))
         self._phase = "new"
         self._own_blinded: tuple[bytes, ...] = ()
         self._element_of: dict[bytes, bytes] = {}
@@ -291,7 +291,7 @@ class PsiParty:
 
     @property
     def transcript_hash(self) -> bytes:
-        return self._transcript.head
+        return self._transcript_head
 
     @property
     def learns_result(self) -> bool:
@@ -313,7 +313,7 @@ class PsiParty:
         self._expect("new", "first_message")
         self.prepare()
         data = BlindedSet(self.session_id, self.variant, self.role, self._own_blinded).encode()
-        self._transcript = self._transcript.sent(str(self._peer_role), data)
+        self._record(SENT, str(self._peer_role), data)
         self._phase = "offered"
         return data
 
@@ -322,7 +322,7 @@ class PsiParty:
         self._expect("offered", "respond")
         received = self._from_peer(message, BlindedSet, check_group=False)
         doubled = blind_all(received.points, self._scalar)  # which refuses any point outside the group
-        self._transcript = self._transcript.received(str(self._peer_role), message)
+        self._record(RECEIVED, str(self._peer_role), message)
         self._peer_doubled = frozenset(doubled)
         self._phase = "responded" if self._plan.learns else "done"
         if self._plan.send_to is None:
@@ -330,9 +330,9 @@ class PsiParty:
         ordered = tuple(doubled) if self.variant == Variant.INTERSECTION else tuple(sorted(doubled))
         data = DoubleBlindedSet(self.session_id, self.variant, self.role, ordered).encode()
         if self._plan.send_to == REGULATOR:
-            self._transcript = self._transcript.sent(REGULATOR, data)
+            self._record(SENT, REGULATOR, data)
             return Step(to_regulator=data)
-        self._transcript = self._transcript.sent(str(self._peer_role), data)
+        self._record(SENT, str(self._peer_role), data)
         return Step(to_peer=data)
 
     def finish(self, message: bytes) -> PsiResult:
@@ -343,7 +343,7 @@ class PsiParty:
         received = self._from_peer(message, DoubleBlindedSet, check_group=True)
         if len(received.points) != len(self._own_blinded):
             raise PsiMessageError(f"expected {len(self._own_blinded)} points, got {len(received.points)}")
-        self._transcript = self._transcript.received(str(self._peer_role), message)
+        self._record(RECEIVED, str(self._peer_role), message)
         if self.variant == Variant.INTERSECTION:
             mine = frozenset(self._element_of[own] for own, double in zip(self._own_blinded, received.points)
                              if double in self._peer_doubled)
@@ -352,6 +352,9 @@ class PsiParty:
             self.result = PsiResult(sum(1 for double in received.points if double in self._peer_doubled))
         self._phase = "finished"
         return self.result
+
+    def _record(self, direction: str, counterpart: str, message: bytes) -> None:
+        self._transcript_head = transcript_step(self._transcript_head, direction, counterpart, message)
 
     def _expect(self, phase: str, step: str) -> None:
         if self._phase != phase:
@@ -368,14 +371,14 @@ def count_for_regulator(session_id: bytes, from_initiator: bytes, from_responder
     parties' DoubleBlindedSets (each blinded the other's set)."""
     check_session_id(session_id, PsiInputError)
     variant = Variant.CARDINALITY_TO_REGULATOR
-    transcript = Transcript.start(TRANSCRIPT_PROTOCOL, session_id, REGULATOR)
+    head = transcript_start(session_id, REGULATOR)
     sets = []
     for sender, data in ((Role.INITIATOR, from_initiator), (Role.RESPONDER, from_responder)):
         message = decode_message(data)
         _check_routing(message, DoubleBlindedSet, session_id, variant, sender)
-        transcript = transcript.received(str(sender), data)
+        head = transcript_step(head, RECEIVED, str(sender), data)
         sets.append(frozenset(message.points))
-    return PsiTally(len(sets[0] & sets[1]), transcript.head)
+    return PsiTally(len(sets[0] & sets[1]), head)
 
 
 # --- checks ---------------------------------------------------------------------

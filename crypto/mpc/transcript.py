@@ -1,67 +1,54 @@
-"""The transcript hash of one party's side of an MPC session.
+"""The transcript hash of one participant's side of an MPC session.
 
-A transcript is a SHA-256 chain over the messages a party sent and received,
-in the order it sent and received them:
+Each participant folds the messages it sent and received, in the order it
+sent or received them, into a SHA-256 chain:
 
-    head_0     = digest("mpc/transcript/start", encode([protocol, session_id, party]))
-    head_{i+1} = digest("mpc/transcript/step",
-                        head_i || encode([direction, counterpart, SHA-256(message)]))
+    head_0     = digest("mpc/transcript/start", encode([session_id, me]))
+    head_{k+1} = digest("mpc/transcript/step",
+                        head_k || encode([direction, peer, SHA-256(message)]))
 
-with `direction` "sent" or "received" and `counterpart` the other end's name
-(a role such as "responder" or "regulator", or an institution id: the
-protocol decides). Each party attests to its own head; two parties' heads
-differ (the directions differ), and a root over all parties' heads is the
-contract's business. The chain binds the protocol, the session, the party,
-every message byte and their order; it says nothing about messages it was
-never shown.
+with direction "sent" or "received" and `peer` the other end's institution
+id. The final head goes into the session's attestation, so a participant
+signs for exactly what it saw; two participants' heads differ (each sees
+its own side), so the attestation carries each head and a root over them.
+Cost: two SHA-256 calls per message, over the message once.
 
-Pure: immutable values, no I/O, no clock. Imports crypto only.
+Must not: keep state between calls, read a clock, or do I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from crypto.encoding import encode
 from crypto.hashing import digest
 
 SENT = "sent"
 RECEIVED = "received"
-NAME_LENGTH_MAX = 64
+DIRECTIONS = (SENT, RECEIVED)
 
 
-@dataclass(frozen=True, slots=True)
-class Transcript:
-    """One party's transcript so far: the chain's head and how many messages it covers."""
-
-    head: bytes
-    message_count: int = 0
-
-    @classmethod
-    def start(cls, protocol: str, session_id: bytes, party: str) -> Transcript:
-        _check_name(protocol, "protocol")
-        _check_name(party, "party")
-        if not isinstance(session_id, bytes) or not session_id:
-            raise ValueError("session id must be non-empty bytes")
-        return cls(digest("mpc/transcript/start", encode([protocol, session_id, party])))
-
-    def sent(self, counterpart: str, message: bytes) -> Transcript:
-        """The transcript after sending `message` to `counterpart`."""
-        return self._step(SENT, counterpart, message)
-
-    def received(self, counterpart: str, message: bytes) -> Transcript:
-        """The transcript after receiving `message` from `counterpart`."""
-        return self._step(RECEIVED, counterpart, message)
-
-    def _step(self, direction: str, counterpart: str, message: bytes) -> Transcript:
-        _check_name(counterpart, "counterpart")
-        if not isinstance(message, (bytes, bytearray)):
-            raise TypeError("a message is bytes")
-        entry = encode([direction, counterpart, hashlib.sha256(message).digest()])
-        return Transcript(digest("mpc/transcript/step", self.head + entry), self.message_count + 1)
+def transcript_start(session_id: bytes, me: str) -> bytes:
+    """The head of an empty transcript of `me` in the session."""
+    if type(session_id) is not bytes or type(me) is not str:
+        raise TypeError("session_id must be bytes and me a str")
+    return digest("mpc/transcript/start", encode([session_id, me]))
 
 
-def _check_name(name: str, what: str) -> None:
-    if not isinstance(name, str) or not 0 < len(name) <= NAME_LENGTH_MAX:
-        raise ValueError(f"{what} must be a name of 1..{NAME_LENGTH_MAX} characters")
+def transcript_step(head: bytes, direction: str, peer: str, message: bytes) -> bytes:
+    """The head after one more message sent to or received from `peer`."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if type(head) is not bytes or len(head) != 32 or type(peer) is not str:
+        raise TypeError("head must be 32 bytes and peer a str")
+    entry = encode([direction, peer, hashlib.sha256(message).digest()])
+    return digest("mpc/transcript/step", head + entry)
+
+
+def transcript_hash(session_id: bytes, me: str, entries: Iterable[tuple[str, str, bytes]]) -> bytes:
+    """The head after the (direction, peer, message bytes) entries, in order."""
+    head = transcript_start(session_id, me)
+    for direction, peer, message in entries:
+        head = transcript_step(head, direction, peer, message)
+    return head

@@ -19,6 +19,7 @@ from crypto.mpc.psi import (PSI_ELEMENT_BYTES_MAX, PSI_MESSAGE_BYTES_MAX, PSI_SE
                             PsiInputError, PsiMessageError, PsiParty, PsiStateError, Role, Variant, blind_all,
                             check_scalar, count_for_regulator, decode_message, hash_all, hash_to_group,
                             random_scalar)
+from crypto.mpc.transcript import transcript_hash
 from psi_support import run_session
 
 SESSION = b"session-1"
@@ -384,3 +385,22 @@ def test_transcripts_are_reproducible_and_bind_every_message():
     assert heads[0] == heads[1] and heads[0][0] != heads[0][1]
     other = run_session(Variant.INTERSECTION, customers(1, 2), customers(2, 4), scalar_a=k_a, scalar_b=k_b)
     assert other.parties[0].transcript_hash != heads[0][0]
+
+
+def test_a_partys_transcript_is_the_shared_chain_over_what_it_sent_and_received():
+    run = run_session(Variant.CARDINALITY, customers(1, 2), customers(2, 3))
+    first_a, first_b, second_a, second_b = run.messages
+    initiator, responder = run.parties
+    assert initiator.transcript_hash == transcript_hash(SESSION, "initiator", [
+        ("sent", "responder", first_a), ("received", "responder", first_b),
+        ("sent", "responder", second_a), ("received", "responder", second_b)])
+    assert responder.transcript_hash == transcript_hash(SESSION, "responder", [
+        ("sent", "initiator", first_b), ("received", "initiator", first_a),
+        ("sent", "initiator", second_b), ("received", "initiator", second_a)])
+    run = run_session(Variant.CARDINALITY_TO_REGULATOR, customers(1, 2), customers(2, 3))
+    _, _, to_regulator_a, to_regulator_b = run.messages
+    assert count_for_regulator(SESSION, to_regulator_a, to_regulator_b).transcript_hash == transcript_hash(
+        SESSION, "regulator", [("received", "initiator", to_regulator_a), ("received", "responder", to_regulator_b)])
+    assert run.parties[0].transcript_hash == transcript_hash(SESSION, "initiator", [
+        ("sent", "responder", run.messages[0]), ("received", "responder", run.messages[1]),
+        ("sent", "regulator", to_regulator_a)])
