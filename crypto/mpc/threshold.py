@@ -9,10 +9,13 @@ the comparator. With b = sum_bits (S < 2^b and L < 2^b, guaranteed by the
 sum's input checks), kappa = STATISTICAL_SECURITY_BITS and w = b + kappa + 1:
 
 1. The comparator P draws rho uniformly from [0, 2^(b+kappa)) (`draw_offset`).
-2. The banks run the secure sum with P's input x_P + rho; the total
-   C = S + rho goes to the regulator alone (sealed to it). The sum is over
-   the integers: its modulus must exceed 2^w and P's input range is [0, 2^w),
-   not the money maximum (a parameter of the session, not of this module).
+2. The banks run the secure sum (crypto.mpc.secure_sum, three banks or
+   more) with P's input x_P + rho, and send their masked vectors to the
+   regulator only, so that C = S + rho reaches the regulator alone. The
+   sum session's value maximum must be 2^w - 1, so that P's input fits and
+   the modulus exceeds every C (the sum has no range proofs, so a smaller
+   maximum never bound the others anyway; the threshold session records
+   b and the real per-bank bound on chain).
 3. The regulator and P compare C with T = L + rho by PSI (Lin and Tzeng's
    reduction of "greater than" to set intersection). For w-bit x and y:
        ones(x)  = { (w - j, x >> j)       : bit j of x is 1 }
