@@ -2,8 +2,10 @@
 protocol objects: Pedersen commitments on the ed25519 group (`pedersen`),
 the secure sum of integer vectors by pairwise masking (`secure_sum`, with
 its pair seeds and mask streams in `masking` and its messages in
-`sum_messages`), and the transcript hash a participant attests to
-(`transcript`).
+`sum_messages`), Diffie-Hellman private set intersection and its
+cardinality (`psi`, messages in `psi_messages`), a threshold check that
+reveals only whether a secure sum exceeds a limit (`threshold`), and the
+transcript hash a participant attests to (`transcript`).
 
 Nothing here sends or receives: a protocol object takes the messages its
 caller received and returns the messages to send, so the node's MPC room
