@@ -3,7 +3,9 @@
 Creates (or reuses) a consortium in --dir, starts 4 node processes on
 127.0.0.1, sends signed payments through all four nodes, shows what the
 ledger refuses and why, tells a supply-chain-finance story (node.devtools.story),
-waits until every node holds the same chain, prints balances and state
+runs two MPC sessions between the banks' nodes (node.devtools.mpc_story: a
+borrower's total exposure sealed to the central bank, and how many of one
+bank's customers are on another's fraud list), waits until every node holds the same chain, prints balances and state
 roots, audits the chain from the genesis file alone (re-executing every
 block), and stops every process it started. The folder keeps configs and
 LevelDB data for inspection, restart or audit. The keys are encrypted with
@@ -30,7 +32,7 @@ from node.audit.auditor import AuditFailure, ChainAuditor
 from node.client import ClientError, ConsortClient, tls_context
 from node.devtools.cluster import LocalCluster
 from node.audit.verify import read_genesis, verify_node
-from node.devtools import story
+from node.devtools import mpc_story, story
 from node.devtools.consortium import create_consortium, throwaway_passphrase
 from node.runtime.passphrase import ENV_VAR, PassphraseError, PassphraseSource
 
@@ -161,22 +163,25 @@ async def audit(cluster: LocalCluster) -> ChainAuditor:
 
 async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> int:
     index = cluster.index
-    say(f"[2/7] starting {len(index['institutions'])} node processes on 127.0.0.1")
+    say(f"[2/8] starting {len(index['institutions'])} node processes on 127.0.0.1")
     cluster.start_all()
     await cluster.wait_ready()
     for entry in index["institutions"]:
         say(f"    {entry['id']:<14} replica {entry['replica_id']}  {entry['url']}")
     started = time.monotonic()
-    say(f"[3/7] sending {payments} signed payments through all {len(index['institutions'])} nodes")
+    say(f"[3/8] sending {payments} signed payments through all {len(index['institutions'])} nodes")
     ok, failed = await send_payments(directory, index, payments, cluster.passphrase)
     elapsed = time.monotonic() - started
     say(f"    {ok + failed} committed ({ok} settled, {failed} failed receipts) in {elapsed:.1f} s "
         f"= {(ok + failed) / elapsed:.0f} tx/s")
-    say("[4/7] what the ledger refuses")
+    say("[4/8] what the ledger refuses")
     await show_refusals(directory, index, cluster.passphrase)
-    say("[5/7] a supply-chain-finance story: receivable, split, pledge, financing, DvP, netting, redemption")
+    say("[5/8] a supply-chain-finance story: receivable, split, pledge, financing, DvP, netting, redemption")
     await story.tell(directory, index, say, cluster.passphrase)
-    say("[6/7] every node holds the same chain")
+    say("[6/8] banks compute together without showing their figures (MPC between their nodes)")
+    computed = await mpc_story.exposure(directory, index, say, cluster.passphrase)
+    computed = await mpc_story.fraud_list(directory, index, say, cluster.passphrase) and computed
+    say("[7/8] every node holds the same chain")
     statuses = await wait_same_height(cluster)
     for status in statuses:
         say(f"    {status['institution']:<14} height {status['height']:4d}  state root {status['state_root'][:32]}…")
@@ -187,7 +192,7 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     for account in accounts:
         say(f"    {account['institution']:<14} {account['currency']} {account['balance'] / 100:>18,.2f}")
     say(f"    total {index['currency']} {total / 100:,.2f} (money is neither created nor destroyed)")
-    say("[7/7] auditing the chain from genesis.json (hash links, roots, certificates, re-execution)")
+    say("[8/8] auditing the chain from genesis.json (hash links, roots, certificates, re-execution)")
     try:
         auditor = await audit(cluster)
     except AuditFailure as exc:
@@ -197,19 +202,20 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     say(f"    {auditor.report.blocks} blocks, {auditor.report.txs} transactions, every certificate "
         f"holds a quorum (n - f) of valid signatures; re-executed state root "
         f"{'matches' if roots_match else 'DIFFERS FROM'} the nodes'")
-    return 0 if agreed and roots_match else 1
+    return 0 if agreed and roots_match and computed else 1
 
 
 def open_or_create(directory: Path, base_port: int) -> tuple[str, bool]:
     """The consortium in `directory`, created if absent (its keys encrypted with the
     light KDF cost: it is a throwaway); its passphrase, and whether anyone keeps it."""
     if (directory / "consortium.json").exists():
-        say(f"[1/7] reusing the consortium in {directory}")
+        say(f"[1/8] reusing the consortium in {directory}")
         return PassphraseSource().read("passphrase of the consortium's keys: "), True
     passphrase, kept = throwaway_passphrase()
-    create_consortium(directory, institutions=4, base_port=base_port, passphrase=passphrase, kdf_cost=KDF_COST_LIGHT)
+    create_consortium(directory, institutions=4, base_port=base_port, passphrase=passphrase, kdf_cost=KDF_COST_LIGHT,
+                      mpc=True)
     whose = f"the passphrase in {ENV_VAR}" if kept else f"a random passphrase no one keeps (set {ENV_VAR} to choose one)"
-    say(f"[1/7] created a 4-institution consortium in {directory}, its keys encrypted with {whose}")
+    say(f"[1/8] created a 4-institution consortium in {directory}, its keys encrypted with {whose}")
     return passphrase, kept
 
 

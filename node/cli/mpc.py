@@ -2,6 +2,7 @@
 
     consort mpc open --participants a,b,c --length 1 --value-max V --deadline-blocks 100 --result-to central-bank
     consort mpc input M000000000001 --config bank-alpha/node.json --values 1200000,0
+    consort mpc input M000000000002 --config bank-alpha/node.json --elements-file customers.txt
     consort mpc status M000000000001
     consort mpc result M000000000001 [--mpc-key central-bank/mpc.key]
 
@@ -69,13 +70,20 @@ def cmd_input(args) -> int:
         raise UsageError(f"{args.session!r} is not a session id (M and {mpc_state.ID_DIGITS} digits)")
     folder = (config_path.parent / section.get("inputs", "mpc-inputs")).resolve()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if (args.values is None) == (args.elements_file is None):
+        raise UsageError("give --values (a sum) or --elements-file (a PSI set), one of them")
+    if args.values is not None:
+        document = {"values": _ints(args.values)}
+    else:
+        lines = Path(args.elements_file).read_text(encoding="utf-8").splitlines()
+        document = {"elements": sorted({line.strip() for line in lines if line.strip()})}
     path = folder / f"{args.session}.json"
     temporary = folder / f".{args.session}.{os.getpid()}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump({"values": _ints(args.values)}, handle)
+        json.dump(document, handle)
     os.replace(temporary, path)
-    print_json({"session": args.session, "input": str(path), "values": len(_ints(args.values))})
+    print_json({"session": args.session, "input": str(path), **{k: len(v) for k, v in document.items()}})
     return 0
 
 
@@ -130,7 +138,8 @@ def add_commands(commands) -> None:
     giving = mpc.add_parser("input", help="give this institution's input to its own node (local file only)")
     giving.add_argument("session")
     giving.add_argument("--config", required=True, help="the institution's node config")
-    giving.add_argument("--values", required=True, help="integers, comma-separated, minor units")
+    giving.add_argument("--values", help="a sum: integers, comma-separated, minor units")
+    giving.add_argument("--elements-file", help="a PSI: the set, one element per line (UTF-8)")
     giving.set_defaults(func=cmd_input)
 
     for name, func, text in (("status", cmd_status, "a session as the caller may see it"),

@@ -79,3 +79,44 @@ async def exposure(directory: Path, index: dict, say, passphrase: str) -> bool:
     say(f"    {'central-bank opens the total':<34} -> {total / 100:,.2f} EUR, "
         f"{'checked against the commitments' if right else 'WRONG'}")
     return right
+
+
+CUSTOMERS = [f"IBAN-DE{n:08d}" for n in range(0, 400)]          # bank-alpha's customers
+FRAUD_LIST = [f"IBAN-DE{n:08d}" for n in range(390, 420)]         # bank-delta's fraud list: 10 of them in common
+
+
+async def fraud_list(directory: Path, index: dict, say, passphrase: str) -> bool:
+    """Two banks learn how many of one's customers are on the other's fraud
+    list (PSI cardinality), and nothing else; the count goes on chain."""
+    parties = story.parties(directory, index, passphrase)
+    alpha = parties["bank-alpha"]
+    height = await story.height(alpha)
+    opened = await alpha.send("mpc.open", {
+        "protocol": "psi_cardinality", "participants": ["bank-alpha", "bank-delta"],
+        "params": {"set_size_max": 1000}, "deadline_height": height + DEADLINE_BLOCKS, "result_to": ["*"]})
+    session_id = opened["output"]["session"]
+    say(f"    session {session_id}: bank-alpha's {len(CUSTOMERS)} customers against bank-delta's fraud list "
+        f"of {len(FRAUD_LIST)}")
+    for bank, elements in (("bank-alpha", CUSTOMERS), ("bank-delta", FRAUD_LIST)):
+        folder = directory / bank / "mpc-inputs"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / f"{session_id}.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"elements": elements}, handle)
+    started = time.monotonic()
+    record = None
+    async with alpha.client() as client:
+        while time.monotonic() - started < SESSION_TIMEOUT_S:
+            record = (await client.get(f"/v1/mpc/sessions/{session_id}"))["session"]
+            if record["status"] != "open":
+                break
+            await asyncio.sleep(0.1)
+    if record is None or record["status"] != "done":
+        say(f"    session {session_id} did not finish: {record and record['status']}")
+        return False
+    count = record["result"]["clear"]["count"]
+    right = count == len(set(CUSTOMERS) & set(FRAUD_LIST))
+    say(f"    done in {time.monotonic() - started:.1f} s: {count} customers in common, on chain with both "
+        f"banks' signatures; neither learns which ({'right' if right else 'WRONG'})")
+    return right

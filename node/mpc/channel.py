@@ -22,9 +22,9 @@ from node.runtime.peers import unpack_frame
 
 log = logging.getLogger("consort.mpc")
 
-MPC_MESSAGE_BYTES_MAX = 1024 * 1024   # a masked vector of 10,000 elements is about 450 KB
+MPC_MESSAGE_BYTES_MAX = 4 * 1024 * 1024  # a masked vector of 10,000 elements: ~450 KB; a blinded set of 100,000: 3.2 MB
 MPC_QUEUE_MAX = 256                   # messages waiting for one peer
-KINDS = ("masked", "sealed", "transcript", "sign", "signature")
+KINDS = ("masked", "sealed", "blinded", "double", "transcript", "sign", "signature")
 
 Handler = Callable[[bytes, str, str, object], Awaitable[None]]
 

@@ -39,7 +39,9 @@ from crypto import hashing, keys
 from crypto.mpc.masking import kx_keypair
 from crypto.mpc.sum_messages import MessageError
 from node.mpc.channel import MPC_QUEUE_MAX, MpcInbound, encode_mpc
-from node.mpc.sum_session import SessionFailed, SumSession
+from node.mpc.psi_session import PsiSession
+from node.mpc.session import Session, SessionFailed
+from node.mpc.sum_session import SumSession
 from node.runtime.admission import Busy, Rejected
 from node.runtime.peers import MPC_PEER_PATH, PeerLinks
 
@@ -51,7 +53,7 @@ EARLY_MAX = 256
 INPUT_POLL_S = 0.2
 INPUT_FILE_BYTES_MAX = 1024 * 1024
 KX_SEED_DOMAIN = "mpc-kx-seed"
-RUNS = ("sum",)  # the protocols this node runs; a PSI session is left to abort at its deadline
+SESSION_KINDS = {"sum": SumSession, "psi_cardinality": PsiSession}  # what this node runs; others abort at the deadline
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class MpcRunner:
         self.identity = identity
         self.links = links
         self.chain_id = node.genesis.chain_id
-        self.sessions: dict[str, SumSession] = {}
+        self.sessions: dict[str, Session] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.watching: dict[str, int] = {}   # sessions of ours still open on chain: their deadline height
         self.aborts_sent: set[str] = set()
@@ -113,7 +115,7 @@ class MpcRunner:
                     or record["status"] != mpc_state.OPEN:
                 continue
             self.watching[record["id"]] = record["deadline_height"]
-            if record["protocol"] not in RUNS:
+            if record["protocol"] not in SESSION_KINDS:
                 log.warning("session %s: this node does not run %s; it aborts at its deadline", record["id"],
                             record["protocol"])
             elif len(self.tasks) >= SESSIONS_MAX:
@@ -123,7 +125,7 @@ class MpcRunner:
                 self._start(record)
 
     def _start(self, record: dict) -> None:
-        session = SumSession(self, record)
+        session = SESSION_KINDS[record["protocol"]](self, record)
         self.sessions[record["id"]] = session
         for peer_key, kind, session_id, payload in [m for m in self.early if m[2] == record["id"]]:
             self._deliver(session, peer_key, kind, payload)
@@ -131,7 +133,7 @@ class MpcRunner:
         log.info("session %s: %s among %s started", record["id"], record["protocol"],
                  ", ".join(record["participants"]))
 
-    async def _run(self, session: SumSession) -> None:
+    async def _run(self, session: Session) -> None:
         try:
             async with asyncio.timeout(SESSION_TIMEOUT_S):
                 await session.run()
@@ -206,27 +208,40 @@ class MpcRunner:
             return
         self._deliver(session, peer_key, kind, payload)
 
-    def _deliver(self, session: SumSession, peer_key: bytes, kind: str, payload) -> None:
+    def _deliver(self, session: Session, peer_key: bytes, kind: str, payload) -> None:
         sender = self.node.membership.institution_of(peer_key)
         if sender is None or sender not in session.participants or not session.inbox.put(kind, sender, payload):
             log.warning("session %s: refused a %s message from %s", session.id, kind, sender or peer_key.hex()[:8])
 
     # ------------------------------------------------------------ inputs
 
-    async def inputs_of(self, session_id: str, length: int) -> list[int]:
-        """The institution's input to the session, once its file is there."""
+    async def _input(self, session_id: str, name: str) -> tuple[Path, object]:
+        """The `name` field of the institution's input file for the session, once the file is there."""
         path = self.identity.inputs / f"{session_id}.json"
         while not path.exists():
             await asyncio.sleep(INPUT_POLL_S)
         raw = path.read_bytes()[:INPUT_FILE_BYTES_MAX + 1]
         try:
-            values = json.loads(raw)["values"]
+            found = json.loads(raw)[name]
         except (ValueError, KeyError, TypeError):
-            raise SessionFailed(f"{path} is not {{\"values\": [...]}}") from None
-        if len(raw) > INPUT_FILE_BYTES_MAX or not isinstance(values, list) or len(values) != length \
-                or not all(type(v) is int for v in values):
+            raise SessionFailed(f"{path} is not {{\"{name}\": [...]}}") from None
+        if len(raw) > INPUT_FILE_BYTES_MAX or not isinstance(found, list):
+            raise SessionFailed(f"{path}: {name} must be a list, in at most {INPUT_FILE_BYTES_MAX} bytes")
+        return path, found
+
+    async def inputs_of(self, session_id: str, length: int) -> list[int]:
+        """A sum's input: `length` integers."""
+        path, values = await self._input(session_id, "values")
+        if len(values) != length or not all(type(v) is int for v in values):
             raise SessionFailed(f"{path} must hold {length} integers")
         return values
+
+    async def elements_of(self, session_id: str, size_max: int) -> list[bytes]:
+        """A PSI's input: at most `size_max` distinct strings (UTF-8, the elements)."""
+        path, elements = await self._input(session_id, "elements")
+        if len(elements) > size_max or not all(isinstance(e, str) for e in elements):
+            raise SessionFailed(f"{path} must hold at most {size_max} strings")
+        return [e.encode() for e in elements]
 
     async def close(self) -> None:
         for task in [*self.tasks.values(), *([self._follow_task] if self._follow_task else [])]:

@@ -10,77 +10,31 @@ height ends a session that is not done, by `mpc.abort`):
      combines all of them and checks the total against the commitments;
    - result sealed to recipients: sealed to each recipient and sent to the
      coordinator (the first participant), which cannot open them;
-4. attest: each sends its transcript hash to the coordinator, which sends
-   back what to sign (the result or the sealed bundle, and every
-   transcript); each checks it (the same total it computed, or its own
-   sealed messages in the bundle, and its own transcript) before signing
-   with its node key; the coordinator puts the result with every
-   signature on chain (`mpc.result`), where the contract checks them again.
-
-A message from anyone but the participant a step expects, or that does not
-fit the session, is refused (logged) and the step keeps waiting: it cannot
-change what this node signs.
+4. attest (node.mpc.session): the coordinator gathers transcript hashes and
+   node-key signatures over the result (the total, or the sealed bundle once
+   each party found its own sealed messages in it) and puts it on chain.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
 
 from contracts import mpc_state
-from crypto import encoding, keys
+from crypto import encoding
 from crypto.mpc.pedersen import scalar_bytes
 from crypto.mpc.secure_sum import SumParty
 from crypto.mpc.sum_messages import MessageError, SumCommitments, SumMasked
 from crypto.mpc.transcript import transcript_hash
 from node.mpc.sealing import bundle_box, bundle_commitment, seal_masked, spec_of
+from node.mpc.session import Session, SessionFailed, bytes_of
 
 log = logging.getLogger("consort.mpc")
 
-INBOX_MAX = 64  # messages a session keeps (one step's worth from each of at most 16 participants, and more)
 
-
-class SessionFailed(Exception):
-    """The session cannot go on here (a refusal, a timeout, a full link)."""
-
-
-@dataclass
-class Inbox:
-    """What the session's peers sent, by (kind, sender): the first of each only."""
-
-    messages: dict[tuple[str, str], object] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def put(self, kind: str, sender: str, payload) -> bool:
-        if (kind, sender) in self.messages or len(self.messages) >= INBOX_MAX:
-            return False
-        self.messages[(kind, sender)] = payload
-        self.changed.set()
-        return True
-
-    async def wait_for(self, kind: str, senders: list[str]) -> dict[str, object]:
-        while True:
-            found = {s: self.messages[(kind, s)] for s in senders if (kind, s) in self.messages}
-            if len(found) == len(senders):
-                return found
-            self.changed.clear()
-            await self.changed.wait()
-
-
-class SumSession:
+class SumSession(Session):
     def __init__(self, runner, record: dict) -> None:
-        self.runner = runner
-        self.record = record
-        self.id = record["id"]
-        self.me = runner.identity.institution
+        super().__init__(runner, record)
         self.spec = spec_of(record)
-        self.participants = list(record["participants"])
-        self.others = [p for p in self.participants if p != self.me]
-        self.coordinator = self.participants[0]
-        self.for_all = record["result_to"] == [mpc_state.ALL]
-        self.inbox = Inbox()
-        self.committed = asyncio.Event()   # every participant's commitments are on chain
         self.entries: list[tuple[str, str, bytes]] = []  # the transcript: (direction, peer, message)
 
     # ------------------------------------------------------------ the steps
@@ -101,11 +55,7 @@ class SumSession:
             outcome = {"totals": list(result.sums), "blindings": [scalar_bytes(b) for b in result.blindings]}
         else:
             outcome = await self._seal_to_recipients(masked)
-        transcript = transcript_hash(self.spec.session_id, self.me, self.entries)
-        if self.me == self.coordinator:
-            await self._coordinate(outcome, transcript)
-        else:
-            await self._attest(outcome, transcript)
+        await self.attest(outcome, transcript_hash(self.spec.session_id, self.me, self.entries))
 
     def _kx_publics(self) -> dict[str, bytes]:
         return {p: self.record["keys"][p] for p in self.participants}
@@ -141,7 +91,7 @@ class SumSession:
             return {"sealed_mine": sealed}
         gathered = {self.me: sealed, **await self.inbox.wait_for("sealed", self.others)}
         for peer in self.others:
-            self.entries.append(("received", peer, _bytes_of(gathered[peer])))
+            self.entries.append(("received", peer, bytes_of(gathered[peer])))
         boxes = {}
         for recipient in mpc_state.recipients(self.record):
             try:
@@ -150,31 +100,12 @@ class SumSession:
                 raise SessionFailed("a participant's sealed messages do not name every recipient") from None
         return {"sealed": boxes, "result_commitment": bundle_commitment(boxes)}
 
-    async def _coordinate(self, outcome: dict, transcript: bytes) -> None:
-        transcripts = {self.me: transcript, **await self.inbox.wait_for("transcript", self.others)}
-        proposal = {"result": outcome, "transcripts": dict(sorted(transcripts.items()))}
-        for peer in self.others:
-            self._send(peer, "sign", proposal)
-        signatures = {self.me: self._sign(outcome, proposal["transcripts"]),
-                      **await self.inbox.wait_for("signature", self.others)}
-        await self.runner.submit("mpc.result", {"session": self.id, **outcome,
-                                                "transcripts": proposal["transcripts"],
-                                                "signatures": dict(sorted(signatures.items()))})
-
-    async def _attest(self, outcome: dict, transcript: bytes) -> None:
-        self._send(self.coordinator, "transcript", transcript)
-        proposal = (await self.inbox.wait_for("sign", [self.coordinator]))[self.coordinator]
-        result, transcripts = _proposal_parts(proposal)
-        if transcripts.get(self.me) != transcript or sorted(transcripts) != self.participants:
-            raise SessionFailed("the coordinator's transcripts do not hold ours")
-        if self.for_all and result != outcome:
-            raise SessionFailed("the coordinator's total is not the one we computed")
-        if not self.for_all:
-            result = self._check_bundle(result, outcome["sealed_mine"])
-        self._send(self.coordinator, "signature", self._sign(result, transcripts))
-
-    def _check_bundle(self, result, mine: dict[str, bytes]) -> dict:
-        """The coordinator's bundle, once each recipient's box holds our own sealed message."""
+    def accept(self, result, outcome: dict) -> dict:
+        """For all: the coordinator's total must be ours. Sealed: its bundle,
+        once each recipient's box holds our own sealed message."""
+        if self.for_all:
+            return super().accept(result, outcome)
+        mine = outcome["sealed_mine"]
         if not isinstance(result, dict) or not isinstance(result.get("sealed"), dict):
             raise SessionFailed("the coordinator sent no sealed bundle")
         for recipient, sealed in mine.items():
@@ -188,28 +119,6 @@ class SumSession:
             raise SessionFailed("the bundle's commitment is not its digest")
         return {"sealed": result["sealed"], "result_commitment": result["result_commitment"]}
 
-    def _sign(self, outcome: dict, transcripts: dict[str, bytes]) -> bytes:
-        if "totals" in outcome:
-            digest = mpc_state.clear_result_digest({"totals": outcome["totals"], "blindings": outcome["blindings"]})
-        else:
-            digest = outcome["result_commitment"]
-        on_chain = self.runner.commitments(self.record)
-        attested = mpc_state.attestation_bytes(self.runner.chain_id, self.id, digest,
-                                               mpc_state.commitment_root(on_chain),
-                                               mpc_state.transcript_root(transcripts))
-        return self.runner.identity.node.sign(keys.MPC_ATTEST_DOMAIN, attested)
-
     def _send(self, peer: str, kind: str, payload) -> None:
-        self.runner.send(peer, kind, self.id, payload)
-        if kind in ("masked", "sealed"):
-            self.entries.append(("sent", peer, _bytes_of(payload)))
-
-
-def _bytes_of(payload) -> bytes:
-    return payload if isinstance(payload, bytes) else encoding.encode(payload)
-
-
-def _proposal_parts(proposal) -> tuple[object, dict]:
-    if not isinstance(proposal, dict) or not isinstance(proposal.get("transcripts"), dict):
-        raise SessionFailed("the coordinator's proposal is malformed")
-    return proposal.get("result"), proposal["transcripts"]
+        self.send(peer, kind, payload)
+        self.entries.append(("sent", peer, bytes_of(payload)))

@@ -27,5 +27,7 @@ def test_the_demo_runs_and_shows_each_refusal(tmp_path):
                   "bank-bravo reads bank-alpha's receipt -> refused, HTTP 403 forbidden",
                   "bank-bravo reads the balances      -> only its own: bank-bravo",
                   "a peer link without a certificate  -> refused, link closed with code 4001",
+                  "central-bank opens the total       -> 49,750,000.00 EUR, checked against the commitments",
+                  "10 customers in common, on chain with both banks' signatures; neither learns which (right)",
                   "re-executed state root matches the nodes'"):
         assert shown in run.stdout, shown

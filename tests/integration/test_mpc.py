@@ -199,3 +199,35 @@ def test_the_command_line_opens_a_session_gives_inputs_and_the_regulator_reads_t
                      "--mpc-key", str(directory / "central-bank" / "mpc.key"), *regulator)
     assert result == {"session": session_id, "sealed": True, "totals": TOTALS,
                       "checked": "the totals open every participant's commitments"}
+
+
+def test_two_banks_learn_how_many_customers_they_share_and_nothing_else(mpc_cluster):
+    parties = story.parties(mpc_cluster.directory, mpc_cluster.index, PASSPHRASE)
+    alpha = parties["bank-alpha"]
+    customers = {"bank-alpha": [f"customer-{n:05d}" for n in range(0, 300)],
+                 "bank-delta": [f"customer-{n:05d}" for n in range(200, 450)]}  # 100 in common
+
+    async def scenario():
+        height = await story.height(alpha)
+        opened = await alpha.send("mpc.open", {
+            "protocol": "psi_cardinality", "participants": ["bank-alpha", "bank-delta"],
+            "params": {"set_size_max": 500}, "deadline_height": height + 60, "result_to": ["*"]})
+        session_id = opened["output"]["session"]
+        for bank, elements in customers.items():
+            folder = mpc_cluster.directory / bank / "mpc-inputs"
+            (folder / f"{session_id}.json").write_text(json.dumps({"elements": elements}))
+        record = await until_closed(parties["bank-bravo"], session_id)
+        assert record["status"] == "done" and record["result"]["clear"] == {"count": 100}
+        assert sorted(record["attestation"]["signatures"]) == ["bank-alpha", "bank-delta"]
+        return session_id
+
+    asyncio.run(scenario())
+
+    async def blocks() -> bytes:
+        async with mpc_cluster.client(0, institution="central-bank") as client:
+            tip = (await client.status())["height"]
+            return b"".join([(await client._request("GET", f"/v1/blocks/{h}", {"format": "msgpack"}))[1]
+                             for h in range(1, tip + 1)])
+
+    raw = asyncio.run(blocks())
+    assert not any(element.encode() in raw for elements in customers.values() for element in elements)

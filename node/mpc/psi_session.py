@@ -1,0 +1,83 @@
+"""One PSI-cardinality session as this institution's node runs it: two
+banks learn how many elements (say, customer identifiers) their sets share,
+and the count goes on chain for all members; neither learns which
+(crypto.mpc.psi, variant "cardinality": its threat model, including what a
+probing party can still learn within governance's per-pair rate limit).
+
+1. input: the institution's set, `{"elements": ["...", ...]}` in its local
+   input file (each element a string of at most 256 bytes in UTF-8, at
+   most the session's set_size_max of them);
+2. commit: a salted hash of the sorted set (the salt stays here), which is
+   also this party's consent to the session on chain;
+3. once both commitments are on chain: each sends its blinded set, blinds
+   the other's and sends it back, and counts the common double-blinded
+   values (the blinding, the costly part, runs on the node's worker
+   threads, off the event loop);
+4. attest (node.mpc.session): the coordinator proposes the count; the
+   other signs only the count it found itself.
+
+A peer's blinded set larger than the session's set_size_max is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from contracts import mpc_state
+from crypto import encoding, hashing
+from crypto.mpc.psi import PsiInputError, PsiParty
+from crypto.mpc.psi_messages import PsiMessageError, Role, Variant, decode_message
+from node.mpc.session import Session, SessionFailed
+
+SET_COMMIT_DOMAIN = "mpc-psi-set"
+SALT_BYTES = 32
+
+
+def set_commitment(elements: list[bytes], salt: bytes) -> bytes:
+    return hashing.digest(SET_COMMIT_DOMAIN, salt + encoding.encode(sorted(elements)))
+
+
+class PsiSession(Session):
+    async def run(self) -> None:
+        if not self.for_all or self.record["protocol"] != mpc_state.PSI_CARDINALITY:
+            raise SessionFailed("this node runs PSI only as a cardinality for all members")
+        elements = await self.runner.elements_of(self.id, self.record["params"]["set_size_max"])
+        role = Role.INITIATOR if self.me == self.coordinator else Role.RESPONDER
+        try:
+            party = PsiParty(self.id.encode(), role, elements, Variant.CARDINALITY)
+        except PsiInputError as exc:
+            raise SessionFailed(f"our set: {exc}") from None
+        await self._off_loop(party.prepare)
+        commitment = set_commitment(elements, secrets.token_bytes(SALT_BYTES))
+        await self.runner.submit("mpc.commit", {"session": self.id, "commitment": [commitment]})
+        await self.committed.wait()
+        peer = self.others[0]
+        self.send(peer, "blinded", party.first_message())
+        blinded = await self._from_peer("blinded", peer)
+        step = await self._off_loop(party.respond, blinded)
+        self.send(peer, "double", step.to_peer)
+        doubled = await self._from_peer("double", peer)
+        try:
+            result = await self._off_loop(party.finish, doubled)
+        except PsiMessageError as exc:
+            raise SessionFailed(f"{peer}'s double-blinded set: {exc}") from None
+        await self.attest({"count": result.count}, party.transcript_hash)
+
+    async def _from_peer(self, kind: str, peer: str) -> bytes:
+        payload = (await self.inbox.wait_for(kind, [peer]))[peer]
+        if not isinstance(payload, bytes):
+            raise SessionFailed(f"{peer}'s {kind} set is not bytes")
+        try:
+            message = decode_message(payload, check_group=False)  # the protocol checks the points
+        except PsiMessageError as exc:
+            raise SessionFailed(f"{peer}'s {kind} set: {exc}") from None
+        if len(message.points) > self.record["params"]["set_size_max"]:
+            raise SessionFailed(f"{peer}'s set is larger than the session's set_size_max")
+        return payload
+
+    async def _off_loop(self, work, *args):
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.runner.node.workers, work, *args)
+        except PsiMessageError as exc:
+            raise SessionFailed(f"a message from the peer: {exc}") from None
