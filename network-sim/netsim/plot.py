@@ -82,3 +82,48 @@ def write_timeline_plot(title: str, timeline: list[tuple[float, float]], marks: 
            f'viewBox="0 0 {WIDTH} {HEIGHT}"><rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
     Path(path).write_text(svg)
     return Path(path)
+
+
+PHASE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+Group = tuple[str, list[tuple[str, float]]]  # (configuration, [(phase, value)])
+
+
+def _grouped_panel(title: str, groups: list[Group], unit: str, top: float) -> tuple[str, float]:
+    """One panel of horizontal bars, a heading per group and a bar per phase
+    (the same colour for the same phase in every group); (svg, height)."""
+    phases = list(dict.fromkeys(phase for _, bars in groups for phase, _ in bars))
+    peak = max((v for _, bars in groups for _, v in bars), default=1.0) or 1.0
+    left, right, row = 260, WIDTH - 110, 20
+    parts = [f'<text x="16" y="{top + 26}" font-size="15" font-family="sans-serif">{title}</text>']
+    y = top + 40
+    for label, bars in groups:
+        parts.append(f'<text x="16" y="{y + 14}" font-size="12" font-weight="bold" '
+                     f'font-family="sans-serif">{label}</text>')
+        y += row
+        for phase, value in bars:
+            width = (right - left) * value / peak
+            colour = PHASE_COLOURS[phases.index(phase) % len(PHASE_COLOURS)]
+            parts.append(f'<text x="{left - 8}" y="{y + 13}" font-size="11" text-anchor="end" '
+                         f'font-family="sans-serif">{phase}</text>')
+            parts.append(f'<rect x="{left}" y="{y + 2}" width="{max(width, 0.5):.1f}" height="{row - 6}" '
+                         f'fill="{colour}"/>')
+            parts.append(f'<text x="{left + width + 6:.1f}" y="{y + 13}" font-size="11" '
+                         f'font-family="sans-serif">{value:,.1f} {unit}</text>')
+            y += row
+        y += 6
+    return "".join(parts), y - top + 10
+
+
+def write_grouped_bars(panels: list[tuple[str, list[Group], str]], path: Path) -> Path:
+    """Panels stacked top to bottom, each (title, groups, unit) with its own
+    scale: so milliseconds and seconds can share one file."""
+    parts, height = [], 0.0
+    for title, groups, unit in panels:
+        svg, panel_height = _grouped_panel(title, groups, unit, height)
+        parts.append(svg)
+        height += panel_height
+    height = int(height) + 10
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+           f'viewBox="0 0 {WIDTH} {height}"><rect width="100%" height="100%" fill="white"/>{"".join(parts)}</svg>\n')
+    Path(path).write_text(svg)
+    return Path(path)
