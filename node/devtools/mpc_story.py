@@ -30,15 +30,30 @@ DEADLINE_BLOCKS = 200
 SESSION_TIMEOUT_S = 60.0
 
 
-def give_input(directory: Path, institution: str, session_id: str, values: list[int]) -> None:
-    """What `consort mpc input` does: the figure, in the bank's own node's input folder, mode 0600."""
+def give_input(directory: Path, institution: str, session_id: str, document: dict) -> None:
+    """What `consort mpc input` does: the input, in the bank's own node's input folder, mode 0600."""
     folder = directory / institution / "mpc-inputs"
     folder.mkdir(mode=0o700, exist_ok=True)
     temporary = folder / f".{session_id}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump({"values": values}, handle)
+        json.dump(document, handle)
     os.replace(temporary, folder / f"{session_id}.json")
+
+
+async def closed(party, session_id: str, say) -> dict | None:
+    """The session's record once it is done (as `party` sees it), or None (said why)."""
+    started, record = time.monotonic(), None
+    async with party.client() as client:
+        while time.monotonic() - started < SESSION_TIMEOUT_S:
+            record = (await client.get(f"/v1/mpc/sessions/{session_id}"))["session"]
+            if record["status"] != "open":
+                break
+            await asyncio.sleep(0.1)
+    if record is None or record["status"] != "done":
+        say(f"    session {session_id} did not finish: {record and record['status']}")
+        return None
+    return record
 
 
 async def exposure(directory: Path, index: dict, say, passphrase: str) -> bool:
@@ -52,18 +67,11 @@ async def exposure(directory: Path, index: dict, say, passphrase: str) -> bool:
     session_id = opened["output"]["session"]
     say(f"    session {session_id}: exposure to one borrower at {', '.join(BANKS)}, total sealed to central-bank")
     for bank in BANKS:
-        give_input(directory, bank, session_id, [EXPOSURES[bank]])
+        give_input(directory, bank, session_id, {"values": [EXPOSURES[bank]]})
         say(f"    {bank:<14} gives its figure to its own node only")
     started = time.monotonic()
-    record = None
-    async with regulator.client() as client:
-        while time.monotonic() - started < SESSION_TIMEOUT_S:
-            record = (await client.get(f"/v1/mpc/sessions/{session_id}"))["session"]
-            if record["status"] != "open":
-                break
-            await asyncio.sleep(0.1)
-    if record is None or record["status"] != "done":
-        say(f"    session {session_id} did not finish: {record and record['status']}")
+    record = await closed(regulator, session_id, say)
+    if record is None:
         return False
     say(f"    done in {time.monotonic() - started:.1f} s: commitments, sealed total and "
         f"{len(record['attestation']['signatures'])} node signatures on chain")
@@ -98,22 +106,10 @@ async def fraud_list(directory: Path, index: dict, say, passphrase: str) -> bool
     say(f"    session {session_id}: bank-alpha's {len(CUSTOMERS)} customers against bank-delta's fraud list "
         f"of {len(FRAUD_LIST)}")
     for bank, elements in (("bank-alpha", CUSTOMERS), ("bank-delta", FRAUD_LIST)):
-        folder = directory / bank / "mpc-inputs"
-        folder.mkdir(mode=0o700, exist_ok=True)
-        path = folder / f"{session_id}.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"elements": elements}, handle)
+        give_input(directory, bank, session_id, {"elements": elements})
     started = time.monotonic()
-    record = None
-    async with alpha.client() as client:
-        while time.monotonic() - started < SESSION_TIMEOUT_S:
-            record = (await client.get(f"/v1/mpc/sessions/{session_id}"))["session"]
-            if record["status"] != "open":
-                break
-            await asyncio.sleep(0.1)
-    if record is None or record["status"] != "done":
-        say(f"    session {session_id} did not finish: {record and record['status']}")
+    record = await closed(alpha, session_id, say)
+    if record is None:
         return False
     count = record["result"]["clear"]["count"]
     right = count == len(set(CUSTOMERS) & set(FRAUD_LIST))

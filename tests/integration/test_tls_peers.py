@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -72,8 +73,10 @@ async def tls_receiver(files: TlsFiles, key: KeyPair, members=VALIDATORS):
 
 
 @contextlib.asynccontextmanager
-async def dialling(key: KeyPair, peers: dict, files: TlsFiles | None):
-    tls = contexts(files, key, NOW).client if files is not None else None
+async def dialling(key: KeyPair, peers: dict, files: TlsFiles | None = None, tls: ssl.SSLContext | None = None):
+    """Links dialled with `key`, over the client context of `files` (or `tls` as given)."""
+    if files is not None:
+        tls = contexts(files, key, NOW).client
     dialler = PeerLinks(CHAIN_ID, key.signer(), peers, Limits(connect_timeout_ms=1000), tls)
     await dialler.start()
     try:
@@ -100,13 +103,9 @@ async def test_a_certified_member_connects_and_its_frames_arrive(ours):
 async def test_a_peer_without_a_certificate_is_refused(ours):
     async with tls_receiver(ours.files(VALIDATORS[0], "n0"), KEYS[0]) as (receiver, url, _):
         no_certificate = tls_context(ours.directory / "ca.crt")  # trusts the server, presents nothing
-        dialler = PeerLinks(CHAIN_ID, KEYS[1].signer(), {VALIDATORS[0]: url}, Limits(), no_certificate)
-        await dialler.start()
-        try:
+        async with dialling(KEYS[1], {VALIDATORS[0]: url}, tls=no_certificate) as dialler:
             await refused(receiver, dialler)
             assert receiver.refused >= 2  # refused before the application handshake
-        finally:
-            await dialler.close()
 
 
 async def test_a_certificate_from_another_root_is_refused(ours, tmp_path):
@@ -116,12 +115,8 @@ async def test_a_certificate_from_another_root_is_refused(ours, tmp_path):
         files = theirs.files(VALIDATORS[1], "n1")
         tls = contexts(files, KEYS[1], NOW).client
         tls.load_verify_locations(cafile=str(ours.directory / "ca.crt"))
-        dialler = PeerLinks(CHAIN_ID, KEYS[1].signer(), {VALIDATORS[0]: url}, Limits(), tls)
-        await dialler.start()
-        try:
+        async with dialling(KEYS[1], {VALIDATORS[0]: url}, tls=tls) as dialler:
             await refused(receiver, dialler)
-        finally:
-            await dialler.close()
 
 
 async def test_an_expired_certificate_is_refused(ours):
@@ -130,12 +125,8 @@ async def test_an_expired_certificate_is_refused(ours):
         contexts(expired, KEYS[1], NOW)  # a node does not start with one
     async with tls_receiver(ours.files(VALIDATORS[0], "n0"), KEYS[0]) as (receiver, url, _):
         tls = contexts(expired, KEYS[1], NOW - 2 * DAY).client  # made while it was valid
-        dialler = PeerLinks(CHAIN_ID, KEYS[1].signer(), {VALIDATORS[0]: url}, Limits(), tls)
-        await dialler.start()
-        try:
+        async with dialling(KEYS[1], {VALIDATORS[0]: url}, tls=tls) as dialler:
             await refused(receiver, dialler)
-        finally:
-            await dialler.close()
 
 
 async def test_a_certificate_for_another_node_key_than_the_one_proved_is_refused(ours):
@@ -145,13 +136,9 @@ async def test_a_certificate_for_another_node_key_than_the_one_proved_is_refused
     async with tls_receiver(ours.files(VALIDATORS[0], "n0"), KEYS[0]) as (receiver, url, _):
         borrowed = ours.files(VALIDATORS[1], "n1")
         tls = contexts(borrowed, KEYS[1], NOW).client
-        impostor = PeerLinks(CHAIN_ID, KEYS[2].signer(), {VALIDATORS[0]: url}, Limits(), tls)
-        await impostor.start()
-        try:
+        async with dialling(KEYS[2], {VALIDATORS[0]: url}, tls=tls):
             await wait_until(lambda: receiver.refused >= 2, 10.0, "two refused handshakes")
             assert not receiver.up
-        finally:
-            await impostor.close()
 
 
 async def test_a_server_whose_certificate_is_for_another_key_is_not_dialled_further(ours):
