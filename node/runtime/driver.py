@@ -133,6 +133,8 @@ class Node:
         self.inbound = InboundPeers(self.genesis.chain_id, signer, config.limits, checks, self.inbox,
                                     tls_required=tls is not None)
         self.membership_changed = False
+        self._links_stale = False
+        self._links_task: asyncio.Task | None = None
         # called with each applied block's height, on the consensus task: quick, non-blocking (they
         # schedule their own work); how node.mpc follows the sessions without the runtime importing it
         self.block_listeners: list[Callable[[int], None]] = []
@@ -206,7 +208,7 @@ class Node:
             elif isinstance(effect, Deliver):
                 queue.extend(self._apply(effect))
                 if self.membership_changed:
-                    await self._follow_membership()
+                    self._follow_membership()
                 await asyncio.sleep(0)
             elif isinstance(effect, Halt):
                 raise ConsensusFailure(effect.reason)
@@ -226,19 +228,24 @@ class Node:
             listener(tip.height)
         return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root, result.validators), now_ms())
 
-    async def _follow_membership(self) -> None:
-        """The committed state changed who belongs: dial the nodes it lists
-        now, and close the links of keys it no longer lists."""
+    def _follow_membership(self) -> None:
+        """The committed state changed who belongs: update the links (dial the
+        nodes it lists now, close the links of keys it no longer lists) on a
+        task of their own, never on the consensus task, which a slow close
+        or a hanging dial must not stop. Changes that come while an update
+        runs are taken by its next round."""
         self.membership_changed = False
-        # called with each applied block's height, on the consensus task: quick, non-blocking (they
-        # schedule their own work); how node.mpc follows the sessions without the runtime importing it
-        self.block_listeners: list[Callable[[int], None]] = []
-        # opens another key file of this node's (same passphrase), for extensions with keys of their own
-        self.open_key_file: Callable[[Path], keys.KeyPair] | None = None
-        await self.peers.set_peers(self.membership.peer_urls())
-        closed = await self.inbound.close_non_members()
-        log.info("membership changed: %d nodes listed, %d links of departed nodes closed",
-                 len(self.membership.keys), closed)
+        self._links_stale = True
+        if self._links_task is None or self._links_task.done():
+            self._links_task = asyncio.create_task(self._update_links(), name="membership-links")
+
+    async def _update_links(self) -> None:
+        while self._links_stale:
+            self._links_stale = False
+            await self.peers.set_peers(self.membership.peer_urls())
+            closed = await self.inbound.close_non_members()
+            log.info("membership changed: %d nodes listed, %d links of departed nodes closed",
+                     len(self.membership.keys), closed)
 
     def peer_status(self) -> dict[str, dict]:
         names = {key: self.membership.institution_of(key) or key.hex()[:16] for key in self.peers.outbound_up}
@@ -254,6 +261,9 @@ class Node:
 
     async def close(self) -> None:
         self.timers.close()
+        if self._links_task is not None:
+            self._links_task.cancel()
+            await asyncio.gather(self._links_task, return_exceptions=True)
         await self.peers.close()
         self.workers.shutdown(wait=True, cancel_futures=True)  # no worker may still read the store
         self.storage.close()

@@ -44,6 +44,7 @@ log = logging.getLogger("consort.peers")
 
 FETCH_BYTES_MAX = 8 * 1024 * 1024
 HANDSHAKE_REFUSED_CODE = 4001
+LINK_CLOSE_TIMEOUT_S = 2.0
 CLOSE_REASON_BYTES_MAX = 120
 
 
@@ -112,10 +113,20 @@ class InboundPeers:
 
     async def close_non_members(self) -> int:
         """Close the open links of peers that are no longer members (their
-        institution was removed or their key rotated out); returns how many."""
+        institution was removed or their key rotated out), each within
+        LINK_CLOSE_TIMEOUT_S (a peer that does not answer is cut anyway: its
+        frames are no longer read, see `_receive_frames`); returns how many."""
         leaving = [ws for key, links in self.links.items() if not self.checks.is_member(key) for ws in links]
-        for ws in leaving:
-            await ws.close(code=HANDSHAKE_REFUSED_CODE, message=b"no longer a member node of this chain")
+
+        async def close(ws) -> None:
+            try:
+                await asyncio.wait_for(ws.close(code=HANDSHAKE_REFUSED_CODE,
+                                                message=b"no longer a member node of this chain"),
+                                       LINK_CLOSE_TIMEOUT_S)
+            except (TimeoutError, ConnectionError, aiohttp.ClientError):
+                log.warning("a departed peer's link did not close in %.0f s", LINK_CLOSE_TIMEOUT_S)
+
+        await asyncio.gather(*(close(ws) for ws in leaving))
         return len(leaving)
 
     async def _authenticated(self, ws: web.WebSocketResponse, remote: str | None,
@@ -146,6 +157,9 @@ class InboundPeers:
                 log.warning("closing the link from %s: %s", peer_key.hex()[:8], exc)
                 break
             if frame is not None:
+                if not self.checks.is_member(peer_key):
+                    log.warning("closing the link from %s: no longer a member", peer_key.hex()[:8])
+                    break
                 await self.on_frame(peer_key, frame)
 
     async def _handshake(self, ws: web.WebSocketResponse) -> bytes:

@@ -31,7 +31,8 @@ log = logging.getLogger("consort.peers")
 
 PEER_PATH = "/v1/peer"          # the consensus links
 MPC_PEER_PATH = "/v1/mpc-peer"  # MPC sessions' messages: links of their own, never dropping a message
-PEER_PATHS = (PEER_PATH, MPC_PEER_PATH)  # endpoints that authenticate peers themselves, not API clients
+PEER_PATHS = (PEER_PATH, MPC_PEER_PATH)
+LINK_STOP_TIMEOUT_S = 6.0  # a stopped dial's close waits at most send_timeout_ms (5 s) for the peer  # endpoints that authenticate peers themselves, not API clients
 
 AUTH_DOMAIN = "peer-auth"
 FRAME_BYTES_TARGET = 4 * 1024 * 1024
@@ -205,7 +206,8 @@ class PeerLinks:
         stopping = [self._tasks.pop(key) for key in leaving if key in self._tasks]
         for task in stopping:
             task.cancel()
-        await asyncio.gather(*stopping, return_exceptions=True)
+        if stopping:  # a dial stuck in a close is left to finish on its own: the link is no longer used
+            await asyncio.wait(stopping, timeout=LINK_STOP_TIMEOUT_S)
         for key in leaving:
             self.peers.pop(key)
             self.queues.pop(key, None)
@@ -232,7 +234,8 @@ class PeerLinks:
                 self.dial_failures += 1
                 log.debug("link to %s: %s", url, exc)
             finally:
-                self.outbound_up[key] = False
+                if key in self.peers:  # not a peer that left while this dial was ending
+                    self.outbound_up[key] = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_DELAY_S_MAX)
 
