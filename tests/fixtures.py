@@ -1,11 +1,12 @@
 """Helpers shared by every test folder: genesis documents with keys from
-fixed seeds, blocks executed from genesis and compared byte for byte, and
-waiting for a condition with a deadline.
+fixed seeds, blocks executed from genesis and compared byte for byte,
+waiting for a condition with a deadline, and free ports to listen on.
 
 Not a pytest conftest: tests import it by name (`from fixtures import ...`),
 which works from every folder because tests/conftest.py puts tests/ on
-sys.path. Nothing here starts a process or opens a socket, and nothing waits
-without a deadline.
+sys.path. Nothing here starts a process, the only sockets are the ones
+`free_base_port` binds and closes at once to find free ports, and nothing
+waits without a deadline.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import random
+import socket
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from consensus.config import ReplicaConfig
@@ -193,3 +197,40 @@ async def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str |
             seen = "" if value is None or value is False else f"; last saw {value!r}"
             raise AssertionError(f"timed out after {timeout_s} s waiting for {described}{seen}")
         await asyncio.sleep(interval_s)
+
+
+# --- ports --------------------------------------------------------------------------
+
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LISTEN_PORT_MIN = 10_000
+
+
+def ephemeral_port_min() -> int:
+    """Where the kernel starts picking ports for outgoing connections (Linux; else its default)."""
+    try:
+        return int(EPHEMERAL_PORTS.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def free_base_port(count: int) -> int:
+    """A base port with `count` consecutive free ports on 127.0.0.1, below the
+    ephemeral range: a port free now cannot be taken, before a node binds it,
+    by one of the many outgoing connections the tests make (as a port drawn
+    from the ephemeral range once was)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(LISTEN_PORT_MIN, max(LISTEN_PORT_MIN + 1, ephemeral_port_min() - count))
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free port range")

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import socket
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -23,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from contracts.tx import sign_tx
 from crypto import encoding, keys
 from crypto.keys import KDF_COST_LIGHT, KeyPair, read_key_file, write_key_file
-from fixtures import PASSPHRASE
+from fixtures import PASSPHRASE, free_base_port
 from node.api.app import make_app
 from node.client.request_signing import request_headers
 from node.devtools.consortium import create_consortium
@@ -40,9 +39,7 @@ MEMBERS = ("bank-alpha", "bank-other", "bank-third")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_base_port(1)
 
 
 @dataclasses.dataclass

@@ -4,8 +4,6 @@ starts is stopped by the fixture, also when the test fails."""
 from __future__ import annotations
 
 import asyncio
-import random
-import socket
 import time
 from pathlib import Path
 
@@ -14,31 +12,11 @@ import pytest
 from contracts.tx import sign_tx
 from crypto.keys import KDF_COST_LIGHT, read_key_file
 from api_node import open_api
-from fixtures import PASSPHRASE, wait_until
+from fixtures import PASSPHRASE, free_base_port, wait_until  # noqa: F401 - free_base_port: for the tests
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium
 
 pytestmark = pytest.mark.integration
-
-
-def free_base_port(count: int) -> int:
-    """A base port with `count` consecutive free ports on 127.0.0.1."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20_000, 60_000)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 @pytest.fixture
