@@ -42,6 +42,7 @@ PARAMETER_DEFAULTS = {
     "open_proposals_per_institution_max": 8,
     "mpc_psi_per_pair_max": 8,          # PSI sessions one pair of institutions may be opened for ...
     "mpc_psi_window_blocks": 10_000,    # ... within this many blocks (contracts/mpc.py)
+    "mpc_open_per_opener_max": 16,      # sessions one institution opened that are open at once
 }
 BPS = 10_000
 # The values a parameter may take, in the genesis and by governance; any
@@ -56,6 +57,7 @@ PARAMETER_RANGES = {
     "open_proposals_per_institution_max": (1, 1024),
     "mpc_psi_per_pair_max": (1, 1024),                # the heights of a pair's sessions are kept in one record
     "mpc_psi_window_blocks": (1, AMOUNT_MAX // 2),
+    "mpc_open_per_opener_max": (1, 1024),
 }
 
 

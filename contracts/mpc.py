@@ -25,7 +25,8 @@ Transaction types (roles; refusal codes besides bad_args):
               -> not_participant, unknown_institution,
               ineligible_participant (neither member nor validator),
               no_node_key, no_mpc_key, ineligible_recipient (removed),
-              bad_deadline, rate_limited (PSI: the pair had
+              bad_deadline, too_many_open_sessions (the opener has
+              mpc_open_per_opener_max sessions open), rate_limited (PSI: the pair had
               mpc_psi_per_pair_max sessions opened in the last
               mpc_psi_window_blocks blocks; every open counts, whatever
               became of it, so aborting does not give probes back)
@@ -267,6 +268,21 @@ def _count_psi_pair(state, participants: list[str], height: int) -> None:
     put(state, pair_key, [*recent, height])
 
 
+def _count_opened(state, opener: str, change: int) -> None:
+    """Count a session `opener` opens (+1) or that ends (-1); refuse an open
+    beyond mpc_open_per_opener_max (too_many_open_sessions), so no member can
+    keep other banks' nodes busy with sessions without end."""
+    key = mpc_state.opened_key(opener)
+    count = (get(state, key) or 0) + change
+    limit = param(state, "mpc_open_per_opener_max", PARAMETER_DEFAULTS["mpc_open_per_opener_max"])
+    if change > 0 and count > limit:
+        raise ContractError("too_many_open_sessions", f"{opener} has mpc_open_per_opener_max sessions open")
+    if count:
+        put(state, key, count)
+    else:
+        state.delete(key)
+
+
 def open_session(state, call: Call) -> dict:
     args = call.args
     participants, deadline = args["participants"], args["deadline_height"]
@@ -279,6 +295,7 @@ def open_session(state, call: Call) -> dict:
         session_keys[iid] = _recipient_key(state, iid)
     if args["protocol"] in PSI_PROTOCOLS:
         _count_psi_pair(state, participants, call.height)
+    _count_opened(state, call.institution, +1)
     session_id = mpc_state.session_id_of(next_id(state, "mpc"))
     _save(state, mpc_state.new_session(session_id, args, call.institution, session_keys, call.height, call.tx_hash))
     return {"session": session_id, "protocol": args["protocol"], "deadline_height": deadline}
@@ -377,6 +394,7 @@ def submit_result(state, call: Call) -> dict:
         blindings = [int.from_bytes(b, "little") for b in result["clear"]["blindings"]]
         if not _sum_opens(vectors, result["clear"]["totals"], blindings):
             raise ContractError("result_mismatch", "the totals and blindings do not open the sum of the commitments")
+    _count_opened(state, record["opener"], -1)
     record.update(status=DONE, result=result, closed_height=call.height, attestation={
         "result_digest": result_digest, **roots, "transcripts": dict(sorted(args["transcripts"].items())),
         "signatures": dict(sorted(args["signatures"].items())), "node_keys": node_keys, "height": call.height,
@@ -395,6 +413,7 @@ def abort(state, call: Call) -> dict:
                                                    f"deadline height")
     missing_commits = [p for p in record["participants"] if p not in record["commits"]]
     missing = {"commits": missing_commits, "signatures": [] if missing_commits else list(record["participants"])}
+    _count_opened(state, record["opener"], -1)
     record.update(status=mpc_state.ABORTED, missing=missing, closed_height=call.height)
     _save(state, record)
     return {"session": record["id"], "status": mpc_state.ABORTED, "missing": missing}

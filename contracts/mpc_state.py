@@ -61,6 +61,11 @@ def commit_key(session_id: str, participant: str) -> bytes:
     return key("mpc", "commit", session_id, participant)
 
 
+def opened_key(opener: str) -> bytes:
+    """How many sessions `opener` opened are open now."""
+    return f"mpc/opened/{opener}".encode()
+
+
 def psi_pair_key(first: str, second: str) -> bytes:
     assert first < second, (first, second)
     return key("mpc", "psi_pair", first, second)

@@ -392,6 +392,22 @@ def test_psi_sessions_per_pair_are_rate_limited():
     assert get(ledger.state, mpc_state.psi_pair_key(A, B)) == [first + 1, first + 10]  # the first one expired
 
 
+def test_an_opener_has_a_bounded_number_of_sessions_open():
+    """A member cannot keep other banks' nodes busy with sessions without end:
+    at most mpc_open_per_opener_max of the sessions it opened are open at
+    once; one that ends (done or aborted) makes room."""
+    ledger = Ledger.fresh({"mpc_open_per_opener_max": 2})
+    first = ledger.open(A, "sum", TRIO, SUM_PARAMS, deadline_blocks=3)
+    ledger.open(A, "sum", TRIO, SUM_PARAMS)
+    detail = ledger.refused("too_many_open_sessions", A, "mpc.open", open_args(ledger))
+    assert detail == "bank-a has mpc_open_per_opener_max sessions open"
+    ledger.open("reg", "sum", TRIO, SUM_PARAMS)  # another opener
+    ledger.idle(4)
+    ledger.ok(B, "mpc.abort", {"session": first})
+    ledger.open(A, "sum", TRIO, SUM_PARAMS)  # room again
+    ledger.refused("too_many_open_sessions", A, "mpc.open", open_args(ledger))
+
+
 def test_governance_sets_the_rate_limit(ledger):
     output = ledger.enact("set_parameter", name="mpc_psi_per_pair_max", value=1)
     assert output["status"] == "passed", output
@@ -401,7 +417,8 @@ def test_governance_sets_the_rate_limit(ledger):
 
 
 def test_rate_limit_parameters_have_ranges(ledger):
-    for name, value in (("mpc_psi_per_pair_max", 0), ("mpc_psi_per_pair_max", 1025), ("mpc_psi_window_blocks", 0)):
+    for name, value in (("mpc_psi_per_pair_max", 0), ("mpc_psi_per_pair_max", 1025), ("mpc_psi_window_blocks", 0),
+                        ("mpc_open_per_opener_max", 0), ("mpc_open_per_opener_max", 1025)):
         ledger.refused("bad_args", A, "governance.propose",
                        {"action": "set_parameter", "args": {"name": name, "value": value}})
 
