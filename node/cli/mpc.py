@@ -3,11 +3,13 @@
     consort mpc open --participants a,b,c --length 1 --value-max V --deadline-blocks 100 --result-to central-bank
     consort mpc input M000000000001 --config bank-alpha/node.json --values 1200000,0
     consort mpc input M000000000002 --config bank-alpha/node.json --elements-file customers.txt
+    consort mpc rerun M000000000003          # an aborted sum again, without who did not commit
     consort mpc status M000000000001
     consort mpc result M000000000001 [--mpc-key central-bank/mpc.key]
 
-`open`, `status` and `result` talk to a node like every reader (--node,
---key, --genesis, --ca); `open` signs an mpc.open transaction. `input`
+`open`, `rerun`, `status` and `result` talk to a node like every reader
+(--node, --key, --genesis, --ca); `open` and `rerun` sign an mpc.open
+transaction. `input`
 talks to no one: it writes the institution's input into its own node's
 local input folder (the "mpc" section of the node's config), mode 0600,
 where only that node reads it. `result` prints a session's totals: in
@@ -54,6 +56,37 @@ def cmd_open(args) -> int:
                 "protocol": args.protocol, "participants": _ids(args.participants), "params": params,
                 "deadline_height": height + args.deadline_blocks,
                 "result_to": ["*"] if args.result_to == "*" else _ids(args.result_to)})
+            return await client.submit([tx], wait=True, timeout_ms=TIMEOUT_MS)
+    result = asyncio.run(run())
+    print_json(result)
+    receipt = (result.get("receipts") or [None])[0]
+    return 0 if receipt and receipt["ok"] else 1
+
+
+def rerun_args(record: dict, height: int, deadline_blocks: int) -> dict:
+    """mpc.open's arguments to run an aborted session again without the
+    participants it names as not having committed, under a fresh session id
+    (a fresh id gives fresh pair seeds and blindings: nothing of the aborted
+    run is reused)."""
+    if record["status"] != mpc_state.ABORTED:
+        raise UsageError(f"session {record['id']} is {record['status']}: only an aborted session is run again")
+    dropped = set((record.get("missing") or {}).get("commits") or [])
+    participants = [p for p in record["participants"] if p not in dropped]
+    if not dropped or len(participants) < 3:
+        raise UsageError(f"session {record['id']}: without {', '.join(sorted(dropped)) or 'no one'} it would have "
+                         f"{len(participants)} participants; a sum takes 3 or more")
+    return {"protocol": record["protocol"], "participants": participants, "params": record["params"],
+            "deadline_height": height + deadline_blocks, "result_to": record["result_to"]}
+
+
+def cmd_rerun(args) -> int:
+    async def run() -> dict:
+        signer = open_key(args.key, args).signer()
+        async with reader(args) as client:
+            record = (await client.get(f"/v1/mpc/sessions/{args.session}"))["session"]
+            height = (await client.status())["height"]
+            tx = sign_tx(signer, chain_id(args), time.time_ns() // 1000, "mpc.open",
+                         rerun_args(record, height, args.deadline_blocks))
             return await client.submit([tx], wait=True, timeout_ms=TIMEOUT_MS)
     result = asyncio.run(run())
     print_json(result)
@@ -134,6 +167,12 @@ def add_commands(commands) -> None:
     opening.add_argument("--result-to", default="*", help="'*' (in clear, for all) or recipients, comma-separated")
     add_reader_arguments(opening)
     opening.set_defaults(func=cmd_open)
+
+    again = mpc.add_parser("rerun", help="open an aborted sum again without the participants that did not commit")
+    again.add_argument("session")
+    again.add_argument("--deadline-blocks", type=int, default=100, help="blocks from now to the deadline")
+    add_reader_arguments(again)
+    again.set_defaults(func=cmd_rerun)
 
     giving = mpc.add_parser("input", help="give this institution's input to its own node (local file only)")
     giving.add_argument("session")

@@ -231,3 +231,41 @@ def test_two_banks_learn_how_many_customers_they_share_and_nothing_else(mpc_clus
 
     raw = asyncio.run(blocks())
     assert not any(element.encode() in raw for elements in customers.values() for element in elements)
+
+
+def test_an_aborted_sum_runs_again_without_the_bank_that_dropped_out(mpc_cluster):
+    parties = story.parties(mpc_cluster.directory, mpc_cluster.index, PASSPHRASE)
+    alpha, directory = parties["bank-alpha"], mpc_cluster.directory
+    four = [*BANKS, "bank-delta"]
+
+    async def aborted_session() -> str:
+        height = await story.height(alpha)
+        opened = await alpha.send("mpc.open", {
+            "protocol": "sum", "participants": four, "params": {"length": 2, "value_max": VALUE_MAX},
+            "deadline_height": height + 6, "result_to": ["*"]})
+        session_id = opened["output"]["session"]
+        for bank in BANKS:  # bank-delta never gives its input
+            give_input(mpc_cluster, bank, session_id, INPUTS[bank])
+
+        async def aborted():
+            await alpha.send("settlement.pay", {"from": "bank-alpha", "to": "bank-bravo", "currency": "EUR",
+                                                "amount": 1})
+            record = await session_of(alpha, session_id)
+            return record["status"] == "aborted"
+
+        await wait_until(aborted, 60, "the four-bank session to abort")
+        return session_id
+
+    first = asyncio.run(aborted_session())
+    reading = ["--node", mpc_cluster.urls[0], "--genesis", str(directory / "genesis.json"), "--ca", str(mpc_cluster.ca),
+               "--key", str(directory / "bank-charlie" / "client-0.key")]  # a key the story's parties do not sign with
+    again = consort("mpc", "rerun", first, *reading)["receipts"][0]["output"]["session"]
+    assert again != first
+    for bank in BANKS:
+        give_input(mpc_cluster, bank, again, INPUTS[bank])
+
+    async def result() -> dict:
+        return await until_closed(alpha, again)
+
+    record = asyncio.run(result())
+    assert record["participants"] == list(BANKS) and record["result"]["clear"]["totals"] == TOTALS
