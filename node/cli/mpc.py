@@ -25,6 +25,8 @@ import os
 import time
 from pathlib import Path
 
+from nacl import bindings
+
 from contracts import mpc_state
 from contracts.tx import sign_tx
 from node.cli.shared import UsageError, add_reader_arguments, chain_id, open_key, print_json, reader
@@ -145,6 +147,17 @@ def cmd_result(args) -> int:
     if not args.mpc_key:
         raise UsageError("a sealed result opens with the recipient's MPC key: give --mpc-key FILE")
     kx = kx_from_key_file(open_key(args.mpc_key, args))
+    if record["protocol"] != mpc_state.SUM:
+        try:
+            as_stored = {**record, "result": {**result, "commitment": bytes.fromhex(result["commitment"])}}  # JSON: hex
+            opened = mpc_state.opened_result(as_stored, bindings.crypto_box_seal_open(bytes.fromhex(box), *kx))
+        except Exception:  # noqa: BLE001 - nacl's CryptoError: not our box
+            opened = None
+        if opened is None:
+            raise UsageError(f"session {args.session}: the box does not open to the result committed on chain")
+        print_json({"session": args.session, "sealed": True, **opened,
+                    "note": "the intersection itself is in the node's local folder: <session>.result.json"})
+        return 0
     commitments = {p: [bytes.fromhex(c) for c in points] for p, points in record["commitments"].items()}
     try:
         opened = recipient_result(record, bytes.fromhex(box), kx, commitments)

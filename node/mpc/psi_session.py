@@ -1,8 +1,15 @@
-"""One PSI-cardinality session as this institution's node runs it: two
-banks learn how many elements (say, customer identifiers) their sets share,
-and the count goes on chain for all members; neither learns which
-(crypto.mpc.psi, variant "cardinality": its threat model, including what a
-probing party can still learn within governance's per-pair rate limit).
+"""One PSI session as this institution's node runs it (crypto.mpc.psi: its
+threat model, including what a probing party can still learn within
+governance's per-pair rate limit):
+
+- psi_cardinality, for all members: two banks learn how many elements (say,
+  customer identifiers) their sets share, and the count goes on chain;
+  neither learns which;
+- psi_intersection, for its two parties only: each learns which of its own
+  elements the other holds too, written to its node's local folder
+  (`<session>.result.json`, mode 0600, next to its input); the chain gets
+  the count sealed to each of the two, and the commitment they both sign.
+
 
 1. input: the institution's set, `{"elements": ["...", ...]}` in its local
    input file (each element a string of at most 256 bytes in UTF-8, at
@@ -13,8 +20,9 @@ probing party can still learn within governance's per-pair rate limit).
    the other's and sends it back, and counts the common double-blinded
    values (the blinding, the costly part, runs on the node's worker
    threads, off the event loop);
-4. attest (node.mpc.session): the coordinator proposes the count; the
-   other signs only the count it found itself.
+4. attest (node.mpc.session): the coordinator proposes the count (sealed,
+   for an intersection); the other signs only the count it found itself
+   (opening its own box, for an intersection).
 
 A peer's blinded set larger than the session's set_size_max is refused.
 """
@@ -23,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+
+from nacl import bindings
 
 from contracts import mpc_state
 from crypto import encoding, hashing
@@ -40,12 +50,14 @@ def set_commitment(elements: list[bytes], salt: bytes) -> bytes:
 
 class PsiSession(Session):
     async def run(self) -> None:
-        if not self.for_all or self.record["protocol"] != mpc_state.PSI_CARDINALITY:
-            raise SessionFailed("this node runs PSI only as a cardinality for all members")
+        intersection = self.record["protocol"] == mpc_state.PSI_INTERSECTION
+        if intersection == self.for_all:
+            raise SessionFailed("this node runs a PSI cardinality for all members, or an intersection for its two")
         elements = await self.runner.elements_of(self.id, self.record["params"]["set_size_max"])
         role = Role.INITIATOR if self.me == self.coordinator else Role.RESPONDER
+        variant = Variant.INTERSECTION if intersection else Variant.CARDINALITY
         try:
-            party = PsiParty(self.id.encode(), role, elements, Variant.CARDINALITY)
+            party = PsiParty(self.id.encode(), role, elements, variant)
         except PsiInputError as exc:
             raise SessionFailed(f"our set: {exc}") from None
         await self._off_loop(party.prepare)
@@ -62,7 +74,39 @@ class PsiSession(Session):
             result = await self._off_loop(party.finish, doubled)
         except PsiMessageError as exc:
             raise SessionFailed(f"{peer}'s double-blinded set: {exc}") from None
-        await self.attest({"count": result.count}, party.transcript_hash)
+        self.count = result.count
+        if not intersection:
+            await self.attest({"count": result.count}, party.transcript_hash)
+            return
+        self.runner.write_result(self.id, {"count": result.count,
+                                           "intersection": sorted(e.decode() for e in result.elements)})
+        await self.attest(self._sealed_count(result.count), party.transcript_hash)
+
+    def _sealed_count(self, count: int) -> dict:
+        """The count sealed to each of the two parties, and its commitment."""
+        salt = secrets.token_bytes(SALT_BYTES)
+        content = mpc_state.sealed_content({"count": count}, salt)
+        boxes = {p: bindings.crypto_box_seal(content, self.record["keys"][p]) for p in self.participants}
+        return {"sealed": boxes, "result_commitment": mpc_state.sealed_result_commitment({"count": count}, salt)}
+
+    def accept(self, proposed, outcome: dict) -> dict:
+        """An intersection's sealed count, once our own box opens to the
+        count we found and matches the commitment."""
+        if self.for_all:
+            return super().accept(proposed, outcome)
+        public, secret = self.runner.identity.kx
+        try:
+            box = proposed["sealed"][self.me]
+            opened = encoding.decode(bindings.crypto_box_seal_open(box, public, secret))
+            commitment = proposed["result_commitment"]
+        except Exception:  # noqa: BLE001 - nacl's CryptoError, a missing box, junk: all the coordinator's fault
+            raise SessionFailed("the coordinator's sealed count does not open for us") from None
+        salt = opened.get("salt") if isinstance(opened, dict) else None
+        if not isinstance(salt, bytes) or len(salt) != SALT_BYTES or opened.get("result") != {"count": self.count} \
+                or mpc_state.sealed_result_commitment(opened["result"], salt) != commitment \
+                or sorted(proposed["sealed"]) != self.participants:
+            raise SessionFailed("the coordinator's sealed count is not the count we found")
+        return {"sealed": proposed["sealed"], "result_commitment": commitment}
 
     async def _from_peer(self, kind: str, peer: str) -> bytes:
         payload = (await self.inbox.wait_for(kind, [peer]))[peer]

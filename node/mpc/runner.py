@@ -28,6 +28,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -53,7 +54,8 @@ EARLY_MAX = 256
 INPUT_POLL_S = 0.2
 INPUT_FILE_BYTES_MAX = 1024 * 1024
 KX_SEED_DOMAIN = "mpc-kx-seed"
-SESSION_KINDS = {"sum": SumSession, "psi_cardinality": PsiSession}  # what this node runs; others abort at the deadline
+# the protocols this node runs (the threshold check, in crypto.mpc, is not run by nodes yet)
+SESSION_KINDS = {"sum": SumSession, "psi_cardinality": PsiSession, "psi_intersection": PsiSession}
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,17 @@ class MpcRunner:
         if len(elements) > size_max or not all(isinstance(e, str) for e in elements):
             raise SessionFailed(f"{path} must hold at most {size_max} strings")
         return [e.encode() for e in elements]
+
+    def write_result(self, session_id: str, document: dict) -> Path:
+        """What this institution alone learnt from a session (a PSI
+        intersection): `<session>.result.json` in its local folder, mode 0600."""
+        path = self.identity.inputs / f"{session_id}.result.json"
+        temporary = path.with_name(f".{path.name}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(document, handle)
+        os.replace(temporary, path)
+        return path
 
     async def close(self) -> None:
         for task in [*self.tasks.values(), *([self._follow_task] if self._follow_task else [])]:

@@ -54,11 +54,12 @@ def mpc_cluster(tmp_path_factory):
         yield cluster
 
 
-def give_input(cluster: LocalCluster, institution: str, session_id: str, values: list[int]) -> None:
+def give_input(cluster: LocalCluster, institution: str, session_id: str, values: list[int] | dict) -> None:
+    """The input file `consort mpc input` writes: {"values": [...]} (a list) or the document given."""
     folder = cluster.directory / institution / "mpc-inputs"
     path = folder / f"{session_id}.json"
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"values": values}))
+    temporary.write_text(json.dumps(values if isinstance(values, dict) else {"values": values}))
     temporary.chmod(0o600)
     temporary.rename(path)
 
@@ -269,3 +270,34 @@ def test_an_aborted_sum_runs_again_without_the_bank_that_dropped_out(mpc_cluster
 
     record = asyncio.run(result())
     assert record["participants"] == list(BANKS) and record["result"]["clear"]["totals"] == TOTALS
+
+
+def test_two_banks_learn_their_common_customers_and_the_chain_only_a_sealed_count(mpc_cluster):
+    parties = story.parties(mpc_cluster.directory, mpc_cluster.index, PASSPHRASE)
+    alpha = parties["bank-alpha"]
+    customers = {"bank-alpha": ["ann", "bob", "cem", "dee"], "bank-bravo": ["bob", "dee", "eve"]}
+
+    async def scenario() -> dict:
+        height = await story.height(alpha)
+        opened = await alpha.send("mpc.open", {
+            "protocol": "psi_intersection", "participants": ["bank-alpha", "bank-bravo"],
+            "params": {"set_size_max": 10}, "deadline_height": height + 60,
+            "result_to": ["bank-alpha", "bank-bravo"]})
+        session_id = opened["output"]["session"]
+        for bank, elements in customers.items():
+            give_input(mpc_cluster, bank, session_id, {"elements": elements})
+        record = await until_closed(parties["central-bank"], session_id)
+        assert record["status"] == "done" and sorted(record["result"]["sealed_to"]) == sorted(customers)
+        return record
+
+    record = asyncio.run(scenario())
+    for bank in customers:
+        local = json.loads((mpc_cluster.directory / bank / "mpc-inputs" / f"{record['id']}.result.json").read_text())
+        assert local == {"count": 2, "intersection": ["bob", "dee"]}
+        assert (mpc_cluster.directory / bank / "mpc-inputs" / f"{record['id']}.result.json").stat().st_mode & 0o077 == 0
+    directory = mpc_cluster.directory
+    reading = ["--node", mpc_cluster.urls[0], "--genesis", str(directory / "genesis.json"), "--ca", str(mpc_cluster.ca),
+               "--key", str(directory / "bank-bravo" / "client-0.key")]
+    opened = consort("mpc", "result", record["id"], "--institution", "bank-bravo",
+                     "--mpc-key", str(directory / "bank-bravo" / "mpc.key"), *reading)
+    assert opened["sealed"] and opened["count"] == 2
