@@ -20,8 +20,6 @@ its MPC key and checked against every participant's commitments.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import time
 from pathlib import Path
 
@@ -30,8 +28,8 @@ from nacl import bindings
 from contracts import mpc_state
 from contracts.tx import sign_tx
 from node.cli.shared import UsageError, add_reader_arguments, chain_id, open_key, print_json, reader
-from node.mpc.runner import kx_from_key_file, mpc_section
-from node.mpc.sealing import SealError, recipient_result
+from node.mpc.runner import inputs_folder, kx_from_key_file, mpc_section, write_local
+from node.mpc.sealing import SealError, recipient_result_of_view
 
 TIMEOUT_MS = 30_000
 
@@ -103,8 +101,6 @@ def cmd_input(args) -> int:
         raise UsageError(f"{config_path} has no 'mpc' section: its node runs no MPC sessions")
     if len(args.session) != mpc_state.ID_LENGTH or not args.session.startswith("M"):
         raise UsageError(f"{args.session!r} is not a session id (M and {mpc_state.ID_DIGITS} digits)")
-    folder = (config_path.parent / section.get("inputs", "mpc-inputs")).resolve()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if (args.values is None) == (args.elements_file is None):
         raise UsageError("give --values (a sum) or --elements-file (a PSI set), one of them")
     if args.values is not None:
@@ -112,12 +108,7 @@ def cmd_input(args) -> int:
     else:
         lines = Path(args.elements_file).read_text(encoding="utf-8").splitlines()
         document = {"elements": sorted({line.strip() for line in lines if line.strip()})}
-    path = folder / f"{args.session}.json"
-    temporary = folder / f".{args.session}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle)
-    os.replace(temporary, path)
+    path = write_local(inputs_folder(config_path, section), f"{args.session}.json", document)
     print_json({"session": args.session, "input": str(path), **{k: len(v) for k, v in document.items()}})
     return 0
 
@@ -158,9 +149,8 @@ def cmd_result(args) -> int:
         print_json({"session": args.session, "sealed": True, **opened,
                     "note": "the intersection itself is in the node's local folder: <session>.result.json"})
         return 0
-    commitments = {p: [bytes.fromhex(c) for c in points] for p, points in record["commitments"].items()}
     try:
-        opened = recipient_result(record, bytes.fromhex(box), kx, commitments)
+        opened = recipient_result_of_view(record, args.institution, kx)
     except SealError as exc:
         raise UsageError(f"session {args.session}: {exc}") from None
     print_json({"session": args.session, "sealed": True, "totals": list(opened.sums),

@@ -12,16 +12,14 @@ as `consort mpc input` does; the central bank reads the result as
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import time
 from pathlib import Path
 
 from crypto.keys import read_key_file
 from node.devtools import story
 from node.devtools.consortium import MPC_KEY
-from node.mpc.runner import kx_from_key_file
-from node.mpc.sealing import recipient_result
+from node.mpc.runner import kx_from_key_file, write_local
+from node.mpc.sealing import recipient_result_of_view
 
 BANKS = ("bank-alpha", "bank-bravo", "bank-charlie")
 EXPOSURES = {"bank-alpha": 12_500_000_00, "bank-bravo": 7_250_000_00, "bank-charlie": 30_000_000_00}
@@ -32,13 +30,7 @@ SESSION_TIMEOUT_S = 60.0
 
 def give_input(directory: Path, institution: str, session_id: str, document: dict) -> None:
     """What `consort mpc input` does: the input, in the bank's own node's input folder, mode 0600."""
-    folder = directory / institution / "mpc-inputs"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    temporary = folder / f".{session_id}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle)
-    os.replace(temporary, folder / f"{session_id}.json")
+    write_local(directory / institution / "mpc-inputs", f"{session_id}.json", document)
 
 
 async def closed(party, session_id: str, say) -> dict | None:
@@ -80,9 +72,7 @@ async def exposure(directory: Path, index: dict, say, passphrase: str) -> bool:
     say(f"    {'bank-alpha reads the result':<34} -> sealed to {', '.join(seen['sealed_to'])}; "
         f"boxes for it: {len(seen['sealed'])}")
     kx = kx_from_key_file(read_key_file(directory / "central-bank" / MPC_KEY, passphrase))
-    commitments = {p: [bytes.fromhex(c) for c in points] for p, points in record["commitments"].items()}
-    total = recipient_result(record, bytes.fromhex(record["result"]["sealed"]["central-bank"]), kx,
-                             commitments).sums[0]
+    total = recipient_result_of_view(record, "central-bank", kx).sums[0]
     right = total == sum(EXPOSURES.values())
     say(f"    {'central-bank opens the total':<34} -> {total / 100:,.2f} EUR, "
         f"{'checked against the commitments' if right else 'WRONG'}")

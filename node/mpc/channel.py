@@ -18,7 +18,6 @@ from typing import Awaitable, Callable
 
 from crypto import encoding
 from node.runtime.inbound import InboundPeers
-from node.runtime.peers import unpack_frame
 
 log = logging.getLogger("consort.mpc")
 
@@ -47,21 +46,15 @@ def decode_mpc(raw: bytes) -> tuple[str, str, object]:
 
 
 class MpcInbound(InboundPeers):
-    """Inbound MPC links: each frame's messages go to `handler(peer_key, kind, session, payload)`."""
+    """Inbound MPC links: each message goes to `handler(peer_key, kind, session, payload)`."""
 
     handler: Handler | None = None
 
-    async def on_frame(self, peer_key: bytes, frame: bytes) -> None:
+    async def on_message(self, peer_key: bytes, raw: bytes) -> None:
         try:
-            raw_messages = unpack_frame(frame)
-        except ValueError as exc:
-            log.warning("bad MPC frame from %s: %s", peer_key.hex()[:8], exc)
+            kind, session_id, payload = decode_mpc(raw)
+        except (ValueError, encoding.DecodeError) as exc:
+            log.warning("bad MPC message from %s: %s", peer_key.hex()[:8], exc)
             return
-        for raw in raw_messages:
-            try:
-                kind, session_id, payload = decode_mpc(raw)
-            except (ValueError, encoding.DecodeError) as exc:
-                log.warning("bad MPC message from %s: %s", peer_key.hex()[:8], exc)
-                continue
-            if self.handler is not None:
-                await self.handler(peer_key, kind, session_id, payload)
+        if self.handler is not None:
+            await self.handler(peer_key, kind, session_id, payload)

@@ -80,7 +80,9 @@ class PsiSession(Session):
             return
         self.runner.write_result(self.id, {"count": result.count,
                                            "intersection": sorted(e.decode() for e in result.elements)})
-        await self.attest(self._sealed_count(result.count), party.transcript_hash)
+        # only the coordinator seals; the other checks the coordinator's boxes against its own count (`accept`)
+        outcome = self._sealed_count(result.count) if self.me == self.coordinator else {"count": result.count}
+        await self.attest(outcome, party.transcript_hash)
 
     def _sealed_count(self, count: int) -> dict:
         """The count sealed to each of the two parties, and its commitment."""

@@ -54,6 +54,7 @@ EARLY_MAX = 256
 INPUT_POLL_S = 0.2
 INPUT_FILE_BYTES_MAX = 1024 * 1024
 KX_SEED_DOMAIN = "mpc-kx-seed"
+INPUTS_DEFAULT = "mpc-inputs"
 # the protocols this node runs (the threshold check, in crypto.mpc, is not run by nodes yet)
 SESSION_KINDS = {"sum": SumSession, "psi_cardinality": PsiSession, "psi_intersection": PsiSession}
 
@@ -248,19 +249,32 @@ class MpcRunner:
     def write_result(self, session_id: str, document: dict) -> Path:
         """What this institution alone learnt from a session (a PSI
         intersection): `<session>.result.json` in its local folder, mode 0600."""
-        path = self.identity.inputs / f"{session_id}.result.json"
-        temporary = path.with_name(f".{path.name}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(document, handle)
-        os.replace(temporary, path)
-        return path
+        return write_local(self.identity.inputs, f"{session_id}.result.json", document)
 
     async def close(self) -> None:
         for task in [*self.tasks.values(), *([self._follow_task] if self._follow_task else [])]:
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         await self.links.close()
+
+
+def write_local(folder: Path, name: str, document: dict) -> Path:
+    """`document` as JSON in `folder` (made 0700 if absent) under `name`,
+    mode 0600, written whole (through a temporary name): an institution's
+    input to a session (`<session>.json`), or what it alone learnt."""
+    folder = Path(folder)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = folder / f".{name}.{os.getpid()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle)
+    os.replace(temporary, folder / name)
+    return folder / name
+
+
+def inputs_folder(config_path: Path, section: dict) -> Path:
+    """The local folder of a node's MPC inputs (and of what it alone learns)."""
+    return (Path(config_path).parent / section.get("inputs", INPUTS_DEFAULT)).resolve()
 
 
 def mpc_section(config_path: Path) -> dict | None:
@@ -287,7 +301,7 @@ async def attach(node, app):
         kx=kx_from_key_file(node.open_key_file(base / section["key"])),
         client=node.open_key_file(base / section["client_key"]).signer(),
         node=node.inbound.signer,
-        inputs=(base / section.get("inputs", "mpc-inputs")).resolve())
+        inputs=inputs_folder(node.config.path, section))
     identity.inputs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limits = dataclasses.replace(node.config.limits, peer_queue_max=MPC_QUEUE_MAX)
     links = PeerLinks(node.genesis.chain_id, node.inbound.signer, node.membership.peer_urls(), limits,

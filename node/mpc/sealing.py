@@ -72,6 +72,13 @@ def open_box(record: dict, box: bytes, kx_keypair: tuple[bytes, bytes]) -> list[
     return messages
 
 
+def recipient_result_of_view(view: dict, recipient: str, kx_keypair: tuple[bytes, bytes]) -> SumResult:
+    """`recipient_result` from a session as the API shows it to the
+    recipient (GET /v1/mpc/sessions/{id}: byte strings in hex)."""
+    commitments = {p: [bytes.fromhex(c) for c in points] for p, points in view["commitments"].items()}
+    return recipient_result(view, bytes.fromhex(view["result"]["sealed"][recipient]), kx_keypair, commitments)
+
+
 def recipient_result(record: dict, box: bytes, kx_keypair: tuple[bytes, bytes],
                      commitments: dict[str, list[bytes]]) -> SumResult:
     """Open, combine and check: the totals for the recipient, or SealError

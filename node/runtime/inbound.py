@@ -180,22 +180,26 @@ class InboundPeers:
     # ------------------------------------------------------------ messages
 
     async def on_frame(self, peer_key: bytes, frame: bytes) -> None:
-        """Decode, authenticate and check a peer frame; queue what is valid
-        (waiting for room: backpressure on the socket)."""
+        """Each message of a peer frame, in order, to `on_message`."""
         try:
             raw_messages = unpack_frame(frame)
         except ValueError as exc:
             log.warning("bad frame from %s: %s", peer_key.hex()[:8], exc)
             return
         for raw in raw_messages:
-            try:
-                message = decode_message(raw)
-            except MessageError as exc:
-                log.warning("bad message from %s: %s", peer_key.hex()[:8], exc)
-                continue
-            event = await self.admit(peer_key, message)
-            if event is not None:
-                await self.inbox.put(event)
+            await self.on_message(peer_key, raw)
+
+    async def on_message(self, peer_key: bytes, raw: bytes) -> None:
+        """Decode, authenticate and check a consensus message; queue it if
+        valid (waiting for room: backpressure on the socket)."""
+        try:
+            message = decode_message(raw)
+        except MessageError as exc:
+            log.warning("bad message from %s: %s", peer_key.hex()[:8], exc)
+            return
+        event = await self.admit(peer_key, message)
+        if event is not None:
+            await self.inbox.put(event)
 
     async def admit(self, peer_key: bytes, message):
         """The event a verified peer message becomes, or None (logged) if refused."""

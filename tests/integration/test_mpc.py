@@ -30,8 +30,8 @@ from fixtures import PASSPHRASE, wait_until
 from node.devtools import story
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import MPC_KEY, create_consortium
-from node.mpc.runner import kx_from_key_file
-from node.mpc.sealing import recipient_result
+from node.mpc.runner import kx_from_key_file, write_local
+from node.mpc.sealing import recipient_result_of_view
 from node.runtime.passphrase import ENV_VAR
 
 pytestmark = pytest.mark.integration
@@ -56,12 +56,8 @@ def mpc_cluster(tmp_path_factory):
 
 def give_input(cluster: LocalCluster, institution: str, session_id: str, values: list[int] | dict) -> None:
     """The input file `consort mpc input` writes: {"values": [...]} (a list) or the document given."""
-    folder = cluster.directory / institution / "mpc-inputs"
-    path = folder / f"{session_id}.json"
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(values if isinstance(values, dict) else {"values": values}))
-    temporary.chmod(0o600)
-    temporary.rename(path)
+    write_local(cluster.directory / institution / "mpc-inputs", f"{session_id}.json",
+                values if isinstance(values, dict) else {"values": values})
 
 
 async def session_of(party, session_id: str) -> dict:
@@ -115,11 +111,8 @@ def test_a_total_sealed_to_the_regulator_is_read_by_it_alone(mpc_cluster):
         assert record["status"] == "done" and list(record["result"]["sealed"]) == ["central-bank"]
         own = await session_of(parties["bank-alpha"], session_id)
         assert own["result"]["sealed"] == {} and own["result"]["sealed_to"] == ["central-bank"]
-        box = bytes.fromhex(record["result"]["sealed"]["central-bank"])
         kx = kx_from_key_file(read_key_file(mpc_cluster.directory / "central-bank" / MPC_KEY, PASSPHRASE))
-        as_stored = {**record, "participants": list(BANKS)}
-        commitments = {p: [bytes.fromhex(c) for c in points] for p, points in record["commitments"].items()}
-        result = recipient_result(as_stored, box, kx, commitments)
+        result = recipient_result_of_view({**record, "participants": list(BANKS)}, "central-bank", kx)
         assert list(result.sums) == TOTALS
 
     asyncio.run(scenario())
