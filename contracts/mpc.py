@@ -73,7 +73,9 @@ Decisions:
   even if a key is changed while the session runs.
 - A signature is checked against the participant's node key at the
   result's height (a rotation during the session is followed); the keys
-  used are kept in the attestation for offline checks.
+  used are kept in the attestation, and named in the result's receipt
+  with the result digest and both roots, so an auditor checks every
+  attestation again without re-executing (node.audit.mpc).
 - A clear sum proves only that the totals open the sum of the commitments
   modulo the group order; a commitment says nothing about its input's
   range (no range proofs): the protocol's own checks bound inputs.
@@ -400,7 +402,7 @@ def submit_result(state, call: Call) -> dict:
         "signatures": dict(sorted(args["signatures"].items())), "node_keys": node_keys, "height": call.height,
         "tx_hash": call.tx_hash})
     _save(state, record)
-    return {"session": record["id"], "status": DONE, "result_digest": result_digest, **roots}
+    return {"session": record["id"], "status": DONE, "result_digest": result_digest, **roots, "node_keys": node_keys}
 
 
 # --- abort -------------------------------------------------------------------------------

@@ -202,6 +202,8 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     say(f"    {auditor.report.blocks} blocks, {auditor.report.txs} transactions, every certificate "
         f"holds a quorum (n - f) of valid signatures; re-executed state root "
         f"{'matches' if roots_match else 'DIFFERS FROM'} the nodes'")
+    if auditor.mpc.report.results or auditor.mpc.report.aborted:
+        say(f"    {auditor.mpc.report.summary()}")
     return 0 if agreed and roots_match and computed else 1
 
 

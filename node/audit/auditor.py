@@ -5,7 +5,8 @@ bytes) and checks for each: it extends the previous block's hash; its
 transaction root and count match its transactions; its commit certificate
 holds a quorum of valid COMMIT signatures of the validator set in force at
 that height; the receipts root it carries for its parent matches the
-parent's receipts. With re-execution it also replays every transaction
+parent's receipts; every MPC attestation and abort holds (node.audit.mpc).
+With re-execution it also replays every transaction
 from genesis, compares receipts byte for byte, recomputes every state root
 with the authenticated state tree, and takes the validator set in force
 next from the executor's block result, as the node does.
@@ -30,6 +31,7 @@ from contracts.executor import BlockContext, Executor
 from contracts.genesis import Genesis, genesis_state
 from contracts.state import DictState
 from crypto import encoding, merkle, smt
+from node.audit.mpc import MpcAuditFailure, MpcAuditor
 
 
 class AuditFailure(Exception):
@@ -77,6 +79,7 @@ class ChainAuditor:
             self.tree = dict(built.new_nodes)
             self.prev_state_root = built.root
         self.report = AuditReport(state_root=self.prev_state_root)
+        self.mpc = MpcAuditor(genesis.chain_id)
 
     def check(self, block: Block, certificate: CommitCertificate, receipts: list[bytes]) -> None:
         height = self.height + 1
@@ -97,6 +100,10 @@ class ChainAuditor:
                 scheduled = scheduled_validator_set(raw)
                 if scheduled is not None:
                     self.candidate = ValidatorSet(self.genesis.chain_id, scheduled)
+        try:
+            self.mpc.check_block(block.txs, receipts)
+        except MpcAuditFailure as exc:
+            raise AuditFailure(height, str(exc)) from None
         self.height, self.prev_hash = height, block_hash
         self.prev_receipts_root = merkle.root(receipts)
         self.prev_timestamp_ms = block.header.timestamp_ms

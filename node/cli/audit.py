@@ -84,6 +84,8 @@ def cmd_audit_verify(args) -> int:
     print(f"audit ok: {report.blocks} blocks, {report.txs} transactions, "
           f"{report.validator_changes} validator-set changes, in {elapsed:.1f} s "
           f"({report.blocks / elapsed if elapsed else 0:.0f} blocks/s, {report.txs / elapsed if elapsed else 0:.0f} tx/s)")
+    if auditor.mpc.report.results or auditor.mpc.report.aborted:
+        print(auditor.mpc.report.summary())
     if args.reexecute:
         print(f"re-executed every block; state root after block {report.blocks}: {report.state_root.hex()}")
     return 0

@@ -30,6 +30,7 @@ from fixtures import PASSPHRASE, wait_until
 from node.devtools import story
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import MPC_KEY, create_consortium
+from node.audit.verify import read_genesis, verify_node
 from node.mpc.runner import kx_from_key_file, write_local
 from node.mpc.sealing import recipient_result_of_view
 from node.runtime.passphrase import ENV_VAR
@@ -294,3 +295,20 @@ def test_two_banks_learn_their_common_customers_and_the_chain_only_a_sealed_coun
     opened = consort("mpc", "result", record["id"], "--institution", "bank-bravo",
                      "--mpc-key", str(directory / "bank-bravo" / "mpc.key"), *reading)
     assert opened["sealed"] and opened["count"] == 2
+
+
+def test_the_auditor_checks_every_attestation_again_without_re_executing(mpc_cluster):
+    """Run last: every session above, done or aborted, is in the audited chain."""
+    async def scenario():
+        async with mpc_cluster.client(0, institution="central-bank") as client:
+            ids = (await client.get("/v1/mpc/sessions"))["sessions"]
+            sessions = [(await client.get(f"/v1/mpc/sessions/{i}"))["session"] for i in ids]
+        auditor = await verify_node(read_genesis(mpc_cluster.directory / "genesis.json"), mpc_cluster.urls[0],
+                                    signer=mpc_cluster.signer("central-bank"), ca=mpc_cluster.ca, progress=None)
+        return sessions, auditor.mpc.report
+
+    sessions, report = asyncio.run(scenario())
+    statuses = [s["status"] for s in sessions]
+    assert statuses.count("done") >= 4 and statuses.count("aborted") >= 1
+    assert (report.results, report.aborted) == (statuses.count("done"), statuses.count("aborted"))
+    assert report.signatures >= 3 * 3 + 2
