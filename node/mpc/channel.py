@@ -14,6 +14,8 @@ sender's own session).
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Awaitable, Callable
 
 from crypto import encoding
@@ -23,6 +25,7 @@ log = logging.getLogger("consort.mpc")
 
 MPC_MESSAGE_BYTES_MAX = 4 * 1024 * 1024  # a masked vector of 10,000 elements: ~450 KB; a blinded set of 100,000: 3.2 MB
 MPC_QUEUE_MAX = 256                   # messages waiting for one peer
+CAPTURE_BYTES_MAX = 256 * 1024 * 1024  # an outbound capture file stops growing here
 KINDS = ("masked", "sealed", "blinded", "double", "transcript", "sign", "signature")
 
 Handler = Callable[[bytes, str, str, object], Awaitable[None]]
@@ -58,3 +61,40 @@ class MpcInbound(InboundPeers):
             return
         if self.handler is not None:
             await self.handler(peer_key, kind, session_id, payload)
+
+
+class OutboundCapture:
+    """Every MPC message this node sends, appended to a file (the "capture"
+    of its config's "mpc" section), for the institution's own review: its
+    compliance team can check that no input of its ever left its node in
+    clear. It holds nothing the institution's node did not already know:
+    its own outbound messages, as they travel inside the TLS link. Each
+    record is a 4-byte big-endian length and the message (canonical msgpack
+    [kind, session id, payload]). The file is created 0600 and stops
+    growing at CAPTURE_BYTES_MAX (logged once)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.written = self.path.stat().st_size if self.path.exists() else 0
+        self.full = False
+
+    def append(self, message: bytes) -> None:
+        if self.written + 4 + len(message) > CAPTURE_BYTES_MAX:
+            if not self.full:
+                log.warning("MPC capture %s reached %d bytes; no more is captured", self.path, CAPTURE_BYTES_MAX)
+            self.full = True
+            return
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as handle:
+            handle.write(len(message).to_bytes(4, "big") + message)
+        self.written += 4 + len(message)
+
+
+def read_capture(path: Path) -> list[tuple[str, str, object]]:
+    """The messages of a capture file, decoded: (kind, session id, payload)."""
+    data, messages, at = Path(path).read_bytes(), [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        messages.append(decode_mpc(data[at + 4:at + 4 + size]))
+        at += 4 + size
+    return messages

@@ -5,7 +5,8 @@ of its own, tells them when every commitment is on chain, and sends
 
 Its node's config names what it needs in an "mpc" section:
 
-    "mpc": {"key": "mpc.key", "client_key": "mpc-client.key", "inputs": "mpc-inputs"}
+    "mpc": {"key": "mpc.key", "client_key": "mpc-client.key", "inputs": "mpc-inputs",
+            "capture": "mpc-sent.capture"}
 
 - `key`: a key file (encrypted like every key, same passphrase as the node
   key) whose seed derives the institution's X25519 key pair
@@ -15,7 +16,9 @@ Its node's config names what it needs in an "mpc" section:
   mpc.commit, mpc.result and mpc.abort transactions;
 - `inputs`: a local folder where the institution puts its input to a
   session, `<session id>.json` = {"values": [...]}, mode 0600
-  (`consort mpc input` writes it); it is read by this node only.
+  (`consort mpc input` writes it); it is read by this node only;
+- `capture` (optional): a file where the node appends every MPC message it
+  sends (node.mpc.channel.OutboundCapture), for the institution's review.
 
 Bounded: at most SESSIONS_MAX sessions at once (one beyond is left to
 abort at its deadline), each at most SESSION_TIMEOUT_S; at most EARLY_MAX
@@ -39,7 +42,7 @@ from contracts.tx import sign_tx
 from crypto import hashing, keys
 from crypto.mpc.masking import kx_keypair
 from crypto.mpc.sum_messages import MessageError
-from node.mpc.channel import MPC_QUEUE_MAX, MpcInbound, encode_mpc
+from node.mpc.channel import MPC_QUEUE_MAX, MpcInbound, OutboundCapture, encode_mpc
 from node.mpc.psi_session import PsiSession
 from node.mpc.session import Session, SessionFailed
 from node.mpc.sum_session import SumSession
@@ -66,6 +69,7 @@ class MpcIdentity:
     client: keys.Signer       # signs the node's mpc transactions
     node: keys.Signer         # the node key: signs attestations
     inputs: Path
+    capture: OutboundCapture | None = None
 
 
 def kx_from_key_file(key_pair: keys.KeyPair) -> tuple[bytes, bytes]:
@@ -199,6 +203,8 @@ class MpcRunner:
         for node_key in keys_:
             try:
                 self.links.send(node_key, message)
+                if self.identity.capture is not None:
+                    self.identity.capture.append(message)
                 return
             except (KeyError, asyncio.QueueFull):
                 continue
@@ -282,8 +288,10 @@ def mpc_section(config_path: Path) -> dict | None:
     section = json.loads(Path(config_path).read_text()).get("mpc")
     if section is None:
         return None
-    if not isinstance(section, dict) or not all(isinstance(section.get(k), str) for k in ("key", "client_key")):
-        raise ValueError(f"{config_path}: 'mpc' must name 'key' and 'client_key' files (and may name 'inputs')")
+    if not isinstance(section, dict) or not all(isinstance(section.get(k), str) for k in ("key", "client_key")) \
+            or not all(isinstance(section.get(k, ""), str) for k in ("inputs", "capture")):
+        raise ValueError(f"{config_path}: 'mpc' must name 'key' and 'client_key' files (and may name 'inputs' "
+                         f"and 'capture')")
     return section
 
 
@@ -301,7 +309,8 @@ async def attach(node, app):
         kx=kx_from_key_file(node.open_key_file(base / section["key"])),
         client=node.open_key_file(base / section["client_key"]).signer(),
         node=node.inbound.signer,
-        inputs=inputs_folder(node.config.path, section))
+        inputs=inputs_folder(node.config.path, section),
+        capture=OutboundCapture(base / section["capture"]) if section.get("capture") else None)
     identity.inputs.mkdir(mode=0o700, parents=True, exist_ok=True)
     limits = dataclasses.replace(node.config.limits, peer_queue_max=MPC_QUEUE_MAX)
     links = PeerLinks(node.genesis.chain_id, node.inbound.signer, node.membership.peer_urls(), limits,

@@ -31,6 +31,7 @@ from node.devtools import story
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import MPC_KEY, create_consortium
 from node.audit.verify import read_genesis, verify_node
+from node.mpc.channel import KINDS, read_capture
 from node.mpc.runner import kx_from_key_file, write_local
 from node.mpc.sealing import recipient_result_of_view
 from node.runtime.passphrase import ENV_VAR
@@ -42,6 +43,11 @@ INPUTS = {"bank-alpha": [7_301_234_567_891, 1_000_017], "bank-bravo": [6_402_345
           "bank-charlie": [5_503_456_789_123, 0]}
 TOTALS = [sum(v[i] for v in INPUTS.values()) for i in range(2)]
 VALUE_MAX = 10**13
+NODES = (*BANKS, "bank-delta")
+CAPTURE = "mpc-sent.capture"
+# customer identifiers of the PSI cardinality test: long enough that finding one in random bytes is no accident
+CUSTOMERS = {"bank-alpha": [f"customer-{n:05d}" for n in range(0, 300)],
+             "bank-delta": [f"customer-{n:05d}" for n in range(200, 450)]}  # 100 in common
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +55,10 @@ def mpc_cluster(tmp_path_factory):
     directory = tmp_path_factory.mktemp("mpc") / "consortium"
     create_consortium(directory, institutions=4, base_port=free_base_port(4), passphrase=PASSPHRASE,
                       kdf_cost=KDF_COST_LIGHT, mpc=True, clients_per_institution=1)
+    for node in NODES:  # every node keeps what it sends over its MPC links (see the last tests)
+        config = json.loads((directory / node / "node.json").read_text())
+        config["mpc"]["capture"] = CAPTURE
+        (directory / node / "node.json").write_text(json.dumps(config))
     with LocalCluster(directory, log_level="info", passphrase=PASSPHRASE) as cluster:
         cluster.start_all()
         asyncio.run(cluster.wait_ready())
@@ -199,8 +209,7 @@ def test_the_command_line_opens_a_session_gives_inputs_and_the_regulator_reads_t
 def test_two_banks_learn_how_many_customers_they_share_and_nothing_else(mpc_cluster):
     parties = story.parties(mpc_cluster.directory, mpc_cluster.index, PASSPHRASE)
     alpha = parties["bank-alpha"]
-    customers = {"bank-alpha": [f"customer-{n:05d}" for n in range(0, 300)],
-                 "bank-delta": [f"customer-{n:05d}" for n in range(200, 450)]}  # 100 in common
+    customers = CUSTOMERS
 
     async def scenario():
         height = await story.height(alpha)
@@ -312,3 +321,26 @@ def test_the_auditor_checks_every_attestation_again_without_re_executing(mpc_clu
     assert statuses.count("done") >= 4 and statuses.count("aborted") >= 1
     assert (report.results, report.aborted) == (statuses.count("done"), statuses.count("aborted"))
     assert report.signatures >= 3 * 3 + 2
+
+
+def input_forms(value: int) -> list[bytes]:
+    """An input figure as it could appear in bytes: msgpack, 8 bytes either way, in hex, in decimal."""
+    binary = [encoding.encode(value), value.to_bytes(8, "big"), value.to_bytes(8, "little")]
+    return [*binary, *(form.hex().encode() for form in binary), str(value).encode()]
+
+
+def test_no_input_or_set_element_travels_between_the_nodes(mpc_cluster):
+    """Run after the sessions above: every MPC message every node sent, as
+    its capture file holds it, and none carries an input figure or a
+    customer identifier in any encoding."""
+    sent = {node: read_capture(mpc_cluster.directory / node / CAPTURE) for node in NODES}
+    assert set(KINDS) == {kind for messages in sent.values() for kind, _, _ in messages}
+    raw = b"".join((mpc_cluster.directory / node / CAPTURE).read_bytes() for node in NODES)
+    assert len(raw) > 2 * 32 * 550  # at least the PSI's blinded and double-blinded sets of 300 and 250 points
+    for values in INPUTS.values():
+        for value in (v for v in values if v >= 2**20):  # small figures: too short to tell from noise
+            assert not any(form in raw for form in input_forms(value)), value
+    for elements in CUSTOMERS.values():
+        for element in elements:
+            assert element.encode() not in raw and element.encode().hex().encode() not in raw, element
+    assert (mpc_cluster.directory / "bank-alpha" / CAPTURE).stat().st_mode & 0o077 == 0
