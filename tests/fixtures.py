@@ -213,20 +213,22 @@ def ephemeral_port_min() -> int:
         return 32_768
 
 
-def free_base_port(count: int) -> int:
-    """A base port with `count` consecutive free ports on 127.0.0.1, below the
-    ephemeral range: a port free now cannot be taken, before a node binds it,
-    by one of the many outgoing connections the tests make (as a port drawn
-    from the ephemeral range once was)."""
+def free_base_port(count: int, hosts: Sequence[str] = ("127.0.0.1",)) -> int:
+    """A base port with `count` consecutive free ports on each of `hosts`
+    (loopback addresses), below the ephemeral range: a port free now cannot
+    be taken, before a node binds it, by one of the many outgoing
+    connections the tests make (as a port drawn from the ephemeral range
+    once was)."""
     rng = random.Random()
     for _ in range(200):
         base = rng.randrange(LISTEN_PORT_MIN, max(LISTEN_PORT_MIN + 1, ephemeral_port_min() - count))
         sockets = []
         try:
             for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
+                for host in hosts:
+                    s = socket.socket()
+                    sockets.append(s)
+                    s.bind((host, port))
             return base
         except OSError:
             continue

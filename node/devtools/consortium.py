@@ -1,15 +1,18 @@
-"""Create a local consortium: keys, certificates, genesis, and node configs on 127.0.0.1.
+"""Create a consortium: keys, certificates, genesis, and node configs, with
+every node on 127.0.0.1 (ports base_port, base_port + 1, ...) or each on the
+host given for it (node.devtools.hosts: what a node dials and what it binds).
 
 Layout of the folder it writes (node.runtime.keystore names the files):
 
     genesis.json                     the chain's identity (hashed into the chain id)
     consortium.json                  index for tools: institutions, node URLs, key and CA files
     ca/ca.key, ca/ca.crt             the consortium root CA (its key: the operator holds it)
-    <institution>/node.json          node config, with "tls": {"ca", "cert"}
+    <institution>/node.json          node config: "host" and "port" it binds, "endpoint" peers
+                                       dial, "tls": {"ca", "cert"}, peers' URLs
     <institution>/institution-ca.key the institution CA, its request (.csr) and
     <institution>/institution-ca.crt   certificate, signed by the root
     <institution>/node.key           node key (the consensus key, also its TLS key)
-    <institution>/node.crt           node certificate for 127.0.0.1, then the institution CA's
+    <institution>/node.crt           node certificate for its endpoint's host, then the institution CA's
     <institution>/client-N.key       client keys
     <institution>/data/              LevelDB, created when the node first starts
     central-bank/                    the regulator: institution CA and client-0.key (it runs no node)
@@ -32,11 +35,13 @@ from pathlib import Path
 from contracts.genesis import parse_genesis
 from crypto import certs
 from crypto.keys import KDF_COST_STRONG, KeyPair, ScryptCost
+from node.devtools.hosts import NodeAddress
 from node.mpc.runner import kx_from_key_file
 from node.runtime import keystore
 from node.runtime.passphrase import ENV_VAR
 
-HOSTS = ("127.0.0.1",)
+LOCAL_HOST = "127.0.0.1"
+BASE_PORT = 7100  # the first node's (every node's, when each has its own host)
 MPC_KEY = "mpc.key"
 MPC_CLIENT_KEY = "mpc-client.key"
 ROOT_NAME = "consort-local root CA"
@@ -81,8 +86,10 @@ class _Issuer:
         path.parent.mkdir(mode=0o700, exist_ok=True)
         return keystore.new_key(path, self.passphrase, self.cost)
 
-    def institution(self, folder: Path, iid: str, clients: int, node: bool) -> tuple[bytes | None, list[str]]:
-        """Its CA (request signed by the root), node key and certificate, client keys: (node key, client keys)."""
+    def institution(self, folder: Path, iid: str, clients: int,
+                    node_hosts: tuple[str, ...] = ()) -> tuple[bytes | None, list[str]]:
+        """Its CA (request signed by the root), client keys, and with `node_hosts`
+        a node key and a certificate for those hosts: (node key, client keys)."""
         ca_key = self.new_key(folder / keystore.INSTITUTION_CA_KEY)
         csr = certs.institution_csr(ca_key, iid)
         keystore.write_public(folder / keystore.INSTITUTION_CA_CSR, csr)
@@ -90,9 +97,9 @@ class _Issuer:
                                             timedelta(days=keystore.INSTITUTION_DAYS))
         keystore.write_public(folder / keystore.INSTITUTION_CA_CERT, ca_pem)
         node_key = None
-        if node:
+        if node_hosts:
             node_key = self.new_key(folder / keystore.NODE_KEY).public_key
-            node_pem = certs.node_certificate(node_key, HOSTS, ca_pem, ca_key, self.now,
+            node_pem = certs.node_certificate(node_key, node_hosts, ca_pem, ca_key, self.now,
                                               timedelta(days=keystore.NODE_DAYS))
             keystore.write_public(folder / keystore.NODE_CERT, certs.node_chain(node_pem, ca_pem))
         client_keys = [self.new_key(folder / keystore.client_key_name(k)).public_key.hex() for k in range(clients)]
@@ -107,43 +114,53 @@ class _Issuer:
         return found
 
 
-def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7100,
+def local_addresses(institutions: int, base_port: int) -> list[NodeAddress]:
+    """Every node on 127.0.0.1, at base_port, base_port + 1, ..."""
+    return [NodeAddress(LOCAL_HOST, base_port + i, LOCAL_HOST) for i in range(institutions)]
+
+
+def create_consortium(directory: Path, institutions: int = 4, base_port: int = BASE_PORT,
                       currency: str = "EUR", opening_balance: int = 1_000_000_000_00,
                       clients_per_institution: int = 4, genesis_time_ms: int = 0,
                       consensus: dict | None = None, regulator: bool = True,
                       validators: int | None = None, *, passphrase: str,
-                      kdf_cost: ScryptCost = KDF_COST_STRONG, mpc: bool = False) -> dict:
+                      kdf_cost: ScryptCost = KDF_COST_STRONG, mpc: bool = False,
+                      hosts: list[NodeAddress] | None = None) -> dict:
     """Write a fresh consortium into `directory` (which must be empty or absent),
     its keys encrypted with `passphrase`. The first `validators` institutions
     (default: all) validate from genesis; the others run nodes that follow the
     chain until governance adds them. With `mpc`, every institution gets an
     MPC key (mpc.key, its X25519 half registered in genesis) and every node
     an MPC client key (mpc-client.key) and an "mpc" config section
-    (node.mpc.runner)."""
+    (node.mpc.runner). `hosts` (node.devtools.hosts.parse_hosts) places one
+    node each, `institutions` and `base_port` then unused; by default every
+    node is on 127.0.0.1."""
+    addresses = local_addresses(institutions, base_port) if hosts is None else list(hosts)
     directory = require_empty(directory)
     directory.mkdir(parents=True, exist_ok=True)
     issuer = _Issuer(directory, passphrase, kdf_cost)
-    ids = institution_ids(institutions)
+    ids = institution_ids(len(addresses))
     members, index = [], {"institutions": [], "ca_cert": f"ca/{keystore.CA_CERT}"}
-    for replica_id, iid in enumerate(ids):
-        node_key, client_keys = issuer.institution(directory / iid, iid, clients_per_institution, node=True)
+    for replica_id, (iid, address) in enumerate(zip(ids, addresses)):
+        node_key, client_keys = issuer.institution(directory / iid, iid, clients_per_institution, (address.host,))
         extra = issuer.mpc_keys(directory / iid, node=True) if mpc else {}
         if "mpc_client_key" in extra:
             client_keys = [*client_keys, extra.pop("mpc_client_key")]
         members.append({**extra,
             "id": iid, "name": iid.replace("-", " ").title(), "roles": ["validator", "member"],
-            "node_key": node_key.hex(), "node_endpoint": f"127.0.0.1:{base_port + replica_id}",
+            "node_key": node_key.hex(), "node_endpoint": address.endpoint,
             "client_keys": client_keys,
             "balances": {currency: opening_balance},
         })
         index["institutions"].append({
-            "id": iid, "replica_id": replica_id, "url": f"https://127.0.0.1:{base_port + replica_id}",
+            "id": iid, "replica_id": replica_id, "url": address.url(), "endpoint": address.endpoint,
+            "listen": address.listen, "port": address.port,
             "config": f"{iid}/node.json", "node_key": f"{iid}/{keystore.NODE_KEY}",
             "node_cert": f"{iid}/{keystore.NODE_CERT}", "institution_ca_cert": f"{iid}/{keystore.INSTITUTION_CA_CERT}",
             "client_keys": [f"{iid}/{keystore.client_key_name(k)}" for k in range(clients_per_institution)],
         })
     if regulator:
-        _, client_keys = issuer.institution(directory / "central-bank", "central-bank", 1, node=False)
+        _, client_keys = issuer.institution(directory / "central-bank", "central-bank", 1)
         extra = issuer.mpc_keys(directory / "central-bank", node=False) if mpc else {}
         members.append({**extra, "id": "central-bank", "name": "Central Bank", "roles": ["regulator"],
                         "client_keys": client_keys})
@@ -152,21 +169,26 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
     genesis = {
         "chain_name": "consort-local", "genesis_time_ms": genesis_time_ms, "currencies": [currency],
         "consensus": consensus or {}, "institutions": members,
-        "validators": ids[: institutions if validators is None else validators],
+        "validators": ids[: len(ids) if validators is None else validators],
     }
     parsed = parse_genesis(genesis)
     (directory / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
-    for entry in index["institutions"]:
-        peers = [{"institution": other["id"], "url": other["url"]}
-                 for other in index["institutions"] if other["id"] != entry["id"]]
-        config = {"institution": entry["id"], "host": "127.0.0.1",
-                  "port": base_port + entry["replica_id"], "data_dir": "data", "node_key": keystore.NODE_KEY,
+    _write_node_configs(directory, index["institutions"], mpc)
+    index["chain_id"] = parsed.chain_id.hex()
+    index["currency"] = currency
+    (directory / "consortium.json").write_text(json.dumps(index, indent=2) + "\n")
+    return index
+
+
+def _write_node_configs(directory: Path, entries: list[dict], mpc: bool) -> None:
+    """Each node's node.json: it binds "host" (its listen address) and "port";
+    "endpoint" is where the others dial it (as genesis records it)."""
+    for entry in entries:
+        peers = [{"institution": other["id"], "url": other["url"]} for other in entries if other["id"] != entry["id"]]
+        config = {"institution": entry["id"], "host": entry["listen"], "port": entry["port"],
+                  "endpoint": entry["endpoint"], "data_dir": "data", "node_key": keystore.NODE_KEY,
                   "tls": {"ca": f"../ca/{keystore.CA_CERT}", "cert": keystore.NODE_CERT},
                   "genesis": "../genesis.json", "peers": peers}
         if mpc:
             config["mpc"] = {"key": MPC_KEY, "client_key": MPC_CLIENT_KEY, "inputs": "mpc-inputs"}
         (directory / entry["id"] / "node.json").write_text(json.dumps(config, indent=2) + "\n")
-    index["chain_id"] = parsed.chain_id.hex()
-    index["currency"] = currency
-    (directory / "consortium.json").write_text(json.dumps(index, indent=2) + "\n")
-    return index

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from consensus.config import ConfigError as ReplicaConfigError, ReplicaConfig
+from contracts.endpoints import endpoint_problem
 from contracts.genesis import Genesis, GenesisError, genesis_from_json
 from node.runtime.passphrase import PassphraseSource
 from node.runtime.tls import TlsFiles
@@ -61,6 +62,11 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
+    """`host` and `port` are what the node binds (0.0.0.0: every interface);
+    `endpoint` is the host:port the others dial it at, as genesis or
+    governance records it (only named in the node's own log here: peers
+    learn it from the chain)."""
+
     path: Path
     institution: str
     host: str
@@ -74,6 +80,7 @@ class NodeConfig:
     access_log: Path | None = None  # JSON lines of refused requests and reads of others' data (node.api.access_log)
     tls: TlsFiles | None = None     # the consortium's root and this node's certificate chain
     insecure: bool = False          # plain HTTP and peer links without certificates: --insecure only, never the file
+    endpoint: str | None = None     # host:port the others dial; None: host:port
 
     @property
     def scheme(self) -> str:
@@ -81,7 +88,8 @@ class NodeConfig:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
+        """Where the others reach this node."""
+        return f"{self.scheme}://{self.endpoint or f'{self.host}:{self.port}'}"
 
     def load_genesis(self) -> Genesis:
         return load_genesis(self.genesis_path)
@@ -141,6 +149,16 @@ def _peers(document: Any) -> tuple[Peer, ...]:
     return tuple(peers)
 
 
+def _endpoint(document: dict) -> str | None:
+    if document.get("endpoint") is None:
+        return None
+    endpoint = _field(document, "endpoint", str)
+    problem = endpoint_problem(endpoint)
+    if problem is not None:
+        raise ConfigError(f"field 'endpoint': {problem}")
+    return endpoint
+
+
 def _tls(document: Any, base: Path) -> TlsFiles | None:
     if document is None:
         return None
@@ -178,6 +196,7 @@ def load_config(path: Path) -> NodeConfig:
             access_log=None if document.get("access_log") is None else _resolve(
                 base, _field(document, "access_log", str)),
             tls=_tls(document.get("tls"), base),
+            endpoint=_endpoint(document),
         )
     except ConfigError as exc:
         raise ConfigError(f"node config {path}: {exc}") from None

@@ -83,8 +83,8 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
         await web.TCPSite(runner, config.host, config.port, reuse_address=True,
                           ssl_context=node.tls.server if node.tls is not None else None).start()
         await node.start()
-        log.info("%s (replica %d) serving on %s at height %d", config.institution,
-                 node.replica.config.replica_id, config.url, node.ledger.tip.height)
+        log.info("%s (replica %d) serving on %s (listening on %s port %d) at height %d", config.institution,
+                 node.replica.config.replica_id, config.url, config.host, config.port, node.ledger.tip.height)
         if ready is not None:
             ready.set()
         await asyncio.wait({consensus, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -110,6 +110,8 @@ def test_errors_are_one_line(tmp_path):
     (lambda c: c.update(limits={"inbox_size": 5}), "limits: unknown field 'inbox_size'"),
     (lambda c: c.update(peers=[{"institution": "bank-bravo"}]), "peers[0] must be an object"),
     (lambda c: c.update(access_log=5), "field 'access_log' must be a string"),
+    (lambda c: c.update(endpoint="node_0:7100"), "field 'endpoint': a host name is dot-separated labels"),
+    (lambda c: c.update(endpoint=7100), "field 'endpoint' must be a string"),
     (lambda c: c.update(limits={"seen_requests_max": 10, "seen_requests_per_key_max": 11}),
      "limits.seen_requests_per_key_max must not exceed limits.seen_requests_max"),
 ])
