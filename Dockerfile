@@ -7,7 +7,7 @@
 # where PyPI has no wheel for the platform), the second installs them with
 # the LevelDB runtime library only, and runs as an unprivileged user (compose
 # sets the user that owns the mounted consortium folder).
-ARG BASE=python:3.11-slim
+ARG BASE=python:3.11-slim-bookworm
 
 FROM ${BASE} AS build
 RUN apt-get update \
