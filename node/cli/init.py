@@ -18,7 +18,8 @@ def cmd_init(args) -> int:
     print(f"created a {args.institutions}-institution consortium in {Path(args.dir).resolve()}")
     print(f"chain id {index['chain_id']}")
     for entry in index["institutions"]:
-        print(f"  {entry['id']:<14} replica {entry['replica_id']}  {entry['url']}  config {entry['config']}")
+        print(f"  {entry['id']:<14} replica {entry['replica_id']}  {entry['url']}  config {entry['config']}  "
+              f"operator {entry['operator_url']}")
     return 0
 
 

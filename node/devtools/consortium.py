@@ -5,7 +5,7 @@ Layout of the folder it writes (node.runtime.keystore names the files):
     genesis.json                     the chain's identity (hashed into the chain id)
     consortium.json                  index for tools: institutions, node URLs, key and CA files
     ca/ca.key, ca/ca.crt             the consortium root CA (its key: the operator holds it)
-    <institution>/node.json          node config, with "tls": {"ca", "cert"}
+    <institution>/node.json          node config, with "tls": {"ca", "cert"} and "operator" (below)
     <institution>/institution-ca.key the institution CA, its request (.csr) and
     <institution>/institution-ca.crt   certificate, signed by the root
     <institution>/node.key           node key (the consensus key, also its TLS key)
@@ -19,6 +19,9 @@ passphrase itself is written nowhere. `kdf_cost` is the strong one unless
 the caller says the consortium is throwaway (tests, the demo, the bench).
 Nodes serve https; the genesis records each node's endpoint (governance
 keeps it from then on), and each node.json lists its peers' URLs too.
+Each node's operator site (metrics, health; plain HTTP) listens on
+127.0.0.1 at its API port + OPERATOR_PORT_OFFSET unless the caller gives
+`operator_base_port`; consortium.json gives its URL (`operator_url`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ HOSTS = ("127.0.0.1",)
 MPC_KEY = "mpc.key"
 MPC_CLIENT_KEY = "mpc-client.key"
 ROOT_NAME = "consort-local root CA"
+OPERATOR_PORT_OFFSET = 1000  # a node's operator port is its API port + this (7100 -> 8100)
 
 
 NAMES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
@@ -112,14 +116,19 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
                       clients_per_institution: int = 4, genesis_time_ms: int = 0,
                       consensus: dict | None = None, regulator: bool = True,
                       validators: int | None = None, *, passphrase: str,
-                      kdf_cost: ScryptCost = KDF_COST_STRONG, mpc: bool = False) -> dict:
+                      kdf_cost: ScryptCost = KDF_COST_STRONG, mpc: bool = False,
+                      operator_base_port: int | None = None) -> dict:
     """Write a fresh consortium into `directory` (which must be empty or absent),
     its keys encrypted with `passphrase`. The first `validators` institutions
     (default: all) validate from genesis; the others run nodes that follow the
     chain until governance adds them. With `mpc`, every institution gets an
     MPC key (mpc.key, its X25519 half registered in genesis) and every node
     an MPC client key (mpc-client.key) and an "mpc" config section
-    (node.mpc.runner)."""
+    (node.mpc.runner). Node i's operator site listens on 127.0.0.1 at
+    `operator_base_port` + i (default: base_port + OPERATOR_PORT_OFFSET + i)."""
+    operator_base_port = base_port + OPERATOR_PORT_OFFSET if operator_base_port is None else operator_base_port
+    if abs(operator_base_port - base_port) < institutions:
+        raise ValueError(f"operator ports {operator_base_port}.. overlap the API ports {base_port}..")
     directory = require_empty(directory)
     directory.mkdir(parents=True, exist_ok=True)
     issuer = _Issuer(directory, passphrase, kdf_cost)
@@ -138,6 +147,7 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
         })
         index["institutions"].append({
             "id": iid, "replica_id": replica_id, "url": f"https://127.0.0.1:{base_port + replica_id}",
+            "operator_url": f"http://127.0.0.1:{operator_base_port + replica_id}",
             "config": f"{iid}/node.json", "node_key": f"{iid}/{keystore.NODE_KEY}",
             "node_cert": f"{iid}/{keystore.NODE_CERT}", "institution_ca_cert": f"{iid}/{keystore.INSTITUTION_CA_CERT}",
             "client_keys": [f"{iid}/{keystore.client_key_name(k)}" for k in range(clients_per_institution)],
@@ -162,7 +172,8 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = 7
         config = {"institution": entry["id"], "host": "127.0.0.1",
                   "port": base_port + entry["replica_id"], "data_dir": "data", "node_key": keystore.NODE_KEY,
                   "tls": {"ca": f"../ca/{keystore.CA_CERT}", "cert": keystore.NODE_CERT},
-                  "genesis": "../genesis.json", "peers": peers}
+                  "genesis": "../genesis.json", "peers": peers,
+                  "operator": f"127.0.0.1:{operator_base_port + entry['replica_id']}"}
         if mpc:
             config["mpc"] = {"key": MPC_KEY, "client_key": MPC_CLIENT_KEY, "inputs": "mpc-inputs"}
         (directory / entry["id"] / "node.json").write_text(json.dumps(config, indent=2) + "\n")

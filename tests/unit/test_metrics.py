@@ -1,12 +1,16 @@
 """The node's metrics (node.runtime.metrics) fed by hand, read back in
-Prometheus's text format. No node, no event loop."""
+Prometheus's text format; and the operator site's routes kept apart from
+the member API's (node.api.access.check_routes). No node, no event loop."""
 
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.registry import TX_TYPES
+from node.api import operator
+from node.api.access import AUTHENTICATED, OPERATOR, check_routes, requires, rule_of
 from node.runtime.metrics import PROPOSALS_TIMED_MAX, REFUSAL_REASONS, NodeMetrics
 
 
@@ -106,3 +110,23 @@ def test_two_nodes_in_one_process_keep_their_own_figures():
     assert samples(first)[("consort_admission_refusals_total", (("reason", "malformed"),))] == 1
     assert samples(second)[("consort_admission_refusals_total", (("reason", "malformed"),))] == 0
     assert samples(second)[("consort_consensus_height", ())] == 4
+
+
+@requires(AUTHENTICATED)
+async def member_route(request):
+    return web.json_response({})
+
+
+def app_with(*route_defs) -> web.Application:
+    app = web.Application()
+    app.router.add_routes(route_defs)
+    return app
+
+
+def test_operator_routes_are_refused_on_the_member_api_and_member_routes_on_the_operator_site():
+    with pytest.raises(RuntimeError, match="/metrics is for the operator site, not the member one"):
+        check_routes(app_with(*operator.routes()))
+    with pytest.raises(RuntimeError, match="/v1/status is for the member site, not the operator one"):
+        check_routes(app_with(web.get("/v1/status", member_route)), "operator")
+    check_routes(app_with(*operator.routes()), "operator")
+    assert all(rule_of(route.handler) is OPERATOR for route in app_with(*operator.routes()).router.routes())
