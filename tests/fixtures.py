@@ -218,13 +218,17 @@ def free_base_port(count: int, hosts: Sequence[str] = ("127.0.0.1",)) -> int:
     (loopback addresses), below the ephemeral range: a port free now cannot
     be taken, before a node binds it, by one of the many outgoing
     connections the tests make (as a port drawn from the ephemeral range
-    once was)."""
+    once was). The `count` ports OPERATOR_PORT_OFFSET above them are free
+    too: create_consortium puts the nodes' operator sites there."""
+    from node.devtools.consortium import OPERATOR_PORT_OFFSET  # here: most tests never start a node
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(LISTEN_PORT_MIN, max(LISTEN_PORT_MIN + 1, ephemeral_port_min() - count))
+        base = rng.randrange(LISTEN_PORT_MIN,
+                             max(LISTEN_PORT_MIN + 1, ephemeral_port_min() - OPERATOR_PORT_OFFSET - count))
         sockets = []
         try:
-            for port in range(base, base + count):
+            for port in [*range(base, base + count), *range(base + OPERATOR_PORT_OFFSET,
+                                                            base + OPERATOR_PORT_OFFSET + count)]:
                 for host in hosts:
                     s = socket.socket()
                     sockets.append(s)

@@ -3,6 +3,12 @@ its handler), and one middleware authenticates each request and enforces
 the rule before the handler runs. `check_routes` refuses an application
 with a route that declares none, so a new route cannot forget it.
 
+Rules belong to a site: the member API (TLS, signed requests: everything
+below) or the operator site (node.api.operator: plain HTTP on a local or
+management address, no authentication). `check_routes` also refuses a
+route declared for the other site, so an operator route cannot end up on
+the member API, nor a member route on the unauthenticated site.
+
 Authentication is a request signed by a client key as
 node.client.request_signing defines: fresh (within Limits.request_window_ms
 of this node's clock), never seen before within that window (SeenRequests,
@@ -50,17 +56,21 @@ class Rule:
     """Who may call a route: any authenticated caller (`roles` None) or one
     holding one of `roles`; `signed` False lets an unsigned request through
     (transaction submission: each transaction carries its own signature),
-    though a request that is signed is checked all the same."""
+    though a request that is signed is checked all the same. `site`: the
+    application whose routes may carry it (MEMBER_SITE or OPERATOR_SITE)."""
 
     name: str
     roles: frozenset[str] | None = None
     signed: bool = True
+    site: str = "member"
 
 
+MEMBER_SITE, OPERATOR_SITE = "member", "operator"
 SUBMISSION = Rule("transactions", signed=False)
 AUTHENTICATED = Rule("authenticated")
 CHAIN = Rule("chain", CHAIN_ROLES)
 OVERSIGHT = Rule("oversight", OVERSIGHT_ROLES)
+OPERATOR = Rule("operator", signed=False, site=OPERATOR_SITE)  # whoever reaches the operator site's address
 
 
 def requires(rule: Rule) -> Callable:
@@ -75,12 +85,16 @@ def rule_of(handler: Callable) -> Rule | None:
     return getattr(handler, RULE_ATTRIBUTE, None)
 
 
-def check_routes(app: web.Application) -> None:
-    """Every route the application serves declares a rule (the runtime's
-    peer websocket, added later, authenticates peers itself)."""
+def check_routes(app: web.Application, site: str = MEMBER_SITE) -> None:
+    """Every route the application serves declares a rule, of `site` (the
+    runtime's peer websocket, added later, authenticates peers itself)."""
     for route in app.router.routes():
-        if rule_of(route.handler) is None:
+        rule = rule_of(route.handler)
+        if rule is None:
             raise RuntimeError(f"route {route.method} {route.resource.canonical} declares no access rule")
+        if rule.site != site:
+            raise RuntimeError(f"route {route.method} {route.resource.canonical} is for the {rule.site} site, "
+                               f"not the {site} one")
 
 
 class Refused(Exception):

@@ -68,7 +68,7 @@ def cmd_init(args) -> int:
     print(f"chain id {index['chain_id']}")
     for entry in index["institutions"]:
         print(f"  {entry['id']:<14} replica {entry['replica_id']}  {entry['url']}  listens on "
-              f"{entry['listen']} port {entry['port']}  config {entry['config']}")
+              f"{entry['listen']} port {entry['port']}  config {entry['config']}  operator {entry['operator_url']}")
     if args.compose:
         _write_compose(Path(args.dir), [entry["id"] for entry in index["institutions"]], addresses)
     return 0

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from node.api.app import make_app
+from node.api.operator import make_operator_app
 from node.cli.shared import add_passphrase_options, passphrase_source
 from node.mpc.runner import attach as mpc_attach
 from node.runtime.config import load_config
@@ -19,7 +20,7 @@ def cmd_node_start(args) -> int:
                                  insecure=args.insecure)
     if args.insecure:
         print(f"consort: WARNING: {INSECURE_WARNING}", file=sys.stderr, flush=True)
-    return asyncio.run(serve(config, make_app, extensions=(mpc_attach,)))
+    return asyncio.run(serve(config, make_app, extensions=(mpc_attach,), make_operator_app=make_operator_app))
 
 
 def add_commands(commands) -> None:

@@ -46,6 +46,12 @@ class LocalCluster:
         return [entry["url"] for entry in self.institutions]
 
     @property
+    def operator_urls(self) -> list[str | None]:
+        """Each node's operator site (/metrics, /healthz, /readyz; plain HTTP), None
+        for a node whose consortium.json entry names none (written before it existed)."""
+        return [entry.get("operator_url") for entry in self.institutions]
+
+    @property
     def ca(self) -> Path | None:
         """The consortium's root certificate: what clients of its nodes trust (None: --insecure)."""
         return None if self.insecure else self.directory / self.index["ca_cert"]

@@ -8,7 +8,7 @@ Layout of the folder it writes (node.runtime.keystore names the files):
     consortium.json                  index for tools: institutions, node URLs, key and CA files
     ca/ca.key, ca/ca.crt             the consortium root CA (its key: the operator holds it)
     <institution>/node.json          node config: "host" and "port" it binds, "endpoint" peers
-                                       dial, "tls": {"ca", "cert"}, peers' URLs
+                                       dial, "tls": {"ca", "cert"}, peers' URLs, "operator" (below)
     <institution>/institution-ca.key the institution CA, its request (.csr) and
     <institution>/institution-ca.crt   certificate, signed by the root
     <institution>/node.key           node key (the consensus key, also its TLS key)
@@ -22,10 +22,16 @@ passphrase itself is written nowhere. `kdf_cost` is the strong one unless
 the caller says the consortium is throwaway (tests, the demo, the bench).
 Nodes serve https; the genesis records each node's endpoint (governance
 keeps it from then on), and each node.json lists its peers' URLs too.
+Each node's operator site (metrics, health; plain HTTP) listens on
+127.0.0.1 of its own host (`operator_host`) at its API port +
+OPERATOR_PORT_OFFSET (a management address: reach it on the host, or
+through an SSH tunnel);
+consortium.json gives its URL there (`operator_url`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -45,6 +51,7 @@ BASE_PORT = 7100  # the first node's (every node's, when each has its own host)
 MPC_KEY = "mpc.key"
 MPC_CLIENT_KEY = "mpc-client.key"
 ROOT_NAME = "consort-local root CA"
+OPERATOR_PORT_OFFSET = 1000  # a node's operator port is its API port + this (7100 -> 8100)
 
 
 NAMES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
@@ -119,6 +126,16 @@ def local_addresses(institutions: int, base_port: int) -> list[NodeAddress]:
     return [NodeAddress(LOCAL_HOST, base_port + i, LOCAL_HOST) for i in range(institutions)]
 
 
+def operator_host(address: NodeAddress) -> str:
+    """Where a node's operator site listens: its own listen address when that
+    is a loopback one (nodes placed on 127.0.0.2, ... of one machine each
+    keep their own), else 127.0.0.1 of its host."""
+    try:
+        return address.listen if ipaddress.ip_address(address.listen).is_loopback else LOCAL_HOST
+    except ValueError:
+        return LOCAL_HOST
+
+
 def create_consortium(directory: Path, institutions: int = 4, base_port: int = BASE_PORT,
                       currency: str = "EUR", opening_balance: int = 1_000_000_000_00,
                       clients_per_institution: int = 4, genesis_time_ms: int = 0,
@@ -134,7 +151,8 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = B
     an MPC client key (mpc-client.key) and an "mpc" config section
     (node.mpc.runner). `hosts` (node.devtools.hosts.parse_hosts) places one
     node each, `institutions` and `base_port` then unused; by default every
-    node is on 127.0.0.1."""
+    node is on 127.0.0.1. Each node's operator site listens on a loopback
+    address of its own host at its port + OPERATOR_PORT_OFFSET."""
     addresses = local_addresses(institutions, base_port) if hosts is None else list(hosts)
     directory = require_empty(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -155,6 +173,7 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = B
         index["institutions"].append({
             "id": iid, "replica_id": replica_id, "url": address.url(), "endpoint": address.endpoint,
             "listen": address.listen, "port": address.port,
+            "operator_url": f"http://{operator_host(address)}:{address.port + OPERATOR_PORT_OFFSET}",
             "config": f"{iid}/node.json", "node_key": f"{iid}/{keystore.NODE_KEY}",
             "node_cert": f"{iid}/{keystore.NODE_CERT}", "institution_ca_cert": f"{iid}/{keystore.INSTITUTION_CA_CERT}",
             "client_keys": [f"{iid}/{keystore.client_key_name(k)}" for k in range(clients_per_institution)],
@@ -188,7 +207,8 @@ def _write_node_configs(directory: Path, entries: list[dict], mpc: bool) -> None
         config = {"institution": entry["id"], "host": entry["listen"], "port": entry["port"],
                   "endpoint": entry["endpoint"], "data_dir": "data", "node_key": keystore.NODE_KEY,
                   "tls": {"ca": f"../ca/{keystore.CA_CERT}", "cert": keystore.NODE_CERT},
-                  "genesis": "../genesis.json", "peers": peers}
+                  "genesis": "../genesis.json", "peers": peers,
+                  "operator": entry["operator_url"].removeprefix("http://")}
         if mpc:
             config["mpc"] = {"key": MPC_KEY, "client_key": MPC_CLIENT_KEY, "inputs": "mpc-inputs"}
         (directory / entry["id"] / "node.json").write_text(json.dumps(config, indent=2) + "\n")

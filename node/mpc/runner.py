@@ -20,6 +20,11 @@ Its node's config names what it needs in an "mpc" section:
 - `capture` (optional): a file where the node appends every MPC message it
   sends (node.mpc.channel.OutboundCapture), for the institution's review.
 
+The node's metrics count how each of its sessions ends here: `done` (our
+part finished), `failed_here` (our part failed or timed out), `aborted`
+(the chain says the session was aborted; one that failed here usually
+ends so too, and then counts under both).
+
 Bounded: at most SESSIONS_MAX sessions at once (one beyond is left to
 abort at its deadline), each at most SESSION_TIMEOUT_S; at most EARLY_MAX
 messages kept for sessions this node has not seen opened yet.
@@ -145,8 +150,10 @@ class MpcRunner:
             async with asyncio.timeout(SESSION_TIMEOUT_S):
                 await session.run()
             log.info("session %s: our part is done", session.id)
+            self.node.metrics.mpc_session_ended("done")
         except (SessionFailed, MessageError, ValueError, KeyError, asyncio.QueueFull, TimeoutError) as exc:
             self.failures += 1
+            self.node.metrics.mpc_session_ended("failed_here")
             log.warning("session %s failed here: %s", session.id, exc or type(exc).__name__)
         finally:
             self.tasks.pop(session.id, None)
@@ -156,6 +163,8 @@ class MpcRunner:
         for session_id, deadline in list(self.watching.items()):
             record = mpc_state.session(state, session_id)
             if record["status"] != mpc_state.OPEN:
+                if record["status"] == mpc_state.ABORTED:
+                    self.node.metrics.mpc_session_ended("aborted")
                 self._forget(session_id)
                 continue
             session = self.sessions.get(session_id)

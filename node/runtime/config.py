@@ -7,6 +7,7 @@ file and the field, never a traceback.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,45 @@ class Peer:
 
 PORT_MAX = 65_535
 KIND_NAMES = {int: "an integer", str: "a string"}
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAddress:
+    """Where the operator site listens (/metrics, /healthz, /readyz): plain
+    HTTP with no client authentication, so it is bound to one explicit
+    address, a loopback or a management network's, never to every interface."""
+
+    host: str  # an IP address literal, IPv6 without brackets
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://[{self.host}]:{self.port}" if ":" in self.host else f"http://{self.host}:{self.port}"
+
+    @property
+    def is_loopback(self) -> bool:
+        return ipaddress.ip_address(self.host).is_loopback
+
+
+def parse_operator(text: Any) -> OperatorAddress:
+    """`host:port` as a node endpoint is written (contracts.endpoints: an IPv6
+    address in brackets), whose host is an IP address literal: a name could
+    resolve to any address, and the unspecified address (0.0.0.0, ::) or a
+    multicast one is not one interface. ConfigError otherwise."""
+    problem = endpoint_problem(text)
+    if problem is not None:
+        raise ConfigError(f"field 'operator' must be \"host:port\", e.g. \"127.0.0.1:9100\": {problem}")
+    host, _, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") else host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ConfigError(f"field 'operator': host {host!r} must be an IP address (127.0.0.1 for this host only, "
+                          "or the management network's address)") from None
+    if address.is_unspecified or address.is_multicast:
+        raise ConfigError(f"field 'operator': {host} is not one interface; bind a loopback or a management "
+                          "address: the operator site has no authentication")
+    return OperatorAddress(str(address), int(port))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +121,7 @@ class NodeConfig:
     tls: TlsFiles | None = None     # the consortium's root and this node's certificate chain
     insecure: bool = False          # plain HTTP and peer links without certificates: --insecure only, never the file
     endpoint: str | None = None     # host:port the others dial; None: host:port
+    operator: OperatorAddress | None = None  # the operator site's address (metrics, health); None: no such site
 
     @property
     def scheme(self) -> str:
@@ -168,6 +209,15 @@ def _tls(document: Any, base: Path) -> TlsFiles | None:
     return TlsFiles(ca=_resolve(base, document["ca"]), cert=_resolve(base, document["cert"]))
 
 
+def _operator(value: Any, api_port: int) -> OperatorAddress | None:
+    if value is None:
+        return None
+    operator = parse_operator(value)
+    if operator.port == api_port:
+        raise ConfigError(f"field 'operator': port {api_port} is the API's; give the operator site its own")
+    return operator
+
+
 def load_config(path: Path) -> NodeConfig:
     path = Path(path).resolve()
     try:
@@ -197,6 +247,7 @@ def load_config(path: Path) -> NodeConfig:
                 base, _field(document, "access_log", str)),
             tls=_tls(document.get("tls"), base),
             endpoint=_endpoint(document),
+            operator=_operator(document.get("operator"), port),
         )
     except ConfigError as exc:
         raise ConfigError(f"node config {path}: {exc}") from None

@@ -26,19 +26,21 @@ from datetime import datetime, timezone
 
 from consensus.config import ReplicaConfig
 from consensus.events import (
-    Broadcast, CancelTimer, ClientRequests, Deliver, Executed, Halt, Persist, Send, Start, StartTimer, TimerFired,
+    Broadcast, CancelTimer, ClientRequests, Deliver, Executed, Halt, PeerMessage, Persist, Send, Start, StartTimer,
+    TimerFired,
 )
-from consensus.messages import encode_message
+from consensus.messages import NewView, PrePrepare, encode_message
 from consensus.replica import Replica
 from consensus.snapshot import ReplicaSnapshot
 from contracts.executor import Receipt
 from crypto import keys
 from crypto.keys import read_key_file, read_public_key
-from node.runtime.admission import Admission, Busy, PendingTxs
+from node.runtime.admission import Admission, Busy, PendingTxs, Rejected
 from node.runtime.config import ConfigError, NodeConfig
 from node.runtime.inbound import InboundPeers, PeerChecks
 from node.runtime.ledger import Ledger
 from node.runtime.membership import Membership
+from node.runtime.metrics import NodeMetrics
 from node.runtime.peers import PeerLinks
 from node.runtime.storage import Storage
 from node.runtime.timers import Timers
@@ -141,6 +143,10 @@ class Node:
         # opens another key file of this node's (same passphrase), for extensions with keys of their own
         self.open_key_file: Callable[[Path], keys.KeyPair] | None = None
         self.committed_txs = 0
+        self.metrics = NodeMetrics()
+        ledger.on_written = self.metrics.block_written
+        self.metrics.read_from(height=lambda: self.ledger.tip.height, view=lambda: self.replica.view,
+                               pool_size=lambda: len(self.pending), peers=lambda: len(self.connected_peers()))
 
     def _replica(self, signer: keys.Signer) -> Replica:
         """The replica, resumed from the stored tip and consensus snapshot."""
@@ -158,9 +164,16 @@ class Node:
 
     async def submit(self, txs: list) -> list:
         """Admit a batch and queue it for consensus; raises Rejected or Busy."""
-        if self.inbox.full():
-            raise Busy("the node's queue is full; retry later")
-        return await self.admission.admit(txs, self._queue_requests)
+        try:
+            if self.inbox.full():
+                raise Busy("the node's queue is full; retry later")
+            return await self.admission.admit(txs, self._queue_requests)
+        except Rejected as exc:
+            self.metrics.refused(found["code"] for found in exc.problems)
+            raise
+        except Busy:
+            self.metrics.refused(["busy"] * len(txs))
+            raise
 
     def _queue_requests(self, wires: tuple[bytes, ...]) -> None:
         try:
@@ -176,9 +189,19 @@ class Node:
         while True:
             event = await self.inbox.get()
             if event is not WAKE:
+                if isinstance(event, PeerMessage):
+                    self._note_proposal(event.message)
                 await self._perform(self.replica.step(event, now_ms()))
             for name in self.timers.take_due():
                 await self._perform(self.replica.step(TimerFired(name), now_ms()))
+            self.metrics.view_seen(self.replica.view)
+
+    def _note_proposal(self, message) -> None:
+        """Start a block's commit time when its pre-prepare is first seen here."""
+        if isinstance(message, NewView):
+            message = message.pre_prepare
+        if isinstance(message, PrePrepare):
+            self.metrics.proposal_seen(message.block.header.height)
 
     def _wake(self) -> None:
         """A timer expired: make sure the consensus task looks (if the inbox is
@@ -198,13 +221,16 @@ class Node:
                 if to is not None:
                     self.peers.send(to, encode_message(effect.message))
             elif isinstance(effect, Broadcast):
+                self._note_proposal(effect.message)
                 self.peers.broadcast(encode_message(effect.message))
             elif isinstance(effect, StartTimer):
                 self.timers.start(effect.name, effect.delay_ms)
             elif isinstance(effect, CancelTimer):
                 self.timers.cancel(effect.name)
             elif isinstance(effect, Persist):
-                self.storage.put_snapshot(effect.snapshot.encode())
+                raw, started = effect.snapshot.encode(), time.perf_counter()
+                self.storage.put_snapshot(raw)
+                self.metrics.snapshot_written(time.perf_counter() - started)
             elif isinstance(effect, Deliver):
                 queue.extend(self._apply(effect))
                 if self.membership_changed:
@@ -217,7 +243,9 @@ class Node:
 
     def _apply(self, effect: Deliver) -> list:
         txs = [self.verifier.cache.get(raw, raw) for raw in effect.block.txs]
+        parent_time_ms = self.ledger.tip.timestamp_ms if self.ledger.tip.height > 0 else None
         tip, result = self.ledger.apply(effect.block, effect.certificate, txs)
+        self.metrics.block_applied(tip.height, tip.timestamp_ms, parent_time_ms)
         for receipt in result.receipts:
             self.pending.pop(receipt.tx_hash, None)
         self.committed_txs += len(result.receipts)
@@ -246,6 +274,11 @@ class Node:
             closed = await self.inbound.close_non_members()
             log.info("membership changed: %d nodes listed, %d links of departed nodes closed",
                      len(self.membership.keys), closed)
+
+    def connected_peers(self) -> set[bytes]:
+        """Node keys of the member nodes linked both ways: this node dialled
+        them (it can send) and they dialled it (it hears them)."""
+        return {key for key, up in self.peers.outbound_up.items() if up and self.inbound.up.get(key, 0) > 0}
 
     def peer_status(self) -> dict[str, dict]:
         names = {key: self.membership.institution_of(key) or key.hex()[:16] for key in self.peers.outbound_up}

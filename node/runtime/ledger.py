@@ -9,7 +9,9 @@ same synced write batch as the block.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 from consensus.config import ChainTip
 from consensus.messages import Block, BlockHeader, CommitCertificate
@@ -121,6 +123,9 @@ class Ledger:
         self.executor = executor or Executor()
         self.view = StorageView(storage)
         self.tree = TreeReader(storage)
+        # told after each block's write: its transactions' types (None: undecodable), whether each
+        # succeeded, and the seconds the synced LevelDB write took (the node's metrics)
+        self.on_written: Callable[[Iterable[str | None], Iterable[bool], float], None] | None = None
         tip = storage.tip()
         if tip is None:
             state = genesis_state(genesis)
@@ -157,9 +162,14 @@ class Ledger:
         senders = result.senders or (None,) * len(txs)
         indexed = [IndexedTx(receipt.tx_hash, sender, _tx_type(tx))
                    for receipt, sender, tx in zip(result.receipts, senders, txs)]
+        started = time.perf_counter()
         self.storage.append_block(block, certificate, result.receipt_leaves, result.writes, new_tip, indexed,
                                   tree.new_nodes, result.validators)
+        written_s = time.perf_counter() - started
         self.tip = new_tip
+        if self.on_written is not None:
+            self.on_written((entry.type for entry in indexed), (receipt.ok for receipt in result.receipts),
+                            written_s)
         return new_tip, result
 
     # ------------------------------------------------------------------ reads

@@ -1,7 +1,9 @@
 """Run one node process: the HTTP app, peer links and the consensus task.
 
-The HTTP routes come from the caller (`make_app`, the API's), so the
-runtime does not depend on the API; the runtime adds its own peer route.
+The HTTP routes come from the caller (`make_app`, the API's, and
+`make_operator_app` for the operator site on the config's `operator`
+address, plain HTTP), so the runtime does not depend on the API; the
+runtime adds its own peer route.
 SIGTERM or SIGINT stops the node cleanly; a failure in the consensus task
 stops the whole node (exit 1) rather than letting it limp on. A request
 aiohttp's parser refuses (the client's fault) is one short DEBUG line, not
@@ -56,14 +58,29 @@ def quiet_refused_requests() -> None:
         logger.addFilter(RefusedRequestFilter())
 
 
+async def start_operator_site(runner: web.AppRunner, config: NodeConfig) -> None:
+    """The operator site on its address, plain HTTP: said at every start,
+    louder when the address is not a loopback one."""
+    address = config.operator
+    await web.TCPSite(runner, address.host, address.port, reuse_address=True).start()
+    if address.is_loopback:
+        log.info("operator site (metrics, health) on %s", address.url)
+    else:
+        log.warning("operator site (metrics, health) on %s: plain HTTP without authentication; keep that "
+                    "address on a management network", address.url)
+
+
 Extension = Callable[[Node, web.Application], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
-                ready: asyncio.Event | None = None, extensions: tuple[Extension, ...] = ()) -> int:
+                ready: asyncio.Event | None = None, extensions: tuple[Extension, ...] = (),
+                make_operator_app: Callable[[Node], web.Application] | None = None) -> int:
     """Run the node until SIGTERM/SIGINT or a consensus failure. Each of
     `extensions` (e.g. node.mpc's) is awaited with the node and its app
-    before the site starts, and returns how to close it."""
+    before the site starts, and returns how to close it. The operator site
+    is served when the config names its address and `make_operator_app` is
+    given."""
     quiet_refused_requests()
     node = open_node(config)
     app = make_app(node)
@@ -71,6 +88,10 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
     closers = [await extension(node, app) for extension in extensions]
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
+    operator = None
+    if config.operator is not None and make_operator_app is not None:
+        operator = web.AppRunner(make_operator_app(node), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        await operator.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -82,6 +103,8 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
             log.warning(INSECURE_WARNING)
         await web.TCPSite(runner, config.host, config.port, reuse_address=True,
                           ssl_context=node.tls.server if node.tls is not None else None).start()
+        if operator is not None:
+            await start_operator_site(operator, config)
         await node.start()
         log.info("%s (replica %d) serving on %s (listening on %s port %d) at height %d", config.institution,
                  node.replica.config.replica_id, config.url, config.host, config.port, node.ledger.tip.height)
@@ -101,6 +124,8 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
             task.cancel()
         await asyncio.gather(consensus, stopper, return_exceptions=True)
         await runner.cleanup()
+        if operator is not None:
+            await operator.cleanup()
         for close in reversed(closers):
             await close()
         await node.close()

@@ -7,7 +7,9 @@ import asyncio
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.tx import sign_tx
 from crypto.keys import KDF_COST_LIGHT, read_key_file
@@ -17,6 +19,7 @@ from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium
 
 pytestmark = pytest.mark.integration
+SCRAPE_TIMEOUT_S = 5.0
 
 
 @pytest.fixture
@@ -87,4 +90,14 @@ async def wait_agreement(cluster: LocalCluster, replica_ids: list[int], height_m
     return found
 
 
-__all__ = ["Payer", "statuses", "wait_agreement", "Path"]
+async def scrape(operator_url: str) -> dict[tuple[str, tuple], float]:
+    """A node's /metrics (its operator site): (sample name, sorted label pairs) -> value."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT_S)) as session:
+        async with session.get(operator_url + "/metrics") as response:
+            assert response.status == 200 and response.content_type == "text/plain", response.status
+            text = await response.text()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+__all__ = ["Payer", "scrape", "statuses", "wait_agreement", "Path"]

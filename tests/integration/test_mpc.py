@@ -23,7 +23,7 @@ import sys
 
 import pytest
 
-from conftest import free_base_port
+from conftest import free_base_port, scrape
 from crypto import encoding
 from crypto.keys import KDF_COST_LIGHT, read_key_file
 from fixtures import PASSPHRASE, wait_until
@@ -85,6 +85,21 @@ async def open_sum(parties, result_to: list[str], deadline_blocks: int = 60) -> 
     return receipt["output"]["session"]
 
 
+async def sessions_ended(cluster: LocalCluster, outcome: str) -> dict[str, float]:
+    """Each bank's node's count of sessions that ended `outcome` (its /metrics)."""
+    urls = dict(zip((entry["id"] for entry in cluster.institutions), cluster.operator_urls))
+    return {bank: (await scrape(urls[bank]))[("consort_mpc_sessions_total", (("outcome", outcome),))]
+            for bank in BANKS}
+
+
+async def until_counted(cluster: LocalCluster, outcome: str, before: dict[str, float], banks) -> None:
+    """Wait until each of `banks`' nodes has counted one more session ending `outcome`."""
+    async def counted():
+        now = await sessions_ended(cluster, outcome)
+        return all(now[bank] == before[bank] + 1 for bank in banks)
+    await wait_until(counted, 30, f"{', '.join(banks)} to count a session {outcome}")
+
+
 async def until_closed(party, session_id: str, timeout_s: float = 60.0) -> dict:
     async def closed():
         record = await session_of(party, session_id)
@@ -96,11 +111,13 @@ def test_three_banks_sum_for_all_members(mpc_cluster):
     parties = story.parties(mpc_cluster.directory, mpc_cluster.index, PASSPHRASE)
 
     async def scenario():
+        done_before = await sessions_ended(mpc_cluster, "done")
         session_id = await open_sum(parties, ["*"])
         for bank in BANKS:
             give_input(mpc_cluster, bank, session_id, INPUTS[bank])
         record = await until_closed(parties["bank-delta"], session_id)
         assert record["status"] == "done"
+        await until_counted(mpc_cluster, "done", done_before, BANKS)  # each node's metrics
         assert record["result"]["clear"]["totals"] == TOTALS  # bank-delta, no participant, reads it too
         assert sorted(record["attestation"]["signatures"]) == list(BANKS)
         assert "commitments" not in record  # a member outside the session sees no commitments
@@ -134,6 +151,7 @@ def test_a_bank_that_gives_no_input_is_named_when_the_session_aborts(mpc_cluster
     alpha = parties["bank-alpha"]
 
     async def scenario():
+        aborted_before = await sessions_ended(mpc_cluster, "aborted")
         session_id = await open_sum(parties, ["*"], deadline_blocks=6)
         for bank in BANKS[:2]:
             give_input(mpc_cluster, bank, session_id, INPUTS[bank])
@@ -151,6 +169,7 @@ def test_a_bank_that_gives_no_input_is_named_when_the_session_aborts(mpc_cluster
 
         record = await wait_until(aborted, 60, "the session to abort")
         assert record["missing"]["commits"] == ["bank-charlie"]
+        await until_counted(mpc_cluster, "aborted", aborted_before, BANKS)  # each node's metrics
 
     asyncio.run(scenario())
 

@@ -1,6 +1,6 @@
 """The arrows and rooms of ARCHITECTURE.md, checked on the source:
-consensus/ and contracts/ stay free of I/O, clocks, randomness, each other
-and the node; crypto/ sits below everything else; inside node/ the runtime
+consensus/ and contracts/ stay free of I/O, clocks, randomness, metrics,
+each other and the node; crypto/ sits below everything else; inside node/ the runtime
 never imports the API, the CLI or the dev tools, the auditor never imports
 the runtime, and only the CLI imports the simulator; the replica's parts
 import neither the replica nor one another; no module imports itself in a
@@ -19,11 +19,12 @@ PACKAGE_FOLDERS = {"crypto": "crypto", "consensus": "consensus", "contracts": "c
 
 IO_CLOCK_RANDOMNESS = ("asyncio", "aiohttp", "plyvel", "time", "random", "os", "socket", "threading",
                        "importlib")
+OBSERVATION = ("prometheus_client",)  # the node observes the pure cores from outside (node.runtime.metrics)
 # importer prefix -> module prefixes it must never import
 FORBIDDEN = {
     "crypto": ("node", "consensus", "contracts", "netsim"),
-    "consensus": (*IO_CLOCK_RANDOMNESS, "node", "contracts", "netsim"),
-    "contracts": (*IO_CLOCK_RANDOMNESS, "node", "consensus", "netsim"),
+    "consensus": (*IO_CLOCK_RANDOMNESS, *OBSERVATION, "node", "contracts", "netsim"),
+    "contracts": (*IO_CLOCK_RANDOMNESS, *OBSERVATION, "node", "consensus", "netsim"),
     "netsim": ("node",),
     "node.runtime": ("node.api", "node.cli", "node.devtools", "node.audit", "node.client", "node.mpc", "netsim"),
     "node.audit": ("node.runtime", "node.api", "node.cli", "node.devtools", "netsim"),
