@@ -23,13 +23,16 @@ Bounds (node.runtime.config.Limits):
   {from_height, reason: "behind"} and ends.
 - events_subscribers_max, events_subscribers_per_caller_max: streams at
   once (503 busy, 429 too_many_subscriptions).
-- events_send_buffer_bytes: the socket's kernel send buffer, and
-  EVENTS_SEND_TIMEOUT_S: a reader that takes nothing for that long is
-  cut off; so a stalled reader holds little and is noticed soon.
+- events_send_buffer_bytes: the stream's transport and kernel send
+  buffers, and EVENTS_SEND_TIMEOUT_S: a reader that takes nothing for
+  that long is cut off; so a stalled reader holds little and is noticed
+  soon.
 
 The caller is authenticated when it connects (node.api.access) and read
 again from the committed state before each height: a key that governance
 removed ends its streams, a changed role applies from the next height.
+The access layer logs an oversight caller's stream when the stream ends
+(the handler returns then, also when the client left).
 """
 
 from __future__ import annotations
@@ -93,9 +96,16 @@ def load_facts(ledger: Ledger, height: int) -> BlockFacts:
     return block_facts(stored, ledger.tx_senders(height))
 
 
-def limit_send_buffer(request: web.Request, size: int) -> None:
+def limit_send_buffers(request: web.Request, size: int) -> None:
+    """Bound what a stream's writes may hold unsent: the transport's buffer
+    (TLS's included) and the socket's kernel send buffer, `size` each (the
+    kernel doubles its own), so a reader that stops reading blocks the
+    stream's next write soon and holds little."""
     transport = request.transport
-    sock = None if transport is None else transport.get_extra_info("socket")
+    if transport is None:
+        return
+    transport.set_write_buffer_limits(high=size)
+    sock = transport.get_extra_info("socket")
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
@@ -175,7 +185,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     response = EventSourceResponse(send_timeout=EVENTS_SEND_TIMEOUT_S, ping_interval=EVENTS_PING_INTERVAL_S)
     try:
         await response.prepare(request)
-        limit_send_buffer(request, node.config.limits.events_send_buffer_bytes)
+        limit_send_buffers(request, node.config.limits.events_send_buffer_bytes)
         async with response:
             await Stream(request, response, subscription, who, query, tip).run()
     except (ConnectionError, TimeoutError):

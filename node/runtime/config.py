@@ -61,7 +61,7 @@ class Limits:
     events_subscribers_per_caller_max: int = 8     # of which one institution's
     events_queue_max: int = 256                    # blocks a stream may fall behind before it gets resync
     events_replay_blocks_max: int = 1000           # blocks of history one stream replays before resync
-    events_send_buffer_bytes: int = 256 * 1024     # a stream socket's kernel send buffer (a stalled reader's share)
+    events_send_buffer_bytes: int = 256 * 1024     # a stream's transport and kernel send buffers, each
 
 
 @dataclass(frozen=True, slots=True)
