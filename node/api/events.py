@@ -211,4 +211,4 @@ def install(app: web.Application) -> None:
 
 
 def routes() -> list[web.RouteDef]:
-    return [web.get("/v1/events", get_events)]
+    return [web.get("/v1/events", get_events, allow_head=False)]
