@@ -152,6 +152,18 @@ def key_institution(state, public_key: bytes) -> str | None:
     return get(state, client_key_key(public_key))
 
 
+def caller_of_key(state, public_key: bytes) -> Caller | None:
+    """Who a client key speaks for now, as the committed state says: its
+    institution with that institution's roles; None for a key of no
+    institution, or of one without a role. (A long-lived stream asks again
+    at each block, so governance's changes reach it too.)"""
+    institution_id = key_institution(state, public_key)
+    record = None if institution_id is None else institution(state, institution_id)
+    if record is None or not record["roles"]:
+        return None
+    return Caller(institution_id, tuple(record["roles"]), public_key)
+
+
 class Authenticator:
     """Checks signed requests against the committed state (`state`: a view
     with `get`) and remembers the ones it accepted."""
@@ -168,9 +180,8 @@ class Authenticator:
         if not self.seen.fresh(signed.time_ms, now):
             raise Refused(401, "stale_request", f"request time {signed.time_ms} is more than "
                                                 f"{self.seen.window_ms} ms from this node's clock ({now})")
-        institution_id = key_institution(self.state, signed.key)
-        record = None if institution_id is None else institution(self.state, institution_id)
-        if record is None or not record["roles"]:
+        found = caller_of_key(self.state, signed.key)
+        if found is None:
             raise Refused(401, "unknown_key", "the key is not a client key of an institution of this chain")
         message = request_message(self.chain_id, method, path, body, signed.time_ms, signed.nonce)
         if not keys.verify(signed.key, SIGNATURE_DOMAIN, message, signed.signature):
@@ -179,7 +190,7 @@ class Authenticator:
         refused = self.seen.admit(signed.key, signed.nonce, signed.time_ms, now)
         if refused is not None:
             raise Refused(*REMEMBER_REFUSALS[refused])
-        return Caller(institution_id, tuple(record["roles"]), signed.key)
+        return found
 
 
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)

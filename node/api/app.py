@@ -9,6 +9,8 @@
     GET  /v1/accounts, ...     state queries                         (queries)
     GET  /v1/audit/txs         transactions by institution, type and
                                height, with their proofs             (audit_txs)
+    GET  /v1/events            blocks and receipts as Server-Sent
+                               Events, history then live             (events)
 
 Every route declares who may call it; node.api.access authenticates every
 request and enforces that (README.md, "Who may read what", is the table).
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.api import access, audit_txs, chain, mpc, queries, transactions
+from node.api import access, audit_txs, chain, events, mpc, queries, transactions
 from node.api.http import NODE, json_errors
 from node.runtime.driver import Node
 
@@ -34,5 +36,7 @@ def make_app(node: Node) -> web.Application:
     app.router.add_routes(queries.routes())
     app.router.add_routes(audit_txs.routes())
     app.router.add_routes(mpc.routes())
+    app.router.add_routes(events.routes())
+    events.install(app)
     access.install(app)
     return app

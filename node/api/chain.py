@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from consensus.messages import BlockHeader
 from contracts.tx import decode_tx
 from crypto import encoding
 from node.api.access import AUTHENTICATED, CHAIN, requires
@@ -41,6 +42,12 @@ async def get_block(request: web.Request) -> web.Response:
                                node.ledger.raw_block(height)[2], stored.state_root, stored.receipts_root])
         return web.Response(body=raw, content_type=MSGPACK)
     return web.json_response(block_json(stored))
+
+
+def block_summary(header: BlockHeader) -> dict:
+    """A block in brief (the event stream's block event): height, hash, transaction count, time."""
+    return {"height": header.height, "hash": header.hash().hex(), "tx_count": header.tx_count,
+            "timestamp_ms": header.timestamp_ms}
 
 
 def block_json(stored: StoredBlock) -> dict:

@@ -99,9 +99,14 @@ def require_party(request: web.Request, parties, what: str) -> None:
     institutions `what` belongs to; none: no one party's, every party's
     concern); noted for the access log."""
     who = authenticated(request)
-    if not who.sees_all and who.institution not in parties:
+    if not may_read(who, parties):
         raise Forbidden(f"{what} is not {who.institution}'s to read")
     note_whose(request, (parties or [EVERYONE]) if who.sees_all else [who.institution])
+
+
+def may_read(who: Caller, parties) -> bool:
+    """Whether `who` may read what belongs to `parties` (require_party's rule)."""
+    return who.sees_all or who.institution in parties
 
 
 def caller(request: web.Request) -> str:

@@ -17,6 +17,7 @@ import asyncio
 
 from aiohttp import web
 
+from contracts.executor import Receipt
 from contracts.tx import TxError, tx_from_json
 from crypto import encoding
 from node.api.access import AUTHENTICATED, SUBMISSION, key_institution, requires
@@ -111,9 +112,11 @@ async def wait_for_receipts(node: Node, hashes: list[bytes], timeout_ms: int, wh
 def receipt_json(node: Node, tx_hash: bytes, found=None) -> dict | None:
     """A receipt as JSON with its height and index; None if not committed."""
     found = found or node.ledger.receipt(tx_hash)
-    if found is None:
-        return None
-    height, index, receipt = found
+    return None if found is None else receipt_record(*found)
+
+
+def receipt_record(height: int, index: int, receipt: Receipt) -> dict:
+    """The one JSON shape of a committed receipt (here and in the event stream)."""
     return {"height": height, "index": index, **receipt.to_json()}
 
 
@@ -143,17 +146,19 @@ async def get_tx(request: web.Request) -> web.Response:
             return too_many_waiters()
         receipt = (await wait_for_receipts(node, [tx_hash], wait_ms, caller(request)))[0]
     if receipt is not None:
-        require_party(request, _parties(node.ledger.tx_sender(tx_hash)), "this transaction")
+        require_party(request, tx_parties(node.ledger.tx_sender(tx_hash)), "this transaction")
         return web.json_response({"status": "committed", "receipt": receipt})
     pending = node.pending.transaction(tx_hash)
     if pending is not None:
-        require_party(request, _parties(key_institution(node.ledger.view, pending.sender)), "this transaction")
+        require_party(request, tx_parties(key_institution(node.ledger.view, pending.sender)), "this transaction")
         return web.json_response({"status": "pending"}, status=202)
     return error(404, "not_found", "no such transaction on this node")
 
 
-def _parties(sender: str | None) -> list[str]:
-    """Whose a transaction is: the institution that sent it (none known: no one's)."""
+def tx_parties(sender: str | None) -> list[str]:
+    """Whose a transaction and its receipt are, for reading them: the
+    institution that sent it (none known: no one's). The event stream
+    applies the same rule to each receipt it sends."""
     return [] if sender is None else [sender]
 
 

@@ -8,6 +8,7 @@
     consort query ...   read contract state                                     (query)
     consort mpc ...     open MPC sessions, give an input, read a result         (mpc)
     consort chain ...   status and blocks                                       (chain)
+    consort events      follow blocks and receipts as they commit               (events)
     consort export, consort audit verify|prove|history|txs                      (audit, audit_txs)
     consort sim run     the network simulator                                   (sim)
 
@@ -29,7 +30,7 @@ from crypto.keys import KeyFileError
 from crypto.smt import ProofFormatError
 from node.audit.auditor import AuditFailure
 from node.audit.export import ExportError
-from node.cli import audit, chain, init, keys, mpc, node, query, sim, tx
+from node.cli import audit, chain, events, init, keys, mpc, node, query, sim, tx
 from node.cli.audit import AuditCommandError
 from node.cli.shared import UsageError
 from node.client import ClientError
@@ -37,7 +38,7 @@ from node.runtime.config import ConfigError
 from node.runtime.passphrase import PassphraseError
 from node.runtime.storage import StorageError
 
-COMMAND_GROUPS = (init, keys, node, tx, chain, query, audit, mpc, sim)
+COMMAND_GROUPS = (init, keys, node, tx, chain, events, query, audit, mpc, sim)
 ONE_LINE_ERRORS = (ClientError, ConfigError, GenesisError, KeyFileError, PassphraseError, CertificateError,
                    StorageError, TxError, UsageError, FileExistsError, OSError, AuditCommandError, AuditFailure,
                    ExportError, ProofFormatError)

@@ -12,8 +12,10 @@ be: a client of the wire format).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,12 @@ from yarl import URL
 from contracts.tx import Transaction
 from crypto import encoding, keys
 from node.client.request_signing import request_headers
+from node.client.sse import EventStreamError, EventStreamParser, ServerEvent
 
 MSGPACK = "application/msgpack"
+RESYNC_EVENT = "resync"
+RESYNCS_IDLE_MAX = 3             # resyncs in a row without a block: the node makes no progress for this reader
+EVENTS_READ_TIMEOUT_S = 60.0     # silence on an event stream (the node pings every 15 s): the link is dead
 
 
 class ClientError(Exception):
@@ -35,6 +41,12 @@ class ClientError(Exception):
         self.status = status
         self.code = code
         self.body = body
+
+
+def refusal(status: int, body: Any) -> ClientError:
+    """The ClientError of a 4xx or 5xx answer with `body` (its JSON error, if it is one)."""
+    err = body.get("error", {}) if isinstance(body, dict) else {}
+    return ClientError(status, err.get("code", "http_error"), err.get("message", str(body)[:200]), body)
 
 
 def tls_context(ca: str | Path) -> ssl.SSLContext:
@@ -78,18 +90,24 @@ class ConsortClient:
             await self._session.close()
             self._session = None
 
-    async def _request(self, method: str, path: str, params: dict | None = None, data: bytes = b"",
-                       headers: dict | None = None) -> tuple[int, Any]:
-        """Send one request (signed when this client has a signer); the
-        status and the JSON body. ClientError for a 4xx or 5xx answer."""
-        if self._session is None:
-            await self.__aenter__()
+    def _signed(self, method: str, path: str, params: dict | None, data: bytes,
+                headers: dict | None) -> tuple[URL, dict]:
+        """The URL with its query, and the headers with this client's request signature."""
         url = URL(self.url + path)
         if params:
             url = url.update_query(params)
         headers = dict(headers or {})
         if self.signer is not None:
             headers.update(request_headers(self.signer, self.chain_id, method, url.raw_path_qs, data))
+        return url, headers
+
+    async def _request(self, method: str, path: str, params: dict | None = None, data: bytes = b"",
+                       headers: dict | None = None) -> tuple[int, Any]:
+        """Send one request (signed when this client has a signer); the
+        status and the JSON body. ClientError for a 4xx or 5xx answer."""
+        if self._session is None:
+            await self.__aenter__()
+        url, headers = self._signed(method, path, params, data, headers)
         try:
             async with self._session.request(method, url, data=data or None, headers=headers,
                                              ssl=self._ssl) as response:
@@ -102,8 +120,7 @@ class ConsortClient:
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = raw
         if status >= 400:
-            err = body.get("error", {}) if isinstance(body, dict) else {}
-            raise ClientError(status, err.get("code", "http_error"), err.get("message", str(body)[:200]), body)
+            raise refusal(status, body)
         return status, body
 
     async def get(self, path: str, params: dict | None = None) -> dict:
@@ -130,6 +147,71 @@ class ConsortClient:
 
     async def receipt(self, tx_hash: str, wait_ms: int = 0) -> dict:
         return (await self._request("GET", f"/v1/tx/{tx_hash}", {"wait_ms": str(wait_ms)}))[1]
+
+    async def events(self, from_height: int | None = None, to_height: int | None = None, *,
+                     tx_type: str | None = None, account: str | None = None, asset: str | None = None,
+                     resume: bool = True) -> AsyncIterator[ServerEvent]:
+        """Follow the chain (GET /v1/events, signed like every read): yield
+        each event as it comes (`name`: receipt, block or resync; `.json()`
+        its data; a block event's `id` is its height), from `from_height`
+        (None: the next block) through `to_height` (None: without end),
+        receipts of `tx_type`, or involving `account` or `asset`, only.
+
+        With `resume` a `resync` event (the node's history page is done, or
+        this reader fell behind) is not yielded: the client asks again from
+        the height it names, so the caller sees one sequence without gap or
+        repeat; more than RESYNCS_IDLE_MAX in a row with no block between
+        them is a ClientError. Returns when the node ends the stream
+        otherwise (to_height reached); ClientError for a refusal or when the
+        node cannot be reached or says nothing for EVENTS_READ_TIMEOUT_S."""
+        query = {"to_height": to_height, "type": tx_type, "account": account, "asset": asset}
+        params = {name: str(value) for name, value in query.items() if value is not None}
+        resyncs_idle = 0
+        while True:
+            if from_height is not None:
+                params["from_height"] = str(from_height)
+            resync = None
+            async with contextlib.aclosing(self._event_stream(params)) as stream:
+                async for event in stream:
+                    if event.name == RESYNC_EVENT and resume:
+                        resync = event.json()["from_height"]
+                        break
+                    if event.name == "block":
+                        resyncs_idle = 0
+                    yield event
+            if resync is None:
+                return
+            resyncs_idle += 1
+            if resyncs_idle > RESYNCS_IDLE_MAX:
+                raise ClientError(0, "no_progress", f"the node asked {resyncs_idle} times in a row to resume from "
+                                                    f"height {resync} without sending a block")
+            from_height = resync
+
+    async def _event_stream(self, params: dict) -> AsyncIterator[ServerEvent]:
+        """One GET /v1/events request's events, resync included."""
+        if self._session is None:
+            await self.__aenter__()
+        url, headers = self._signed("GET", "/v1/events", params, b"", {"Accept": "text/event-stream"})
+        parser = EventStreamParser()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.total,
+                                        sock_read=EVENTS_READ_TIMEOUT_S)
+        try:
+            async with self._session.get(url, headers=headers, ssl=self._ssl, timeout=timeout) as response:
+                if response.status >= 400:
+                    raw = await response.read()
+                    try:
+                        body = json.loads(raw)
+                    except (json.JSONDecodeError, UnicodeDecodeError):
+                        body = raw
+                    raise refusal(response.status, body)
+                async for chunk in response.content.iter_any():
+                    for event in parser.feed(chunk):
+                        yield event
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+            raise ClientError(0, "unreachable", f"event stream from {self.url} broke: "
+                                                f"{exc or type(exc).__name__}") from None
+        except EventStreamError as exc:
+            raise ClientError(0, "bad_stream", f"event stream from {self.url}: {exc}") from None
 
     async def submit(self, txs: list[Transaction], wait: bool = False, timeout_ms: int = 30_000) -> dict:
         """Submit a batch as msgpack; with `wait`, return once every receipt is in."""

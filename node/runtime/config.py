@@ -98,6 +98,11 @@ class Limits:
     request_window_ms: int = 60_000                # a signed API request's time may be this far from ours
     seen_requests_max: int = 200_000               # signed requests remembered within the window (replays)
     seen_requests_per_key_max: int = 20_000        # of which one client key's
+    events_subscribers_max: int = 64               # open event streams (GET /v1/events) on this node
+    events_subscribers_per_caller_max: int = 8     # of which one institution's
+    events_queue_max: int = 256                    # blocks a stream may fall behind before it gets resync
+    events_replay_blocks_max: int = 1000           # blocks of history one stream replays before resync
+    events_send_buffer_bytes: int = 256 * 1024     # a stream's transport and kernel send buffers, each
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +181,8 @@ def _limits(document: Any) -> Limits:
     limits = Limits(**document)
     if limits.seen_requests_per_key_max > limits.seen_requests_max:
         raise ConfigError("limits.seen_requests_per_key_max must not exceed limits.seen_requests_max")
+    if limits.events_subscribers_per_caller_max > limits.events_subscribers_max:
+        raise ConfigError("limits.events_subscribers_per_caller_max must not exceed limits.events_subscribers_max")
     return limits
 
 

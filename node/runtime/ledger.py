@@ -195,6 +195,12 @@ class Ledger:
         indexed = None if location is None else self.storage.indexed_tx(*location)
         return None if indexed is None else indexed[0]
 
+    def tx_senders(self, height: int) -> list[str | None]:
+        """The institution that sent each transaction of block `height`, in
+        block order (None: an unknown key or an undecodable transaction), as
+        the block result named them. Reads LevelDB only: safe on a worker thread."""
+        return [institution for _, _, institution, _ in self.storage.indexed_txs(INDEX_ALL, (height, 0), height)]
+
     def find_txs(self, query: TxQuery) -> tuple[list[FoundTx], tuple[int, int] | None]:
         """The transactions that match `query`, in chain order, from the index
         that reads fewest entries (by institution, else by type, else all);

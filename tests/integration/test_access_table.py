@@ -17,6 +17,7 @@ from aiohttp import web
 from api_node import AUDITOR, MSGPACK, REGULATOR
 from crypto import encoding
 from crypto.keys import KeyPair
+from node.client.sse import EventStreamParser
 
 UNSIGNED, STRANGER, MEMBER, VALIDATOR = "unsigned", "stranger", "bank-other", "bank-alpha"
 CALLERS = (UNSIGNED, STRANGER, MEMBER, VALIDATOR, AUDITOR, REGULATOR)
@@ -60,6 +61,14 @@ def latest(body):
 
 
 EVERYONE = ["bank-alpha", "bank-other", "bank-third"]
+SENDERS = [*EVERYONE, REGULATOR]
+
+
+def stream_view(events) -> tuple[list[str], bool]:
+    """The senders of the receipts an event stream showed, and whether it showed every block from 1 in order."""
+    heights = [e.json()["height"] for e in events if e.name == "block"]
+    return sorted({e.json()["sender"] for e in events if e.name == "receipt"}), heights == list(
+        range(1, len(heights) + 1)) and len(heights) > 0
 QUEUE = [("bank-alpha", "bank-third"), ("bank-other", "bank-alpha"), ("bank-third", "bank-other")]
 FULL_CYCLE_FIELDS = ("closed_by", "currency", "cycle", "expired", "gross_total", "height", "net_total",
                      "positions", "removed", "settled", "timestamp_ms", "tx_hash")
@@ -113,6 +122,11 @@ TABLE = [
         who: Shows(lambda body: body["sessions"], []) for who in (MEMBER, VALIDATOR, AUDITOR, REGULATOR)}),
     Row("GET", "/v1/mpc/sessions/{session}", "/v1/mpc/sessions/M000000000001", {
         MEMBER: 404, VALIDATOR: 404, AUDITOR: 404, REGULATOR: 404}),
+    # The event stream (to the scenario's last height, so it ends): each caller gets the receipts of the
+    # transactions it may read (GET /v1/tx's rule) and every block.
+    Row("GET", "/v1/events", lambda f: f"/v1/events?from_height=1&to_height={f['height']}", {
+        MEMBER: Shows(stream_view, (["bank-other"], True)), VALIDATOR: Shows(stream_view, (["bank-alpha"], True)),
+        AUDITOR: Shows(stream_view, (SENDERS, True)), REGULATOR: Shows(stream_view, (SENDERS, True))}),
     # A submission is authenticated by its transactions' signatures: no request signature needed.
     Row("POST", "/v1/txs", "/v1/txs", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),
     Row("POST", "/v1/tx", "/v1/tx", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),
@@ -148,7 +162,7 @@ async def scenario(api) -> dict:
     await committed(api, mint, api.tx("bank-alpha", "governance.propose", {
         "action": "set_parameter", "args": {"name": "netting_queue_max", "value": 500}}))
     return {"pay_other": pay_other.hash.hex(), "pay_third": pay_third.hash.hex(),
-            "instruct_other": instruct_other.hash.hex(), "mint": mint.hash.hex()}
+            "instruct_other": instruct_other.hash.hex(), "mint": mint.hash.hex(), "height": await api.height()}
 
 
 async def answer(api, row: Row, who: str, facts: dict, stranger) -> tuple[int, Any]:
@@ -164,6 +178,8 @@ async def answer(api, row: Row, who: str, facts: dict, stranger) -> tuple[int, A
     response = await api.request(row.method, path, as_=signer, data=data, headers=headers)
     raw = await response.read()
     body = json.loads(raw) if raw and response.content_type == "application/json" else None
+    if response.content_type == "text/event-stream":
+        body = EventStreamParser().feed(raw)
     return response.status, body
 
 

@@ -115,6 +115,8 @@ def test_errors_are_one_line(tmp_path):
     (lambda c: c.update(limits={"seen_requests_max": 10, "seen_requests_per_key_max": 11}),
      "limits.seen_requests_per_key_max must not exceed limits.seen_requests_max"),
     (lambda c: c.update(operator="0.0.0.0:8190"), "field 'operator': 0.0.0.0 is not one interface"),
+    (lambda c: c.update(limits={"events_subscribers_max": 4, "events_subscribers_per_caller_max": 5}),
+     "limits.events_subscribers_per_caller_max must not exceed limits.events_subscribers_max"),
 ])
 def test_a_bad_node_config_is_one_line_naming_the_field(tmp_path, change, fragment):
     create_consortium(tmp_path / "c", institutions=1, base_port=7190, clients_per_institution=1,
