@@ -10,8 +10,9 @@ every transaction the API acknowledged as committed must have its receipt
 in every node's LevelDB, and money must be conserved.
 
 Prints progress; writes chaos.json and chaos.svg (committed tx/s over time,
-down intervals shaded, red when the primary was killed); the last line is
-one JSON object. Exit status 0 only if nothing was lost and every node agrees.
+a line at each kill and each return, down intervals shaded, red when the
+primary was killed); the last line is one JSON object. Exit status 0 only
+if nothing was lost and every node agrees.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from contracts.genesis import account_key, genesis_from_json
 from contracts.tx import sign_tx
 from crypto import encoding
 from crypto.keys import KDF_COST_LIGHT, read_key_file
-from netsim.plot import write_timeline_plot
+from netsim.plot import Fault, write_timeline_plot
 from node.client import ClientError, ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium, throwaway_passphrase
@@ -298,11 +299,12 @@ def main() -> int:
           and not result["problems"])
     out = Path(args.out) if args.out else directory / "chaos.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
-    marks = [(k["at_s"], k["back_s"] or k["at_s"] + k["down_s"], "#d62728" if k["primary"] else "#7f7f7f")
-             for k in result["kill_log"]]
-    title = (f"{result['kills']} kills: {result['committed']} committed, lost {result['lost']}, "
+    faults = [Fault(k["at_s"], k["back_s"] or None, f"kill n{k['node']}{' (primary)' if k['primary'] else ''}",
+                    f"n{k['node']} back", "#d62728" if k["primary"] else "#7f7f7f") for k in result["kill_log"]]
+    title = (f"{result['kills']} kills: {result['committed']:,} committed, lost {result['lost']}, "
              f"longest stall {result['longest_stall_s']} s")
-    plot = write_timeline_plot(title, result["timeline"], marks, "tx/s", out.with_suffix(".svg"))
+    plot = write_timeline_plot(title, result["timeline"], faults, "acknowledged payments (tx/s)",
+                               out.with_suffix(".svg"))
     print(f"chaos: wrote {out} and {plot}", file=sys.stderr)
     print(json.dumps({k: v for k, v in result.items() if k not in ("timeline", "kill_log")}))
     return 0 if ok else 1
