@@ -2,7 +2,7 @@
 
 Each worker owns one client key, signs batches of payments and submits them
 to one node with wait=commit, so every latency is measured from submit to
-committed receipt. Progress is printed each second; the last line is one
+committed receipt. Progress shows each second; the last line is one
 JSON object (tps, p50_ms, p99_ms, nodes, committed, duration_s, ...). An SVG
 plot of throughput and latency over time is written next to the JSON.
 
@@ -30,6 +30,7 @@ from netsim.plot import write_bench_plot
 from node.client import ClientError, ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium, throwaway_passphrase
+from node.devtools.progress import Progress
 from node.runtime.passphrase import PassphraseSource
 
 
@@ -85,14 +86,14 @@ async def worker(number: int, url: str, signer, institution: str, others: list[s
 
 async def progress(recorder: Recorder, start: float, deadline: float, timeline: list) -> None:
     last = 0
-    while time.monotonic() < deadline:
-        await asyncio.sleep(1.0)
-        elapsed = time.monotonic() - start
-        rate = recorder.committed - last
-        last = recorder.committed
-        timeline.append((round(elapsed, 2), rate))
-        print(f"  {elapsed:5.1f} s  committed {recorder.committed:8d}  last second {rate:6d} tx/s",
-              file=sys.stderr, flush=True)
+    with Progress("bench", total=round(deadline - start, 1), unit="s", show_rate=False) as bar:
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+            elapsed = time.monotonic() - start
+            rate = recorder.committed - last
+            last = recorder.committed
+            timeline.append((round(elapsed, 2), rate))
+            bar.update(elapsed, note=f"committed {recorder.committed:,}, last second {rate:,} tx/s")
 
 
 async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: str, insecure: bool = False) -> dict:

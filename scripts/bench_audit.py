@@ -77,7 +77,8 @@ def main() -> int:
         (out / "bench_audit.json").write_text(json.dumps(summary, indent=1) + "\n")
         plot = write_bars(f"audit verify, {args.txs} transactions, one core",
                           [("headers + certificates + roots", results[0]["txs_per_s"]),
-                           ("with re-execution", results[1]["txs_per_s"])], "tx/s", out / "bench_audit.svg")
+                           ("with re-execution", results[1]["txs_per_s"])], "tx/s", out / "bench_audit.svg",
+                          axis_title="transactions verified per second (tx/s)")
         progress(f"bench_audit: wrote {out / 'bench_audit.json'} and {plot}")
         print(json.dumps(summary))
     return 0

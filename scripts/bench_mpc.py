@@ -326,7 +326,7 @@ def plot(summary: dict, path: Path) -> Path:
                     ("total, start to both results", p["total_ms"])]) for p in summary["psi"]]
     return write_grouped_bars([("secure sum: time per phase (all parties on one core)", sum_groups, "ms"),
                                ("PSI-cardinality: time per phase (slower side; one process per side)",
-                                psi_groups, "ms")], path)
+                                psi_groups, "ms")], path, axis_title="time (ms)")
 
 
 def report_targets(found: list[dict]) -> None:

@@ -9,9 +9,10 @@ and state root and be in the same view, and then, with the nodes stopped,
 every transaction the API acknowledged as committed must have its receipt
 in every node's LevelDB, and money must be conserved.
 
-Prints progress; writes chaos.json and chaos.svg (committed tx/s over time,
-down intervals shaded, red when the primary was killed); the last line is
-one JSON object. Exit status 0 only if nothing was lost and every node agrees.
+Shows progress; writes chaos.json and chaos.svg (committed tx/s over time,
+a line at each kill and each return, down intervals shaded, red when the
+primary was killed); the last line is one JSON object. Exit status 0 only
+if nothing was lost and every node agrees.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from contracts.genesis import account_key, genesis_from_json
 from contracts.tx import sign_tx
 from crypto import encoding
 from crypto.keys import KDF_COST_LIGHT, read_key_file
-from netsim.plot import write_timeline_plot
+from netsim.plot import Fault, write_timeline_plot
 from node.client import ClientError, ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium, throwaway_passphrase
+from node.devtools.progress import Progress
 from node.runtime.storage import Storage
 
 OPENING_BALANCE = 1_000_000_000_00
@@ -140,32 +142,35 @@ async def chaos(args, cluster: LocalCluster, up: list[bool], ledger: Ledger, kil
     """Kill and restart nodes; returns problems seen along the way."""
     rng = random.Random(args.seed)
     problems = []
-    for number in range(1, args.kills + 1):
-        await asyncio.sleep(rng.uniform(args.gap_s_min, args.gap_s_max))
-        primary = await current_primary(cluster, up)
-        aim_at_primary = primary is not None and rng.random() < args.primary_share
-        victim = primary if aim_at_primary else rng.randrange(NODES)
-        long_down = rng.random() < args.long_share
-        down_s = rng.uniform(15, 30) if long_down else rng.uniform(0.3, 3.0)
-        kill = Kill(round(ledger.now(), 2), victim, victim == primary, round(down_s, 1))
-        kills.append(kill)
-        cluster.kill(victim, signal.SIGKILL)
-        up[victim] = False
-        print(f"  kill {number}/{args.kills}: node {victim}{' (primary)' if kill.primary else ''} at "
-              f"{kill.at_s:.1f} s, down {down_s:.1f} s; committed so far {len(ledger.acked)}",
-              file=sys.stderr, flush=True)
-        await asyncio.sleep(down_s)
-        cluster.start(victim)
-        try:
-            await cluster.wait_ready([victim], timeout_s=60)
-        except (TimeoutError, RuntimeError) as exc:
-            problems.append(f"kill {number}: node {victim} did not come back: {exc}")
-            break
-        kill.back_s = round(ledger.now(), 2)
-        if not await caught_up(cluster, victim, CATCH_UP_TIMEOUT_S):
-            problems.append(f"kill {number}: node {victim} did not catch up in {CATCH_UP_TIMEOUT_S:.0f} s")
-            break
-        up[victim] = True  # clients use it again once it has caught up (a lagging node answers late)
+    with Progress("chaos", total=args.kills, unit="kills", show_rate=False) as bar:
+        for number in range(1, args.kills + 1):
+            await asyncio.sleep(rng.uniform(args.gap_s_min, args.gap_s_max))
+            primary = await current_primary(cluster, up)
+            aim_at_primary = primary is not None and rng.random() < args.primary_share
+            victim = primary if aim_at_primary else rng.randrange(NODES)
+            long_down = rng.random() < args.long_share
+            down_s = rng.uniform(15, 30) if long_down else rng.uniform(0.3, 3.0)
+            kill = Kill(round(ledger.now(), 2), victim, victim == primary, round(down_s, 1))
+            kills.append(kill)
+            cluster.kill(victim, signal.SIGKILL)
+            up[victim] = False
+            bar.update(number - 1, note=f"node {victim}{' (primary)' if kill.primary else ''} killed at "
+                                        f"{kill.at_s:.1f} s, down {down_s:.1f} s; {len(ledger.acked):,} committed")
+            await asyncio.sleep(down_s)
+            cluster.start(victim)
+            try:
+                await cluster.wait_ready([victim], timeout_s=60)
+            except (TimeoutError, RuntimeError) as exc:
+                problems.append(f"kill {number}: node {victim} did not come back: {exc}")
+                break
+            kill.back_s = round(ledger.now(), 2)
+            if not await caught_up(cluster, victim, CATCH_UP_TIMEOUT_S):
+                problems.append(f"kill {number}: node {victim} did not catch up in {CATCH_UP_TIMEOUT_S:.0f} s")
+                break
+            up[victim] = True  # clients use it again once it has caught up (a lagging node answers late)
+            bar.update(number, note=f"node {victim} back and caught up; {len(ledger.acked):,} committed")
+        if problems:
+            bar.note = f"stopped: {problems[-1]}"
     return problems
 
 
@@ -298,11 +303,12 @@ def main() -> int:
           and not result["problems"])
     out = Path(args.out) if args.out else directory / "chaos.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
-    marks = [(k["at_s"], k["back_s"] or k["at_s"] + k["down_s"], "#d62728" if k["primary"] else "#7f7f7f")
-             for k in result["kill_log"]]
-    title = (f"{result['kills']} kills: {result['committed']} committed, lost {result['lost']}, "
+    faults = [Fault(k["at_s"], k["back_s"] or None, f"kill n{k['node']}{' (primary)' if k['primary'] else ''}",
+                    f"n{k['node']} back", "#d62728" if k["primary"] else "#7f7f7f") for k in result["kill_log"]]
+    title = (f"{result['kills']} kills: {result['committed']:,} committed, lost {result['lost']}, "
              f"longest stall {result['longest_stall_s']} s")
-    plot = write_timeline_plot(title, result["timeline"], marks, "tx/s", out.with_suffix(".svg"))
+    plot = write_timeline_plot(title, result["timeline"], faults, "acknowledged payments (tx/s)",
+                               out.with_suffix(".svg"))
     print(f"chaos: wrote {out} and {plot}", file=sys.stderr)
     print(json.dumps({k: v for k, v in result.items() if k not in ("timeline", "kill_log")}))
     return 0 if ok else 1

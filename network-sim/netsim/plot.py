@@ -1,129 +1,342 @@
-"""Tiny dependency-free SVG charts for benchmark and simulator reports."""
+"""SVG charts for the simulator's and the benchmarks' reports: time series
+in panels that share one time axis, with ticks, units and the faults marked
+where they start and heal, and horizontal bar charts on a value axis.
+
+Drawn by hand rather than with matplotlib, on purpose. The simulator
+promises the same file for the same seed, and this code writes the same
+bytes for the same figures on any machine (matplotlib's SVG carries
+generated ids and metadata and changes with its version and fonts); tests
+can read the result as XML; and the project, its tests and a fresh
+checkout need no plotting library (matplotlib and its numpy would triple
+the install for a handful of line charts). What is given up is polish
+(text widths are estimated, there is no legend box); the charts are meant
+to be read, not published.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
+from typing import Sequence
 
-WIDTH, HEIGHT, MARGIN = 720, 260, 64
+from netsim.axes import Ticks, nice_ticks
 
-
-def _polyline(points: list[tuple[float, float]], x_max: float, y_max: float, top: float,
-              colour: str, dots: bool = False) -> str:
-    if not points:
-        return ""
-    inner_w, inner_h = WIDTH - 2 * MARGIN, HEIGHT - 2 * MARGIN
-    coords = [(MARGIN + x / (x_max or 1) * inner_w, top + HEIGHT - MARGIN - y / (y_max or 1) * inner_h)
-              for x, y in points]
-    if dots:
-        return "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.5" fill="{colour}"/>' for x, y in coords)
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-    return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
-
-
-def _panel(title: str, points: list, top: float, colour: str, unit: str, dots: bool = False) -> str:
-    x_max = max((x for x, _ in points), default=1.0)
-    y_max = max((y for _, y in points), default=1.0) * 1.1 or 1.0
-    axes = (f'<line x1="{MARGIN}" y1="{top + HEIGHT - MARGIN}" x2="{WIDTH - MARGIN}" y2="{top + HEIGHT - MARGIN}" stroke="#444"/>'
-            f'<line x1="{MARGIN}" y1="{top + MARGIN}" x2="{MARGIN}" y2="{top + HEIGHT - MARGIN}" stroke="#444"/>')
-    labels = (f'<text x="{MARGIN}" y="{top + MARGIN - 12}" font-size="14" font-family="sans-serif">{title}</text>'
-              f'<text x="{MARGIN - 4}" y="{top + MARGIN + 4}" font-size="10" text-anchor="end" font-family="sans-serif">{y_max:.0f} {unit}</text>'
-              f'<text x="{MARGIN - 4}" y="{top + HEIGHT - MARGIN}" font-size="10" text-anchor="end" font-family="sans-serif">0</text>'
-              f'<text x="{WIDTH - MARGIN}" y="{top + HEIGHT - MARGIN + 16}" font-size="10" text-anchor="end" font-family="sans-serif">{x_max:.1f} s</text>')
-    return axes + labels + _polyline(points, x_max, y_max, top, colour, dots)
-
-
-def write_bench_plot(result: dict, path: Path, latency_title: str = "submit-to-commit latency per batch") -> Path:
-    """Committed tx/s per second and per-submission latency over time."""
-    throughput = [(float(t), float(rate)) for t, rate in result.get("timeline", [])]
-    latency = [(float(t), float(ms)) for t, ms in result.get("samples", [])]
-    title = (f"{result['nodes']} nodes: {result['tps']} tx/s, p50 {result['p50_ms']} ms, "
-             f"p99 {result['p99_ms']} ms")
-    body = (_panel(f"committed tx/s — {title}", throughput, 0, "#1f77b4", "tx/s")
-            + _panel(latency_title, latency, HEIGHT, "#d62728", "ms", dots=True))
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{2 * HEIGHT}" '
-           f'viewBox="0 0 {WIDTH} {2 * HEIGHT}"><rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
-    Path(path).write_text(svg)
-    return Path(path)
-
-
-def write_bars(title: str, bars: list[tuple[str, float]], unit: str, path: Path) -> Path:
-    """A horizontal bar chart: one bar per (label, value)."""
-    height = 60 + 34 * len(bars)
-    peak = max((v for _, v in bars), default=1.0) or 1.0
-    left, right = 260, WIDTH - 90
-    parts = [f'<text x="16" y="28" font-size="15" font-family="sans-serif">{title}</text>']
-    for i, (label, value) in enumerate(bars):
-        y = 50 + 34 * i
-        width = (right - left) * value / peak
-        parts.append(f'<text x="{left - 8}" y="{y + 16}" font-size="12" text-anchor="end" '
-                     f'font-family="sans-serif">{label}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{width:.1f}" height="22" fill="#1f77b4"/>')
-        parts.append(f'<text x="{left + width + 6:.1f}" y="{y + 16}" font-size="12" '
-                     f'font-family="sans-serif">{value:,.0f} {unit}</text>')
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-           f'viewBox="0 0 {WIDTH} {height}"><rect width="100%" height="100%" fill="white"/>{"".join(parts)}</svg>\n')
-    Path(path).write_text(svg)
-    return Path(path)
-
-
-def write_timeline_plot(title: str, timeline: list[tuple[float, float]], marks: list[tuple[float, float, str]],
-                        unit: str, path: Path) -> Path:
-    """One panel of `timeline` (seconds, value) with shaded spans (start s,
-    end s, colour) for events, such as a node being down."""
-    points = list(timeline) or [(1.0, 0.0)]
-    x_max = max(t for t, _ in points) or 1.0
-    inner_w = WIDTH - 2 * MARGIN
-    spans = "".join(
-        f'<rect x="{MARGIN + min(start, x_max) / x_max * inner_w:.1f}" y="{MARGIN}" '
-        f'width="{max(1.0, (min(end, x_max) - min(start, x_max)) / x_max * inner_w):.1f}" '
-        f'height="{HEIGHT - 2 * MARGIN}" fill="{colour}" fill-opacity="0.25"/>' for start, end, colour in marks)
-    body = spans + _panel(title, points, 0, "#1f77b4", unit)
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-           f'viewBox="0 0 {WIDTH} {HEIGHT}"><rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
-    Path(path).write_text(svg)
-    return Path(path)
-
-
+WIDTH = 760
+PANEL_HEIGHT = 270
+LEFT, RIGHT = 84, 28           # plot area inside a panel: margins in px
+PLOT_TOP, PLOT_BOTTOM = 54, 52  # room above for the panel title and fault labels, below for the x axis
+TITLE_HEIGHT = 34
+LABEL_ROWS = (30, 43)          # baselines of fault labels, from the panel's top
+CHAR_WIDTH_PER_PX = 0.58       # a sans-serif character's width, per px of font size (an estimate)
+FONT = 'font-family="sans-serif"'
+HALO = ' stroke="white" stroke-width="3" paint-order="stroke"'  # keeps a label readable over the lines
+FAULT_COLOUR, HEAL_COLOUR, EVENT_COLOUR = "#d62728", "#2ca02c", "#7f7f7f"
 PHASE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    points: list[tuple[float, float]]
+    colour: str = "#1f77b4"
+    dots: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    title: str
+    y_title: str
+    series: tuple[Series, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A fault on the time axis: a solid line where it starts, a dashed one
+    where it heals (none when `end_s` is None: it lasts to the end)."""
+
+    start_s: float
+    end_s: float | None
+    label: str
+    end_label: str = ""
+    colour: str = FAULT_COLOUR
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that is not a fault but explains the curves (the load stopping)."""
+
+    at_s: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A panel's plot area in px and the values its axes span."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    x: Ticks
+    y: Ticks
+
+    def px(self, x: float) -> float:
+        x = min(max(x, self.x.low), self.x.high)
+        return self.left + (x - self.x.low) / (self.x.high - self.x.low) * self.width
+
+    def py(self, y: float) -> float:
+        y = min(max(y, self.y.low), self.y.high)
+        return self.top + self.height - (y - self.y.low) / (self.y.high - self.y.low) * self.height
+
+    @property
+    def bottom(self) -> float:
+        return self.top + self.height
+
+
+def _text(x: float, y: float, text: str, size: int = 11, anchor: str = "start", css: str = "",
+          extra: str = "") -> str:
+    css_attribute = f' class="{css}"' if css else ""
+    return (f'<text{css_attribute} x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" {FONT}'
+            f'{extra}>{escape(text)}</text>')
+
+
+def _line(x1: float, y1: float, x2: float, y2: float, colour: str, css: str = "", extra: str = "") -> str:
+    css_attribute = f' class="{css}"' if css else ""
+    return (f'<line{css_attribute} x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+            f'stroke="{colour}"{extra}/>')
+
+
+def text_width(text: str, size: int) -> float:
+    return len(text) * size * CHAR_WIDTH_PER_PX
+
+
+def _x_axis(frame: Frame, title: str) -> list[str]:
+    parts = []
+    for value, label in zip(frame.x.values, frame.x.labels):
+        x = frame.px(value)
+        parts.append(_line(x, frame.top, x, frame.bottom, "#e6e6e6"))
+        parts.append(_line(x, frame.bottom, x, frame.bottom + 5, "#444"))
+        parts.append(_text(x, frame.bottom + 17, label, 10, "middle", "x-tick"))
+    parts.append(_line(frame.left, frame.bottom, frame.left + frame.width, frame.bottom, "#444"))
+    parts.append(_text(frame.left + frame.width / 2, frame.bottom + 36, title, 11, "middle", "x-title"))
+    return parts
+
+
+def _y_axis(frame: Frame, title: str) -> list[str]:
+    parts = []
+    for value, label in zip(frame.y.values, frame.y.labels):
+        y = frame.py(value)
+        parts.append(_line(frame.left, y, frame.left + frame.width, y, "#e6e6e6"))
+        parts.append(_line(frame.left - 5, y, frame.left, y, "#444"))
+        parts.append(_text(frame.left - 8, y + 3.5, label, 10, "end", "y-tick"))
+    parts.append(_line(frame.left, frame.top, frame.left, frame.bottom, "#444"))
+    middle = frame.top + frame.height / 2
+    parts.append(_text(frame.left - 62, middle, title, 11, "middle", "y-title",
+                       f' transform="rotate(-90 {frame.left - 62:.1f} {middle:.1f})"'))
+    return parts
+
+
+def _series(frame: Frame, series: Series) -> str:
+    coords = [(frame.px(x), frame.py(y)) for x, y in series.points]
+    if not coords:
+        return ""
+    if series.dots:
+        return "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.6" fill="{series.colour}"/>' for x, y in coords)
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    return f'<polyline fill="none" stroke="{series.colour}" stroke-width="1.8" points="{path}"/>'
+
+
+class LabelRows:
+    """Places short labels in a few rows above a panel, each where it does not
+    overlap the one before it in that row; a label with no room is left out
+    (its line is still drawn)."""
+
+    def __init__(self, panel_top: float, right_edge: float, size: int = 10) -> None:
+        self.baselines = [panel_top + row for row in LABEL_ROWS]
+        self.ends = [float("-inf")] * len(LABEL_ROWS)
+        self.right_edge, self.size = right_edge, size
+
+    def place(self, x: float, text: str, css: str) -> str:
+        width = text_width(text, self.size)
+        start, anchor = (x + 3, "start") if x + 3 + width <= self.right_edge else (x - 3 - width, "end")
+        for row, baseline in enumerate(self.baselines):
+            if start >= self.ends[row] + 6:
+                self.ends[row] = start + width
+                return _text(x + 3 if anchor == "start" else x - 3, baseline, text, self.size, anchor, css, HALO)
+        return ""
+
+
+def _markers(frame: Frame, faults: list[Fault], events: list[Event], labels: LabelRows | None) -> tuple[str, str]:
+    """(shading, drawn under the data; lines and labels, drawn over it)."""
+    shading, lines = [], []
+    line_top = frame.top if labels is None else labels.baselines[0] - 10
+    marks: list[tuple[float, int, str, str, str, str]] = []  # (x value, order, css, colour, dash, label)
+    for number, fault in enumerate(faults):
+        end = frame.x.high if fault.end_s is None else fault.end_s
+        x1, x2 = frame.px(fault.start_s), frame.px(end)
+        shading.append(f'<rect x="{x1:.1f}" y="{frame.top:.1f}" width="{max(1.0, x2 - x1):.1f}" '
+                       f'height="{frame.height:.1f}" fill="{fault.colour}" fill-opacity="0.10"/>')
+        marks.append((fault.start_s, 2 * number, "fault-start", fault.colour, "", fault.label))
+        if fault.end_s is not None:
+            marks.append((fault.end_s, 2 * number + 1, "fault-end", HEAL_COLOUR, "4 3", fault.end_label))
+    marks += [(event.at_s, 2 * len(faults) + i, "event", EVENT_COLOUR, "2 3", event.label)
+              for i, event in enumerate(events)]
+    for at, _, css, colour, dash, label in sorted(marks):
+        x = frame.px(at)
+        lines.append(_line(x, line_top, x, frame.bottom, colour, css,
+                           ' stroke-width="1.2"' + (f' stroke-dasharray="{dash}"' if dash else "")))
+        if labels is not None and label:
+            lines.append(labels.place(x, label, css + "-label"))
+    return "".join(shading), "".join(lines)
+
+
+def staircase(points: list[tuple[float, float]], start_s: float = 0.0) -> list[tuple[float, float]]:
+    """Points (end of an interval, value over it) as a step line: each value
+    held flat from the previous point (or `start_s`) to its own."""
+    steps, previous = [], start_s
+    for x, y in points:
+        steps += [(previous, y), (x, y)]
+        previous = x
+    return steps
+
+
+def time_figure(title: str, panels: Sequence[Panel], x_title: str, x_end_s: float | None = None,
+                faults: Sequence[Fault] = (), events: Sequence[Event] = ()) -> str:
+    """Panels stacked on one time axis: every panel gets the same x ticks
+    (0 through the last point, fault or `x_end_s`, rounded up to a tick)."""
+    xs = [x for panel in panels for series in panel.series for x, _ in series.points]
+    xs += [x for fault in faults for x in (fault.start_s, fault.end_s) if x is not None]
+    xs += [event.at_s for event in events] + ([x_end_s] if x_end_s is not None else [])
+    x_ticks = nice_ticks(min(0.0, *xs) if xs else 0.0, max(xs, default=1.0) or 1.0)
+    height = TITLE_HEIGHT + PANEL_HEIGHT * len(panels)
+    parts = [_text(16, 22, title, 14, css="figure-title", extra=' font-weight="bold"')]
+    for number, panel in enumerate(panels):
+        top = TITLE_HEIGHT + PANEL_HEIGHT * number
+        ys = [y for series in panel.series for _, y in series.points]
+        y_ticks = nice_ticks(min(0.0, *ys) if ys else 0.0, max(ys, default=1.0) or 1.0)
+        frame = Frame(LEFT, top + PLOT_TOP, WIDTH - LEFT - RIGHT, PANEL_HEIGHT - PLOT_TOP - PLOT_BOTTOM,
+                      x_ticks, y_ticks)
+        labels = LabelRows(top, WIDTH - 4) if number == 0 else None
+        shading, marks = _markers(frame, list(faults), list(events), labels)
+        parts.append(f'<g class="panel">{_text(LEFT, top + 14, panel.title, 12, css="panel-title")}'
+                     f'{shading}{"".join(_x_axis(frame, x_title))}{"".join(_y_axis(frame, panel.y_title))}'
+                     f'{"".join(_series(frame, s) for s in panel.series)}{marks}</g>')
+    return _svg(height, "".join(parts))
+
+
+def _svg(height: float, body: str) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0f}" '
+            f'viewBox="0 0 {WIDTH} {height:.0f}"><rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
+
+
+def write_bench_plot(result: dict, path: Path,
+                     latency_title: str = "latency per batch, submit to committed receipt") -> Path:
+    """Committed tx/s over time (each value over the interval that ends at its
+    point) above per-submission latency, on one time axis."""
+    throughput = staircase([(float(t), float(rate)) for t, rate in result.get("timeline", [])])
+    latency = [(float(t), float(ms)) for t, ms in result.get("samples", [])]
+    title = (f"{result['nodes']} nodes: {result['tps']:,} tx/s, p50 {result['p50_ms']} ms, "
+             f"p99 {result['p99_ms']} ms")
+    panels = [Panel("committed transactions per second", "throughput (tx/s)", (Series(throughput, "#1f77b4"),)),
+              Panel(latency_title, "latency (ms)", (Series(latency, "#d62728", dots=True),))]
+    Path(path).write_text(time_figure(title, panels, "time since the load started (s)"))
+    return Path(path)
+
+
+def write_timeline_plot(title: str, timeline: list[tuple[float, float]], faults: Sequence[Fault], y_title: str,
+                        path: Path, x_title: str = "time since the load started (s)") -> Path:
+    """One panel of `timeline` (end of each interval in s, value over it) with the faults marked."""
+    series = Series(staircase([(float(t), float(v)) for t, v in timeline]))
+    Path(path).write_text(time_figure(title, [Panel("", y_title, (series,))], x_title, faults=faults))
+    return Path(path)
+
+
+# ------------------------------------------------------------------------- bars
+
 Group = tuple[str, list[tuple[str, float]]]  # (configuration, [(phase, value)])
+BARS_LEFT, BARS_RIGHT, BAR_ROW, AXIS_HEIGHT = 260, WIDTH - 110, 20, 46
 
 
-def _grouped_panel(title: str, groups: list[Group], unit: str, top: float) -> tuple[str, float]:
+@dataclass(slots=True)
+class BarPanel:
+    """Horizontal bars on one value axis from 0; rows are added top to bottom."""
+
+    axis: Ticks
+    unit: str
+    decimals: int = 1
+    parts: list[str] = field(default_factory=list)
+    y: float = 0.0
+
+    def scale(self, value: float) -> float:
+        return (BARS_RIGHT - BARS_LEFT) * max(0.0, value) / self.axis.high
+
+    def heading(self, text: str) -> None:
+        self.parts.append(_text(16, self.y + 14, text, 12, extra=' font-weight="bold"'))
+        self.y += BAR_ROW
+
+    def bar(self, label: str, value: float, colour: str, row: float = BAR_ROW) -> None:
+        width = self.scale(value)
+        self.parts.append(_text(BARS_LEFT - 8, self.y + row / 2 + 4, label, 11, "end"))
+        self.parts.append(f'<rect x="{BARS_LEFT}" y="{self.y + 2:.1f}" width="{max(width, 0.5):.1f}" '
+                          f'height="{row - 6}" fill="{colour}"/>')
+        self.parts.append(_text(BARS_LEFT + width + 6, self.y + row / 2 + 4,
+                                f"{value:,.{self.decimals}f} {self.unit}", 11))
+        self.y += row
+
+    def axis_svg(self, title: str, grid_top: float) -> str:
+        """The value axis under the bars, with light grid lines up to `grid_top`."""
+        parts = []
+        bottom = self.y + 4
+        for value, label in zip(self.axis.values, self.axis.labels):
+            x = BARS_LEFT + self.scale(value)
+            parts.append(_line(x, grid_top, x, bottom, "#e6e6e6"))
+            parts.append(_line(x, bottom, x, bottom + 5, "#444"))
+            parts.append(_text(x, bottom + 17, label, 10, "middle", "x-tick"))
+        parts.append(_line(BARS_LEFT, bottom, BARS_RIGHT, bottom, "#444"))
+        parts.append(_text((BARS_LEFT + BARS_RIGHT) / 2, bottom + 34, title, 11, "middle", "x-title"))
+        self.y = bottom + AXIS_HEIGHT - 4
+        return "".join(parts)
+
+
+def _bar_axis(values: list[float]) -> Ticks:
+    return nice_ticks(0.0, max(values, default=1.0) or 1.0)
+
+
+def write_bars(title: str, bars: list[tuple[str, float]], unit: str, path: Path, axis_title: str | None = None) -> Path:
+    """One bar per (label, value) on a value axis titled `axis_title` (default: the unit)."""
+    panel = BarPanel(_bar_axis([v for _, v in bars]), unit, decimals=0, y=44)
+    panel.parts.append(_text(16, 26, title, 14, css="figure-title", extra=' font-weight="bold"'))
+    grid_top = panel.y
+    for label, value in bars:
+        panel.bar(label, value, "#1f77b4", row=30)
+    axis = panel.axis_svg(axis_title or unit, grid_top)
+    Path(path).write_text(_svg(panel.y, axis + "".join(panel.parts)))
+    return Path(path)
+
+
+def _grouped_panel(title: str, groups: list[Group], unit: str, top: float, axis_title: str) -> tuple[str, float]:
     """One panel of horizontal bars, a heading per group and a bar per phase
     (the same colour for the same phase in every group); (svg, height)."""
     phases = list(dict.fromkeys(phase for _, bars in groups for phase, _ in bars))
-    peak = max((v for _, bars in groups for _, v in bars), default=1.0) or 1.0
-    left, right, row = 260, WIDTH - 110, 20
-    parts = [f'<text x="16" y="{top + 26}" font-size="15" font-family="sans-serif">{title}</text>']
-    y = top + 40
+    panel = BarPanel(_bar_axis([v for _, bars in groups for _, v in bars]), unit, y=top + 40)
+    panel.parts.append(_text(16, top + 26, title, 14, css="panel-title"))
+    grid_top = panel.y
     for label, bars in groups:
-        parts.append(f'<text x="16" y="{y + 14}" font-size="12" font-weight="bold" '
-                     f'font-family="sans-serif">{label}</text>')
-        y += row
+        panel.heading(label)
         for phase, value in bars:
-            width = (right - left) * value / peak
-            colour = PHASE_COLOURS[phases.index(phase) % len(PHASE_COLOURS)]
-            parts.append(f'<text x="{left - 8}" y="{y + 13}" font-size="11" text-anchor="end" '
-                         f'font-family="sans-serif">{phase}</text>')
-            parts.append(f'<rect x="{left}" y="{y + 2}" width="{max(width, 0.5):.1f}" height="{row - 6}" '
-                         f'fill="{colour}"/>')
-            parts.append(f'<text x="{left + width + 6:.1f}" y="{y + 13}" font-size="11" '
-                         f'font-family="sans-serif">{value:,.1f} {unit}</text>')
-            y += row
-        y += 6
-    return "".join(parts), y - top + 10
+            panel.bar(phase, value, PHASE_COLOURS[phases.index(phase) % len(PHASE_COLOURS)])
+        panel.y += 6
+    axis = panel.axis_svg(axis_title, grid_top)
+    return axis + "".join(panel.parts), panel.y - top
 
 
-def write_grouped_bars(panels: list[tuple[str, list[Group], str]], path: Path) -> Path:
-    """Panels stacked top to bottom, each (title, groups, unit) with its own
-    scale: so milliseconds and seconds can share one file."""
+def write_grouped_bars(panels: list[tuple[str, list[Group], str]], path: Path, axis_title: str | None = None) -> Path:
+    """Panels stacked top to bottom, each (title, groups, unit) on its own
+    value axis: so milliseconds and seconds can share one file."""
     parts, height = [], 0.0
     for title, groups, unit in panels:
-        svg, panel_height = _grouped_panel(title, groups, unit, height)
+        svg, panel_height = _grouped_panel(title, groups, unit, height, axis_title or unit)
         parts.append(svg)
         height += panel_height
-    height = int(height) + 10
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-           f'viewBox="0 0 {WIDTH} {height}"><rect width="100%" height="100%" fill="white"/>{"".join(parts)}</svg>\n')
-    Path(path).write_text(svg)
+    Path(path).write_text(_svg(height + 10, "".join(parts)))
     return Path(path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from netsim.clock import US_PER_MS, US_PER_S
-from netsim.plot import write_bench_plot
+from netsim.plot import Event, Fault, Panel, Series, staircase, time_figure
 
 MESSAGE_KINDS = ("pre-prepare", "prepare", "commit", "checkpoint", "view-change", "new-view", "status",
                  "fetch-blocks", "blocks", "forward", "client-request", "client-reply")
@@ -42,9 +42,16 @@ def build_report(sim) -> dict:
         "violations": metrics.violations,
         "trace_hash": sim.trace.hexdigest(),
         "timeline": [[second, buckets.get(second, 0)] for second in range(config.duration_s)],
+        "load_end_s": config.load_end_us / US_PER_S,
+        "faults": sorted(([_seconds(start), None if end is None else _seconds(end), label, end_label]
+                          for start, end, label, end_label in metrics.faults), key=lambda f: (f[0], f[2])),
         "samples": [[round(at / US_PER_S, 3), round(lat / US_PER_MS, 1)] for at, lat in
                     list(zip(metrics.commit_times_us, metrics.latencies_us))[::max(1, len(metrics.latencies_us) // 500)]],
     }
+
+
+def _seconds(at_us: int) -> float:
+    return round(at_us / US_PER_S, 3)
 
 
 def longest_stall_s(commit_times_us: list[int], load_end_us: int) -> float:
@@ -74,11 +81,22 @@ def summary(report: dict, wall_s: float) -> str:
 
 
 def write_plot(report: dict, path: Path) -> Path:
-    figures = {"nodes": report["nodes"], "tps": report["throughput_tps"],
-               "p50_ms": report["latency_ms"]["p50"], "p99_ms": report["latency_ms"]["p99"],
-               "timeline": report["timeline"], "samples": report["samples"]}
-    return write_bench_plot(figures, path, "latency per request, submit to commit at f+1 honest replicas "
-                                           f"(scenario {report['scenario']})")
+    """Requests committed per simulated second above each request's latency,
+    on one simulated-time axis from 0 to the run's end, with every fault
+    marked where it starts and heals and a line where the load stops."""
+    lat = report["latency_ms"]
+    title = (f"scenario {report['scenario']}: n={report['nodes']} faulty={report['faulty']} seed={report['seed']}; "
+             f"{report['throughput_tps']:,} tx/s, p50 {lat['p50']} ms, p99 {lat['p99']} ms")
+    throughput = staircase([(second + 1.0, float(count)) for second, count in report["timeline"]])
+    panels = [Panel("requests committed (at f+1 honest replicas) in each simulated second", "throughput (tx/s)",
+                    (Series(throughput, "#1f77b4"),)),
+              Panel("latency per request, submit to commit at f+1 honest replicas", "latency (ms)",
+                    (Series([(float(t), float(ms)) for t, ms in report["samples"]], "#d62728", dots=True),))]
+    faults = [Fault(start, end, label, end_label) for start, end, label, end_label in report.get("faults", [])]
+    events = [Event(report["load_end_s"], "load stops")] if "load_end_s" in report else []
+    Path(path).write_text(time_figure(title, panels, "simulated time (s)", float(report["duration_s"]),
+                                      faults, events))
+    return Path(path)
 
 
 def replay_command(report: dict) -> str:

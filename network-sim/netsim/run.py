@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Callable
 
 from consensus.auth import authenticate, verify_fetched
 from consensus.config import ReplicaConfig
@@ -33,6 +34,7 @@ RECONFIGURING = ("reconfigure", "reconfigure-crash")  # node 0 leaves and node n
 CLIENT_CHECK_US = 500_000
 EVENT_COST_US = 30
 TX_COST_US = 2
+PROGRESS_STEP_US = 100_000
 
 
 def faulty_default(nodes: int, scenario: str) -> int:
@@ -86,6 +88,7 @@ class Metrics:
     latencies_us: list[int] = field(default_factory=list)
     commit_times_us: list[int] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    faults: list[list] = field(default_factory=list)  # [start_us, end_us or None, label, end_label]
 
 
 class Simulation:
@@ -118,9 +121,11 @@ class Simulation:
         self.commit_counts: dict[bytes, int] = {}
         self.decided: dict[int, bytes] = {}
         self.request_counter = 0
+        self.down_since: dict[int, int] = {}  # replica -> index in metrics.faults of its open crash
         for at_us, replica, down_us, wipe in fault_plan.crashes:
             self.queue.schedule(at_us, ("crash", replica))
             self.queue.schedule(at_us + down_us, ("restart", replica, wipe))
+        self._planned_faults(fault_plan)
 
     def _replica_config(self, chain_id: bytes, address: int) -> ReplicaConfig:
         validators = self.initial_validators
@@ -134,18 +139,27 @@ class Simulation:
 
     # ----------------------------------------------------------------- driving
 
-    def run(self) -> dict:
+    def run(self, progress: Callable[[int, int], None] | None = None) -> dict:
+        """Run to the end and return the report. `progress(now_us, end_us)`, when
+        given, is called about every simulated PROGRESS_STEP_US; it may only
+        look: the run must not depend on whether anyone watches."""
         for node in self.nodes:
             node.handle(Start())
         self.queue.schedule(0, ("client",))
         self.queue.schedule(CLIENT_CHECK_US, ("client-check",))
         end_us = self.config.duration_s * US_PER_S
+        next_progress_us = 0
         while True:
             at = self.queue.peek_time()
             if at is None or at > end_us:
                 break
+            if progress is not None and at >= next_progress_us:
+                progress(at, end_us)
+                next_progress_us = at - at % PROGRESS_STEP_US + PROGRESS_STEP_US
             self._dispatch(self.queue.pop())
         self.queue.now_us = end_us
+        if progress is not None:
+            progress(end_us, end_us)
         self._check_liveness()
         return self._report()
 
@@ -181,9 +195,11 @@ class Simulation:
             self._client_check()
         elif kind == "crash":
             self._trace(now, "crash", item[1])
+            self._went_down(item[1], "crashes")
             self.nodes[item[1]].crash()
         elif kind == "restart":
             self._trace(now, "restart", item[1])
+            self._came_back(item[1], "restarts, disk wiped" if item[2] else "restarts")
             self.nodes[item[1]].restart(wipe=item[2])
 
     def _deliver_message(self, node: SimNode, src: int, message) -> None:
@@ -283,6 +299,7 @@ class Simulation:
     def on_halt(self, node: SimNode, reason: str) -> None:
         """A replica stopped on a consensus failure: an honest one never should."""
         self._trace(self.queue.now_us, "halt", node.replica_id)
+        self._went_down(node.replica_id, "halts")
         node.crash()
         if node.honest:
             self._violation(f"halt: replica {node.replica_id} stopped on a consensus failure: {reason}")
@@ -308,6 +325,29 @@ class Simulation:
         heights = sorted({len(node.chain) for node in honest})
         if len(heights) > 1:
             self._violation(f"liveness: honest replicas ended at different heights {heights}")
+
+    # ------------------------------------------------------------------ faults
+
+    def _planned_faults(self, fault_plan) -> None:
+        """The faults known before the run starts, for the report and its plot."""
+        for partition in fault_plan.partitions:
+            groups = " | ".join(" ".join(f"r{r}" for r in group) for group in partition.groups)
+            self.metrics.faults.append([partition.start_us, partition.heal_us, f"partition {groups}", "heals"])
+        if fault_plan.faulty_link is not None:
+            self.metrics.faults.append([0, self.config.heal_us, "lossy links", "links heal"])
+        for replica, strategy in sorted(fault_plan.strategies.items()):
+            self.metrics.faults.append([0, None, f"r{replica} {strategy.name}", ""])
+
+    def _went_down(self, replica: int, what: str) -> None:
+        if replica not in self.down_since and self.nodes[replica].up:
+            self.down_since[replica] = len(self.metrics.faults)
+            self.metrics.faults.append([self.queue.now_us, None, f"r{replica} {what}", ""])
+
+    def _came_back(self, replica: int, what: str) -> None:
+        index = self.down_since.pop(replica, None)
+        if index is not None:
+            fault = self.metrics.faults[index]
+            fault[1], fault[3] = self.queue.now_us, f"r{replica} {what}"
 
     def _violation(self, text: str) -> None:
         if len(self.metrics.violations) < 20:

@@ -69,6 +69,31 @@ def export_storage(storage, out: BinaryIO, progress=None) -> int:
     return height
 
 
+def declared_height(path: Path) -> int | None:
+    """The height the file's end record claims, read from its last bytes
+    without reading the rest; None if it does not end with an end record.
+    A hint for showing progress only: nothing is checked, and the verifier
+    judges the end record when it gets there."""
+    end_frame_max = RECORD_LENGTH_BYTES + len(encoding.encode(["end", 2**64 - 1]))
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - end_frame_max))
+            tail = handle.read()
+    except OSError:
+        return None
+    for start in range(len(tail) - RECORD_LENGTH_BYTES):
+        if int.from_bytes(tail[start:start + RECORD_LENGTH_BYTES], "big") != len(tail) - start - RECORD_LENGTH_BYTES:
+            continue
+        try:
+            record = msgpack.unpackb(tail[start + RECORD_LENGTH_BYTES:], raw=False)
+        except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+            continue
+        if isinstance(record, list) and len(record) == 2 and record[0] == "end" and isinstance(record[1], int):
+            return record[1] if record[1] >= 0 else None
+    return None
+
+
 def read_records(source: BinaryIO) -> Iterator[list]:
     if source.read(len(MAGIC)) != MAGIC:
         raise ExportError("not a Consort export (bad magic)")

@@ -64,11 +64,12 @@ def verify_export(genesis: Genesis, path: Path, reexecute: bool = False,
 
 async def download_export(url: str, path: Path, signer: keys.Signer | None = None, chain_id: bytes | None = None,
                           timeout_s: float = DOWNLOAD_TIMEOUT_S, last_height: int | None = None,
-                          ca: Path | None = None) -> int:
+                          ca: Path | None = None, progress: Callable[[int], None] | None = None) -> int:
     """Stream a node's /v1/export (through `last_height`, else its tip) to
     `path`, the request signed with `signer` (a client key of an auditor,
     regulator or validator) for `chain_id`, over TLS trusting the root
-    certificate `ca` when given; return the bytes written. What the node
+    certificate `ca` when given; return the bytes written (each chunk's
+    running total also goes to `progress`, when given). What the node
     sends is checked afterwards, against the genesis file only: TLS keeps
     the download private, it is not what makes it trusted."""
     written = 0
@@ -85,6 +86,8 @@ async def download_export(url: str, path: Path, signer: keys.Signer | None = Non
                 async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK_BYTES):
                     out.write(chunk)
                     written += len(chunk)
+                    if progress is not None:
+                        progress(written)
     return written
 
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,21 +18,17 @@ from contracts.executor import to_json_value
 from contracts.tx import decode_tx
 from crypto import encoding, smt
 from node.audit.auditor import AuditFailure
-from node.audit.export import ExportError, export_storage
+from node.audit.export import ExportError, declared_height, export_storage
 from node.audit.history import asset_touches, inclusion_entry, verify_inclusion_entry
-from node.audit.verify import check_state_proof, download_export, read_genesis, verify_export, verify_node
+from node.audit.verify import check_state_proof, download_export, read_genesis, verify_export
 from node.cli.audit_txs import add_command as add_txs_command
 from node.cli.shared import GENESIS_ENVIRONMENT, add_ca_argument, add_passphrase_options, ca_path, open_key, reader
+from node.devtools.progress import Progress
 from node.runtime.storage import Storage
 
 
 class AuditCommandError(Exception):
     pass
-
-
-def _progress(done: int, total: int) -> None:
-    if done % 1000 == 0 or done == total:
-        print(f"  exported {done}/{total} blocks", file=sys.stderr, flush=True)
 
 
 def _node_signer(args):
@@ -48,28 +45,48 @@ def cmd_export(args) -> int:
         raise AuditCommandError("give --genesis FILE: the chain to export (and, with --node, to sign for)")
     genesis = read_genesis(Path(args.genesis))
     if args.node:
-        size = asyncio.run(download_export(args.node, out, _node_signer(args), genesis.chain_id, ca=ca_path(args)))
+        size = _download(args, genesis, out)
         print(f"exported {size} bytes from {args.node} to {out} in {time.perf_counter() - started:.1f} s")
         return 0
     storage = Storage(Path(args.data), genesis.chain_id)
     try:
-        with open(out, "wb") as handle:
-            height = export_storage(storage, handle, _progress)
+        with open(out, "wb") as handle, Progress("exporting", unit="blocks") as progress:
+            height = export_storage(storage, handle, progress.update)
     finally:
         storage.close()
     print(f"exported {height} blocks from {args.data} to {out} in {time.perf_counter() - started:.1f} s")
     return 0
 
 
+def _download(args, genesis, path: Path) -> int:
+    """--node's export stream into `path`, showing progress; the bytes written."""
+    signer = _node_signer(args)
+    with Progress("downloading", unit="bytes") as progress:
+        return asyncio.run(download_export(args.node, path, signer, genesis.chain_id, ca=ca_path(args),
+                                           progress=progress.update))
+
+
 def _audited(args, on_block=None):
-    """Run the audit over --file or --node; return the auditor."""
+    """Run the audit over --file or --node, showing progress; return the auditor."""
     genesis = read_genesis(Path(args.genesis))
     if not (args.file or args.node):
         raise AuditCommandError("name the chain to audit: --file EXPORT or --node URL")
     if args.file:
-        return verify_export(genesis, Path(args.file), args.reexecute, on_block=on_block)
-    return asyncio.run(verify_node(genesis, args.node, args.reexecute, signer=_node_signer(args), ca=ca_path(args),
-                                   on_block=on_block))
+        return _verified(genesis, Path(args.file), args.reexecute, on_block)
+    with tempfile.TemporaryDirectory(prefix="consort-audit-") as folder:
+        path = Path(folder) / "chain.export"
+        _download(args, genesis, path)
+        return _verified(genesis, path, args.reexecute, on_block)
+
+
+def _verified(genesis, path: Path, reexecute: bool, on_block=None):
+    """verify_export with a progress bar out of the height the file declares."""
+    with Progress("verifying", total=declared_height(path), unit="blocks") as progress:
+        def each_block(auditor, block, certificate, receipts):
+            progress.update(auditor.height, note=f"{auditor.report.txs:,} transactions")
+            if on_block is not None:
+                on_block(auditor, block, certificate, receipts)
+        return verify_export(genesis, path, reexecute, on_block=each_block, progress=None)
 
 
 def cmd_audit_verify(args) -> int:

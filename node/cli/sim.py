@@ -7,11 +7,13 @@ import json
 import time
 from pathlib import Path
 
+from netsim.clock import US_PER_S
 from netsim.network import LATENCY_KINDS, Latency, SettingsError
 from netsim.report import replay_command, summary, write_plot
 from netsim.run import SimConfig, Simulation, faulty_default
 from netsim.scenarios import SCENARIOS
 from node.cli.shared import UsageError
+from node.devtools.progress import Progress
 
 MBIT_BYTES_PER_S = 125_000
 LIVENESS_BOUND_S_MAX = 5
@@ -28,7 +30,8 @@ def cmd_sim_run(args) -> int:
     except SettingsError as exc:
         raise UsageError(f"invalid simulation settings: {exc}") from None
     started = time.perf_counter()
-    report = Simulation(config).run()
+    with Progress("simulating", total=config.duration_s, unit="simulated s", show_rate=False) as progress:
+        report = Simulation(config).run(lambda now_us, end_us: progress.update(now_us / US_PER_S))
     print(summary(report, time.perf_counter() - started))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
