@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import select
 import sys
 from collections.abc import Callable, Iterator
 
@@ -79,6 +81,22 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout's reader went away (`consort query accounts | head`):
+    the write end of a pipe whose reader closed polls as an error. Then
+    stdout is pointed at /dev/null, so what is still buffered is dropped
+    instead of failing again when the interpreter exits."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        closed = any(events & select.POLLERR for _, events in poller.poll(0))
+        if closed:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return closed
+    except (OSError, ValueError, AttributeError):  # no file descriptor behind stdout (a test's capture)
+        return False
+
+
 def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run one command; every exception becomes one line on stderr and an
     exit status: 2 for a usage error, 1 for anything else (with the
@@ -88,6 +106,10 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
     except UsageError as exc:
         print(f"consort: error: {_one_line(exc) or type(exc).__name__}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError as exc:
+        if not _stdout_closed():
+            print(f"consort: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     except ONE_LINE_ERRORS as exc:
         log.debug("the traceback of the error below", exc_info=exc)
         print(f"consort: error: {_one_line(exc) or type(exc).__name__}", file=sys.stderr)

@@ -153,3 +153,31 @@ def test_a_data_folder_open_elsewhere_is_named_in_use(tmp_path):
     finally:
         first.close()
     Storage(tmp_path / "data", chain_id, create=False).close()  # once closed, it opens again
+
+
+LONG_OUTPUT = """
+import argparse, sys
+from node.cli import run_command
+def command(args):
+    for _ in range(100_000):
+        print("x" * 100)
+    return 0
+sys.exit(run_command(command, argparse.Namespace()))
+"""
+
+
+def test_a_reader_that_goes_away_gets_no_error_message():
+    """`consort query accounts | head`: head stops reading; the command ends
+    quietly (exit 1, nothing on stderr), as other Unix tools do."""
+    process = subprocess.Popen([sys.executable, "-c", LONG_OUTPUT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=environment(), cwd=ROOT)
+    assert process.stdout.read(10) == b"x" * 10
+    process.stdout.close()
+    try:
+        err = process.stderr.read()
+        assert process.wait(30) == 1
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert err == b""
