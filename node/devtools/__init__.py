@@ -1,6 +1,7 @@
 """Tools for tests, the demo and benchmarks: the local consortium writer
 (`consortium`), the process launcher (`cluster`), the offline chain builder
-(`chainbuilder`) and the supply-chain-finance story (`story`).
+(`chainbuilder`), the supply-chain-finance and MPC stories (`story`,
+`mpc_story`) and the scripts' work folder (`workfolder`).
 
 May import the runtime, the client and the audit; never imported by the
 runtime, the API or the auditor.
