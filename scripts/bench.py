@@ -11,6 +11,10 @@ default. Unless --no-compare (or the consortium was given), a second fresh
 consortium of the same shape then runs --insecure (plain HTTP, no peer
 certificates) for the same time, so both runs start from an empty chain;
 the JSON's `tls` holds both throughputs and latencies and what TLS costs.
+
+The consortia live in temporary folders removed at the end (a run leaves
+nothing in the temporary directory) unless --dir names one to keep; the
+JSON goes to --out, else DIR/bench.json with --dir, else ./bench.json.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import asyncio
 import json
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from node.client import ClientError, ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium, throwaway_passphrase
 from node.devtools.progress import Progress
+from node.devtools.workfolder import work_folder
 from node.runtime.passphrase import PassphraseSource
 
 
@@ -155,13 +159,29 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--workers", type=int, default=8, help="concurrent clients, one key each")
     parser.add_argument("--batch", type=int, default=100, help="transactions per submission")
-    parser.add_argument("--dir", help="consortium folder (default: a fresh temporary one)")
+    parser.add_argument("--dir", help="consortium folder, kept afterwards (default: a temporary one, removed "
+                                      "at the end)")
     parser.add_argument("--running", action="store_true", help="the consortium's nodes already run")
     parser.add_argument("--base-port", type=int, default=7300)
-    parser.add_argument("--out", help="write the JSON result here (default: DIR/bench.json)")
+    parser.add_argument("-o", "--out", help="write the JSON result here, and the SVG beside it "
+                                            "(default: DIR/bench.json with --dir, else ./bench.json)")
     parser.add_argument("--no-compare", action="store_true", help="skip the second run without TLS")
     args = parser.parse_args()
-    directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="consort-bench-"))
+    out = Path(args.out) if args.out else Path(args.dir) / "bench.json" if args.dir else Path("bench.json")
+    with work_folder(args.dir, "consort-bench-") as folder:
+        result = measure(args, folder.path)
+    out.write_text(json.dumps(result) + "\n")
+    plot = write_bench_plot(result, out.with_suffix(".svg"))
+    print(f"bench: wrote {out} and {plot}", file=sys.stderr)
+    summary = {k: v for k, v in result.items() if k not in ("timeline", "samples")}
+    print(json.dumps(summary))
+    return 0
+
+
+def measure(args, directory: Path) -> dict:
+    """The load on the consortium in `directory` (created there if absent), then, unless
+    --no-compare or the consortium was given, on a fresh one started --insecure in a
+    temporary folder that is removed afterwards."""
     given = (directory / "consortium.json").exists()
     if given:
         passphrase = PassphraseSource().read("passphrase of the consortium's client keys: ")
@@ -174,26 +194,21 @@ def main() -> int:
     print(f"bench: consortium in {directory}, {args.workers} workers x {args.batch} tx, "
           f"{args.duration:.0f} s", file=sys.stderr)
     result = run_cluster(args, directory, passphrase, insecure=False)
-    if not args.no_compare and not given:
-        plain_directory = Path(tempfile.mkdtemp(prefix="consort-bench-insecure-"))
-        create_consortium(plain_directory, institutions=4, base_port=args.base_port, passphrase=passphrase,
+    if args.no_compare or given:
+        return result
+    with work_folder(None, "consort-bench-insecure-") as plain_folder:
+        create_consortium(plain_folder.path, institutions=4, base_port=args.base_port, passphrase=passphrase,
                           kdf_cost=KDF_COST_LIGHT)
-        print(f"bench: the same load on a fresh consortium started --insecure (no TLS), in {plain_directory}",
+        print(f"bench: the same load on a fresh consortium started --insecure (no TLS), in {plain_folder.path}",
               file=sys.stderr)
-        plain = run_cluster(args, plain_directory, passphrase, insecure=True)
-        result["tls"] = {
-            "tps_tls": result["tps"], "tps_insecure": plain["tps"],
-            "p50_ms_tls": result["p50_ms"], "p50_ms_insecure": plain["p50_ms"],
-            "p99_ms_tls": result["p99_ms"], "p99_ms_insecure": plain["p99_ms"],
-            "tps_cost_percent": round(100 * (plain["tps"] - result["tps"]) / plain["tps"], 1) if plain["tps"] else None,
-        }
-    out = Path(args.out) if args.out else directory / "bench.json"
-    out.write_text(json.dumps(result) + "\n")
-    plot = write_bench_plot(result, out.with_suffix(".svg"))
-    print(f"bench: wrote {out} and {plot}", file=sys.stderr)
-    summary = {k: v for k, v in result.items() if k not in ("timeline", "samples")}
-    print(json.dumps(summary))
-    return 0
+        plain = run_cluster(args, plain_folder.path, passphrase, insecure=True)
+    result["tls"] = {
+        "tps_tls": result["tps"], "tps_insecure": plain["tps"],
+        "p50_ms_tls": result["p50_ms"], "p50_ms_insecure": plain["p50_ms"],
+        "p99_ms_tls": result["p99_ms"], "p99_ms_insecure": plain["p99_ms"],
+        "tps_cost_percent": round(100 * (plain["tps"] - result["tps"]) / plain["tps"], 1) if plain["tps"] else None,
+    }
+    return result
 
 
 if __name__ == "__main__":

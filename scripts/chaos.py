@@ -11,8 +11,10 @@ in every node's LevelDB, and money must be conserved.
 
 Shows progress; writes chaos.json and chaos.svg (committed tx/s over time,
 a line at each kill and each return, down intervals shaded, red when the
-primary was killed); the last line is one JSON object. Exit status 0 only
-if nothing was lost and every node agrees.
+primary was killed: --out, else in --dir, else in the current folder); the
+last line is one JSON object. Exit status 0 only if nothing was lost and
+every node agrees. Without --dir the consortium lives in a temporary
+folder, removed at the end.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import random
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from node.client import ClientError, ConsortClient
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium, throwaway_passphrase
 from node.devtools.progress import Progress
+from node.devtools.workfolder import work_folder
 from node.runtime.storage import Storage
 
 OPENING_BALANCE = 1_000_000_000_00
@@ -279,12 +281,32 @@ def main() -> int:
     parser.add_argument("--primary-share", type=float, default=0.4, help="share of kills aimed at the primary")
     parser.add_argument("--long-share", type=float, default=0.1, help="share of kills that keep a node down 15-30 s")
     parser.add_argument("--base-port", type=int, default=7400)
-    parser.add_argument("--dir", help="consortium folder (default: a fresh temporary one)")
-    parser.add_argument("--out", help="write the JSON result here (default: DIR/chaos.json)")
+    parser.add_argument("--dir", help="consortium folder, kept with the nodes' logs (default: a temporary one, "
+                                      "removed at the end)")
+    parser.add_argument("-o", "--out", help="write the JSON result here, and the SVG beside it "
+                                            "(default: DIR/chaos.json with --dir, else ./chaos.json)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning"],
                         help="the nodes' log level (their logs are DIR/<institution>/node.log)")
     args = parser.parse_args()
-    directory = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="consort-chaos-"))
+    out = Path(args.out) if args.out else Path(args.dir) / "chaos.json" if args.dir else Path("chaos.json")
+    with work_folder(args.dir, "consort-chaos-") as folder:
+        result = run_chaos(args, folder.path)
+    ok = (result["lost"] == 0 and result["equal_roots"] and result["views_agree"] and result["money_conserved"]
+          and not result["problems"])
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    faults = [Fault(k["at_s"], k["back_s"] or None, f"kill n{k['node']}{' (primary)' if k['primary'] else ''}",
+                    f"n{k['node']} back", "#d62728" if k["primary"] else "#7f7f7f") for k in result["kill_log"]]
+    title = (f"{result['kills']} kills: {result['committed']:,} committed, lost {result['lost']}, "
+             f"longest stall {result['longest_stall_s']} s")
+    plot = write_timeline_plot(title, result["timeline"], faults, "acknowledged payments (tx/s)",
+                               out.with_suffix(".svg"))
+    print(f"chaos: wrote {out} and {plot}", file=sys.stderr)
+    print(json.dumps({k: v for k, v in result.items() if k not in ("timeline", "kill_log")}))
+    return 0 if ok else 1
+
+
+def run_chaos(args, directory: Path) -> dict:
+    """The whole run in `directory`: a new consortium, the kills under load, the stores checked after."""
     passphrase, _ = throwaway_passphrase()
     create_consortium(directory, institutions=NODES, base_port=args.base_port, opening_balance=OPENING_BALANCE,
                       clients_per_institution=max(1, -(-args.workers // NODES)), passphrase=passphrase,
@@ -299,19 +321,7 @@ def main() -> int:
     index = json.loads((directory / "consortium.json").read_text())
     result.update(check_stores(directory, index, acked))
     result["lost"] = max(result["missing_by_node"].values(), default=0)
-    ok = (result["lost"] == 0 and result["equal_roots"] and result["views_agree"] and result["money_conserved"]
-          and not result["problems"])
-    out = Path(args.out) if args.out else directory / "chaos.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    faults = [Fault(k["at_s"], k["back_s"] or None, f"kill n{k['node']}{' (primary)' if k['primary'] else ''}",
-                    f"n{k['node']} back", "#d62728" if k["primary"] else "#7f7f7f") for k in result["kill_log"]]
-    title = (f"{result['kills']} kills: {result['committed']:,} committed, lost {result['lost']}, "
-             f"longest stall {result['longest_stall_s']} s")
-    plot = write_timeline_plot(title, result["timeline"], faults, "acknowledged payments (tx/s)",
-                               out.with_suffix(".svg"))
-    print(f"chaos: wrote {out} and {plot}", file=sys.stderr)
-    print(json.dumps({k: v for k, v in result.items() if k not in ("timeline", "kill_log")}))
-    return 0 if ok else 1
+    return result
 
 
 if __name__ == "__main__":

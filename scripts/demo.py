@@ -2,15 +2,17 @@
 
 Creates (or reuses) a consortium in --dir, starts 4 node processes on
 127.0.0.1, sends signed payments through all four nodes, shows what the
-ledger refuses and why, tells a supply-chain-finance story (node.devtools.story),
-runs two MPC sessions between the banks' nodes (node.devtools.mpc_story: a
-borrower's total exposure sealed to the central bank, and how many of one
-bank's customers are on another's fraud list), waits until every node holds the same chain, prints balances and state
+ledger refuses and why, tells a supply-chain-finance story
+(node.devtools.story), runs two MPC sessions between the banks' nodes
+(node.devtools.mpc_story: a borrower's total exposure sealed to the central
+bank, and how many of one bank's customers are on another's fraud list),
+waits until every node holds the same chain, prints balances and state
 roots, audits the chain from the genesis file alone (re-executing every
-block), and stops every process it started. The folder keeps configs and
-LevelDB data for inspection, restart or audit. The keys are encrypted with
-CONSORT_PASSPHRASE when it is set (needed to restart the nodes later), else
-with a random passphrase that no one keeps.
+block), and stops every process it started. A folder given by --dir keeps
+configs and LevelDB data for inspection, restart or audit; without --dir
+the demo works in a temporary folder and removes it at the end. The keys
+are encrypted with CONSORT_PASSPHRASE when it is set (needed to restart the
+nodes later), else with a random passphrase that no one keeps.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import asyncio
 import dataclasses
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from node.devtools.cluster import LocalCluster
 from node.audit.verify import read_genesis, verify_node
 from node.devtools import mpc_story, story
 from node.devtools.consortium import create_consortium, throwaway_passphrase
+from node.devtools.workfolder import work_folder
 from node.runtime.passphrase import ENV_VAR, PassphraseError, PassphraseSource
 
 BATCH = 100
@@ -223,11 +225,20 @@ def open_or_create(directory: Path, base_port: int) -> tuple[str, bool]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", help="work folder (default: a fresh temporary folder)")
+    parser.add_argument("--dir", help="work folder, kept afterwards (default: a temporary folder, removed at the end)")
     parser.add_argument("--payments", type=int, default=4000)
     parser.add_argument("--base-port", type=int, default=7100)
     args = parser.parse_args()
-    directory = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="consort-demo-"))
+    with work_folder(args.dir, "consort-demo-") as folder:
+        code = run_demo(folder.path, args)
+        if not folder.kept:
+            say(f"nodes stopped; the temporary folder {folder.path} is removed (--dir DIR keeps configs, keys, "
+                "LevelDB data and node logs)")
+    return code
+
+
+def run_demo(directory: Path, args) -> int:
+    """The demo in `directory`: create or reuse the consortium, run the story, stop every node."""
     try:
         passphrase, kept = open_or_create(directory, args.base_port)
     except PassphraseError as exc:
@@ -241,9 +252,10 @@ def main() -> int:
         code = 1
     finally:
         cluster.close()
-    say(f"nodes stopped. Configs, keys and LevelDB data remain in {directory}")
-    if kept:
-        say(f"  restart a node (with {ENV_VAR} set): consort node start --config {directory}/bank-alpha/node.json")
+    if args.dir:
+        say(f"nodes stopped. Configs, keys and LevelDB data remain in {directory}")
+        if kept:
+            say(f"  restart a node (with {ENV_VAR} set): consort node start --config {directory}/bank-alpha/node.json")
     return code
 
 

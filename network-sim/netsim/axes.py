@@ -16,6 +16,7 @@ STEP_MANTISSAS = (1, 2, 5)
 INTERVALS_WANTED = 5
 VALUE_MAX = 1e300  # beyond it a covering tick may not be a float
 SPAN_MIN = 1e-290  # below it a fifth of the span may not be a normal float
+RELATIVE_SPAN_MIN = 1e-9  # a span narrower than this part of the values' size cannot be cut in float steps
 FIXED_EXPONENT_MIN = -4  # steps from 0.0001 ...
 FIXED_EXPONENT_MAX = 5   # ... to 500,000 print as plain decimals; others as 2e6, 5e-7
 
@@ -78,10 +79,11 @@ def nice_ticks(low: float, high: float, intervals: int = INTERVALS_WANTED) -> Ti
     at or above `high`, in 2 to intervals+3 intervals: of the steps near
     span/intervals, the one that wastes the least room (0..12 gets 0, 2, ..., 12,
     not 0, 5, 10, 15), on a tie the one nearest `intervals`. A range of zero
-    width (or narrower than SPAN_MIN) is widened around its middle."""
+    width (or narrower than SPAN_MIN, or than RELATIVE_SPAN_MIN of its values'
+    size: floats near 1.0 are 2e-16 apart) is widened around its middle."""
     if not (math.isfinite(low) and math.isfinite(high)) or low > high or max(-low, high) > VALUE_MAX:
         raise ValueError(f"ticks need a finite range with low <= high, not {low!r}..{high!r}")
-    if high - low < SPAN_MIN:  # zero width, or too narrow to divide
+    if high - low < max(SPAN_MIN, RELATIVE_SPAN_MIN * max(abs(low), abs(high))):  # zero width, or too narrow
         middle = (low + high) / 2
         half = abs(middle) / 2 if abs(middle) / 2 >= SPAN_MIN else 0.5
         low, high = middle - half, middle + half

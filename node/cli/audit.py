@@ -22,19 +22,18 @@ from node.audit.export import ExportError, declared_height, export_storage
 from node.audit.history import asset_touches, inclusion_entry, verify_inclusion_entry
 from node.audit.verify import check_state_proof, download_export, read_genesis, verify_export
 from node.cli.audit_txs import add_command as add_txs_command
-from node.cli.shared import GENESIS_ENVIRONMENT, add_ca_argument, add_passphrase_options, ca_path, open_key, reader
+from node.cli.shared import (
+    GENESIS_ENVIRONMENT, CommandFailed, UsageError, add_ca_argument, add_json_option, add_out_option,
+    add_passphrase_options, ca_path, open_key, print_json, reader,
+)
 from node.devtools.progress import Progress
 from node.runtime.storage import Storage
-
-
-class AuditCommandError(Exception):
-    pass
 
 
 def _node_signer(args):
     """The signer of --key, which reading from --node needs."""
     if not args.key:
-        raise AuditCommandError("--node needs --key KEYFILE: a client key of an auditor, regulator or validator")
+        raise UsageError("--node needs --key KEYFILE: a client key of an auditor, regulator or validator")
     return open_key(args.key, args).signer()
 
 
@@ -42,25 +41,31 @@ def cmd_export(args) -> int:
     out = Path(args.out)
     started = time.perf_counter()
     if not args.genesis:
-        raise AuditCommandError("give --genesis FILE: the chain to export (and, with --node, to sign for)")
+        raise UsageError(f"give --genesis FILE (or set {GENESIS_ENVIRONMENT}): the chain to export "
+                         "(and, with --node, to sign for)")
     genesis = read_genesis(Path(args.genesis))
     if args.node:
-        size = _download(args, genesis, out)
-        print(f"exported {size} bytes from {args.node} to {out} in {time.perf_counter() - started:.1f} s")
-        return 0
-    storage = Storage(Path(args.data), genesis.chain_id)
-    try:
-        with open(out, "wb") as handle, Progress("exporting", unit="blocks") as progress:
-            height = export_storage(storage, handle, progress.update)
-    finally:
-        storage.close()
-    print(f"exported {height} blocks from {args.data} to {out} in {time.perf_counter() - started:.1f} s")
+        size = _download(args, genesis, out, _node_signer(args))
+        done = {"source": args.node, "out": str(out), "bytes": size}
+    else:
+        storage = Storage(Path(args.data), genesis.chain_id, create=False)
+        try:
+            with open(out, "wb") as handle, Progress("exporting", unit="blocks") as progress:
+                height = export_storage(storage, handle, progress.update)
+        finally:
+            storage.close()
+        done = {"source": args.data, "out": str(out), "blocks": height}
+    done["seconds"] = round(time.perf_counter() - started, 3)
+    if args.json:
+        print_json(done)
+    else:
+        amount = f"{done['bytes']} bytes" if "bytes" in done else f"{done['blocks']} blocks"
+        print(f"exported {amount} from {done['source']} to {out} in {done['seconds']:.1f} s")
     return 0
 
 
-def _download(args, genesis, path: Path) -> int:
-    """--node's export stream into `path`, showing progress; the bytes written."""
-    signer = _node_signer(args)
+def _download(args, genesis, path: Path, signer) -> int:
+    """--node's export stream into `path`, signed by `signer`, showing progress; the bytes written."""
     with Progress("downloading", unit="bytes") as progress:
         return asyncio.run(download_export(args.node, path, signer, genesis.chain_id, ca=ca_path(args),
                                            progress=progress.update))
@@ -68,14 +73,15 @@ def _download(args, genesis, path: Path) -> int:
 
 def _audited(args, on_block=None):
     """Run the audit over --file or --node, showing progress; return the auditor."""
-    genesis = read_genesis(Path(args.genesis))
     if not (args.file or args.node):
-        raise AuditCommandError("name the chain to audit: --file EXPORT or --node URL")
+        raise UsageError("name the chain to audit: --file EXPORT or --node URL")
+    signer = None if args.file else _node_signer(args)
+    genesis = read_genesis(Path(args.genesis))
     if args.file:
         return _verified(genesis, Path(args.file), args.reexecute, on_block)
     with tempfile.TemporaryDirectory(prefix="consort-audit-") as folder:
         path = Path(folder) / "chain.export"
-        _download(args, genesis, path)
+        _download(args, genesis, path, signer)
         return _verified(genesis, path, args.reexecute, on_block)
 
 
@@ -94,10 +100,20 @@ def cmd_audit_verify(args) -> int:
     try:
         auditor = _audited(args)
     except (AuditFailure, ExportError) as exc:
-        print(f"AUDIT FAILED: {exc}")
+        if args.json:
+            print_json({"ok": False, "failure": str(exc)})
+        else:
+            print(f"AUDIT FAILED: {exc}")
         return 1
     elapsed = time.perf_counter() - started
     report = auditor.report
+    if args.json:
+        print_json({"ok": True, "blocks": report.blocks, "transactions": report.txs,
+                    "validator_changes": report.validator_changes, "seconds": round(elapsed, 3),
+                    "mpc": {"results": auditor.mpc.report.results, "aborted": auditor.mpc.report.aborted},
+                    "reexecuted": args.reexecute,
+                    "state_root": report.state_root.hex() if args.reexecute else None})
+        return 0
     print(f"audit ok: {report.blocks} blocks, {report.txs} transactions, "
           f"{report.validator_changes} validator-set changes, in {elapsed:.1f} s "
           f"({report.blocks / elapsed if elapsed else 0:.0f} blocks/s, {report.txs / elapsed if elapsed else 0:.0f} tx/s)")
@@ -115,7 +131,7 @@ def parse_key(text: str) -> bytes:
 def cmd_audit_prove(args) -> int:
     key = parse_key(args.state_key)
     if not args.node:
-        raise AuditCommandError("audit prove asks a node for the proof: give --node URL and --key KEYFILE")
+        raise UsageError("audit prove asks a node for the proof: give --node URL and --key KEYFILE")
     _node_signer(args)
 
     async def fetch():
@@ -132,7 +148,7 @@ def cmd_audit_prove(args) -> int:
     auditor = _audited(args, keep_header)
     header = headers.get("header")
     if header is None:
-        raise AuditCommandError("the node's answer names a header beyond the audited chain")
+        raise CommandFailed("the node's answer names a header beyond the audited chain")
     value = None if answer["value"] is None else bytes.fromhex(answer["value"])
     proof = smt.Proof.from_wire(bytes.fromhex(answer["proof"]))
     problem = check_state_proof(auditor, header, key, value, proof)
@@ -210,7 +226,8 @@ def add_commands(commands) -> None:
     export.add_argument("--key", help="with --node: a client key of an auditor, regulator or validator")
     add_passphrase_options(export)
     add_ca_argument(export)
-    export.add_argument("--out", required=True)
+    add_out_option(export, "the export file to write", required=True)
+    add_json_option(export)
     export.set_defaults(func=cmd_export)
 
     audit = commands.add_parser("audit", help="verify the chain, prove values").add_subparsers(
@@ -235,5 +252,6 @@ def add_commands(commands) -> None:
         add_passphrase_options(command)
         add_ca_argument(command)
         command.add_argument("--reexecute", action="store_true", help="replay every block, recompute state roots")
+        add_json_option(command)
         command.set_defaults(func=func)
     add_txs_command(audit)

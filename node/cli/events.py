@@ -66,6 +66,5 @@ def add_commands(commands) -> None:
                                                                       "e.g. settlement.pay")
     events.add_argument("--account", metavar="INSTITUTION", help="receipts that involve this institution only")
     events.add_argument("--asset", metavar="ASSET", help="receipts that involve this asset only")
-    events.add_argument("--json", action="store_true", help='one JSON object per line: {"event", "id", "data"}')
-    add_reader_arguments(events)
+    add_reader_arguments(events)  # its --json: one JSON object per line, {"event", "id", "data"}
     events.set_defaults(func=cmd_events)

@@ -20,7 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from crypto import certs
-from node.cli.shared import KDF_COSTS, add_new_key_options, add_passphrase_options, passphrase_source, print_json
+from node.cli.shared import (
+    KDF_COSTS, add_json_option, add_new_key_options, add_out_option, add_passphrase_options, passphrase_source,
+    print_json,
+)
 from node.runtime import keystore
 
 
@@ -129,7 +132,7 @@ def add_commands(commands) -> None:
     sign = ca.add_parser("sign", help="sign an institution's CA request")
     sign.add_argument("--ca-dir", required=True)
     sign.add_argument("--csr", required=True)
-    sign.add_argument("--out", required=True)
+    add_out_option(sign, "the institution's CA certificate to write", required=True)
     sign.add_argument("--days", type=days, default=keystore.INSTITUTION_DAYS)
     add_passphrase_options(sign)
     sign.set_defaults(func=cmd_ca_sign)
@@ -145,4 +148,5 @@ def add_commands(commands) -> None:
     show = cert.add_parser("show", help="a node certificate's identity and window")
     show.add_argument("file")
     show.add_argument("--ca", help="the root CA certificate: check the chain against it")
+    add_json_option(show)
     show.set_defaults(func=cmd_cert_show)

@@ -27,7 +27,7 @@ from nacl import bindings
 
 from contracts import mpc_state
 from contracts.tx import sign_tx
-from node.cli.shared import UsageError, add_reader_arguments, chain_id, open_key, print_json, reader
+from node.cli.shared import CommandFailed, UsageError, add_reader_arguments, chain_id, open_key, print_json, reader
 from node.mpc.runner import inputs_folder, kx_from_key_file, mpc_section, write_local
 from node.mpc.sealing import SealError, recipient_result_of_view
 
@@ -69,11 +69,11 @@ def rerun_args(record: dict, height: int, deadline_blocks: int) -> dict:
     (a fresh id gives fresh pair seeds and blindings: nothing of the aborted
     run is reused)."""
     if record["status"] != mpc_state.ABORTED:
-        raise UsageError(f"session {record['id']} is {record['status']}: only an aborted session is run again")
+        raise CommandFailed(f"session {record['id']} is {record['status']}: only an aborted session is run again")
     dropped = set((record.get("missing") or {}).get("commits") or [])
     participants = [p for p in record["participants"] if p not in dropped]
     if not dropped or len(participants) < 3:
-        raise UsageError(f"session {record['id']}: without {', '.join(sorted(dropped)) or 'no one'} it would have "
+        raise CommandFailed(f"session {record['id']}: without {', '.join(sorted(dropped)) or 'no one'} it would have "
                          f"{len(participants)} participants; a sum takes 3 or more")
     return {"protocol": record["protocol"], "participants": participants, "params": record["params"],
             "deadline_height": height + deadline_blocks, "result_to": record["result_to"]}
@@ -98,7 +98,7 @@ def cmd_input(args) -> int:
     config_path = Path(args.config)
     section = mpc_section(config_path)
     if section is None:
-        raise UsageError(f"{config_path} has no 'mpc' section: its node runs no MPC sessions")
+        raise CommandFailed(f"{config_path} has no 'mpc' section: its node runs no MPC sessions")
     if len(args.session) != mpc_state.ID_LENGTH or not args.session.startswith("M"):
         raise UsageError(f"{args.session!r} is not a session id (M and {mpc_state.ID_DIGITS} digits)")
     if (args.values is None) == (args.elements_file is None):
@@ -127,7 +127,7 @@ def cmd_result(args) -> int:
     record = asyncio.run(_session(args))
     result = record.get("result")
     if record["status"] != mpc_state.DONE or result is None:
-        raise UsageError(f"session {args.session} is {record['status']}: no result")
+        raise CommandFailed(f"session {args.session} is {record['status']}: no result")
     if "clear" in result:
         print_json({"session": args.session, "sealed": False, **result["clear"]})
         return 0
@@ -145,14 +145,14 @@ def cmd_result(args) -> int:
         except Exception:  # noqa: BLE001 - nacl's CryptoError: not our box
             opened = None
         if opened is None:
-            raise UsageError(f"session {args.session}: the box does not open to the result committed on chain")
+            raise CommandFailed(f"session {args.session}: the box does not open to the result committed on chain")
         print_json({"session": args.session, "sealed": True, **opened,
                     "note": "the intersection itself is in the node's local folder: <session>.result.json"})
         return 0
     try:
         opened = recipient_result_of_view(record, args.institution, kx)
     except SealError as exc:
-        raise UsageError(f"session {args.session}: {exc}") from None
+        raise CommandFailed(f"session {args.session}: {exc}") from None
     print_json({"session": args.session, "sealed": True, "totals": list(opened.sums),
                 "checked": "the totals open every participant's commitments"})
     return 0

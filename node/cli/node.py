@@ -1,4 +1,7 @@
-"""`consort node start`: run one node process from its config file."""
+"""`consort node start`: run one node process from its config file. It logs
+at info unless --log-level says otherwise, so its first line says which
+chain it follows, its node key, where it listens, its height and peers
+(node.runtime.server.startup_line)."""
 
 from __future__ import annotations
 
@@ -30,4 +33,4 @@ def add_commands(commands) -> None:
     add_passphrase_options(start)
     start.add_argument("--insecure", action="store_true",
                        help="plain HTTP, peer links without certificates: local experiments only, never by default")
-    start.set_defaults(func=cmd_node_start)
+    start.set_defaults(func=cmd_node_start, log_level_default="info")

@@ -1,8 +1,10 @@
-"""What the command groups share: the default node URL, the usage error,
-JSON output, the options that say where a key passphrase comes from, and
-the two things every command that talks to a node needs: the chain id (from
-the genesis file, never from a node) and a client key, with which `reader`
-signs every request.
+"""What the command groups share: the default node URL, the two errors a
+command raises (a command line that is wrong, exit 2; a command that was
+understood but refused or failed, exit 1), JSON output and the --json and
+-o/--out options every command spells the same way, the options that say
+where a key passphrase comes from, and the two things every command that
+talks to a node needs: the chain id (from the genesis file, never from a
+node) and a client key, with which `reader` signs every request.
 """
 
 from __future__ import annotations
@@ -22,12 +24,32 @@ CA_ENVIRONMENT = "CONSORT_CA"
 KDF_COSTS = {"strong": KDF_COST_STRONG, "light": KDF_COST_LIGHT}
 
 
+EXIT_OK = 0
+EXIT_FAILED = 1   # refused by a node, a file or a check: the command line itself was fine
+EXIT_USAGE = 2    # the command line is wrong (argparse's own errors exit 2 too)
+
+
 class UsageError(Exception):
-    """A command line that cannot be carried out as written."""
+    """A command line that cannot be carried out as written (exit 2)."""
+
+
+class CommandFailed(Exception):
+    """A command understood as written that was refused or whose check failed (exit 1)."""
 
 
 def print_json(document) -> None:
     print(json.dumps(document, indent=2))
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    """--json: one JSON document on stdout for scripts (what a read command
+    prints by default when it prints JSON already; text otherwise)."""
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, for scripts")
+
+
+def add_out_option(parser: argparse.ArgumentParser, help_text: str, required: bool = False) -> None:
+    """-o/--out FILE: where a command writes its file."""
+    parser.add_argument("-o", "--out", required=required, metavar="FILE", help=help_text)
 
 
 def add_passphrase_options(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +121,7 @@ def add_reader_arguments(parser) -> None:
     add_passphrase_options(parser)
     add_genesis_argument(parser)
     add_ca_argument(parser)
+    add_json_option(parser)
 
 
 def reader(args, key: str | None = None) -> ConsortClient:

@@ -12,7 +12,7 @@ from netsim.network import LATENCY_KINDS, Latency, SettingsError
 from netsim.report import replay_command, summary, write_plot
 from netsim.run import SimConfig, Simulation, faulty_default
 from netsim.scenarios import SCENARIOS
-from node.cli.shared import UsageError
+from node.cli.shared import UsageError, add_out_option
 from node.devtools.progress import Progress
 
 MBIT_BYTES_PER_S = 125_000
@@ -57,5 +57,5 @@ def add_commands(commands) -> None:
     run.add_argument("--latency-a-ms", type=int, default=2, help="constant, low or median one-way latency")
     run.add_argument("--latency-b-ms", type=int, default=8, help="uniform high; for lognormal, sigma x 1000 (500 = 0.5)")
     run.add_argument("--bandwidth-mbit", type=int, default=0, help="per-link bandwidth in Mbit/s (0: unlimited)")
-    run.add_argument("--out", help="write the JSON report here (and an SVG plot beside it)")
+    add_out_option(run, "write the JSON report here (and an SVG plot beside it)")
     run.set_defaults(func=cmd_sim_run)

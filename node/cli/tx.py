@@ -9,8 +9,8 @@ import time
 
 from contracts.tx import args_from_json, sign_tx
 from node.cli.shared import (
-    DEFAULT_NODE, UsageError, add_ca_argument, add_genesis_argument, add_passphrase_options, ca_path, chain_id,
-    open_key, print_json,
+    DEFAULT_NODE, UsageError, add_ca_argument, add_genesis_argument, add_json_option, add_passphrase_options, ca_path,
+    chain_id, open_key, print_json,
 )
 from node.client import ConsortClient
 
@@ -93,6 +93,7 @@ def _common(parser) -> None:
     parser.add_argument("--nonce", type=int)
     parser.add_argument("--no-wait", action="store_true")
     parser.add_argument("--timeout-ms", type=int, default=TIMEOUT_MS_DEFAULT)
+    add_json_option(parser)
 
 
 def add_commands(commands) -> None:

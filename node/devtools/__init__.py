@@ -1,7 +1,8 @@
 """Tools for tests, the demo and benchmarks: the local consortium writer
 (`consortium`), the process launcher (`cluster`), the offline chain builder
-(`chainbuilder`), the supply-chain-finance story (`story`) and the progress
-display of long commands (`progress`, for the CLI and the scripts).
+(`chainbuilder`), the supply-chain-finance and MPC stories (`story`,
+`mpc_story`), the progress display of long commands (`progress`, for the
+CLI and the scripts) and the scripts' work folder (`workfolder`).
 
 May import the runtime, the client and the audit; never imported by the
 runtime, the API or the auditor.

@@ -232,7 +232,7 @@ class PeerLinks:
             except (aiohttp.ClientError, asyncio.TimeoutError, HandshakeError, ConnectionError, ValueError,
                     TypeError) as exc:
                 self.dial_failures += 1
-                log.debug("link to %s: %s", url, exc)
+                log.debug("link to %s%s: %s", url, self.path, exc)
             finally:
                 if key in self.peers:  # not a peer that left while this dial was ending
                     self.outbound_up[key] = False
@@ -253,7 +253,7 @@ class PeerLinks:
                 raise HandshakeError("the peer's certificate is for another node key")
             await asyncio.wait_for(self._handshake(ws, key), limits.handshake_timeout_ms / 1000)
             self.outbound_up[key] = True
-            log.info("link to %s up", url)
+            log.info("link to %s%s up", url, self.path)
             await self._run_link(ws, self.queues[key], url)
         finally:
             await self._close(ws)
@@ -276,7 +276,7 @@ class PeerLinks:
         if not isinstance(failure, (TimeoutError, ConnectionError, aiohttp.ClientError)):
             raise failure  # our bug
         self.send_failures += 1
-        log.info("link to %s: send failed (%s); dialling again", url, type(failure).__name__)
+        log.info("link to %s%s: send failed (%s); dialling again", url, self.path, type(failure).__name__)
 
     @staticmethod
     async def _read_until_closed(ws) -> None:

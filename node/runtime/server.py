@@ -70,6 +70,19 @@ async def start_operator_site(runner: web.AppRunner, config: NodeConfig) -> None
                     "address on a management network", address.url)
 
 
+def startup_line(node: Node, addresses: list[str]) -> str:
+    """The one line a node logs once it listens: what an operator checks
+    first (the chain it follows, its own key, where it listens, how far it
+    is, which peers it will link with)."""
+    config, replica = node.config, node.replica.config
+    peers = sorted(node.membership.institution_of(key) or key.hex()[:16] for key in node.membership.peer_urls())
+    role = (f"replica {replica.replica_id} of {len(replica.validators)} validators" if replica.replica_id >= 0
+            else "not a validator")
+    return (f"{config.institution} started: chain {node.genesis.chain_id.hex()}, node key "
+            f"{node.membership.own_key.hex()}, {role}, listening on {', '.join(addresses)}, "
+            f"height {node.ledger.tip.height}, peers {len(peers)} ({', '.join(peers) or 'none'})")
+
+
 Extension = Callable[[Node, web.Application], Awaitable[Callable[[], Awaitable[None]]]]
 
 
@@ -106,8 +119,10 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
         if operator is not None:
             await start_operator_site(operator, config)
         await node.start()
-        log.info("%s (replica %d) serving on %s (listening on %s port %d) at height %d", config.institution,
-                 node.replica.config.replica_id, config.url, config.host, config.port, node.ledger.tip.height)
+        addresses = [f"{config.url} (API and peer links)"]
+        if operator is not None:
+            addresses.append(f"{config.operator.url} (operator site)")
+        log.info("%s", startup_line(node, addresses))
         if ready is not None:
             ready.set()
         await asyncio.wait({consensus, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -44,6 +44,10 @@ INDEX_ALL = b"a:"
 INDEX_SEPARATOR = b"\x00"           # ends an institution id or a type in an index key (ids hold none)
 
 
+LEVELDB_CURRENT = "CURRENT"           # every LevelDB folder has one
+LEVELDB_LOCK_TEXT = "lock "          # in LevelDB's "IO error: lock <folder>/LOCK: ..." when another process holds it
+
+
 class StorageError(RuntimeError):
     """The data folder cannot be used (wrong chain, corrupt)."""
 
@@ -87,10 +91,18 @@ class StoredBlock:
 
 
 class Storage:
-    def __init__(self, path: Path, chain_id: bytes) -> None:
+    def __init__(self, path: Path, chain_id: bytes, create: bool = True) -> None:
+        """Open the data folder `path` (made when absent, unless `create` is
+        false: then a folder that holds no LevelDB is refused)."""
+        if not create and not (Path(path) / LEVELDB_CURRENT).is_file():
+            raise StorageError(f"{path} is not a node's data folder (it holds no LevelDB)")
         Path(path).mkdir(parents=True, exist_ok=True)
         try:
-            self.db = plyvel.DB(str(path), create_if_missing=True)
+            self.db = plyvel.DB(str(path), create_if_missing=create)
+        except plyvel.IOError as exc:
+            if LEVELDB_LOCK_TEXT in str(exc):  # LevelDB's lock file: held by another process (or handle)
+                raise StorageError(f"the data folder {path} is in use by a running node") from None
+            raise StorageError(f"cannot open LevelDB at {path}: {exc}") from None
         except plyvel.Error as exc:
             raise StorageError(f"cannot open LevelDB at {path}: {exc}") from None
         stored = self.db.get(b"m:chain_id")

@@ -1,5 +1,6 @@
 """The `consort` command line against a running consortium, and its errors:
-one clear line on stderr, exit status 1, no traceback."""
+one clear line on stderr, no traceback; exit status 1 for a refusal, 2 for
+a command line that is wrong."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def consort(*args: str, passphrase: str | None = PASSPHRASE, env: dict | None = 
                           timeout=60, env={**environment, **(env or {})}, stdin=subprocess.DEVNULL)
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
-    assert result.returncode == 1
+def assert_one_line_error(result: subprocess.CompletedProcess, fragment: str, status: int = 1) -> None:
+    assert result.returncode == status, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("consort: error:"), result.stderr
     assert fragment in lines[0]
@@ -88,17 +89,17 @@ def test_errors_are_one_line(tmp_path):
     reading = ("--key", str(tmp_path / "c" / "bank-alpha" / "client-0.key"), "--genesis", str(tmp_path / "c" / "genesis.json"))
     assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9", *reading), "cannot reach node")
     assert_one_line_error(consort("chain", "status", "--node", "http://127.0.0.1:9", "--key", reading[1]),
-                          "no genesis file")
+                          "no genesis file", status=2)
     assert_one_line_error(consort("node", "start", "--config", str(tmp_path / "missing.json")), "cannot read")
     (tmp_path / "bad.key").write_text("{}")
     (tmp_path / "bad.key").chmod(0o600)
     assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
                                   "--amount", "5"), "not an ed25519 key file")
     assert_one_line_error(consort("tx", "pay", "--key", str(tmp_path / "bad.key"), "--from", "a", "--to", "b",
-                                  "--amount", "0"), "--amount")
+                                  "--amount", "0"), "--amount", status=2)
     write_key_file(tmp_path / "client.key", KeyPair.generate(), PASSPHRASE, KDF_COST_LIGHT)
     assert_one_line_error(consort("tx", "pay", "--node", "http://127.0.0.1:9", "--key", str(tmp_path / "client.key"),
-                                  "--from", "a", "--to", "b", "--amount", "5"), "no genesis file")
+                                  "--from", "a", "--to", "b", "--amount", "5"), "no genesis file", status=2)
     assert_one_line_error(consort("init", "--dir", str(tmp_path)), "not empty")
 
 
@@ -179,7 +180,7 @@ def test_the_passphrase_comes_from_a_file_or_a_descriptor_before_the_environment
     given.chmod(0o600)
     # the key opens: the command gets as far as the (absent) genesis file
     assert_one_line_error(pay_with(client_key, "--passphrase-file", str(given), passphrase="not it"),
-                          "no genesis file")
+                          "no genesis file", status=2)
     given.chmod(0o640)
     assert_one_line_error(pay_with(client_key, "--passphrase-file", str(given)),
                           f"passphrase file is open to group or others (mode 0640); `chmod 600 {given}`")
@@ -193,7 +194,7 @@ def test_the_passphrase_comes_from_a_file_or_a_descriptor_before_the_environment
                              env={**os.environ, ENV_VAR: "not it", "CONSORT_GENESIS": ""}, stdin=subprocess.DEVNULL)
     finally:
         os.close(read_end)
-    assert_one_line_error(run, "no genesis file")
+    assert_one_line_error(run, "no genesis file", status=2)
 
 
 def test_a_node_whose_key_does_not_open_does_not_start(tmp_path):

@@ -190,3 +190,10 @@ def test_bar_charts_have_a_value_axis(tmp_path):
                                   ("psi", [("1,000", [("phase", 2400.0)])], "ms")], tmp_path / "g.svg").read_text()
     ticks = texts(ET.fromstring(grouped), "x-tick")
     assert [t.text for t in ticks][-1] == "2,500" and "12" in [t.text for t in ticks]
+
+
+def test_a_range_narrower_than_float_spacing_is_widened():
+    """Found by the property above: 1.0 .. 1.0 + 2e-16 cannot be cut in
+    steps of 5e-17 (floats near 1.0 are 2.2e-16 apart)."""
+    ticks = nice_ticks(1.0, 1.0 + 2e-16)
+    assert 2 <= ticks.last - ticks.first <= 8 and ticks.values[0] <= 1.0 <= ticks.values[-1]
