@@ -214,9 +214,12 @@ def _check_sealed_psi(protocol: str, participants: list[str], params: dict, resu
     """A threshold check's verdict, or a PSI count not for all: sealed to
     non-participants, in boxes that fit one transaction."""
     if result_to == [ALL] or set(result_to) & set(participants):
-        what = "a threshold check's verdict" if protocol == THRESHOLD else "a PSI count not for all"
-        raise ContractError("bad_args", f"{what} is sealed to recipients none of whom is a participant (two parties "
-                                        f'learn their count from a count for all, result_to ["{ALL}"])')
+        if protocol == THRESHOLD:
+            raise ContractError("bad_args", "a threshold check's verdict is sealed to recipients none of whom is a "
+                                            "participant")
+        raise ContractError("bad_args", f"a PSI count not for all is sealed to recipients none of whom is a "
+                                        f'participant (its two parties learn it from a count for all, result_to '
+                                        f'["{ALL}"])')
     size = width(sum_bits(params["value_max"], len(participants))) if protocol == THRESHOLD else params["set_size_max"]
     if sealed_psi_bytes(size, len(result_to)) > SEALED_BYTES_MAX:
         raise ContractError("bad_args", f"the sealed sets do not fit one transaction: the set size times the "

@@ -94,9 +94,9 @@ def open_args(ledger: Ledger, **change) -> dict:
             "deadline_height": ledger.height + 10, "result_to": ["reg"], **change}
 
 
-NOT_TO_PARTICIPANTS = ("a threshold check's verdict is sealed to recipients none of whom is a participant (two "
-                       'parties learn their count from a count for all, result_to ["*"])')
-PSI_NOT_TO_PARTICIPANTS = NOT_TO_PARTICIPANTS.replace("a threshold check's verdict", "a PSI count not for all")
+NOT_TO_PARTICIPANTS = "a threshold check's verdict is sealed to recipients none of whom is a participant"
+PSI_NOT_TO_PARTICIPANTS = ("a PSI count not for all is sealed to recipients none of whom is a participant (its two "
+                           'parties learn it from a count for all, result_to ["*"])')
 TOO_BIG = ("the sealed sets do not fit one transaction: the set size times the recipients is too large (with one "
            "recipient, at most 184 elements)")
 
