@@ -12,16 +12,23 @@ contracts/mpc_checks.py.
 Transaction types (roles; refusal codes besides bad_args):
 
   mpc.open    member/validator (a participant), regulator. protocol
-              ("sum", "psi_cardinality", "psi_intersection"), participants
-              (sorted, distinct; a sum 3..MPC_PARTIES_MAX: with two, each
-              would learn the other's input from the total; a PSI exactly 2),
-              params (sum: length 1..VECTOR_LENGTH_MAX and value_max with
-              value_max * participants <= AMOUNT_MAX, so every total is
-              storable; PSI: set_size_max 1..PSI_SET_MAX), deadline_height
-              (above the current height, at most MPC_DEADLINE_BLOCKS_MAX
-              ahead), result_to (["*"]: in clear for all members; or sorted,
-              distinct recipients, to whom it is sealed; a PSI intersection
-              goes to its two participants, sealed, and nowhere else).
+              ("sum", "psi_cardinality", "psi_intersection", "threshold"),
+              participants (sorted, distinct; a sum or a threshold check
+              3..MPC_PARTIES_MAX: with two, each would learn the other's
+              input from the total; a PSI exactly 2), params (sum: length
+              1..VECTOR_LENGTH_MAX and value_max with value_max *
+              participants <= AMOUNT_MAX, so every total is storable; PSI:
+              set_size_max 1..PSI_SET_MAX; threshold: value_max, a bank's
+              largest input, and limit L, at least 0 and below 2^b where
+              b = (value_max * participants).bit_length(): no sum reaches
+              2^b, so a larger L would make the answer always no),
+              deadline_height (above the current height, at most
+              MPC_DEADLINE_BLOCKS_MAX ahead), result_to (["*"]: in clear
+              for all members; or sorted, distinct recipients, to whom it
+              is sealed; a PSI intersection goes to its two participants,
+              sealed, and nowhere else; a threshold check's verdict, and a
+              PSI count not for all, go sealed to recipients none of whom
+              is a participant, within the size rule below).
               -> not_participant, unknown_institution,
               ineligible_participant (neither member nor validator),
               no_node_key, no_mpc_key, ineligible_recipient (removed),
@@ -29,9 +36,12 @@ Transaction types (roles; refusal codes besides bad_args):
               mpc_open_per_opener_max sessions open), rate_limited (PSI: the pair had
               mpc_psi_per_pair_max sessions opened in the last
               mpc_psi_window_blocks blocks; every open counts, whatever
-              became of it, so aborting does not give probes back)
+              became of it, so aborting does not give probes back; a
+              threshold check counts as a PSI session of its first two
+              participants, who run its comparison)
   mpc.commit  member/validator (a participant, once, at a height up to the
               deadline). commitment: a sum's `length` Pedersen commitments
+              (a threshold check's: one)
               (valid ed25519 points: in the prime-order subgroup and not
               the identity, which v = r = 0 would give), a PSI's one
               32-byte hash; public: optional per-session key material
@@ -43,7 +53,9 @@ Transaction types (roles; refusal codes besides bad_args):
               blindings (a clear sum: 32-byte little-endian scalars below
               the group order), count (a clear PSI cardinality), or sealed
               ({recipient: box}, exactly the session's recipients) and
-              result_commitment (32 bytes). transcripts {participant:
+              result_commitment (32 bytes; for a sealed PSI count and a
+              threshold check, the digest of the boxes:
+              mpc_state.bundle_commitment). transcripts {participant:
               32-byte hash}, signatures {participant: 64 bytes}, exactly the
               participants, each by its node key over the attestation
               (contracts.mpc_state). The contract computes the commitment
@@ -79,6 +91,24 @@ Decisions:
 - A clear sum proves only that the totals open the sum of the commitments
   modulo the group order; a commitment says nothing about its input's
   range (no range proofs): the protocol's own checks bound inputs.
+- Sealed PSI counts and threshold checks go only to non-participants: in
+  PSI cardinality-to-regulator neither party is ever sent the other's
+  double-blinding of its own set, which a malicious party could unblind
+  element by element (crypto.mpc.psi); a participant reading a box would
+  hold exactly that. Two parties learn their count from a count for all
+  (result_to ["*"]); a threshold check has no participant recipient.
+- Sealed PSI results travel whole in one transaction. A box holds the two
+  parties' sealed double-blinded sets, 2 * 32 bytes per element plus at
+  most PSI_BOX_OVERHEAD (ids, message headers, the seals, the recipient's
+  entry), and every recipient's box goes in the one mpc.result, which must
+  fit contracts.tx.TX_SIZE_MAX (16 KiB) with sixteen participants'
+  transcripts and signatures: SEALED_BYTES_MAX is the room for boxes. So
+  recipients * (PSI_BOX_OVERHEAD + 64 * set size) <= SEALED_BYTES_MAX
+  (`sealed_psi_bytes`), the set size being set_size_max for a PSI count and
+  the width w = b + 41 for a threshold check (w <= 108): with one recipient
+  at most PSI_SEALED_SET_MAX (184) elements, with two 88. A larger set would
+  need the boxes delivered off chain, the chain keeping their commitment
+  only; nodes do not do that.
 
 Governance action (through the registry): set_mpc_key {id, [mpc_key]}:
 register or replace an active institution's X25519 key; without mpc_key,
@@ -92,12 +122,14 @@ from contracts.genesis import PARAMETER_DEFAULTS, mpc_key_key
 from contracts.interface import Call, TxType
 from contracts.mpc_checks import GROUP_ORDER, _sum_opens, is_point
 from contracts.mpc_state import (
-    ALL, DONE, OPEN, PROTOCOLS, PSI_INTERSECTION, PSI_PROTOCOLS, SUM, attestation_bytes,
-    clear_result_digest, commitment_root, recipients, transcript_root,
+    ALL, DONE, OPEN, PROTOCOLS, PSI_CARDINALITY, PSI_INTERSECTION, PSI_PROTOCOLS, SUM, THRESHOLD, attestation_bytes,
+    bundle_checked, bundle_commitment, clear_result_digest, commitment_root, recipients, transcript_root,
 )
 from contracts.schema import AMOUNT_MAX, ContractError, Field
 from contracts.store import get, institution, next_id, param, put
 from crypto import keys
+from crypto.mpc.psi_messages import POINT_BYTES
+from crypto.mpc.threshold import sum_bits, width
 
 PARTICIPANT_ROLES = ("member", "validator")
 OPENER_ROLES = ("member", "regulator", "validator")
@@ -109,7 +141,10 @@ PSI_SET_MAX = 1_000_000
 PUBLIC_BYTES_MAX = 256
 SEAL_OVERHEAD = 48            # crypto_box_seal: an ephemeral key and a tag
 SEALED_BYTES_MAX = 12 * 1024  # one box: a sum of VECTOR_LENGTH_MAX totals and blindings, salted, sealed
-SUM_PARAMS, PSI_PARAMS = ("length", "value_max"), ("set_size_max",)
+PSI_BOX_OVERHEAD = 512        # a sealed PSI box's bytes besides its points, with its recipient's entry (tested)
+PSI_SEALED_SET_MAX = (SEALED_BYTES_MAX - PSI_BOX_OVERHEAD) // (2 * POINT_BYTES)  # 184: one recipient's sealed sets
+PARAMS = {SUM: ("length", "value_max"), PSI_CARDINALITY: ("set_size_max",), PSI_INTERSECTION: ("set_size_max",),
+          THRESHOLD: ("limit", "value_max")}
 RESULT_FORMS = {"a clear sum": ("totals", "blindings"), "a clear count": ("count",),
                 "a sealed result": ("result_commitment", "sealed")}
 
@@ -119,7 +154,7 @@ OPEN_FIELDS = (
     Field("protocol", str, minimum=1, length_max=32),
     Field("participants", list, minimum=2, length_max=MPC_PARTIES_MAX, items=INSTITUTION),
     Field("params", dict, minimum=1, length_max=2, keys=Field("param", str, minimum=1, length_max=32),
-          items=Field("value", int, minimum=1)),
+          items=Field("value", int, minimum=0)),
     Field("deadline_height", int, minimum=1),
     Field("result_to", list, minimum=1, length_max=MPC_RECIPIENTS_MAX, items=INSTITUTION),
 )
@@ -152,17 +187,46 @@ def _sorted_distinct(names: list[str]) -> bool:
     return all(a < b for a, b in zip(names, names[1:]))
 
 
+def sealed_psi_bytes(set_size: int, recipient_count: int) -> int:
+    """A bound on the bytes of a sealed PSI result's boxes in mpc.result."""
+    return recipient_count * (PSI_BOX_OVERHEAD + 2 * POINT_BYTES * set_size)
+
+
 def _check_params(protocol: str, params: dict, parties: int) -> None:
-    names = SUM_PARAMS if protocol == SUM else PSI_PARAMS
+    names = PARAMS[protocol]
     if sorted(params) != list(names):
         raise ContractError("bad_args", f"params of {protocol} are exactly {list(names)}")
+    for name in names:
+        if name != "limit" and params[name] < 1:
+            raise ContractError("bad_args", f"params.{name} must be at least 1")
     if protocol == SUM:
         if params["length"] > VECTOR_LENGTH_MAX:
             raise ContractError("bad_args", f"params.length must be in [1, {VECTOR_LENGTH_MAX}]")
         if params["value_max"] * parties > AMOUNT_MAX:
             raise ContractError("bad_args", "params.value_max times the participants must be at most 2^62")
+    elif protocol == THRESHOLD:
+        if params["limit"] >= 2 ** sum_bits(params["value_max"], parties):
+            raise ContractError("bad_args", "params.limit must be below 2^b, b the bit length of value_max times the "
+                                            "participants: no sum reaches it, so the answer would always be no")
     elif params["set_size_max"] > PSI_SET_MAX:
         raise ContractError("bad_args", f"params.set_size_max must be in [1, {PSI_SET_MAX}]")
+
+
+def _check_sealed_psi(protocol: str, participants: list[str], params: dict, result_to: list[str]) -> None:
+    """A threshold check's verdict, or a PSI count not for all: sealed to
+    non-participants, in boxes that fit one transaction."""
+    if result_to == [ALL] or set(result_to) & set(participants):
+        if protocol == THRESHOLD:
+            raise ContractError("bad_args", "a threshold check's verdict is sealed to recipients none of whom is a "
+                                            "participant")
+        raise ContractError("bad_args", f"a PSI count not for all is sealed to recipients none of whom is a "
+                                        f'participant (its two parties learn it from a count for all, result_to '
+                                        f'["{ALL}"])')
+    size = width(sum_bits(params["value_max"], len(participants))) if protocol == THRESHOLD else params["set_size_max"]
+    if sealed_psi_bytes(size, len(result_to)) > SEALED_BYTES_MAX:
+        raise ContractError("bad_args", f"the sealed sets do not fit one transaction: the set size times the "
+                                        f"recipients is too large (with one recipient, at most {PSI_SEALED_SET_MAX} "
+                                        f"elements)")
 
 
 def check_open(args: dict) -> None:
@@ -176,12 +240,17 @@ def check_open(args: dict) -> None:
     if protocol == SUM and not 3 <= len(participants) <= MPC_PARTIES_MAX:
         raise ContractError("bad_args", f"a sum takes 3 to {MPC_PARTIES_MAX} participants (with 2, the total "
                                         f"gives each the other's input)")
+    if protocol == THRESHOLD and not 3 <= len(participants) <= MPC_PARTIES_MAX:
+        raise ContractError("bad_args", f"a threshold check takes 3 to {MPC_PARTIES_MAX} participants (as its "
+                                        f"secure sum)")
     _check_params(protocol, args["params"], len(participants))
     if result_to != [ALL] and (ALL in result_to or not _sorted_distinct(result_to)):
         raise ContractError("bad_args", f'result_to is ["{ALL}"] (all members, in clear) or sorted, distinct '
                                         f"recipients")
     if protocol == PSI_INTERSECTION and result_to != participants:
         raise ContractError("bad_args", "a PSI intersection goes to its two participants only, sealed")
+    if protocol == THRESHOLD or (protocol == PSI_CARDINALITY and result_to != [ALL]):
+        _check_sealed_psi(protocol, participants, args["params"], result_to)
 
 
 def check_result(args: dict) -> None:
@@ -297,6 +366,8 @@ def open_session(state, call: Call) -> dict:
         session_keys[iid] = _recipient_key(state, iid)
     if args["protocol"] in PSI_PROTOCOLS:
         _count_psi_pair(state, participants, call.height)
+    elif args["protocol"] == THRESHOLD:
+        _count_psi_pair(state, participants[:2], call.height)  # its comparison is a PSI between these two
     _count_opened(state, call.institution, +1)
     session_id = mpc_state.session_id_of(next_id(state, "mpc"))
     _save(state, mpc_state.new_session(session_id, args, call.institution, session_keys, call.height, call.tx_hash))
@@ -306,10 +377,12 @@ def open_session(state, call: Call) -> dict:
 # --- commit ------------------------------------------------------------------------------
 
 def _check_commitment(record: dict, elements: list[bytes]) -> None:
-    if record["protocol"] == SUM:
-        if len(elements) != record["params"]["length"] or not all(is_point(e) for e in elements):
+    if record["protocol"] in (SUM, THRESHOLD):
+        length = record["params"]["length"] if record["protocol"] == SUM else 1
+        if len(elements) != length or not all(is_point(e) for e in elements):
             raise ContractError("bad_commitment", "a sum's commitment is one Pedersen commitment (a valid ed25519 "
-                                                  "point) per element of the session's length")
+                                                  "point) per element of the session's length (a threshold "
+                                                  "check's: one)")
     elif len(elements) != 1:
         raise ContractError("bad_commitment", "a PSI commitment is one 32-byte hash")
 
@@ -360,6 +433,8 @@ def _result_of(record: dict, args: dict) -> tuple[dict, bytes]:
     if sorted(args["sealed"]) != recipients(record):
         raise ContractError("bad_result", "sealed boxes go to exactly the session's recipients")
     sealed = dict(sorted(args["sealed"].items()))
+    if bundle_checked(record) and args["result_commitment"] != bundle_commitment(sealed):
+        raise ContractError("bad_result", "the result_commitment is not the digest of the sealed boxes")
     return {"sealed": sealed, "commitment": args["result_commitment"]}, args["result_commitment"]
 
 

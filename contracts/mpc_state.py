@@ -31,6 +31,20 @@ crypto.keys.MPC_ATTEST_DOMAIN domain): the canonical encoding of
   (`opened_result`). psi_intersection's clear is {"intersection": [...]}
   in the PSI module's element encoding; the contract never sees it.
 
+Sealed bundles: what the participants' nodes bring for a sum, a PSI count
+or a threshold check sealed to recipients, where no participant holds the
+result and each seals its own message to each recipient's MPC key
+(node.mpc.sealing). The box for recipient R is `bundle_box`, the canonical
+encoding of {sender: sealed message to R} for every sender
+(`bundle_senders`: a sum's and a PSI count's participants, a threshold
+check's comparator and evaluator, its first two participants); the result
+commitment every participant signs is `bundle_commitment`, the digest
+("mpc-sealed-bundle") of the encoding of {recipient: box}. For a PSI count
+and a threshold check the contract checks that the commitment is the
+boxes' digest (`bundle_checked`), so the boxes a recipient reads are the
+ones every participant signed; the recipient cannot check them otherwise.
+(A sealed sum's recipient checks its totals against the commitments.)
+
 Must not import the node, read a clock or draw randomness; sorted iteration.
 """
 
@@ -45,10 +59,11 @@ ID_LENGTH = 1 + ID_DIGITS
 PAGE_MAX = 1000
 ALL = "*"  # result_to ["*"]: the result in clear, for every member
 OPEN, DONE, ABORTED = "open", "done", "aborted"
-SUM, PSI_CARDINALITY, PSI_INTERSECTION = "sum", "psi_cardinality", "psi_intersection"
-PROTOCOLS = (PSI_CARDINALITY, PSI_INTERSECTION, SUM)
+SUM, PSI_CARDINALITY, PSI_INTERSECTION, THRESHOLD = "sum", "psi_cardinality", "psi_intersection", "threshold"
+PROTOCOLS = (PSI_CARDINALITY, PSI_INTERSECTION, SUM, THRESHOLD)
 PSI_PROTOCOLS = (PSI_CARDINALITY, PSI_INTERSECTION)
 SEE_ALL_ROLES = ("auditor", "regulator")  # see every session's full record but others' sealed boxes
+BUNDLE_DOMAIN = "mpc-sealed-bundle"
 
 
 # --- keys ----------------------------------------------------------------------
@@ -202,6 +217,26 @@ def opened_result(record: dict, content: bytes) -> dict | None:
     if len(opened["salt"]) != 32 or hashing.digest("mpc-sealed-result", content) != result.get("commitment"):
         return None
     return opened["result"]
+
+
+def bundle_senders(record: dict) -> list[str]:
+    """Who puts a sealed message in each box of a session's sealed bundle."""
+    return list(record["participants"][:2]) if record["protocol"] == THRESHOLD else list(record["participants"])
+
+
+def bundle_checked(record: dict) -> bool:
+    """Whether the contract checks a sealed result's commitment is its boxes' digest."""
+    return record["protocol"] == THRESHOLD or (record["protocol"] == PSI_CARDINALITY and record["result_to"] != [ALL])
+
+
+def bundle_box(sealed_by_sender: dict[str, bytes]) -> bytes:
+    """One recipient's box: every sender's sealed message to it."""
+    return encoding.encode(dict(sorted(sealed_by_sender.items())))
+
+
+def bundle_commitment(boxes: dict[str, bytes]) -> bytes:
+    """What the participants sign for a sealed bundle: the digest of every recipient's box."""
+    return hashing.digest(BUNDLE_DOMAIN, encoding.encode(dict(sorted(boxes.items()))))
 
 
 def attestation_bytes(chain_id: bytes, session_id: str, result_digest: bytes, commit_root: bytes,

@@ -2,11 +2,11 @@
 
 Creates (or reuses) a consortium in --dir, starts 4 node processes on
 127.0.0.1, sends signed payments through all four nodes, shows what the
-ledger refuses and why, tells a supply-chain-finance story
-(node.devtools.story), runs two MPC sessions between the banks' nodes
-(node.devtools.mpc_story: a borrower's total exposure sealed to the central
-bank, and how many of one bank's customers are on another's fraud list),
-waits until every node holds the same chain, prints balances and state
+ledger refuses and why, tells a supply-chain-finance story (node.devtools.story),
+runs MPC sessions between the banks' nodes (node.devtools.mpc_story: a
+borrower's total exposure sealed to the central bank, whether it is over the
+large-exposure limit, and how many of one bank's customers are on another's
+fraud list), waits until every node holds the same chain, prints balances and state
 roots, audits the chain from the genesis file alone (re-executing every
 block), and stops every process it started. A folder given by --dir keeps
 configs and LevelDB data for inspection, restart or audit; without --dir
@@ -182,6 +182,7 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     await story.tell(directory, index, say, cluster.passphrase)
     say("[6/8] banks compute together without showing their figures (MPC between their nodes)")
     computed = await mpc_story.exposure(directory, index, say, cluster.passphrase)
+    computed = await mpc_story.over_limit(directory, index, say, cluster.passphrase) and computed
     computed = await mpc_story.fraud_list(directory, index, say, cluster.passphrase) and computed
     say("[7/8] every node holds the same chain")
     statuses = await wait_same_height(cluster)

@@ -44,10 +44,10 @@ node blinds its own set on its own core while the other does the same):
                               are in A∩B (both learn the intersection)
     cardinality-to-regulator  to the regulator, sorted: the regulator learns
                               |A∩B| (`count_for_regulator`); the parties learn
-                              only each other's set size
+                              only each other's set size (the nodes seal it
+                              to the recipients; crypto.mpc.threshold uses it)
     cardinality-to-initiator  only the responder sends, sorted: the initiator
-                              learns |A∩B|, the responder nothing (used by
-                              crypto.mpc.threshold)
+                              learns |A∩B|, the responder nothing
 A party compares the peer's double-blinding of its own set with its own
 double-blinding of the peer's set. In cardinality the list it receives is
 sorted by value, so its order is a function of the set of values alone and

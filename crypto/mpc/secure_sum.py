@@ -95,7 +95,7 @@ __all__ = ["PARTIES_MIN", "PARTIES_MAX", "VALUE_MAX_LIMIT", "VECTOR_LENGTH_MAX",
 PARTIES_MIN = 3
 PARTIES_MAX = 32
 assert PARTIES_MAX - 1 <= PEERS_MAX
-VALUE_MAX_LIMIT = 2**80
+VALUE_MAX_LIMIT = 2**112  # a threshold check's masked input (crypto.mpc.threshold) is below 2^108
 
 
 class StateError(RuntimeError):

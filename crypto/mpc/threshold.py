@@ -1,125 +1,162 @@
 """Threshold check: is an aggregate S = x_1 + ... + x_n over a limit L (for
-example a borrower's total exposure against a large-exposure limit)? Only
-the regulator learns the answer, yes or no.
+example a borrower's total exposure at n banks against the large-exposure
+limit)? Only the recipients (the regulator) learn the answer, yes or no,
+and the regulator runs no node: it takes no part while the check runs and
+reads its sealed answer from the chain afterwards.
 
-The design, implemented here on top of the secure sum and crypto.mpc.psi:
-a secure sum brings a masked total to the regulator, and a private set
-intersection compares it with the equally masked limit held by one bank,
-the comparator. With b = sum_bits (S < 2^b and L < 2^b, guaranteed by the
-sum's input checks), kappa = STATISTICAL_SECURITY_BITS and w = b + kappa + 1:
+Roles. The participants are n >= 3 banks, sorted by id. The comparator P is
+participants[0] (it also coordinates the attestation); the evaluator E is
+participants[1]; the others only give their inputs. L is public to the
+participants (a large-exposure limit is a figure the regulator sets). Each
+bank's input is at most V, the session's value_max, so with
+b = sum_bits(V, n) = (V * n).bit_length() every sum S < 2^b, and L < 2^b
+(else the answer is always no, and the session is refused when opened).
+With kappa = STATISTICAL_SECURITY_BITS and w = b + kappa + 1:
 
-1. The comparator P draws rho uniformly from [0, 2^(b+kappa)) (`draw_offset`).
-2. The banks run the secure sum (crypto.mpc.secure_sum, three banks or
-   more) with P's input x_P + rho, and send their masked vectors to the
-   regulator only, so that C = S + rho reaches the regulator alone. The
-   sum session's value maximum must be 2^w - 1, so that P's input fits and
-   the modulus exceeds every C (the sum has no range proofs, so a smaller
-   maximum never bound the others anyway; the threshold session records
-   b and the real per-bank bound on chain).
-3. The regulator and P compare C with T = L + rho by PSI (Lin and Tzeng's
-   reduction of "greater than" to set intersection). For w-bit x and y:
+1. P draws rho uniformly from [0, 2^(b+kappa)) (`draw_offset`).
+2. The n banks run the secure sum (crypto.mpc.secure_sum, `sum_spec`) with
+   P's input x_P + rho; each bank's Pedersen commitment goes on chain; the
+   masked vectors go to E only. E combines them into C = S + rho and checks
+   C against the sum of every commitment, as any sum's combiner does. The
+   sum's value maximum is 2^w - 1 (`masked_value_max`), so P's input fits
+   and no C wraps (the sum has no range proofs, so the larger bound gives
+   the other banks nothing they did not have).
+3. E and P compare C with T = L + rho by PSI, with Lin and Tzeng's
+   reduction of "greater than" to set intersection. For w-bit x and y:
        ones(x)  = { (w - j, x >> j)       : bit j of x is 1 }
        zeros(y) = { (w - j, (y >> j) | 1) : bit j of y is 0 }
    x > y if and only if ones(x) and zeros(y) share an element, and they share
    at most one: at the highest bit j where x and y differ, x has 1, y has 0
    and the bits above agree, so (x >> j) = (y >> j) | 1; at a lower j the
    prefixes differ at that highest bit; at a higher j the bits agree, so
-   they are not 1 and 0. The regulator holds ones(C), P holds zeros(T), each
-   padded with dummies (which match nothing) to exactly w elements, and they
-   run PSI cardinality-to-initiator with the regulator as initiator. The
-   regulator learns |ones(C) ∩ zeros(T)| in {0, 1}, that is
-   [C > T] = [S + rho > L + rho] = [S > L] (no wrap-around: integers).
+   they are not 1 and 0. E holds ones(C) (`evaluator_set`), P holds
+   zeros(T) (`comparator_set`), each padded with dummies (which match
+   nothing) to exactly w elements. They run PSI cardinality-to-regulator
+   (crypto.mpc.psi) with E as initiator: each sends its blinded set to the
+   other, blinds the other's set again, and seals that double-blinded set
+   to each recipient instead of sending it back. The recipient opens both
+   and counts the common points (`verdict_for_recipient`):
+   |ones(C) ∩ zeros(T)| = [C > T] = [S + rho > L + rho] = [S > L] (no
+   wrap-around: integers). A count outside {0, 1} is no honest run's.
 
-"At or over the limit" is the same check against L - 1. The session names
-the comparator on chain; any participant other than the regulator may be it.
+"At or over the limit" is the same check against L - 1.
 
-Threat model: semi-honest parties; the regulator and the comparator do not
-collude. What each learns:
-- the regulator: the verdict, and C = S + rho. For any two sums S, S' < 2^b
-  the distributions of C are within |S - S'| / 2^(b+kappa) < 2^-kappa of each
+Threat model. Semi-honest parties unless said otherwise. What each learns:
+- the recipient R: the verdict, and w. Its box holds two sets of w points,
+  pseudorandom apart from their one common point or none (DDH, as in psi).
+  It sends nothing, so it cannot probe.
+- the evaluator E: C = S + rho. For any two sums S, S' < 2^b the
+  distributions of C are within |S - S'| / 2^(b+kappa) < 2^-kappa of each
   other in statistical distance: C hides S statistically (2^-40), not
-  perfectly. The PSI messages it sees are pseudorandom (DDH, as in psi).
-- the comparator: the regulator's blinded set, pseudorandom and always of w
-  points. No verdict (its role learns nothing in cardinality-to-initiator).
-- the other banks: what the secure sum shows them, which is nothing.
-Collusion: the regulator with the comparator learns S = C - rho exactly (and
-so the sum of the others' inputs). The regulator with other banks learns
-their inputs only. Banks without the regulator learn nothing of C.
+  perfectly. P's blinded set is pseudorandom; E never sees a
+  double-blinding of its own set (P seals it to R), so no verdict.
+- the comparator P: rho and E's blinded set, pseudorandom and always of w
+  points; no verdict, for the same reason.
+- the other banks: what the secure sum shows a party that does not
+  combine, which is nothing (commitments hide perfectly).
+Collusions:
+- E with P: S = C - rho exactly, and so the sum of the other banks' inputs
+  (with n = 3, the third bank's input). The roles are known when the
+  session opens; banks that must not be paired should not be the first two.
+- E with R: C and the verdict, still not S (rho stays with P). P with R:
+  rho and the verdict, not S (C stays with E).
+- R with other banks, or banks without E and P: nothing beyond their own
+  inputs and the verdict.
 A malicious party can do more:
-- the comparator sets the verdict (any T it likes), undetectably; any bank
-  moves S by changing its input, as in every sum.
-- the regulator, as PSI initiator, may send any set, blinding each element
-  with its own scalar, and so learn which of its chosen elements lie in
-  zeros(T). Knowing C = S + rho, it can guess prefixes of T = C - (S - L)
-  and test w of them in one session: enough to learn the bit length of
-  S - L and more. The design protects the figures against a regulator that
-  runs the protocol as written (its node software), not one that deviates,
-  which could as well demand the figures under its supervisory powers.
-- the attestation on chain records who took part and agreed, not that the
-  verdict is right.
-The verdict itself leaks one bit per session: checks against the same
-exposures with different limits binary-search S (about b sessions), so
-governance rate-limits threshold sessions per subject as it does PSI.
+- P sets the verdict (any T it likes), and so does E (any set it likes),
+  undetectably; either can also send sets that make the count 2 or more,
+  which the recipient reports as cheating. Any bank moves S by changing its
+  input, as in every sum; once committed, a changed input or masked vector
+  fails E's check.
+- E or P colluding with R can pick its set to test prefixes of the other's
+  value instead of the honest encoding. Knowing C (or rho), such a pair
+  knows where T (or C) lies to within 2^b, so a session tells it how many
+  top bits of S agree with a guess: about log2(w) bits of S per session
+  instead of one.
+- the attestation on chain records who took part and signed the sealed
+  boxes, not that the verdict is right.
+The verdict itself leaks one bit per session: checks of the same exposures
+against different limits binary-search S (about b sessions). The mpc
+contract counts a threshold session as a PSI session of its pair (P, E)
+under governance's per-pair rate limit, and under the opener's limit of
+sessions open at once; what remains is that many bits of S per window
+(more for the malicious pairs above), and every bank gives its input anew
+for each session, seeing its limit.
 
 Candidates considered and not chosen:
-- Multiplicative masking with the regulator as helper: the banks share r > 0
-  and s with 1 <= s < r, and the secure sum gives the regulator
-  V = r(S - L) - s, positive exactly when S > L. But V reveals S - L up to
-  the factor r: with r uniform on [1, R], |S - L| is about |V|/r, and
-  P(r < R / 2^k) = 2^-k, so the regulator learns log2|S - L| to within a
-  few bits with high probability. Even r log-uniform over E bits of range
-  only blurs log2|S - L| by E bits: two candidates whose magnitudes differ
-  by D bits are told apart with advantage about D/E, never negligible. Not
-  hiding; and every bank knows r and s, so any bank colluding with the
-  regulator reveals S exactly.
+- The regulator as the online PSI initiator holding C (this module's first
+  design): the regulator runs no node, and as initiator it could pick its
+  set and probe T; here it only receives.
+- Multiplicative masking: the banks share r > 0 and s with 1 <= s < r, and
+  the recipient learns V = r(S - L) - s, positive exactly when S > L. But V
+  reveals S - L up to the factor r: with r uniform on [1, R], |S - L| is
+  about |V|/r, and P(r < R / 2^k) = 2^-k, so the recipient learns
+  log2|S - L| to within a few bits with high probability. Not hiding; and
+  any bank colluding with the recipient reveals S exactly.
 - MPyC in a subprocess (Shamir secret sharing, comparison by masked bit
-  decomposition): sound for an honest majority of semi-honest parties with
-  the same kind of statistical leakage, but it needs three parties or more
-  (t = 1), mpyc and gmpy2 as dependencies, its own TCP transport relayed
-  over our authenticated links, a process per session and its own
-  transcripts. Heavier, with no stronger threat model here.
+  decomposition): sound for an honest majority with the same kind of
+  statistical leakage, but it needs mpyc and gmpy2, its own TCP transport
+  relayed over our links, a process per session and its own transcripts.
 - Generic two-party computation (garbled circuits, DGK comparison over
   Paillier): standard and sound, but several hundred lines of new
   cryptography in pure Python with no library we already trust.
 
 Must not: do I/O, read a clock, or draw randomness except in `draw_offset`
-(which takes an `rng` for tests). Imports crypto only.
+(which takes an `rng` for tests) and in the PSI parties' scalars. Imports
+crypto only.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from crypto.hashing import digest
-from crypto.mpc.psi import PsiParty, PsiResult, Role, Variant
+from crypto.mpc.psi import PsiParty, Role, Variant, count_for_regulator
+from crypto.mpc.secure_sum import SumSpec
 
 STATISTICAL_SECURITY_BITS = 40
-SUM_BITS_DEFAULT = 80  # 2^18 banks at the contracts' AMOUNT_MAX of 2^62
 SUM_BITS_MAX = 512
 _REAL, _DUMMY = b"\x00", b"\x01"
-_REGULATOR_SIDE, _COMPARATOR_SIDE = b"R", b"C"
+_EVALUATOR_SIDE, _COMPARATOR_SIDE = b"E", b"C"
 
 Rng = Callable[[int], bytes]
 
 
 class ThresholdError(ValueError):
-    """A value out of its range (our caller's fault), or a PSI count that no
-    honest comparator can produce (the comparator's fault)."""
+    """A value out of its range (our caller's fault), or a count that no
+    honest run produces (a participant's fault)."""
 
 
-def width(sum_bits: int = SUM_BITS_DEFAULT) -> int:
+def sum_bits(value_max: int, parties: int) -> int:
+    """b: every sum of `parties` inputs in [0, value_max] is below 2^b."""
+    if type(value_max) is not int or type(parties) is not int or value_max < 1 or parties < 1:
+        raise ThresholdError("value_max and parties must be positive integers")
+    return (value_max * parties).bit_length()
+
+
+def width(bits: int) -> int:
     """w: the bit length of C and T, and the size of each PSI set."""
-    if not 0 < sum_bits <= SUM_BITS_MAX:
+    if type(bits) is not int or not 0 < bits <= SUM_BITS_MAX:
         raise ThresholdError(f"sum_bits must lie in 1..{SUM_BITS_MAX}")
-    return sum_bits + STATISTICAL_SECURITY_BITS + 1
+    return bits + STATISTICAL_SECURITY_BITS + 1
 
 
-def draw_offset(sum_bits: int = SUM_BITS_DEFAULT, rng: Rng = secrets.token_bytes) -> int:
+def masked_value_max(bits: int) -> int:
+    """The secure sum's value maximum: P's x_P + rho is below 2^w."""
+    return 2 ** width(bits) - 1
+
+
+def sum_spec(session_id: bytes, parties: Sequence[str], bits: int) -> SumSpec:
+    """Step 2's secure sum: one element, every C below its modulus."""
+    return SumSpec(session_id, tuple(parties), 1, masked_value_max(bits))
+
+
+def draw_offset(bits: int, rng: Rng = secrets.token_bytes) -> int:
     """The comparator's rho, uniform in [0, 2^(sum_bits + kappa))."""
-    bits = width(sum_bits) - 1
-    size = (bits + 7) // 8
-    return int.from_bytes(rng(size), "big") >> (8 * size - bits)
+    offset_bits = width(bits) - 1
+    size = (offset_bits + 7) // 8
+    return int.from_bytes(rng(size), "big") >> (8 * size - offset_bits)
 
 
 def ones_encoding(x: int, bit_count: int) -> set[bytes]:
@@ -134,16 +171,16 @@ def zeros_encoding(y: int, bit_count: int) -> set[bytes]:
     return {_prefix(bit_count - j, y >> j | 1, bit_count) for j in range(bit_count) if not y >> j & 1}
 
 
-def regulator_set(masked_total: int, sum_bits: int = SUM_BITS_DEFAULT) -> list[bytes]:
-    """ones(C) padded with the regulator's dummies to exactly w elements."""
-    w = width(sum_bits)
-    return _padded(ones_encoding(masked_total, w), w, _REGULATOR_SIDE)
+def evaluator_set(masked_total: int, bits: int) -> list[bytes]:
+    """ones(C) padded with the evaluator's dummies to exactly w elements."""
+    w = width(bits)
+    return _padded(ones_encoding(masked_total, w), w, _EVALUATOR_SIDE)
 
 
-def comparator_set(limit: int, offset: int, sum_bits: int = SUM_BITS_DEFAULT) -> list[bytes]:
+def comparator_set(limit: int, offset: int, bits: int) -> list[bytes]:
     """zeros(L + rho) padded with the comparator's dummies to exactly w elements."""
-    w = width(sum_bits)
-    _check_value(limit, sum_bits, "limit")
+    w = width(bits)
+    _check_value(limit, bits, "limit")
     _check_value(offset, w - 1, "offset")
     return _padded(zeros_encoding(limit + offset, w), w, _COMPARATOR_SIDE)
 
@@ -154,25 +191,28 @@ def psi_session_id(session_id: bytes) -> bytes:
     return digest("mpc/threshold/psi", session_id)
 
 
-def regulator_party(session_id: bytes, masked_total: int, sum_bits: int = SUM_BITS_DEFAULT, *,
-                    scalar: bytes | None = None) -> PsiParty:
-    """The regulator's side of step 3: the PSI initiator, the one that learns the count."""
-    return PsiParty(psi_session_id(session_id), Role.INITIATOR, regulator_set(masked_total, sum_bits),
-                    Variant.CARDINALITY_TO_INITIATOR, scalar=scalar)
+def evaluator_party(session_id: bytes, masked_total: int, bits: int, *, scalar: bytes | None = None) -> PsiParty:
+    """E's side of step 3: the PSI initiator; its double-blinding goes to the recipients."""
+    return PsiParty(psi_session_id(session_id), Role.INITIATOR, evaluator_set(masked_total, bits),
+                    Variant.CARDINALITY_TO_REGULATOR, scalar=scalar)
 
 
-def comparator_party(session_id: bytes, limit: int, offset: int, sum_bits: int = SUM_BITS_DEFAULT, *,
+def comparator_party(session_id: bytes, limit: int, offset: int, bits: int, *,
                      scalar: bytes | None = None) -> PsiParty:
-    """The comparator's side of step 3: the PSI responder, which learns nothing."""
-    return PsiParty(psi_session_id(session_id), Role.RESPONDER, comparator_set(limit, offset, sum_bits),
-                    Variant.CARDINALITY_TO_INITIATOR, scalar=scalar)
+    """P's side of step 3: the PSI responder; its double-blinding goes to the recipients."""
+    return PsiParty(psi_session_id(session_id), Role.RESPONDER, comparator_set(limit, offset, bits),
+                    Variant.CARDINALITY_TO_REGULATOR, scalar=scalar)
 
 
-def verdict(result: PsiResult) -> bool:
-    """S > L, from the regulator's PSI result."""
-    if result.count not in (0, 1):
-        raise ThresholdError(f"{result.count} common prefixes: the comparator's set is not zeros(L + rho)")
-    return result.count == 1
+def verdict_for_recipient(session_id: bytes, from_evaluator: bytes, from_comparator: bytes) -> bool:
+    """S > L, from E's and P's DoubleBlindedSet messages (each the other's set
+    blinded again). A malformed message raises PsiMessageError; a count
+    other than 0 or 1, ThresholdError: either way a participant cheated."""
+    count = count_for_regulator(psi_session_id(session_id), from_evaluator, from_comparator).count
+    if count not in (0, 1):
+        raise ThresholdError(f"{count} common prefixes: a participant's set is not its encoding "
+                             "(a participant cheated)")
+    return count == 1
 
 
 def _prefix(length: int, value: int, bit_count: int) -> bytes:

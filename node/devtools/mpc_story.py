@@ -1,8 +1,11 @@
-"""The demo's MPC scene: three banks compute a borrower's total exposure
+"""The demo's MPC scenes: three banks compute a borrower's total exposure
 across them; the total is sealed to the central bank, which opens it and
 checks it against the banks' commitments. No bank sees another's figure or
 the total; the chain holds the commitments, the sealed total and every
-bank's node signature, never an input.
+bank's node signature, never an input. Then the central bank asks only
+whether that exposure is over its large-exposure limit, and learns yes or
+no (a threshold check: no one learns the total); then two banks count the
+customers one holds that are on the other's fraud list.
 
 Each bank gives its figure to its own node through its local input folder,
 as `consort mpc input` does; the central bank reads the result as
@@ -19,11 +22,12 @@ from crypto.keys import read_key_file
 from node.devtools import story
 from node.devtools.consortium import MPC_KEY
 from node.mpc.runner import kx_from_key_file, write_local
-from node.mpc.sealing import recipient_result_of_view
+from node.mpc.sealing import recipient_result_of_view, recipient_verdict_of_view
 
 BANKS = ("bank-alpha", "bank-bravo", "bank-charlie")
 EXPOSURES = {"bank-alpha": 12_500_000_00, "bank-bravo": 7_250_000_00, "bank-charlie": 30_000_000_00}
 VALUE_MAX = 10**12
+LARGE_EXPOSURE_LIMIT = 40_000_000_00  # the central bank's limit for one borrower, minor units
 DEADLINE_BLOCKS = 200
 SESSION_TIMEOUT_S = 60.0
 
@@ -76,6 +80,34 @@ async def exposure(directory: Path, index: dict, say, passphrase: str) -> bool:
     right = total == sum(EXPOSURES.values())
     say(f"    {'central-bank opens the total':<34} -> {total / 100:,.2f} EUR, "
         f"{'checked against the commitments' if right else 'WRONG'}")
+    return right
+
+
+async def over_limit(directory: Path, index: dict, say, passphrase: str) -> bool:
+    """The central bank asks whether the borrower's total exposure at the
+    three banks is over its large-exposure limit; whether its answer is right."""
+    parties = story.parties(directory, index, passphrase)
+    regulator = parties["central-bank"]
+    opened = await regulator.send("mpc.open", {
+        "protocol": "threshold", "participants": list(BANKS),
+        "params": {"limit": LARGE_EXPOSURE_LIMIT, "value_max": VALUE_MAX},
+        "deadline_height": await story.height(regulator) + DEADLINE_BLOCKS, "result_to": ["central-bank"]})
+    session_id = opened["output"]["session"]
+    say(f"    session {session_id}: is the borrower's total exposure over the large-exposure limit of "
+        f"{LARGE_EXPOSURE_LIMIT / 100:,.2f} EUR?")
+    for bank in BANKS:
+        give_input(directory, bank, session_id, {"values": [EXPOSURES[bank]]})
+    started = time.monotonic()
+    record = await closed(regulator, session_id, say)
+    if record is None:
+        return False
+    kx = kx_from_key_file(read_key_file(directory / "central-bank" / MPC_KEY, passphrase))
+    over = recipient_verdict_of_view(record, "central-bank", kx)
+    right = over == (sum(EXPOSURES.values()) > LARGE_EXPOSURE_LIMIT)
+    say(f"    done in {time.monotonic() - started:.1f} s: {BANKS[0]} masks its figure, {BANKS[1]} compares, the "
+        f"answer is sealed to central-bank")
+    say(f"    {'the central bank learns':<34} -> {'yes' if over else 'no'}, and not the total; no bank learns "
+        f"the answer ({'right' if right else 'WRONG'})")
     return right
 
 

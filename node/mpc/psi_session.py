@@ -8,8 +8,12 @@ governance's per-pair rate limit):
 - psi_intersection, for its two parties only: each learns which of its own
   elements the other holds too, written to its node's local folder
   (`<session>.result.json`, mode 0600, next to its input); the chain gets
-  the count sealed to each of the two, and the commitment they both sign.
-
+  the count sealed to each of the two, and the commitment they both sign;
+- psi_cardinality sealed to recipients that are not parties (say, the
+  regulator, or a third bank): the two banks learn only each other's set
+  size. Cardinality-to-regulator: instead of sending its double-blinding
+  of the other's set back, each seals it to every recipient; the
+  coordinator bundles both (node.mpc.sealing), and the recipient counts.
 
 1. input: the institution's set, `{"elements": ["...", ...]}` in its local
    input file (each element a string of at most 256 bytes in UTF-8, at
@@ -17,19 +21,19 @@ governance's per-pair rate limit):
 2. commit: a salted hash of the sorted set (the salt stays here), which is
    also this party's consent to the session on chain;
 3. once both commitments are on chain: each sends its blinded set, blinds
-   the other's and sends it back, and counts the common double-blinded
-   values (the blinding, the costly part, runs on the node's worker
-   threads, off the event loop);
+   the other's and sends it back (or seals it to the recipients), and
+   counts the common double-blinded values (the blinding, the costly part,
+   runs on the node's worker threads, off the event loop);
 4. attest (node.mpc.session): the coordinator proposes the count (sealed,
-   for an intersection); the other signs only the count it found itself
-   (opening its own box, for an intersection).
+   for an intersection; the sealed bundle, for recipients); the other signs
+   only the count it found itself (opening its own box, for an
+   intersection), or the bundle once its own sealed sets are in it.
 
 A peer's blinded set larger than the session's set_size_max is refused.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
 from nacl import bindings
@@ -49,31 +53,41 @@ def set_commitment(elements: list[bytes], salt: bytes) -> bytes:
 
 
 class PsiSession(Session):
+    def _variant(self) -> Variant:
+        """What this session reveals to whom (its record, as the contract admitted it)."""
+        recipients = mpc_state.recipients(self.record)
+        if self.record["protocol"] == mpc_state.PSI_INTERSECTION and recipients == self.participants:
+            return Variant.INTERSECTION
+        if self.record["protocol"] == mpc_state.PSI_CARDINALITY and self.for_all:
+            return Variant.CARDINALITY
+        if self.record["protocol"] == mpc_state.PSI_CARDINALITY and not set(recipients) & set(self.participants):
+            return Variant.CARDINALITY_TO_REGULATOR
+        raise SessionFailed("this node runs a PSI cardinality for all members or sealed to non-parties, or an "
+                            "intersection for its two parties")
+
     async def run(self) -> None:
-        intersection = self.record["protocol"] == mpc_state.PSI_INTERSECTION
-        if intersection == self.for_all:
-            raise SessionFailed("this node runs a PSI cardinality for all members, or an intersection for its two")
+        variant = self._variant()
         elements = await self.runner.elements_of(self.id, self.record["params"]["set_size_max"])
         role = Role.INITIATOR if self.me == self.coordinator else Role.RESPONDER
-        variant = Variant.INTERSECTION if intersection else Variant.CARDINALITY
         try:
             party = PsiParty(self.id.encode(), role, elements, variant)
         except PsiInputError as exc:
             raise SessionFailed(f"our set: {exc}") from None
-        await self._off_loop(party.prepare)
+        await self.off_loop(party.prepare)
         commitment = set_commitment(elements, secrets.token_bytes(SALT_BYTES))
         await self.runner.submit("mpc.commit", {"session": self.id, "commitment": [commitment]})
         await self.committed.wait()
         peer = self.others[0]
         self.send(peer, "blinded", party.first_message())
         blinded = await self._from_peer("blinded", peer)
-        step = await self._off_loop(party.respond, blinded)
+        step = await self.off_loop(party.respond, blinded)
+        if variant == Variant.CARDINALITY_TO_REGULATOR:  # the count is for the recipients alone
+            await self.attest(await self.seal_and_bundle(step.to_regulator), party.transcript_hash)
+            return
+        intersection = variant == Variant.INTERSECTION
         self.send(peer, "double", step.to_peer)
         doubled = await self._from_peer("double", peer)
-        try:
-            result = await self._off_loop(party.finish, doubled)
-        except PsiMessageError as exc:
-            raise SessionFailed(f"{peer}'s double-blinded set: {exc}") from None
+        result = await self.off_loop(party.finish, doubled)  # a bad set fails the session
         self.count = result.count
         if not intersection:
             await self.attest({"count": result.count}, party.transcript_hash)
@@ -92,10 +106,13 @@ class PsiSession(Session):
         return {"sealed": boxes, "result_commitment": mpc_state.sealed_result_commitment({"count": count}, salt)}
 
     def accept(self, proposed, outcome: dict) -> dict:
-        """An intersection's sealed count, once our own box opens to the
-        count we found and matches the commitment."""
+        """A count for all, once it is ours; a count for recipients, once our
+        sealed sets are in the bundle; an intersection's sealed count, once
+        our own box opens to the count we found and matches the commitment."""
         if self.for_all:
             return super().accept(proposed, outcome)
+        if self.record["protocol"] == mpc_state.PSI_CARDINALITY:
+            return self.accept_bundle(proposed, outcome)
         public, secret = self.runner.identity.kx
         try:
             box = proposed["sealed"][self.me]
@@ -121,9 +138,3 @@ class PsiSession(Session):
         if len(message.points) > self.record["params"]["set_size_max"]:
             raise SessionFailed(f"{peer}'s set is larger than the session's set_size_max")
         return payload
-
-    async def _off_loop(self, work, *args):
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.runner.node.workers, work, *args)
-        except PsiMessageError as exc:
-            raise SessionFailed(f"a message from the peer: {exc}") from None

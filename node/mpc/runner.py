@@ -1,7 +1,8 @@
 """The MPC runner: after each block it looks for sessions that name this
-institution as a participant, runs each (node.mpc.sum_session) as a task
-of its own, tells them when every commitment is on chain, and sends
-`mpc.abort` for a session still open past its deadline height.
+institution as a participant, runs each (node.mpc.sum_session,
+psi_session, threshold_session: SESSION_KINDS) as a task of its own,
+tells them when every commitment is on chain, and sends `mpc.abort` for a
+session still open past its deadline height.
 
 Its node's config names what it needs in an "mpc" section:
 
@@ -15,7 +16,8 @@ Its node's config names what it needs in an "mpc" section:
 - `client_key`: a client key of the institution, which signs the node's
   mpc.commit, mpc.result and mpc.abort transactions;
 - `inputs`: a local folder where the institution puts its input to a
-  session, `<session id>.json` = {"values": [...]}, mode 0600
+  session, `<session id>.json` = {"values": [...]} (a sum; a threshold
+  check's one figure) or {"elements": [...]} (a PSI set), mode 0600
   (`consort mpc input` writes it); it is read by this node only;
 - `capture` (optional): a file where the node appends every MPC message it
   sends (node.mpc.channel.OutboundCapture), for the institution's review.
@@ -51,6 +53,7 @@ from node.mpc.channel import MPC_QUEUE_MAX, MpcInbound, OutboundCapture, encode_
 from node.mpc.psi_session import PsiSession
 from node.mpc.session import Session, SessionFailed
 from node.mpc.sum_session import SumSession
+from node.mpc.threshold_session import ThresholdSession
 from node.runtime.admission import Busy, Rejected
 from node.runtime.peers import MPC_PEER_PATH, PeerLinks
 
@@ -63,8 +66,8 @@ INPUT_POLL_S = 0.2
 INPUT_FILE_BYTES_MAX = 1024 * 1024
 KX_SEED_DOMAIN = "mpc-kx-seed"
 INPUTS_DEFAULT = "mpc-inputs"
-# the protocols this node runs (the threshold check, in crypto.mpc, is not run by nodes yet)
-SESSION_KINDS = {"sum": SumSession, "psi_cardinality": PsiSession, "psi_intersection": PsiSession}
+SESSION_KINDS = {"sum": SumSession, "psi_cardinality": PsiSession, "psi_intersection": PsiSession,
+                 "threshold": ThresholdSession}
 
 
 @dataclass(frozen=True)

@@ -237,8 +237,7 @@ def test_two_banks_learn_how_many_customers_they_share_and_nothing_else(mpc_clus
             "params": {"set_size_max": 500}, "deadline_height": height + 60, "result_to": ["*"]})
         session_id = opened["output"]["session"]
         for bank, elements in customers.items():
-            folder = mpc_cluster.directory / bank / "mpc-inputs"
-            (folder / f"{session_id}.json").write_text(json.dumps({"elements": elements}))
+            give_input(mpc_cluster, bank, session_id, {"elements": elements})  # whole: a node never reads half
         record = await until_closed(parties["bank-bravo"], session_id)
         assert record["status"] == "done" and record["result"]["clear"] == {"count": 100}
         assert sorted(record["attestation"]["signatures"]) == ["bank-alpha", "bank-delta"]

@@ -1,13 +1,14 @@
 """Property tests for crypto.mpc.threshold: the prefix encodings share an
 element exactly when x > y, at every width; the whole comparison (PSI
-included) answers S > L for any sums, limits and offsets."""
+sealed to the recipient included) answers S > L for any sums, limits at
+and around them, and offsets."""
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from crypto.mpc.threshold import (comparator_party, ones_encoding, regulator_party, verdict, width,
-                                  zeros_encoding)
+from crypto.mpc.threshold import (comparator_party, draw_offset, evaluator_party, ones_encoding,
+                                  verdict_for_recipient, width, zeros_encoding)
 
 SLOW = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -32,12 +33,14 @@ def test_the_encodings_compare(values):
 
 @SLOW
 @given(total=st.integers(0, 2**SUM_BITS - 1), limit=st.integers(0, 2**SUM_BITS - 1),
-       offset=st.integers(0, 2 ** (width(SUM_BITS) - 1) - 1), near=st.booleans())
-def test_the_regulators_verdict_is_total_over_limit(total, limit, offset, near):
-    if near:
-        limit = min(max(total + (limit % 3) - 1, 0), 2**SUM_BITS - 1)
-    regulator = regulator_party(b"t", total + offset, SUM_BITS)
+       offset=st.one_of(st.integers(0, 2 ** (width(SUM_BITS) - 1) - 1), st.just(None)),
+       near=st.integers(-1, 1), at_total=st.booleans())
+def test_the_recipients_verdict_is_total_over_limit(total, limit, offset, near, at_total):
+    if at_total:  # the limit at the sum, one below or one above
+        limit = min(max(total + near, 0), 2**SUM_BITS - 1)
+    offset = draw_offset(SUM_BITS) if offset is None else offset
+    evaluator = evaluator_party(b"t", total + offset, SUM_BITS)
     comparator = comparator_party(b"t", limit, offset, SUM_BITS)
-    first_r, first_c = regulator.first_message(), comparator.first_message()
-    regulator.respond(first_c)
-    assert verdict(regulator.finish(comparator.respond(first_r).to_peer)) == (total > limit)
+    first_e, first_c = evaluator.first_message(), comparator.first_message()
+    from_e, from_c = evaluator.respond(first_c).to_regulator, comparator.respond(first_e).to_regulator
+    assert verdict_for_recipient(b"t", from_e, from_c) == (total > limit)

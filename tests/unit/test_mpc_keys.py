@@ -16,6 +16,8 @@ from contracts.mpc_state import ALL
 from contracts.schema import AMOUNT_MAX
 from contracts.tx import TX_SIZE_MAX, decode_tx, sign_tx
 from crypto import encoding
+from crypto.mpc import threshold
+from crypto.mpc.psi_messages import SESSION_ID_BYTES_MAX, DoubleBlindedSet, Role, Variant
 from fixtures import key
 from mpc_ledger import Ledger, document, mpc_public
 
@@ -153,3 +155,29 @@ def test_open_accepts_the_bounds_exactly():
     ledger.open(A, "sum", [A, B, C], {"length": mpc.VECTOR_LENGTH_MAX, "value_max": value_max}, [ALL],
                 deadline_blocks=mpc.MPC_DEADLINE_BLOCKS_MAX - 1)
     ledger.open(A, "psi_cardinality", [A, B], {"set_size_max": mpc.PSI_SET_MAX})
+
+
+def test_the_largest_sealed_psi_results_fit_a_transaction():
+    """For every number of recipients, the largest set mpc.open lets a sealed
+    PSI count or threshold check have: two double-blinded sets of that many
+    points (the longest session id, 32-character ids), each sealed, bundled
+    per recipient, fit PSI_BOX_OVERHEAD's bound, one box, and one mpc.result
+    signed by sixteen participants."""
+    parties = [f"{'p' * 28}-{n:03d}" for n in range(mpc.MPC_PARTIES_MAX)]
+    attestation = {"transcripts": {p: bytes(32) for p in parties}, "signatures": {p: bytes(64) for p in parties}}
+    recipient_key = bindings.crypto_box_keypair()[0]
+    for count in range(1, mpc.MPC_RECIPIENTS_MAX + 1):
+        size = max(n for n in range(mpc.PSI_SEALED_SET_MAX + 1) if mpc.sealed_psi_bytes(n, count)
+                   <= mpc.SEALED_BYTES_MAX)
+        assert mpc.sealed_psi_bytes(size + 1, count) > mpc.SEALED_BYTES_MAX
+        points = tuple(n.to_bytes(32, "big") for n in range(1, size + 1))
+        sealed = {parties[i]: bindings.crypto_box_seal(DoubleBlindedSet(
+            b"s" * SESSION_ID_BYTES_MAX, Variant.CARDINALITY_TO_REGULATOR, role, points).encode(), recipient_key)
+            for i, role in enumerate((Role.INITIATOR, Role.RESPONDER))}
+        boxes = {f"{'r' * 28}-{n:03d}": mpc_state.bundle_box(sealed) for n in range(count)}
+        assert all(len(box) <= mpc.SEALED_BYTES_MAX for box in boxes.values())
+        assert len(encoding.encode(boxes)) <= mpc.sealed_psi_bytes(size, count)
+        assert wire_size("mpc.result", {"session": "M" + "9" * 12, "sealed": boxes,
+                                        "result_commitment": mpc_state.bundle_commitment(boxes),
+                                        **attestation}) <= TX_SIZE_MAX, count
+    assert threshold.width(threshold.sum_bits(AMOUNT_MAX, mpc.MPC_PARTIES_MAX)) <= mpc.PSI_SEALED_SET_MAX
