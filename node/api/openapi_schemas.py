@@ -30,8 +30,9 @@ HEX = "^([0-9a-fA-F]{2})*$"
 # --- error codes, by status: what a client branches on --------------------------------
 
 SIGNATURE_CODES = ("unauthenticated", "bad_request_signature", "stale_request", "replayed_request", "unknown_key")
+# 400 on a submission; a type's own stateless check may add a code of its own (docs/transactions.md)
 ADMISSION_CODES_400 = ("malformed", "bad_batch", "bad_parameter", "wrong_chain", "bad_signature",
-                       "duplicate_in_batch", "unknown_type", "bad_args", "unknown_action")
+                       "duplicate_in_batch", "unknown_type", "bad_args", "unknown_action", "parameter_protected")
 CONFLICT_CODES = ("duplicate", "nonce_used", "nonce_too_old")
 
 
@@ -306,8 +307,8 @@ def error_responses() -> dict[str, dict]:
             "The submission is refused whole: a malformed body or transaction, a bad batch size or parameter, "
             "another chain, a bad signature, a transaction twice in the batch, or what no state can make valid "
             "(an unknown type, arguments that do not fit its schema, a type's own stateless check, such as "
-            "governance's unknown_action or parameter_protected). `problems` lists each refused transaction.",
-            None),
+            "governance's unknown_action). `problems` lists each refused transaction; the first one's code "
+            "is the answer's. Codes: " + ", ".join(f"`{c}`" for c in ADMISSION_CODES_400) + ".", None),
         "Unauthenticated": error_response(
             "The request is not signed (unauthenticated), or its Consort-* headers are malformed or sign "
             "something else (bad_request_signature), its time is outside the node's window (stale_request), "

@@ -113,6 +113,7 @@ TABLE = [
         who: Shows(lambda body: body["sessions"], []) for who in (MEMBER, VALIDATOR, AUDITOR, REGULATOR)}),
     Row("GET", "/v1/mpc/sessions/{session}", "/v1/mpc/sessions/M000000000001", {
         MEMBER: 404, VALIDATOR: 404, AUDITOR: 404, REGULATOR: 404}),
+    Row("GET", "/v1/openapi.json", "/v1/openapi.json", {MEMBER: 200, VALIDATOR: 200}),
     # A submission is authenticated by its transactions' signatures: no request signature needed.
     Row("POST", "/v1/txs", "/v1/txs", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),
     Row("POST", "/v1/tx", "/v1/tx", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),
