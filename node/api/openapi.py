@@ -20,6 +20,7 @@ Must not read any node's state: every node serves the same document.
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 
@@ -247,8 +248,7 @@ def other_paths() -> dict:
 
 
 @cache
-def document() -> dict:
-    """The OpenAPI 3.1 document of the member API."""
+def _built() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Consort member API", "version": VERSION, "description": INFO},
@@ -259,10 +259,15 @@ def document() -> dict:
     }
 
 
+def document() -> dict:
+    """The OpenAPI 3.1 document of the member API (a fresh copy: the caller may change it)."""
+    return copy.deepcopy(_built())
+
+
 @cache
 def render() -> str:
     """The document as docs/openapi.json holds it: sorted keys, two-space indent, a final newline."""
-    return json.dumps(document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(_built(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 @requires(AUTHENTICATED)
