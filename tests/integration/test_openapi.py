@@ -15,6 +15,7 @@ the `slow` run takes 300 per operation and mode, every operation in both
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import requests
@@ -22,9 +23,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings, strategies as st
 from schemathesis.checks import CHECKS
 
+from api_node import AUDITOR, assert_refused
 from conftest import Payer
 from node.api.app import api_routes
-from node.api.openapi import document
+from node.api.openapi import document, render
 from node.client.request_signing import HEADERS, request_headers
 from node.devtools.cluster import LocalCluster
 
@@ -129,3 +131,11 @@ def test_every_operation_answers_as_documented(cluster):
 @pytest.mark.slow
 def test_every_operation_answers_as_documented_at_length(cluster):
     assert check_live(cluster, EXAMPLES_SLOW, lambda method, path: [POSITIVE, NEGATIVE]) == len(served())
+
+
+async def test_the_node_serves_the_document_to_any_authenticated_caller(api):
+    for who in ("bank-other", "bank-alpha", AUDITOR):
+        response = await api.get("/v1/openapi.json", as_=who)
+        assert response.status == 200 and response.content_type == "application/json"
+        assert await response.text() == render() and json.loads(render()) == document()
+    await assert_refused(await api.get("/v1/openapi.json", as_=None), 401, "unauthenticated")
