@@ -49,7 +49,8 @@ What each caller may read is README.md's table "Who may read what".
 Every error is JSON: {"error": {"code": ..., "message": ...}} (a refused submission adds "problems").
 Besides the statuses each operation lists: any path no route serves is 404 `not_found`, a method a
 path does not serve is 405 `method_not_allowed`, a body over request_bytes_max is 413 `too_large`,
-and 500 `internal` is a bug of the node (please report it)."""
+any other refusal by the HTTP layer itself is `http_error`, and 500 `internal` is a bug of the node
+(please report it)."""
 
 
 def parameter(name: str, where: str, schema: dict, description: str = "", required: bool = False) -> dict:
