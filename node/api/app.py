@@ -11,6 +11,8 @@
                                height, with their proofs             (audit_txs)
     GET  /v1/events            blocks and receipts as Server-Sent
                                Events, history then live             (events)
+    GET  /v1/mpc/sessions, ... MPC sessions                          (mpc)
+    GET  /v1/openapi.json      this API in OpenAPI 3.1               (openapi)
 
 Every route declares who may call it; node.api.access authenticates every
 request and enforces that (README.md, "Who may read what", is the table).
@@ -22,21 +24,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.api import access, audit_txs, chain, events, mpc, queries, transactions
+from node.api import access, audit_txs, chain, events, mpc, openapi, queries, transactions
 from node.api.http import NODE, json_errors
 from node.runtime.driver import Node
+
+ROUTE_MODULES = (transactions, chain, queries, audit_txs, mpc, events, openapi)
 
 
 def make_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=node.config.limits.request_bytes_max,
                           middlewares=[json_errors, access.access_control])
     app[NODE] = node
-    app.router.add_routes(transactions.routes())
-    app.router.add_routes(chain.routes())
-    app.router.add_routes(queries.routes())
-    app.router.add_routes(audit_txs.routes())
-    app.router.add_routes(mpc.routes())
-    app.router.add_routes(events.routes())
+    app.router.add_routes(api_routes())
     events.install(app)
     access.install(app)
     return app
+
+
+def api_routes() -> list[web.RouteDef]:
+    """Every route of the member API (node.api.openapi describes each)."""
+    return [route for module in ROUTE_MODULES for route in module.routes()]

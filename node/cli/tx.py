@@ -1,7 +1,10 @@
-"""`consort tx send|pay`: sign a transaction with a client key and submit it."""
+"""`consort tx send|pay`: sign a transaction with a client key and submit it.
+`consort tx send TYPE --help` adds TYPE's argument schema to the usage
+(node.cli.txdoc, from the registry)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import re
@@ -12,6 +15,7 @@ from node.cli.shared import (
     DEFAULT_NODE, UsageError, add_ca_argument, add_genesis_argument, add_json_option, add_passphrase_options, ca_path,
     chain_id, open_key, print_json,
 )
+from node.cli.txdoc import type_help
 from node.client import ConsortClient
 
 TIMEOUT_MS_DEFAULT = 30_000
@@ -84,6 +88,22 @@ def cmd_tx_pay(args) -> int:
     return _print_outcome(asyncio.run(_send(args, "settlement.pay", values)))
 
 
+class TypeHelp(argparse.Action):
+    """-h/--help of `tx send`: the usage, then, when TYPE came before it, TYPE's
+    roles and argument schema (argparse has read TYPE by then)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.print_help()
+        tx_type = getattr(namespace, "type", None)
+        if tx_type:
+            print()
+            print(type_help(tx_type))
+        parser.exit()
+
+
 def _common(parser) -> None:
     parser.add_argument("--node", default=DEFAULT_NODE)
     parser.add_argument("--key", required=True, help="client key file of the sending institution")
@@ -107,8 +127,10 @@ def add_commands(commands) -> None:
     pay.add_argument("--reference", default="")
     pay.set_defaults(func=cmd_tx_pay)
 
-    send = tx.add_parser("send", help="sign and submit any transaction type")
-    send.add_argument("type", help="e.g. assets.register, settlement.instruct, governance.vote")
+    send = tx.add_parser("send", help="sign and submit any transaction type", add_help=False)
+    send.add_argument("-h", "--help", action=TypeHelp, help="show this help; after TYPE, also TYPE's arguments")
+    send.add_argument("type", help="e.g. assets.register, settlement.instruct, governance.vote "
+                                   "(docs/transactions.md lists every type)")
     _common(send)
     send.add_argument("--args", help='arguments as a JSON object (bytes as {"$bytes": "<hex>"})')
     send.add_argument("--arg", action="append", help="name=value (int, true/false, hex:<bytes>, JSON, text)")

@@ -127,6 +127,7 @@ TABLE = [
     Row("GET", "/v1/events", lambda f: f"/v1/events?from_height=1&to_height={f['height']}", {
         MEMBER: Shows(stream_view, (["bank-other"], True)), VALIDATOR: Shows(stream_view, (["bank-alpha"], True)),
         AUDITOR: Shows(stream_view, (SENDERS, True)), REGULATOR: Shows(stream_view, (SENDERS, True))}),
+    Row("GET", "/v1/openapi.json", "/v1/openapi.json", {MEMBER: 200, VALIDATOR: 200}),
     # A submission is authenticated by its transactions' signatures: no request signature needed.
     Row("POST", "/v1/txs", "/v1/txs", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),
     Row("POST", "/v1/tx", "/v1/tx", {UNSIGNED: 202, MEMBER: 202, VALIDATOR: 202, AUDITOR: 202, REGULATOR: 202}),
