@@ -169,7 +169,8 @@ async def main_async(directory: Path, payments: int, cluster: LocalCluster) -> i
     cluster.start_all()
     await cluster.wait_ready()
     for entry in index["institutions"]:
-        say(f"    {entry['id']:<14} replica {entry['replica_id']}  {entry['url']}")
+        explorer = f"  explorer {entry['operator_url']}/" if entry.get("operator_url") else ""
+        say(f"    {entry['id']:<14} replica {entry['replica_id']}  {entry['url']}{explorer}")
     started = time.monotonic()
     say(f"[3/8] sending {payments} signed payments through all {len(index['institutions'])} nodes")
     ok, failed = await send_payments(directory, index, payments, cluster.passphrase)

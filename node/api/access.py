@@ -158,7 +158,13 @@ def caller_of_key(state, public_key: bytes) -> Caller | None:
     institution, or of one without a role. (A long-lived stream asks again
     at each block, so governance's changes reach it too.)"""
     institution_id = key_institution(state, public_key)
-    record = None if institution_id is None else institution(state, institution_id)
+    return None if institution_id is None else institution_caller(state, institution_id, public_key)
+
+
+def institution_caller(state, institution_id: str, public_key: bytes = b"") -> Caller | None:
+    """`institution_id` with its roles as the committed state says; None for
+    an institution the state does not hold, or one without a role."""
+    record = institution(state, institution_id)
     if record is None or not record["roles"]:
         return None
     return Caller(institution_id, tuple(record["roles"]), public_key)

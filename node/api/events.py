@@ -33,6 +33,10 @@ again from the committed state before each height: a key that governance
 removed ends its streams, a changed role applies from the next height.
 The access layer logs an oversight caller's stream when the stream ends
 (the handler returns then, also when the client left).
+
+`stream_events` is the stream without the member API's authentication:
+the operator site's explorer (node.api.explorer_site) serves its own stream
+with it, reading as the node's institution, on a hub of its own.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import asyncio
 import json
 import socket
 from dataclasses import dataclass
+from typing import Callable
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
@@ -61,6 +66,7 @@ EVENTS_SEND_TIMEOUT_S = 30.0   # a write the reader does not take within this en
 DISCONNECT_CHECK_S = 1.0       # how often an idle stream looks whether its client is gone
 LAST_EVENT_ID = "Last-Event-ID"
 EVENT_HUB = web.AppKey("event_hub", EventHub)
+CurrentCaller = Callable[[], Caller | None]  # who reads the stream now; None ends it
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +120,13 @@ class Stream:
     """One subscriber's stream: history from LevelDB, then what the hub announces."""
 
     def __init__(self, request: web.Request, response: EventSourceResponse, subscription: Subscription,
-                 who: Caller, query: EventQuery, tip: int) -> None:
+                 current: CurrentCaller, query: EventQuery, tip: int) -> None:
         self.request = request
         self.response = response
         self.node: Node = request.app[NODE]
         self.hub = request.app[EVENT_HUB]
         self.subscription = subscription
-        self.key = who.key
-        self.institution = who.institution
+        self.current = current
         self.query = query
         self.tip = tip  # the tip when the subscription began: every height above it is announced
 
@@ -142,9 +147,9 @@ class Stream:
             if replay_last < next_height <= self.tip:
                 await self.send(resync_event(next_height, HISTORY_PAGE))
                 return
-            who = caller_of_key(self.node.ledger.view, self.key)
-            if who is None or who.institution != self.institution:
-                return  # the key was removed (or given to another institution): no more for it
+            who = self.current()
+            if who is None:
+                return  # the caller may read no more (a key governance removed): its stream ends
             for event in block_events(await self.facts(next_height), who, self.query.kept):
                 await self.send(event)
             next_height += 1
@@ -176,18 +181,34 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     node: Node = request.app[NODE]
     who = authenticated(request)
     query = parse_query(request)
+    note_whose(request, [EVERYONE] if who.sees_all else [who.institution])
+
+    def current() -> Caller | None:
+        """The signer as the committed state has it now; None once its key is
+        removed (or given to another institution)."""
+        found = caller_of_key(node.ledger.view, who.key)
+        return found if found is not None and found.institution == who.institution else None
+
+    return await stream_events(request, query, caller(request), current)
+
+
+async def stream_events(request: web.Request, query: EventQuery, owner: str,
+                        current: CurrentCaller) -> web.StreamResponse:
+    """Serve one stream on `request` (its app holds NODE and EVENT_HUB):
+    subscribed under `owner` (the caps count streams per owner), reading as
+    `current()` at each height; 429 or 503 when there is no room."""
+    node: Node = request.app[NODE]
     try:
-        subscription = request.app[EVENT_HUB].subscribe(caller(request))
+        subscription = request.app[EVENT_HUB].subscribe(owner)
     except SubscriptionRefused as exc:
         return error(exc.status, exc.code, str(exc))
     tip = node.ledger.tip.height  # with the subscription, no await between: see the module docstring
-    note_whose(request, [EVERYONE] if who.sees_all else [who.institution])
     response = EventSourceResponse(send_timeout=EVENTS_SEND_TIMEOUT_S, ping_interval=EVENTS_PING_INTERVAL_S)
     try:
         await response.prepare(request)
         limit_send_buffers(request, node.config.limits.events_send_buffer_bytes)
         async with response:
-            await Stream(request, response, subscription, who, query, tip).run()
+            await Stream(request, response, subscription, current, query, tip).run()
     except (ConnectionError, TimeoutError):
         pass  # the client left, or stopped reading for EVENTS_SEND_TIMEOUT_S: its stream ends
     finally:

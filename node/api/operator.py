@@ -4,11 +4,16 @@ monitoring read, on the node config's `operator` address.
     GET /metrics   every metric in Prometheus's text format (node.runtime.metrics)
     GET /healthz   200 {"ok": true}: the process is up and its event loop answers
     GET /readyz    200 when ready, else 503; both {"ready", "reason", ...} (node.runtime.health)
+    GET /, /explorer/...   the explorer (node.api.explorer_site): a page for the
+                   institution's operations staff, live through an event stream
 
 Plain HTTP with no client certificate and no signed request: what protects
 it is the address it is bound to, a loopback or a management network's
-(node.runtime.config refuses 0.0.0.0 and names). So it serves nothing a
-member's data could be read from: figures about the node, never records.
+(node.runtime.config refuses 0.0.0.0 and names). The metrics and health
+routes carry figures about the node, never records; the explorer reads the
+ledger as the node's own institution, under the member API's rules (its
+own balances and receipts, never another member's), so whoever reaches
+this address reads what that institution's client keys could.
 The member API serves none of these routes, /healthz included: a load
 balancer in front of the member API checks the operator port, or the TLS
 handshake, and the member API keeps one rule (every read is signed).
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.api import access
+from node.api import access, explorer_site
 from node.api.access import OPERATOR, requires
 from node.api.http import NODE, json_errors
 from node.runtime.driver import Node
@@ -57,5 +62,6 @@ def make_operator_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=OPERATOR_REQUEST_BYTES_MAX, middlewares=[json_errors])
     app[NODE] = node
     app.router.add_routes(routes())
+    explorer_site.install(app)
     access.check_routes(app, access.OPERATOR_SITE)
     return app

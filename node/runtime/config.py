@@ -126,7 +126,7 @@ class NodeConfig:
     tls: TlsFiles | None = None     # the consortium's root and this node's certificate chain
     insecure: bool = False          # plain HTTP and peer links without certificates: --insecure only, never the file
     endpoint: str | None = None     # host:port the others dial; None: host:port
-    operator: OperatorAddress | None = None  # the operator site's address (metrics, health); None: no such site
+    operator: OperatorAddress | None = None  # the operator site's address (metrics, health, explorer); None: none
 
     @property
     def scheme(self) -> str:

@@ -64,9 +64,9 @@ async def start_operator_site(runner: web.AppRunner, config: NodeConfig) -> None
     address = config.operator
     await web.TCPSite(runner, address.host, address.port, reuse_address=True).start()
     if address.is_loopback:
-        log.info("operator site (metrics, health) on %s", address.url)
+        log.info("operator site (metrics, health, explorer) on %s", address.url)
     else:
-        log.warning("operator site (metrics, health) on %s: plain HTTP without authentication; keep that "
+        log.warning("operator site (metrics, health, explorer) on %s: plain HTTP without authentication; keep that "
                     "address on a management network", address.url)
 
 
