@@ -117,6 +117,12 @@ class LocalCluster:
         for replica_id in list(self.processes):
             self.kill(replica_id, signal.SIGTERM)
 
+    @property
+    def pids(self) -> dict[str, int]:
+        """The process id of each node started here and still running, by institution id."""
+        return {self.institutions[replica_id]["id"]: process.pid
+                for replica_id, process in sorted(self.processes.items()) if process.poll() is None}
+
     def alive(self, replica_id: int) -> bool:
         process = self.processes.get(replica_id)
         return process is not None and process.poll() is None
