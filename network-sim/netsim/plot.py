@@ -1,6 +1,8 @@
 """SVG charts for the simulator's and the benchmarks' reports: time series
 in panels that share one time axis, with ticks, units and the faults marked
-where they start and heal, and horizontal bar charts on a value axis.
+where they start and heal, the same panels against offered load (latency
+and throughput of the bench's open loop), and horizontal bar charts on a
+value axis.
 
 Drawn by hand rather than with matplotlib, on purpose. The simulator
 promises the same file for the same seed, and this code writes the same
@@ -203,7 +205,9 @@ def staircase(points: list[tuple[float, float]], start_s: float = 0.0) -> list[t
 def time_figure(title: str, panels: Sequence[Panel], x_title: str, x_end_s: float | None = None,
                 faults: Sequence[Fault] = (), events: Sequence[Event] = ()) -> str:
     """Panels stacked on one time axis: every panel gets the same x ticks
-    (0 through the last point, fault or `x_end_s`, rounded up to a tick)."""
+    (0 through the last point, fault or `x_end_s`, rounded up to a tick).
+    The axis may hold any non-negative quantity named by `x_title` (the
+    offered load of `write_load_plot`)."""
     xs = [x for panel in panels for series in panel.series for x, _ in series.points]
     xs += [x for fault in faults for x in (fault.start_s, fault.end_s) if x is not None]
     xs += [event.at_s for event in events] + ([x_end_s] if x_end_s is not None else [])
@@ -230,16 +234,50 @@ def _svg(height: float, body: str) -> str:
 
 
 def write_bench_plot(result: dict, path: Path,
-                     latency_title: str = "latency per batch, submit to committed receipt") -> Path:
+                     latency_title: str = "latency per batch, submit to committed receipt",
+                     title: str | None = None) -> Path:
     """Committed tx/s over time (each value over the interval that ends at its
     point) above per-submission latency, on one time axis."""
     throughput = staircase([(float(t), float(rate)) for t, rate in result.get("timeline", [])])
     latency = [(float(t), float(ms)) for t, ms in result.get("samples", [])]
-    title = (f"{result['nodes']} nodes: {result['tps']:,} tx/s, p50 {result['p50_ms']} ms, "
-             f"p99 {result['p99_ms']} ms")
+    title = title or (f"{result['nodes']} nodes: {result['tps']:,} tx/s, p50 {result['p50_ms']} ms, "
+                      f"p99 {result['p99_ms']} ms")
     panels = [Panel("committed transactions per second", "throughput (tx/s)", (Series(throughput, "#1f77b4"),)),
               Panel(latency_title, "latency (ms)", (Series(latency, "#d62728", dots=True),))]
     Path(path).write_text(time_figure(title, panels, "time since the load started (s)"))
+    return Path(path)
+
+
+LOAD_COLOURS = {"p50": "#1f77b4", "p99": "#d62728", "achieved": "#1f77b4", "offered": "#7f7f7f"}
+
+
+def _line_with_dots(points: list[tuple[float, float]], colour: str) -> tuple[Series, Series]:
+    return Series(points, colour), Series(points, colour, dots=True)
+
+
+def write_load_plot(result: dict, path: Path) -> Path:
+    """The bench's open loop at several offered rates (`result["runs"]`):
+    p50 and p99 latency against offered load above the achieved rate
+    against it (with the offered rate itself as the line it would follow
+    if every arrival committed), one point per rate."""
+    runs = sorted(result["runs"], key=lambda run: run["offered_tps"])
+    offered = [float(run["offered_tps"]) for run in runs]
+
+    def curve(key: str) -> list[tuple[float, float]]:
+        return [(x, float(run[key])) for x, run in zip(offered, runs)]
+
+    bound = result.get("verify_bound", {}).get("verify_bound_tps")
+    title = (f"{result['nodes']} nodes, open loop: latency and throughput against offered load"
+             + (f" (Ed25519 bound {bound:,} tx/s)" if bound else ""))
+    panels = [
+        Panel("latency, arrival to committed receipt: p50 (blue), p99 (red)", "latency (ms)",
+              (*_line_with_dots(curve("p50_ms"), LOAD_COLOURS["p50"]),
+               *_line_with_dots(curve("p99_ms"), LOAD_COLOURS["p99"]))),
+        Panel("committed tx/s: achieved (blue), offered (grey)", "throughput (tx/s)",
+              (Series([(x, x) for x in offered], LOAD_COLOURS["offered"]),
+               *_line_with_dots(curve("achieved_tps"), LOAD_COLOURS["achieved"]))),
+    ]
+    Path(path).write_text(time_figure(title, panels, "offered load (tx/s)"))
     return Path(path)
 
 

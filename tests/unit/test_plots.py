@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from netsim.axes import nice_step, nice_ticks, tick_label
-from netsim.plot import Fault, Panel, Series, time_figure, write_bars, write_grouped_bars
+from netsim.plot import Fault, Panel, Series, time_figure, write_bars, write_grouped_bars, write_load_plot
 from netsim.report import write_plot
 from netsim.run import SimConfig, Simulation
 
@@ -190,6 +190,29 @@ def test_bar_charts_have_a_value_axis(tmp_path):
                                   ("psi", [("1,000", [("phase", 2400.0)])], "ms")], tmp_path / "g.svg").read_text()
     ticks = texts(ET.fromstring(grouped), "x-tick")
     assert [t.text for t in ticks][-1] == "2,500" and "12" in [t.text for t in ticks]
+
+
+def test_the_load_figure_plots_latency_and_achieved_rate_against_offered_load(tmp_path):
+    runs = [{"offered_tps": rate, "achieved_tps": achieved, "p50_ms": p50, "p99_ms": p99}
+            for rate, achieved, p50, p99 in [(2000, 1650.0, 900.0, 2400.0), (500, 498.0, 80.0, 150.0),
+                                             (1000, 990.0, 120.0, 310.0)]]
+    result = {"nodes": 4, "runs": runs, "verify_bound": {"verify_bound_tps": 9000}}
+    svg = write_load_plot(result, tmp_path / "load.svg").read_text()
+    title = [t.text for t in texts(ET.fromstring(svg), "figure-title")]
+    assert title == ["4 nodes, open loop: latency and throughput against offered load (Ed25519 bound 9,000 tx/s)"]
+    latency, throughput = panels_of(svg)
+    for panel in (latency, throughput):
+        assert [t.text for t in texts(panel, "x-title")] == ["offered load (tx/s)"]
+        assert [t.text for t in texts(panel, "x-tick")] == ["0", "500", "1,000", "1,500", "2,000"]
+    assert [t.text for t in texts(latency, "y-title")] == ["latency (ms)"]
+    assert float(texts(latency, "y-tick")[-1].text.replace(",", "")) >= 2400
+    # p50 and p99: a line and a dot per rate each; the offered line, and the achieved line and dots.
+    assert len(latency.findall(f"{SVG}polyline")) == 2 and len(latency.findall(f"{SVG}circle")) == 6
+    assert len(throughput.findall(f"{SVG}polyline")) == 2 and len(throughput.findall(f"{SVG}circle")) == 3
+    p50_line = latency.findall(f"{SVG}polyline")[0]
+    xs = [float(point.split(",")[0]) for point in p50_line.get("points").split()]
+    assert xs == sorted(xs)  # joined in order of offered load, whatever the order of the runs
+    assert xs[0] == pytest.approx(x_position(latency, 500), abs=0.2)
 
 
 def test_a_range_narrower_than_float_spacing_is_widened():
