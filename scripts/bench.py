@@ -1,16 +1,32 @@
 """Drive a 4-node consortium with concurrent signed payments for a fixed time.
 
-Each worker owns one client key, signs batches of payments and submits them
-to one node with wait=commit, so every latency is measured from submit to
-committed receipt. Progress shows each second; the last line is one
-JSON object (tps, p50_ms, p99_ms, nodes, committed, duration_s, ...). An SVG
-plot of throughput and latency over time is written next to the JSON.
+Closed loop (the default): each worker owns one client key, signs batches
+of payments and submits them to one node with wait=commit, then sends the
+next, so every latency is measured from submit to committed receipt and
+the load is whatever the nodes can take (saturation). Progress shows each
+second; the last line is one JSON object (tps, p50_ms, p99_ms, nodes,
+committed, duration_s, ...). An SVG plot of throughput and latency over
+time is written next to the JSON.
+
+Open loop (--rate N, or --rates N1,N2,...): payments arrive on a seeded
+Poisson schedule at N tx/s and are submitted as they arrive, whether or not
+earlier ones are answered (node.devtools.openloop), so latency is measured
+at a given offered load. --rates runs each rate in turn on one consortium,
+a short pause between them, and plots p50 and p99 latency and the achieved
+rate against the offered one.
+
+Either way the JSON holds each node's CPU use (cores kept busy) and peak
+resident memory, the bench client's own CPU, and the Ed25519 verification
+rate of one core measured before the load with the throughput bound it sets
+for 4 validators on this machine's cores (`verify_bound`); a run of 120 s
+or more adds its first and last minute's throughput.
 
 The nodes run with TLS (HTTPS and mutual-TLS peer links), as they do by
 default. Unless --no-compare (or the consortium was given), a second fresh
 consortium of the same shape then runs --insecure (plain HTTP, no peer
 certificates) for the same time, so both runs start from an empty chain;
 the JSON's `tls` holds both throughputs and latencies and what TLS costs.
+The open loop makes no such comparison.
 
 The consortia live in temporary folders removed at the end (a run leaves
 nothing in the temporary directory) unless --dir names one to keep; the
@@ -22,33 +38,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
+import os
 import random
 import sys
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from contracts.tx import sign_tx
 from crypto.keys import KDF_COST_LIGHT, read_key_file
-from netsim.plot import write_bench_plot
+from netsim.plot import write_bench_plot, write_load_plot
 from node.client import ClientError, ConsortClient
+from node.devtools import machine
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium, throwaway_passphrase
+from node.devtools.loadgen import latency_summary, minute_rates
+from node.devtools.openloop import IN_FLIGHT_MAX, LINGER_MS, Plan, offer, open_lanes
 from node.devtools.progress import Progress
 from node.devtools.workfolder import work_folder
 from node.runtime.passphrase import PassphraseSource
 
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+VALIDATORS = 4
+CLIENT = "bench-client"  # the bench's own process among the watched ones
+RATES_PAUSE_S = 3.0      # between two offered rates of --rates
 
 
 class Recorder:
     def __init__(self) -> None:
         self.latencies_ms: list[float] = []
         self.samples: list[tuple[float, float]] = []  # (seconds since start, latency ms)
+        self.commits: list[tuple[float, int]] = []    # (seconds since start, transactions committed then)
         self.committed = 0
         self.failed = 0
         self.errors = 0
@@ -79,16 +99,20 @@ async def worker(number: int, url: str, signer, institution: str, others: list[s
                 await asyncio.sleep(0.2)
                 continue
             latency_ms = (time.monotonic() - sent) * 1000
+            committed = 0
             for receipt in result["receipts"]:
                 if receipt is None:
                     continue
-                recorder.committed += 1
+                committed += 1
                 recorder.failed += 0 if receipt["ok"] else 1
                 recorder.latencies_ms.append(latency_ms)
+            recorder.committed += committed
+            recorder.commits.append((time.monotonic() - start, committed))
             recorder.samples.append((time.monotonic() - start, latency_ms))
 
 
-async def progress(recorder: Recorder, start: float, deadline: float, timeline: list) -> None:
+async def progress(recorder: Recorder, start: float, deadline: float, timeline: list,
+                   watch: machine.ProcessWatch) -> None:
     last = 0
     with Progress("bench", total=round(deadline - start, 1), unit="s", show_rate=False) as bar:
         while time.monotonic() < deadline:
@@ -97,24 +121,54 @@ async def progress(recorder: Recorder, start: float, deadline: float, timeline: 
             rate = recorder.committed - last
             last = recorder.committed
             timeline.append((round(elapsed, 2), rate))
+            watch.sample()
             bar.update(elapsed, note=f"committed {recorder.committed:,}, last second {rate:,} tx/s")
 
 
+def watch_processes(node_pids: dict[str, int]) -> machine.ProcessWatch:
+    """A started watch of the nodes (those this bench started) and of the bench itself."""
+    watch = machine.ProcessWatch({**node_pids, CLIENT: os.getpid()})
+    watch.start()
+    return watch
+
+
+def usage(watch: machine.ProcessWatch) -> dict:
+    """`node_usage`: per node, cores kept busy and peak resident MB (empty when the
+    nodes were already running: their processes are not this bench's); the client's cores."""
+    rows = watch.report()
+    return {"node_usage": [row for row in rows if row["name"] != CLIENT],
+            "client_cpu_cores": next(row["cpu_cores"] for row in rows if row["name"] == CLIENT)}
+
+
 async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: str, insecure: bool = False) -> dict:
-    index = json.loads((directory / "consortium.json").read_text())
-    institutions = index["institutions"]
-    chain_id = bytes.fromhex(index["chain_id"])
     if cluster is not None:
         await cluster.wait_ready()
     nodes = LocalCluster(directory, passphrase=passphrase, insecure=insecure)  # its signing clients: starts nothing
+    node_pids = cluster.pids if cluster is not None else {}
+    if args.rates:
+        return await run_open_loop(args, directory, nodes, node_pids, passphrase)
+    return await run_closed_loop(args, directory, nodes, node_pids, passphrase)
+
+
+async def height(nodes: LocalCluster) -> int:
     async with nodes.client(0) as client:
-        height_before = (await client.status())["height"]
-    keys = [(entry, key) for key_slot in range(max(len(e["client_keys"]) for e in institutions))
-            for entry in institutions if key_slot < len(entry["client_keys"]) for key in [entry["client_keys"][key_slot]]]
+        return (await client.status())["height"]
+
+
+async def run_closed_loop(args, directory: Path, nodes: LocalCluster, node_pids: dict[str, int],
+                          passphrase: str) -> dict:
+    index = nodes.index
+    institutions = index["institutions"]
+    chain_id = nodes.chain_id
+    height_before = await height(nodes)
+    slots = max(len(entry["client_keys"]) for entry in institutions)
+    keys = [(entry, entry["client_keys"][slot]) for slot in range(slots)
+            for entry in institutions if slot < len(entry["client_keys"])]
     if args.workers > len(keys):
         raise SystemExit(f"--workers {args.workers} exceeds the {len(keys)} client keys of the consortium")
     signers = [read_key_file(directory / key, passphrase).signer() for _, key in keys[:args.workers]]
     recorder, timeline = Recorder(), []
+    watch = watch_processes(node_pids)
     start = time.monotonic()
     deadline = start + args.duration
     tasks = []
@@ -123,22 +177,44 @@ async def run(args, directory: Path, cluster: LocalCluster | None, passphrase: s
         others = [e["id"] for e in institutions if e["id"] != entry["id"]]
         tasks.append(worker(number, url, signer, entry["id"], others, chain_id,
                             index["currency"], args.batch, deadline, start, recorder, nodes.ca))
-    await asyncio.gather(progress(recorder, start, deadline, timeline), *tasks)
+    await asyncio.gather(progress(recorder, start, deadline, timeline, watch), *tasks)
     duration = time.monotonic() - start
-    async with nodes.client(0) as client:
-        height_after = (await client.status())["height"]
-    blocks = height_after - height_before
+    figures = usage(watch)
+    blocks = await height(nodes) - height_before
     return {
-        "tps": round(recorder.committed / duration, 1),
-        "p50_ms": round(percentile(recorder.latencies_ms, 0.50), 1),
-        "p99_ms": round(percentile(recorder.latencies_ms, 0.99), 1),
-        "max_ms": round(max(recorder.latencies_ms, default=0.0), 1),
+        "mode": "closed", "tps": round(recorder.committed / duration, 1), **latency_summary(recorder.latencies_ms),
         "nodes": len(institutions), "committed": recorder.committed, "failed_receipts": recorder.failed,
         "request_errors": recorder.errors, "duration_s": round(duration, 2), "workers": args.workers,
         "batch": args.batch, "blocks": blocks,
         "txs_per_block": round(recorder.committed / blocks, 1) if blocks else 0,
+        **minute_rates(recorder.commits, duration), **figures,
         "timeline": timeline, "samples": [(round(t, 3), round(l, 1)) for t, l in recorder.samples],
     }
+
+
+async def run_open_loop(args, directory: Path, nodes: LocalCluster, node_pids: dict[str, int],
+                        passphrase: str) -> dict:
+    """Each offered rate in turn on this consortium, RATES_PAUSE_S apart; one
+    rate's figures at the top level, several under `runs`."""
+    runs = []
+    async with AsyncExitStack() as stack:
+        lanes = await open_lanes(stack, directory, nodes.index, nodes.urls, nodes.ca, passphrase, args.seed)
+        for number, rate in enumerate(args.rates):
+            if number:
+                await asyncio.sleep(RATES_PAUSE_S)
+            plan = Plan(rate, args.duration, args.seed, args.batch, args.linger_ms, args.in_flight_max)
+            height_before = await height(nodes)
+            watch = watch_processes(node_pids)
+            figures = await offer(plan, lanes, tick=watch.sample)
+            figures.update(usage(watch))
+            blocks = await height(nodes) - height_before
+            figures.update(blocks=blocks, txs_per_block=round(figures["committed"] / blocks, 1) if blocks else 0)
+            runs.append(figures)
+            print(f"bench: offered {rate:,.0f} tx/s: achieved {figures['achieved_tps']:,} tx/s, "
+                  f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
+                  f"dropped {figures['dropped_offered']:,}", file=sys.stderr)
+    common = {"mode": "open", "nodes": len(nodes.institutions), "lanes": len(lanes)}
+    return {**common, **runs[0]} if len(runs) == 1 else {**common, "runs": runs}
 
 
 def run_cluster(args, directory: Path, passphrase: str, insecure: bool) -> dict:
@@ -158,7 +234,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--workers", type=int, default=8, help="concurrent clients, one key each")
-    parser.add_argument("--batch", type=int, default=100, help="transactions per submission")
+    parser.add_argument("--batch", type=int, default=100, help="transactions per submission (open loop: at most)")
+    rates = parser.add_mutually_exclusive_group()
+    rates.add_argument("--rate", type=positive_rate, help="open loop: offer N tx/s on a Poisson schedule")
+    rates.add_argument("--rates", type=rate_list, help="open loop: offer each of N1,N2,... tx/s in turn, "
+                                                       "on one consortium")
+    parser.add_argument("--seed", type=int, default=1, help="open loop: the seed of the arrival schedule")
+    parser.add_argument("--linger-ms", type=float, default=LINGER_MS,
+                        help="open loop: how long an arrival may wait for others to share its submission")
+    parser.add_argument("--in-flight-max", type=int, default=IN_FLIGHT_MAX,
+                        help="open loop: submissions open at once; arrivals beyond are dropped and counted")
     parser.add_argument("--dir", help="consortium folder, kept afterwards (default: a temporary one, removed "
                                       "at the end)")
     parser.add_argument("--running", action="store_true", help="the consortium's nodes already run")
@@ -167,15 +252,52 @@ def main() -> int:
                                             "(default: DIR/bench.json with --dir, else ./bench.json)")
     parser.add_argument("--no-compare", action="store_true", help="skip the second run without TLS")
     args = parser.parse_args()
+    args.rates = [args.rate] if args.rate is not None else args.rates or []
+    if args.batch < 1 or args.in_flight_max < 1 or not (math.isfinite(args.linger_ms) and args.linger_ms >= 0) \
+            or not (math.isfinite(args.duration) and args.duration > 0):
+        parser.error("--batch and --in-flight-max must be at least 1, --linger-ms at least 0, --duration above 0")
     out = Path(args.out) if args.out else Path(args.dir) / "bench.json" if args.dir else Path("bench.json")
     with work_folder(args.dir, "consort-bench-") as folder:
         result = measure(args, folder.path)
     out.write_text(json.dumps(result) + "\n")
-    plot = write_bench_plot(result, out.with_suffix(".svg"))
+    if "runs" in result:
+        plot = write_load_plot(result, out.with_suffix(".svg"))
+    elif result["mode"] == "open":
+        title = (f"{result['nodes']} nodes, open loop: offered {result['offered_tps']:,g} tx/s, achieved "
+                 f"{result['achieved_tps']:,} tx/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
+        plot = write_bench_plot(result, out.with_suffix(".svg"), "latency of each submission's first arrival, "
+                                                                 "arrival to committed receipt", title)
+    else:
+        plot = write_bench_plot(result, out.with_suffix(".svg"))
     print(f"bench: wrote {out} and {plot}", file=sys.stderr)
-    summary = {k: v for k, v in result.items() if k not in ("timeline", "samples")}
-    print(json.dumps(summary))
+    print(json.dumps(summary(result)))
     return 0
+
+
+def summary(result: dict) -> dict:
+    """The result without its time series (they are in the file)."""
+    series = ("timeline", "samples")
+    brief = {k: v for k, v in result.items() if k not in series}
+    if "runs" in brief:
+        brief["runs"] = [{k: v for k, v in run.items() if k not in series} for run in brief["runs"]]
+    return brief
+
+
+def positive_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise argparse.ArgumentTypeError(f"a rate is a positive number of transactions a second, not {text!r}")
+    return rate
+
+
+def rate_list(text: str) -> list[float]:
+    rates = [positive_rate(part.strip()) for part in text.split(",") if part.strip()]
+    if not rates:
+        raise argparse.ArgumentTypeError("--rates takes rates separated by commas, e.g. 500,1000,2000")
+    return rates
 
 
 def measure(args, directory: Path) -> dict:
@@ -191,10 +313,14 @@ def measure(args, directory: Path) -> dict:
         passphrase, _ = throwaway_passphrase()
         create_consortium(directory, institutions=4, base_port=args.base_port, passphrase=passphrase,
                           kdf_cost=KDF_COST_LIGHT)
-    print(f"bench: consortium in {directory}, {args.workers} workers x {args.batch} tx, "
-          f"{args.duration:.0f} s", file=sys.stderr)
-    result = run_cluster(args, directory, passphrase, insecure=False)
-    if args.no_compare or given:
+    bound = measure_verify_bound()
+    if args.rates:
+        load = f"offered {', '.join(f'{r:,.0f}' for r in args.rates)} tx/s (open loop, seed {args.seed})"
+    else:
+        load = f"{args.workers} workers x {args.batch} tx"
+    print(f"bench: consortium in {directory}, {load}, {args.duration:.0f} s", file=sys.stderr)
+    result = {**run_cluster(args, directory, passphrase, insecure=False), "verify_bound": bound}
+    if args.no_compare or given or args.rates:
         return result
     with work_folder(None, "consort-bench-insecure-") as plain_folder:
         create_consortium(plain_folder.path, institutions=4, base_port=args.base_port, passphrase=passphrase,
@@ -209,6 +335,17 @@ def measure(args, directory: Path) -> dict:
         "tps_cost_percent": round(100 * (plain["tps"] - result["tps"]) / plain["tps"], 1) if plain["tps"] else None,
     }
     return result
+
+
+def measure_verify_bound() -> dict:
+    """One core's Ed25519 verification rate, measured before the load (before
+    this bench starts any node), and the bound it sets for the validators."""
+    rate = machine.ed25519_verifies_per_s()
+    bound = machine.verify_bound(rate, machine.usable_cores(), VALIDATORS)
+    print(f"bench: one core verifies {rate:,.0f} Ed25519 signatures a second; {bound['cores']} cores and "
+          f"{VALIDATORS} validators that each verify each transaction: at most {bound['verify_bound_tps']:,} tx/s",
+          file=sys.stderr)
+    return bound
 
 
 if __name__ == "__main__":

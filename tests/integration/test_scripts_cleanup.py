@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def environment(temporary: Path) -> dict:
-    """The scripts' environment: the project on the path, TMPDIR the test's own folder."""
-    return {**os.environ, ENV_VAR: PASSPHRASE, "PYTHONPATH": str(ROOT), "TMPDIR": str(temporary)}
+    """The scripts' environment: the project (and its simulator, which draws the charts) on the
+    path, TMPDIR the test's own folder."""
+    return {**os.environ, ENV_VAR: PASSPHRASE, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'network-sim'}",
+            "TMPDIR": str(temporary)}
 
 
 def test_the_demo_without_dir_removes_its_temporary_folder(tmp_path):
@@ -47,6 +49,8 @@ def test_the_bench_without_dir_leaves_its_result_here_and_no_temporary_folder(tm
                          capture_output=True, text=True, timeout=180, cwd=here,
                          env=environment(temporary), stdin=subprocess.DEVNULL)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert json.loads(run.stdout.strip().splitlines()[-1])["nodes"] == 4
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["nodes"] == 4 and result["mode"] == "closed"
+    assert len(result["node_usage"]) == 4 and "verify_bound_tps" in result["verify_bound"]
     assert sorted(p.name for p in here.iterdir()) == ["bench.json", "bench.svg"]
     assert list(temporary.iterdir()) == []
