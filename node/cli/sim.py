@@ -1,5 +1,5 @@
-"""`consort sim run`: one seeded run of the real replicas in the simulator.
-The only part of node/ that imports netsim."""
+"""`consort sim run`: one seeded run of the real replicas in the simulator;
+`consort sim sweep` is in sim_sweep. The only part of node/ that imports netsim."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from netsim.clock import US_PER_S
 from netsim.network import LATENCY_KINDS, Latency, SettingsError
+from netsim.regions import BUILT_IN, load_regions
 from netsim.report import replay_command, summary, write_plot
 from netsim.run import SimConfig, Simulation, faulty_default
 from netsim.scenarios import SCENARIOS
@@ -16,17 +17,41 @@ from node.cli.shared import UsageError, add_out_option
 from node.devtools.progress import Progress
 
 MBIT_BYTES_PER_S = 125_000
-LIVENESS_BOUND_S_MAX = 5
+DRAIN_S_DEFAULT = 5
+DURATION_HELP = ("simulated seconds: load for all but the last --drain-s of them, then a drain with no new "
+                 "requests in which the last ones must commit")
+DRAIN_HELP = (f"simulated seconds at the end that carry no load (default {DRAIN_S_DEFAULT}, or duration - 1 "
+              "if shorter; at least 1): liveness is judged at their end")
+REGIONS_HELP = (f"place the nodes in regions: a built-in matrix ({', '.join(BUILT_IN)}) or a JSON file of one-way "
+                "delays between regions and per-node bandwidth (README, netsim/regions.py)")
+
+
+def drain_s(duration_s: int, drain: int | None) -> int:
+    """The drain for a run of `duration_s`, checked in the command line's words."""
+    if drain is None:
+        if duration_s < 2:
+            raise UsageError(f"--duration {duration_s} is too short: a run is at least 1 simulated second of load, "
+                             "then a drain of at least 1 s (--drain-s) with no new requests, in which the last "
+                             "ones must commit; give --duration 2 or more")
+        return min(DRAIN_S_DEFAULT, duration_s - 1)
+    if drain < 1:
+        raise UsageError(f"--drain-s {drain}: the drain must be at least 1 simulated second, or no request sent "
+                         "near the end could commit before liveness is judged")
+    if duration_s <= drain:
+        raise UsageError(f"--duration {duration_s} leaves no time for load before the {drain} s drain "
+                         f"(--drain-s): give a --duration greater than {drain}")
+    return drain
 
 
 def cmd_sim_run(args) -> int:
     faulty = faulty_default(args.nodes, args.scenario) if args.faulty is None else args.faulty
+    drain = drain_s(args.duration, args.drain_s)
     try:
         config = SimConfig(nodes=args.nodes, faulty=faulty, seed=args.seed, duration_s=args.duration,
                            scenario=args.scenario, rate_tps=args.rate,
                            latency=Latency(args.latency, args.latency_a_ms * 1000, args.latency_b_ms * 1000),
-                           bandwidth_bytes_per_s=args.bandwidth_mbit * MBIT_BYTES_PER_S,
-                           liveness_bound_s=min(LIVENESS_BOUND_S_MAX, args.duration - 1))
+                           bandwidth_bytes_per_s=args.bandwidth_mbit * MBIT_BYTES_PER_S, liveness_bound_s=drain,
+                           regions=None if args.regions is None else load_regions(args.regions))
     except SettingsError as exc:
         raise UsageError(f"invalid simulation settings: {exc}") from None
     started = time.perf_counter()
@@ -49,7 +74,8 @@ def add_commands(commands) -> None:
     run.add_argument("--nodes", type=int, default=4)
     run.add_argument("--faulty", type=int, help="faulty replicas (default f, or 0 for a clean scenario)")
     run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--duration", type=int, default=20, help="simulated seconds")
+    run.add_argument("--duration", type=int, default=20, help=DURATION_HELP)
+    run.add_argument("--drain-s", type=int, help=DRAIN_HELP)
     run.add_argument("--scenario", default="none", choices=SCENARIOS, metavar="SCENARIO",
                      help="one of: " + ", ".join(SCENARIOS))
     run.add_argument("--rate", type=int, default=2000, help="client requests per simulated second")
@@ -57,5 +83,8 @@ def add_commands(commands) -> None:
     run.add_argument("--latency-a-ms", type=int, default=2, help="constant, low or median one-way latency")
     run.add_argument("--latency-b-ms", type=int, default=8, help="uniform high; for lognormal, sigma x 1000 (500 = 0.5)")
     run.add_argument("--bandwidth-mbit", type=int, default=0, help="per-link bandwidth in Mbit/s (0: unlimited)")
+    run.add_argument("--regions", metavar="NAME|FILE", help=REGIONS_HELP)
     add_out_option(run, "write the JSON report here (and an SVG plot beside it)")
     run.set_defaults(func=cmd_sim_run)
+    from node.cli.sim_sweep import add_sweep_command  # here, as sim_sweep reuses this module's options
+    add_sweep_command(sim)
