@@ -9,39 +9,14 @@ from pathlib import Path
 
 from netsim.clock import US_PER_S
 from netsim.network import LATENCY_KINDS, Latency, SettingsError
-from netsim.regions import BUILT_IN, load_regions
+from netsim.regions import load_regions
 from netsim.report import replay_command, summary, write_plot
 from netsim.run import SimConfig, Simulation, faulty_default
 from netsim.scenarios import SCENARIOS
 from node.cli.shared import UsageError, add_out_option
+from node.cli.sim_options import DRAIN_HELP, DURATION_HELP, MBIT_BYTES_PER_S, REGIONS_HELP, drain_s
+from node.cli.sim_sweep import add_sweep_command
 from node.devtools.progress import Progress
-
-MBIT_BYTES_PER_S = 125_000
-DRAIN_S_DEFAULT = 5
-DURATION_HELP = ("simulated seconds: load for all but the last --drain-s of them, then a drain with no new "
-                 "requests in which the last ones must commit")
-DRAIN_HELP = (f"simulated seconds at the end that carry no load (default {DRAIN_S_DEFAULT}, or duration - 1 "
-              "if shorter; at least 1): liveness is judged at their end")
-REGIONS_HELP = (f"place the nodes in regions: a built-in matrix ({', '.join(BUILT_IN)}) or a JSON file of one-way "
-                "delays between regions and per-node bandwidth (README, netsim/regions.py)")
-
-
-def drain_s(duration_s: int, drain: int | None) -> int:
-    """The drain for a run of `duration_s`, checked in the command line's words."""
-    if drain is None:
-        if duration_s < 2:
-            raise UsageError(f"--duration {duration_s} is too short: a run is at least 1 simulated second of load, "
-                             "then a drain of at least 1 s (--drain-s) with no new requests, in which the last "
-                             "ones must commit; give --duration 2 or more")
-        return min(DRAIN_S_DEFAULT, duration_s - 1)
-    if drain < 1:
-        raise UsageError(f"--drain-s {drain}: the drain must be at least 1 simulated second, or no request sent "
-                         "near the end could commit before liveness is judged")
-    if duration_s <= drain:
-        raise UsageError(f"--duration {duration_s} leaves no time for load before the {drain} s drain "
-                         f"(--drain-s): give a --duration greater than {drain}")
-    return drain
-
 
 def cmd_sim_run(args) -> int:
     faulty = faulty_default(args.nodes, args.scenario) if args.faulty is None else args.faulty
@@ -86,5 +61,4 @@ def add_commands(commands) -> None:
     run.add_argument("--regions", metavar="NAME|FILE", help=REGIONS_HELP)
     add_out_option(run, "write the JSON report here (and an SVG plot beside it)")
     run.set_defaults(func=cmd_sim_run)
-    from node.cli.sim_sweep import add_sweep_command  # here, as sim_sweep reuses this module's options
     add_sweep_command(sim)

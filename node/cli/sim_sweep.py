@@ -15,7 +15,7 @@ from netsim.scenarios import SCENARIOS
 from netsim.sweep import Sweep, dask_pool, jsonl, local_pool, run_sweep
 from netsim.sweep_report import summarise, table, verdict, write_plots
 from node.cli.shared import UsageError
-from node.cli.sim import DRAIN_HELP, MBIT_BYTES_PER_S, REGIONS_HELP, drain_s
+from node.cli.sim_options import DRAIN_HELP, MBIT_BYTES_PER_S, REGIONS_HELP, drain_s
 from node.devtools.progress import Progress
 
 LIST_ITEMS_MAX = 64
