@@ -12,8 +12,8 @@ bytes on one laptop or on a cluster, with any chunk size.
 
 Both pools are concurrent.futures executors (Dask's through
 Client.get_executor()); at most IN_FLIGHT_PER_WORKER chunks per worker are
-handed out at a time, so a sweep of a million runs does not queue a
-million futures. Dask is optional (`pip install 'consort[cluster]'`) and
+handed out at a time, so a sweep of RUNS_MAX runs does not queue as many
+futures. Dask is optional (`pip install 'consort[cluster]'`) and
 imported only when a scheduler is given; every worker must have the same
 consort installed, as the chunks name netsim's functions, not ship them.
 
@@ -35,7 +35,7 @@ from netsim.network import Latency, SettingsError
 from netsim.regions import RegionMatrix
 from netsim.run import SimConfig, Simulation, faulty_default
 
-RUNS_MAX = 1_000_000
+RUNS_MAX = 200_000  # the records are held in memory to be sorted: about 0.7 kB each
 CHUNK_SEEDS_DEFAULT = 8
 IN_FLIGHT_PER_WORKER = 4
 WORKERS_MAX = 1024

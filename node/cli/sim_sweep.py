@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 from netsim.network import LATENCY_KINDS, Latency, SettingsError
-from netsim.regions import load_regions
+from netsim.regions import BUILT_IN, load_regions
 from netsim.scenarios import SCENARIOS
 from netsim.sweep import Sweep, dask_pool, jsonl, local_pool, run_sweep
 from netsim.sweep_report import summarise, table, verdict, write_plots
 from node.cli.shared import UsageError
-from node.cli.sim_options import DRAIN_HELP, MBIT_BYTES_PER_S, REGIONS_HELP, drain_s
+from node.cli.sim_options import DRAIN_HELP, MBIT_BYTES_PER_S, drain_s
 from node.devtools.progress import Progress
 
 LIST_ITEMS_MAX = 64
@@ -115,7 +115,9 @@ def add_sweep_command(sim) -> None:
     sweep.add_argument("--latency", default="uniform:2:8", metavar="KIND:A_MS[:B_MS],...",
                        help="latency models: uniform:LOW:HIGH, constant:MS, lognormal:MEDIAN:SIGMAx1000")
     sweep.add_argument("--regions", default=NO_REGIONS, metavar="none|NAME|FILE,...",
-                       help=f"region matrices, comma-separated; none: the latency model alone. {REGIONS_HELP}")
+                       help=f"region matrices, comma-separated: none (the latency model alone), a built-in "
+                            f"matrix ({', '.join(BUILT_IN)}) or a JSON file of one-way delays between regions and "
+                            "per-node bandwidth (README, netsim/regions.py)")
     sweep.add_argument("--seeds", type=int, default=20, help="seeds per grid cell (default 20)")
     sweep.add_argument("--first-seed", type=int, default=1)
     sweep.add_argument("--duration", type=int, default=10, help="simulated seconds per run (default 10)")
