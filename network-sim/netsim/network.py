@@ -1,5 +1,14 @@
 """The network model: per-link latency distributions, loss, duplication,
-reordering, bandwidth and partitions that start and heal.
+reordering, bandwidth and partitions that start and heal, and optionally a
+topology (where each node sits: the propagation delay between two nodes and
+each node's uplink bandwidth; netsim.regions builds one from a region matrix).
+
+A message's one-way delay is: the wait for the sender's uplink (when the
+topology limits it: copies queue there one after another, each taking its
+size / bandwidth to serialise), the wait for the link's own bandwidth (when
+the link model limits it), the topology's propagation delay between the two
+nodes, then the link model's latency draw (the variable part) and any
+reordering jitter. Without a topology and bandwidth, sizes play no part.
 
 Each kind of draw has its own random stream, so turning on loss does not
 change which latencies are drawn."""
@@ -8,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from netsim.rng import Streams
 
@@ -52,6 +62,19 @@ class LinkModel:
     bandwidth_bytes_per_s: int = 0
 
 
+class Topology(Protocol):
+    """Where the nodes sit, for Network.transmit. Both methods are pure and
+    answer for any node address (observers included)."""
+
+    def propagation_us(self, src: int, dst: int) -> int:
+        """The fixed one-way delay from `src` to `dst` (distance, routing)."""
+        ...
+
+    def uplink_bytes_per_s(self, node: int) -> int:
+        """How fast `node` puts bytes on the wire; 0 means unlimited."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Partition:
     """Between `start_us` and `heal_us`, nodes in different groups cannot talk."""
@@ -74,7 +97,17 @@ class Network:
     faulty_link: LinkModel | None = None
     faulty_until_us: int = 0
     partitions: tuple[Partition, ...] = ()
-    _link_free_us: dict[tuple[int, int], int] = field(default_factory=dict)
+    topology: Topology | None = None
+    _link_free_us: dict[tuple[int, int], int] = field(default_factory=dict)  # at most one entry per link
+    _uplink_free_us: dict[int, int] = field(default_factory=dict)  # at most one entry per node
+
+    @property
+    def needs_sizes(self) -> bool:
+        """Whether message sizes change arrival times (some bandwidth is limited)."""
+        links = (self.link, self.faulty_link)
+        limited = any(m is not None and m.bandwidth_bytes_per_s for m in links)
+        return limited or (self.topology is not None and any(
+            self.topology.uplink_bytes_per_s(node) for node in range(self.n + 1)))
 
     def model(self, now_us: int) -> LinkModel:
         if self.faulty_link is not None and now_us < self.faulty_until_us:
@@ -88,10 +121,16 @@ class Network:
         model = self.model(now_us)
         if model.loss and self.streams("loss").random() < model.loss:
             return []
-        depart = now_us
+        depart, propagation = now_us, 0
+        if self.topology is not None:
+            propagation = self.topology.propagation_us(src, dst)
+            uplink = self.topology.uplink_bytes_per_s(src)
+            if uplink:
+                depart = max(depart, self._uplink_free_us.get(src, 0)) + _serialise_us(size_bytes, uplink)
+                self._uplink_free_us[src] = depart
         if model.bandwidth_bytes_per_s:
-            free = max(now_us, self._link_free_us.get((src, dst), 0))
-            depart = free + size_bytes * 1_000_000 // model.bandwidth_bytes_per_s
+            free = max(depart, self._link_free_us.get((src, dst), 0))
+            depart = free + _serialise_us(size_bytes, model.bandwidth_bytes_per_s)
             self._link_free_us[(src, dst)] = depart
         copies = 2 if model.duplicate and self.streams("duplicate").random() < model.duplicate else 1
         arrivals = []
@@ -99,5 +138,10 @@ class Network:
             delay = model.latency.draw(self.streams("latency"))
             if model.reorder_us:
                 delay += self.streams("reorder").randint(0, model.reorder_us)
-            arrivals.append(depart + max(1, delay))
+            arrivals.append(depart + max(1, propagation + delay))
         return arrivals
+
+
+def _serialise_us(size_bytes: int, bytes_per_s: int) -> int:
+    """Time to put `size_bytes` on a wire of `bytes_per_s`, rounded up to a microsecond."""
+    return -(-size_bytes * 1_000_000 // bytes_per_s)

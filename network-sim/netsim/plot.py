@@ -1,8 +1,9 @@
 """SVG charts for the simulator's and the benchmarks' reports: time series
 in panels that share one time axis, with ticks, units and the faults marked
 where they start and heal, the same panels against offered load (latency
-and throughput of the bench's open loop), and horizontal bar charts on a
-value axis.
+and throughput of the bench's open loop), lines over a value axis with a
+legend (a sweep's figures against n), and horizontal bar charts on a value
+axis.
 
 Drawn by hand rather than with matplotlib, on purpose. The simulator
 promises the same file for the same seed, and this code writes the same
@@ -17,6 +18,7 @@ to be read, not published.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -42,6 +44,7 @@ class Series:
     points: list[tuple[float, float]]
     colour: str = "#1f77b4"
     dots: bool = False
+    dash: str = ""  # an SVG stroke-dasharray for a line ("4 3"); solid when empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +148,8 @@ def _series(frame: Frame, series: Series) -> str:
     if series.dots:
         return "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.6" fill="{series.colour}"/>' for x, y in coords)
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-    return f'<polyline fill="none" stroke="{series.colour}" stroke-width="1.8" points="{path}"/>'
+    dash = f' stroke-dasharray="{series.dash}"' if series.dash else ""
+    return f'<polyline fill="none" stroke="{series.colour}" stroke-width="1.8"{dash} points="{path}"/>'
 
 
 class LabelRows:
@@ -226,6 +230,51 @@ def time_figure(title: str, panels: Sequence[Panel], x_title: str, x_end_s: floa
                      f'{shading}{"".join(_x_axis(frame, x_title))}{"".join(_y_axis(frame, panel.y_title))}'
                      f'{"".join(_series(frame, s) for s in panel.series)}{marks}</g>')
     return _svg(height, "".join(parts))
+
+
+LEGEND_ROW, LEGEND_SWATCH = 16, 22
+
+
+def _legend(entries: Sequence[tuple[str, str, str]], top: float) -> tuple[str, float]:
+    """(colour, dash, label) entries in rows across the figure: (svg, height)."""
+    parts, x, y = [], 16.0, top + LEGEND_ROW / 2
+    for colour, dash, label in entries:
+        width = LEGEND_SWATCH + 6 + text_width(label, 11) + 18
+        if x + width > WIDTH - 8 and x > 16:
+            x, y = 16.0, y + LEGEND_ROW
+        extra = ' stroke-width="2"' + (f' stroke-dasharray="{dash}"' if dash else "")
+        parts.append(_line(x, y, x + LEGEND_SWATCH, y, colour, "legend-swatch", extra))
+        parts.append(_text(x + LEGEND_SWATCH + 6, y + 4, label, 11, css="legend-label"))
+        x += width
+    height = (y - top + LEGEND_ROW / 2) if entries else 0.0
+    return "".join(parts), height
+
+
+def xy_figure(title: str, panels: Sequence[Panel], x_title: str,
+              legend: Sequence[tuple[str, str, str]] = (), x_whole: bool = False) -> str:
+    """Panels stacked top to bottom on one value x axis (the data's range,
+    not from 0; with `x_whole`, ticks on whole numbers only), y from 0; each
+    series drawn as a line with a dot at each point; one legend of
+    (colour, dash, label) under the title."""
+    xs = [x for panel in panels for series in panel.series for x, _ in series.points]
+    x_ticks = nice_ticks(min(xs, default=0.0), max(xs, default=1.0))
+    if x_whole and x_ticks.exponent < 0:  # steps below 1: a tick on every whole number instead
+        low, high = math.floor(min(xs, default=0.0)), math.ceil(max(xs, default=1.0))
+        x_ticks = Ticks(low - 1, high + 1, 1, 0) if low == high else Ticks(low, high, 1, 0)
+    legend_svg, legend_height = _legend(legend, TITLE_HEIGHT)
+    top = TITLE_HEIGHT + legend_height
+    parts = [_text(16, 22, title, 14, css="figure-title", extra=' font-weight="bold"'), legend_svg]
+    for number, panel in enumerate(panels):
+        panel_top = top + PANEL_HEIGHT * number
+        ys = [y for series in panel.series for _, y in series.points]
+        frame = Frame(LEFT, panel_top + PLOT_TOP - 20, WIDTH - LEFT - RIGHT,
+                      PANEL_HEIGHT - PLOT_TOP + 20 - PLOT_BOTTOM, x_ticks,
+                      nice_ticks(min(0.0, *ys) if ys else 0.0, max(ys, default=1.0) or 1.0))
+        drawn = [_series(frame, s) + _series(frame, Series(s.points, s.colour, dots=True)) for s in panel.series]
+        parts.append(f'<g class="panel">{_text(LEFT, panel_top + 14, panel.title, 12, css="panel-title")}'
+                     f'{"".join(_x_axis(frame, x_title))}{"".join(_y_axis(frame, panel.y_title))}'
+                     f'{"".join(drawn)}</g>')
+    return _svg(top + PANEL_HEIGHT * len(panels), "".join(parts))
 
 
 def _svg(height: float, body: str) -> str:
@@ -352,11 +401,12 @@ def write_bars(title: str, bars: list[tuple[str, float]], unit: str, path: Path,
     return Path(path)
 
 
-def _grouped_panel(title: str, groups: list[Group], unit: str, top: float, axis_title: str) -> tuple[str, float]:
+def _grouped_panel(title: str, groups: list[Group], unit: str, top: float, axis_title: str,
+                   decimals: int = 1) -> tuple[str, float]:
     """One panel of horizontal bars, a heading per group and a bar per phase
     (the same colour for the same phase in every group); (svg, height)."""
     phases = list(dict.fromkeys(phase for _, bars in groups for phase, _ in bars))
-    panel = BarPanel(_bar_axis([v for _, bars in groups for _, v in bars]), unit, y=top + 40)
+    panel = BarPanel(_bar_axis([v for _, bars in groups for _, v in bars]), unit, decimals, y=top + 40)
     panel.parts.append(_text(16, top + 26, title, 14, css="panel-title"))
     grid_top = panel.y
     for label, bars in groups:
@@ -368,12 +418,13 @@ def _grouped_panel(title: str, groups: list[Group], unit: str, top: float, axis_
     return axis + "".join(panel.parts), panel.y - top
 
 
-def write_grouped_bars(panels: list[tuple[str, list[Group], str]], path: Path, axis_title: str | None = None) -> Path:
+def write_grouped_bars(panels: list[tuple[str, list[Group], str]], path: Path, axis_title: str | None = None,
+                       decimals: int = 1) -> Path:
     """Panels stacked top to bottom, each (title, groups, unit) on its own
     value axis: so milliseconds and seconds can share one file."""
     parts, height = [], 0.0
     for title, groups, unit in panels:
-        svg, panel_height = _grouped_panel(title, groups, unit, height, axis_title or unit)
+        svg, panel_height = _grouped_panel(title, groups, unit, height, axis_title or unit, decimals)
         parts.append(svg)
         height += panel_height
     Path(path).write_text(_svg(height + 10, "".join(parts)))

@@ -3,6 +3,7 @@ seed gives the same file), a one-screen summary and an SVG plot."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from netsim.clock import US_PER_MS, US_PER_S
@@ -30,6 +31,8 @@ def build_report(sim) -> dict:
         "duration_s": config.duration_s, "rate_tps": config.rate_tps,
         "latency": [config.latency.kind, config.latency.a_us, config.latency.b_us],
         "bandwidth_bytes_per_s": config.bandwidth_bytes_per_s,
+        "regions": None if config.regions is None else config.regions.name,
+        "drain_s": config.liveness_bound_s,
         "requests_submitted": len(sim.submitted), "requests_committed": len(metrics.latencies_us),
         "throughput_tps": round(len(metrics.latencies_us) * US_PER_S / config.load_end_us, 1),
         "blocks_committed": max((len(node.chain) for node in honest), default=0),
@@ -61,11 +64,25 @@ def longest_stall_s(commit_times_us: list[int], load_end_us: int) -> float:
     return round(max(b - a for a, b in zip(times, times[1:])) / US_PER_S, 3)
 
 
+INVARIANTS = "agreement, validity, liveness"
+
+
+def verdict(violations: list[str]) -> str:
+    """The summary's last word: PASS when every invariant held."""
+    if not violations:
+        return f"PASS: every invariant held ({INVARIANTS})"
+    return f"FAIL: {len(violations)} invariant violation{'s' if len(violations) > 1 else ''}"
+
+
 def summary(report: dict, wall_s: float) -> str:
     lat = report["latency_ms"]
+    where = f", regions {report['regions']}" if report.get("regions") else ""
+    drain_s = report["duration_s"] - report["load_end_s"]
     lines = [
         f"scenario {report['scenario']}: n={report['nodes']} faulty={report['faulty']} seed={report['seed']} "
-        f"{report['duration_s']} simulated s",
+        f"{report['duration_s']} simulated s{where}",
+        f"  load for {report['load_end_s']:g} s, then a {drain_s:g} s drain with no new requests "
+        f"(throughput is per second of load)",
         f"  committed {report['requests_committed']}/{report['requests_submitted']} requests "
         f"({report['throughput_tps']} tx/s), {report['blocks_committed']} blocks, "
         f"views reached {report['view_changes']}, longest stall {report['longest_stall_s']} s",
@@ -77,6 +94,7 @@ def summary(report: dict, wall_s: float) -> str:
     if report["violations"]:
         lines.append("  VIOLATIONS:")
         lines += [f"    {v}" for v in report["violations"]]
+    lines.append(verdict(report["violations"]))
     return "\n".join(lines)
 
 
@@ -104,4 +122,6 @@ def replay_command(report: dict) -> str:
     return (f"consort sim run --nodes {report['nodes']} --faulty {report['faulty']} --seed {report['seed']} "
             f"--duration {report['duration_s']} --scenario {report['scenario']} --rate {report['rate_tps']} "
             f"--latency {kind} --latency-a-ms {a_us // 1000} --latency-b-ms {b_us // 1000} "
-            f"--bandwidth-mbit {report['bandwidth_bytes_per_s'] // 125_000}")
+            f"--bandwidth-mbit {report['bandwidth_bytes_per_s'] // 125_000}"
+            + (f" --drain-s {report['drain_s']}" if "drain_s" in report else "")
+            + (f" --regions {shlex.quote(report['regions'])}" if report.get("regions") else ""))

@@ -24,9 +24,11 @@ from crypto import hashing
 from netsim.clock import US_PER_MS, US_PER_S, EventQueue
 from netsim.network import Latency, LinkModel, Network, SettingsError
 from netsim.node import SimNode
+from netsim.regions import RegionMatrix
 from netsim.rng import Streams
 from netsim.scenarios import CLEAN_SCENARIOS, SCENARIOS, plan
 from netsim.signing import FakeKeys
+from netsim.sizes import MessageSizes
 
 CLIENT_TIMEOUT_US = 1_500_000
 RECONFIGURE_AT = 16
@@ -54,9 +56,10 @@ class SimConfig:
     tx_bytes: int = 64
     latency: Latency = Latency("uniform", 2_000, 8_000)
     bandwidth_bytes_per_s: int = 0  # per link; 0 means unlimited
-    liveness_bound_s: int = 5
+    liveness_bound_s: int = 5  # the drain: the last seconds carry no new requests, so the last ones can commit
     batch_size_max: int = 500
     batch_delay_ms: int = 5
+    regions: RegionMatrix | None = None  # where nodes sit (propagation, uplinks); None: the latency model alone
 
     def __post_init__(self) -> None:
         problems = (
@@ -64,8 +67,12 @@ class SimConfig:
             (self.nodes < 1, "nodes must be at least 1"),
             (not 0 <= self.faulty <= faulty_max(self.nodes),
              f"faulty must be between 0 and f={faulty_max(self.nodes)} for {self.nodes} nodes"),
-            (not self.duration_s > self.liveness_bound_s >= 1,
-             f"duration_s must exceed liveness_bound_s ({self.liveness_bound_s}), which is at least 1"),
+            (self.liveness_bound_s < 1,
+             f"the drain (liveness_bound_s, the last seconds without new requests) must be at least 1 s, "
+             f"not {self.liveness_bound_s}"),
+            (self.duration_s <= self.liveness_bound_s,
+             f"duration_s ({self.duration_s}) must exceed the drain ({self.liveness_bound_s} s) to leave time "
+             f"for load"),
             (self.rate_tps <= 0 or self.client_batch <= 0, "rate_tps and client_batch must be positive"),
             (self.bandwidth_bytes_per_s < 0, "bandwidth must not be negative"),
         )
@@ -111,7 +118,8 @@ class Simulation:
         fault_plan = plan(config.scenario, config.nodes, config.faulty, US_PER_S, config.heal_us,
                           self.streams("scenario"), LinkModel(config.latency, bandwidth_bytes_per_s=config.bandwidth_bytes_per_s))
         self.network = Network(config.nodes, self.streams, fault_plan.link, fault_plan.faulty_link,
-                               config.heal_us, fault_plan.partitions)
+                               config.heal_us, fault_plan.partitions, config.regions)
+        self.sizes = MessageSizes() if self.network.needs_sizes else None
         self.nodes = [
             SimNode(self, i, self._replica_config(chain_id, i), fault_plan.strategies.get(i))
             for i in range(addresses)
@@ -230,7 +238,7 @@ class Simulation:
 
     def send(self, src: int, dst: int, message) -> None:
         self._count(message.KIND)
-        size = 200 + (sum(len(tx) for tx in message.block.txs) if isinstance(message, PrePrepare) else 0)
+        size = 0 if self.sizes is None else self.sizes.of(message)
         for arrival in self.network.transmit(src, dst, size, self.queue.now_us):
             self.queue.schedule(arrival, ("msg", dst, src, message))
 
