@@ -7,9 +7,14 @@ holds a quorum of valid COMMIT signatures of the validator set in force at
 that height; the receipts root it carries for its parent matches the
 parent's receipts; every MPC attestation and abort holds (node.audit.mpc).
 With re-execution it also replays every transaction
-from genesis, compares receipts byte for byte, recomputes every state root
-with the authenticated state tree, and takes the validator set in force
-next from the executor's block result, as the node does.
+from genesis, compares receipts byte for byte (the executor's receipt
+leaves against the stored bytes, nothing decoded), recomputes every state
+root with the authenticated state tree, and takes the validator set in
+force next from the executor's block result, as the node does.
+
+Signatures may have been checked ahead on other cores
+(node.audit.signatures): `check` then takes what was found, which only
+spares checking again what was found valid.
 
 Without re-execution there is no block result: the set a governance
 receipt schedules (read by the governance contract's own
@@ -30,8 +35,9 @@ from contracts import governance
 from contracts.executor import BlockContext, Executor
 from contracts.genesis import Genesis, genesis_state
 from contracts.state import DictState
-from crypto import encoding, merkle, smt
+from crypto import encoding, keys, merkle, smt
 from node.audit.mpc import MpcAuditFailure, MpcAuditor
+from node.audit.signatures import CheckedSignatures
 
 
 class AuditFailure(Exception):
@@ -81,20 +87,24 @@ class ChainAuditor:
         self.report = AuditReport(state_root=self.prev_state_root)
         self.mpc = MpcAuditor(genesis.chain_id)
 
-    def check(self, block: Block, certificate: CommitCertificate, receipts: list[bytes]) -> None:
+    def check(self, block: Block, certificate: CommitCertificate, receipts: list[bytes],
+              checked: CheckedSignatures | None = None) -> None:
+        """Audit the next block; AuditFailure on the first thing that does not hold."""
         height = self.height + 1
         self._follow_candidate(block)
         self._check_header(height, block)
         block_hash = block.header.hash()
         if certificate.seq != height:
             raise AuditFailure(height, "certificate is for another sequence number")
-        problem = verify_certificate(certificate, block_hash, self.validators)
+        problem = verify_certificate(certificate, block_hash, self.validators,
+                                     keys.verify if checked is None else checked.verify)
         if problem is not None:
             raise AuditFailure(height, f"commit certificate: {problem}")
         if len(receipts) != len(block.txs):
             raise AuditFailure(height, "one receipt per transaction expected")
         if self.reexecute:
-            self._reexecute(height, block, receipts)
+            self._reexecute(height, block, receipts,
+                            list(block.txs) if checked is None else checked.executor_txs(block.txs))
         else:
             for raw in receipts:
                 scheduled = scheduled_validator_set(raw)
@@ -140,16 +150,14 @@ class ChainAuditor:
             if failed:
                 raise AuditFailure(height, what)
 
-    def _reexecute(self, height: int, block: Block, receipts: list[bytes]) -> None:
+    def _reexecute(self, height: int, block: Block, receipts: list[bytes], txs: list) -> None:
+        """Execute `txs` (the block's, each as bytes or as an already verified
+        Transaction) and compare what comes out with what the chain says."""
         context = BlockContext(self.genesis.chain_id, height, block.header.timestamp_ms)
-        result = Executor().execute(self.state, context, list(block.txs))
-        for index, receipt in enumerate(result.receipts):
-            try:
-                stored = encoding.decode(receipts[index])
-            except encoding.DecodeError:
-                stored = None
-            if receipt.to_wire() != stored:
-                raise AuditFailure(height, f"receipt {index} differs from re-execution")
+        result = Executor().execute(self.state, context, txs)
+        if list(result.receipt_leaves) != receipts:
+            index = next(i for i, (leaf, raw) in enumerate(zip(result.receipt_leaves, receipts)) if leaf != raw)
+            raise AuditFailure(height, f"receipt {index} differs from re-execution")
         self.state.apply(result.writes)
         if result.validators is not None:
             self._switch(ValidatorSet(self.genesis.chain_id, result.validators))

@@ -6,6 +6,7 @@ regulator or validator: the export stream is theirs."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -19,6 +20,7 @@ from contracts.tx import decode_tx
 from crypto import encoding, smt
 from node.audit.auditor import AuditFailure
 from node.audit.export import ExportError, declared_height, export_storage
+from node.audit.signatures import default_workers
 from node.audit.history import asset_touches, inclusion_entry, verify_inclusion_entry
 from node.audit.verify import check_state_proof, download_export, read_genesis, verify_export
 from node.cli.audit_txs import add_command as add_txs_command
@@ -78,21 +80,34 @@ def _audited(args, on_block=None):
     signer = None if args.file else _node_signer(args)
     genesis = read_genesis(Path(args.genesis))
     if args.file:
-        return _verified(genesis, Path(args.file), args.reexecute, on_block)
+        return _verified(genesis, Path(args.file), args, on_block)
     with tempfile.TemporaryDirectory(prefix="consort-audit-") as folder:
         path = Path(folder) / "chain.export"
         _download(args, genesis, path, signer)
-        return _verified(genesis, path, args.reexecute, on_block)
+        return _verified(genesis, path, args, on_block)
 
 
-def _verified(genesis, path: Path, reexecute: bool, on_block=None):
+def _verified(genesis, path: Path, args, on_block=None):
     """verify_export with a progress bar out of the height the file declares."""
     with Progress("verifying", total=declared_height(path), unit="blocks") as progress:
         def each_block(auditor, block, certificate, receipts):
             progress.update(auditor.height, note=f"{auditor.report.txs:,} transactions")
             if on_block is not None:
                 on_block(auditor, block, certificate, receipts)
-        return verify_export(genesis, path, reexecute, on_block=each_block, progress=None)
+        return verify_export(genesis, path, args.reexecute, on_block=each_block, progress=None,
+                             workers=_workers(args))
+
+
+def _workers(args) -> int:
+    """--workers, else one per core (none on a single core)."""
+    return default_workers() if args.workers is None else args.workers
+
+
+def _processes(text: str) -> int:
+    """--workers' value: a number of processes, 0 or more (argparse makes anything else exit 2)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a number of processes, 0 or more, not {text!r}")
+    return int(text)
 
 
 def cmd_audit_verify(args) -> int:
@@ -111,7 +126,7 @@ def cmd_audit_verify(args) -> int:
         print_json({"ok": True, "blocks": report.blocks, "transactions": report.txs,
                     "validator_changes": report.validator_changes, "seconds": round(elapsed, 3),
                     "mpc": {"results": auditor.mpc.report.results, "aborted": auditor.mpc.report.aborted},
-                    "reexecuted": args.reexecute,
+                    "reexecuted": args.reexecute, "workers": _workers(args),
                     "state_root": report.state_root.hex() if args.reexecute else None})
         return 0
     print(f"audit ok: {report.blocks} blocks, {report.txs} transactions, "
@@ -252,6 +267,9 @@ def add_commands(commands) -> None:
         add_passphrase_options(command)
         add_ca_argument(command)
         command.add_argument("--reexecute", action="store_true", help="replay every block, recompute state roots")
+        command.add_argument("--workers", type=_processes, metavar="N",
+                             help="processes that check signatures ahead of the audit "
+                                  "(default: one per core; 0: none, all in this process)")
         add_json_option(command)
         command.set_defaults(func=func)
     add_txs_command(audit)

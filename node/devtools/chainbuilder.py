@@ -77,11 +77,13 @@ class ChainBuilder:
     def append(self, txs: list, signers: int | None = None, certified_by: tuple[bytes, ...] | None = None) -> Block:
         """Propose, certify (with the first `signers` validators, default a
         quorum) and apply one block. `certified_by` signs with another set's
-        keys than the one in force (to forge)."""
+        keys than the one in force (to forge). A Transaction is applied as
+        verified (as a node applies what admission verified), bytes as bytes
+        (the executor decodes and checks them)."""
         tip = self.ledger.tip
         validators = ValidatorSet(self.genesis.chain_id, self.ledger.validator_keys())
         signing = validators.keys if certified_by is None else certified_by
-        raw = tuple(tx.wire() for tx in txs)
+        raw = tuple(tx if isinstance(tx, bytes) else tx.wire() for tx in txs)
         header = BlockHeader(self.genesis.chain_id, tip.height + 1, 0, 0, tip.block_hash, tip.timestamp_ms + 1000,
                              tx_root(raw), len(raw), tip.state_root, tip.receipts_root,
                              validators.hash)

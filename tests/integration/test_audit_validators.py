@@ -35,11 +35,13 @@ def past_the_switch(builder: ChainBuilder, blocks_after: int = 2) -> int:
     return effective
 
 
-def audited(tmp_path, builder: ChainBuilder, reexecute: bool):
+def audited(tmp_path, builder: ChainBuilder, reexecute: bool, workers: int):
+    """The audit, with `workers` processes checking signatures ahead (which
+    check a certificate under the set in force when they read its block)."""
     path = tmp_path / f"chain-{reexecute}.export"
     with open(path, "wb") as out:
         export_storage(builder.storage, out)
-    return verify_export(builder.genesis, path, reexecute=reexecute, progress=None)
+    return verify_export(builder.genesis, path, reexecute=reexecute, progress=None, workers=workers)
 
 
 @pytest.fixture
@@ -52,25 +54,28 @@ def builder(tmp_path):
     built.close()
 
 
-@pytest.mark.parametrize("reexecute", [False, True])
-def test_an_added_validator_is_followed(tmp_path, builder, reexecute):
+MODES = [(False, 0), (True, 0), (False, 2), (True, 2)]  # (re-execute, workers)
+
+
+@pytest.mark.parametrize("reexecute, workers", MODES)
+def test_an_added_validator_is_followed(tmp_path, builder, reexecute, workers):
     enact(builder, "add_validator", id="bank-4")
     past_the_switch(builder)
-    auditor = audited(tmp_path, builder, reexecute)
+    auditor = audited(tmp_path, builder, reexecute, workers)
     assert auditor.report.validator_changes == 1
     assert auditor.validators.keys == builder.ledger.validator_keys() and auditor.validators.n == 5
 
 
-@pytest.mark.parametrize("reexecute", [False, True])
-def test_a_rotated_out_key_cannot_certify_after_the_switch(tmp_path, builder, reexecute):
+@pytest.mark.parametrize("reexecute, workers", MODES)
+def test_a_rotated_out_key_cannot_certify_after_the_switch(tmp_path, builder, reexecute, workers):
     old_key = builder.ledger.validator_keys()[0]
     new_key = builder.add_node_key("bank-0/node-rotated")
     enact(builder, "set_node_key", id="bank-0", node_key=new_key)
     effective = past_the_switch(builder, blocks_after=1)
     assert builder.ledger.validator_keys()[0] == new_key
-    assert audited(tmp_path, builder, reexecute).report.validator_changes == 1
+    assert audited(tmp_path, builder, reexecute, workers).report.validator_changes == 1
     old_set = (old_key, *builder.ledger.validator_keys()[1:])
     builder.append(builder.payments(2, 10_000), certified_by=old_set)  # signed with the retired key
     with pytest.raises(AuditFailure) as caught:
-        audited(tmp_path, builder, reexecute)
+        audited(tmp_path, builder, reexecute, workers)
     assert caught.value.height == effective + 2 and "bad signature from replica 0" in caught.value.what
