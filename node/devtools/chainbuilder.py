@@ -1,25 +1,53 @@
 """Build a certified chain offline, without running consensus: for tests,
 tamper experiments and audit benchmarks. Blocks are proposed and signed by
 validator keys this module holds, executed by the real executor and stored
-by the real ledger, so the result is indistinguishable from a live chain."""
+by the real ledger, so the result is indistinguishable from a live chain.
+
+`build_payments` builds a long chain (a million payments for the audit
+benchmark) in bounded memory: blocks go to LevelDB as they are made, and
+worker processes sign the next blocks' transactions while this one
+executes and stores the current block (Ed25519 signatures are
+deterministic: the chain is the same, byte for byte, with any number of
+workers)."""
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import sys
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from consensus.validators import ValidatorSet
 from consensus.messages import Block, BlockHeader, Commit, CommitCertificate, tx_root, vote_bytes
 from contracts.genesis import Genesis, parse_genesis
-from contracts.tx import sign_tx
+from contracts.tx import Transaction, sign_tx
 from crypto.keys import KeyPair
 from node.runtime.ledger import Ledger
 from node.runtime.storage import Storage
 
 
+BLOCKS_SIGNED_AHEAD_MAX = 8  # blocks whose transactions the workers sign before the ledger takes them
+
+TxSpec = tuple[str, int, str, dict]  # (institution, nonce, type, args): a transaction to sign
+
+
 def key(label: str) -> KeyPair:
     return KeyPair.from_seed(hashlib.sha256(b"chainbuilder/" + label.encode()).digest())
+
+
+def client_signer(institution: str):
+    """The client key the builder signs `institution`'s transactions with."""
+    return key(f"{institution}/client").signer()
+
+
+def sign_specs(chain_id: bytes, specs: list[TxSpec]) -> list[Transaction]:
+    """A worker's task (and the builder's own way): sign each spec with its institution's client key."""
+    signers = {iid: client_signer(iid) for iid in sorted({spec[0] for spec in specs})}
+    return [sign_tx(signers[iid], chain_id, nonce, tx_type, args) for iid, nonce, tx_type, args in specs]
 
 
 def genesis_document(validators: int = 4, members: int = 4, standby: int = 0) -> dict:
@@ -48,7 +76,7 @@ class ChainBuilder:
         self.storage = Storage(Path(self.directory) / "data", self.genesis.chain_id)
         self.ledger = Ledger(self.storage, self.genesis)
         self.members = [i.id for i in self.genesis.institutions if "member" in i.roles]
-        self.signers = {iid: key(f"{iid}/client").signer() for iid in self.members}
+        self.signers = {iid: client_signer(iid) for iid in self.members}
         self.nonces = {iid: 0 for iid in self.members}
         self.node_signers = {}
         for institution in self.genesis.institutions:
@@ -65,14 +93,20 @@ class ChainBuilder:
         self.nonces[institution] += 1
         return sign_tx(self.signers[institution], self.genesis.chain_id, self.nonces[institution], tx_type, args)
 
-    def payments(self, count: int, start: int = 0) -> list:
-        txs = []
+    def payment_specs(self, count: int, start: int = 0) -> list[TxSpec]:
+        """Payments number start..start+count-1, round the members, each with
+        its payer's next nonce (taken now), to be signed."""
+        specs = []
         for n in range(start, start + count):
             payer = self.members[n % len(self.members)]
             payee = self.members[(n + 1) % len(self.members)]
-            txs.append(self.tx(payer, "settlement.pay",
-                               {"from": payer, "to": payee, "currency": "EUR", "amount": 1 + n % 997}))
-        return txs
+            self.nonces[payer] += 1
+            specs.append((payer, self.nonces[payer], "settlement.pay",
+                          {"from": payer, "to": payee, "currency": "EUR", "amount": 1 + n % 997}))
+        return specs
+
+    def payments(self, count: int, start: int = 0) -> list:
+        return sign_specs(self.genesis.chain_id, self.payment_specs(count, start))
 
     def append(self, txs: list, signers: int | None = None, certified_by: tuple[bytes, ...] | None = None) -> Block:
         """Propose, certify (with the first `signers` validators, default a
@@ -101,3 +135,34 @@ class ChainBuilder:
 
     def close(self) -> None:
         self.storage.close()
+
+
+def build_payments(builder: ChainBuilder, txs: int, per_block: int, workers: int = 0,
+                   progress: Callable[[int, int], None] | None = None) -> None:
+    """Append blocks of `per_block` payments (the last one shorter), `txs` in
+    all, with `workers` processes signing ahead of the ledger (0: signed
+    here); `progress(blocks done, blocks in all)` after each block."""
+    blocks = (txs + per_block - 1) // per_block
+    sizes = [min(per_block, txs - b * per_block) for b in range(blocks)]
+    if workers <= 0:
+        for b, size in enumerate(sizes):
+            builder.append(builder.payments(size, b * per_block))
+            if progress is not None:
+                progress(b + 1, blocks)
+        return
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        signing: deque[Future] = deque()
+        for b, size in enumerate(sizes):
+            specs = builder.payment_specs(size, b * per_block)
+            signing.append(pool.submit(sign_specs, builder.genesis.chain_id, specs))
+            if len(signing) > BLOCKS_SIGNED_AHEAD_MAX:
+                _append_signed(builder, signing.popleft(), b + 1 - len(signing), blocks, progress)
+        while signing:
+            _append_signed(builder, signing.popleft(), blocks - len(signing), blocks, progress)
+
+
+def _append_signed(builder: ChainBuilder, signed: Future, done: int, blocks: int, progress) -> None:
+    builder.append(signed.result())
+    if progress is not None:
+        progress(done, blocks)

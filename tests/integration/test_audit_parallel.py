@@ -17,7 +17,7 @@ from node.audit import export, signatures
 from node.audit.auditor import AuditFailure
 from node.audit.export import MAGIC, export_storage, read_records, write_record
 from node.audit.verify import verify_export
-from node.devtools.chainbuilder import ChainBuilder
+from node.devtools.chainbuilder import ChainBuilder, build_payments
 
 pytestmark = pytest.mark.integration
 BLOCKS = 8
@@ -180,3 +180,16 @@ def test_the_lookahead_reads_a_bounded_number_of_blocks_ahead(tmp_path, chain, m
     monkeypatch.setattr("node.audit.verify.read_export", counting)
     verify_export(builder.genesis, path, reexecute=True, progress=None, workers=WORKERS, on_block=on_block)
     assert audited == read == list(range(1, BLOCKS + 1))
+
+
+def test_a_chain_signed_by_workers_is_the_chain_signed_here(tmp_path):
+    exports, heights = [], []
+    for workers in (0, WORKERS):
+        builder = ChainBuilder(tmp_path / f"chain-{workers}")
+        build_payments(builder, 23, 5, workers=workers, progress=lambda done, total: heights.append((done, total)))
+        exports.append(exported(builder))
+        builder.close()
+    assert exports[0] == exports[1]
+    assert heights == [(h, 5) for h in range(1, 6)] * 2
+    records = records_of(exports[0])
+    assert len(records) == 1 + 5 + 1 and len(records[5][1][1]) == 3  # chain, five blocks (the last of three), end

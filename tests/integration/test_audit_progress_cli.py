@@ -41,3 +41,25 @@ def test_export_and_verify_show_progress_as_plain_lines(tmp_path):
     assert f"; {BLOCKS * 5} transactions" in verified.stderr
     assert "\r" not in exported.stderr + verified.stderr
     assert len(exported.stderr.splitlines()) == len(verified.stderr.splitlines()) == 1
+
+
+def test_verify_with_and_without_workers_says_the_same(tmp_path):
+    builder = ChainBuilder(tmp_path / "chain")
+    builder.build(12, 4)
+    builder.close()
+    genesis = tmp_path / "genesis.json"
+    genesis.write_text(json.dumps(builder.document))
+    export = tmp_path / "chain.export"
+    assert consort("export", "--data", str(tmp_path / "chain" / "data"), "--genesis", str(genesis),
+                   "--out", str(export)).returncode == 0
+    answers = []
+    for workers in ("0", "2"):
+        verified = consort("audit", "verify", "--file", str(export), "--genesis", str(genesis), "--reexecute",
+                           "--json", "--workers", workers)
+        assert verified.returncode == 0, verified.stderr
+        answer = json.loads(verified.stdout)
+        assert answer.pop("workers") == int(workers) and answer.pop("seconds") >= 0
+        answers.append(answer)
+    assert answers[0] == answers[1] and answers[0]["ok"] and answers[0]["transactions"] == 48
+    refused = consort("audit", "verify", "--file", str(export), "--genesis", str(genesis), "--workers", "-1")
+    assert refused.returncode == 2 and "--workers" in refused.stderr
