@@ -55,8 +55,13 @@ class AuditReport:
     state_root: bytes = b""
 
 
+SCHEDULE_MARK = b"validator_set"  # the key under which a governance receipt's output names a set
+
+
 def scheduled_validator_set(raw_receipt: bytes) -> tuple[bytes, ...] | None:
     """The validator set a receipt schedules, if it is a passing governance vote that does."""
+    if SCHEDULE_MARK not in raw_receipt:
+        return None  # cheap skip: an output that names a set holds this key's UTF-8 bytes, as its encoding does
     try:
         fields = encoding.decode(raw_receipt)
     except encoding.DecodeError:
