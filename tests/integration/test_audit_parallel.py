@@ -11,7 +11,7 @@ import io
 
 import pytest
 
-from contracts.tx import decode_tx
+from contracts.tx import Transaction, decode_tx
 from crypto import encoding
 from node.audit import export, signatures
 from node.audit.auditor import AuditFailure
@@ -193,3 +193,11 @@ def test_a_chain_signed_by_workers_is_the_chain_signed_here(tmp_path):
     assert heights == [(h, 5) for h in range(1, 6)] * 2
     records = records_of(exports[0])
     assert len(records) == 1 + 5 + 1 and len(records[5][1][1]) == 3  # chain, five blocks (the last of three), end
+
+
+def test_a_workers_answer_rebuilds_the_transaction_the_executor_would_decode(chain):
+    builder, raw = chain
+    txs = records_of(raw)[1][1][1]
+    forged = dataclasses.replace(decode_tx(txs[1]), signature=bytes(64)).wire()
+    checked, votes = signatures.check_chunk((txs[0], forged, b"\x91\x00"), ())
+    assert Transaction(*checked[0]) == decode_tx(txs[0]) and checked[1:] == [None, None] and votes == []
