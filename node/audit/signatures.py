@@ -28,7 +28,8 @@ waits for the GIL again after every signature. Measured re-executing
 100,000 payments on two shared cores: no workers 11.1 s, two threads
 10.8 s, two processes 5.6 s. On Linux the workers are forked at the
 start, before the audit has started any thread: they begin in
-milliseconds with the modules already imported.
+milliseconds with the modules already imported. A worker whose auditor
+is gone, even killed, ends by itself within PARENT_CHECK_INTERVAL_S.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ import dataclasses
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +53,7 @@ from crypto import keys
 BLOCKS_AHEAD_MAX = 64      # blocks read and handed to the workers before the auditor takes them
 TXS_AHEAD_MAX = 16_000     # transactions in those blocks (about 10 MB in flight at 200-byte payments)
 CHUNK_TXS = 500            # transactions in one worker's task: a block's spread over the workers
+PARENT_CHECK_INTERVAL_S = 1.0  # how soon a worker whose parent was killed ends
 
 Vote = tuple[bytes, str, bytes, bytes]  # (key, domain, signed bytes, signature): keys.verify's arguments
 Item = tuple[Block, CommitCertificate, list[bytes]]
@@ -126,8 +130,22 @@ def certificate_votes(certificate: CommitCertificate, validators: ValidatorSet) 
     return tuple(votes)
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """`workers` processes (forked on Linux, else spawned) that end by
+    themselves when this process ends, even killed: a killed parent leaves
+    no worker waiting on its queue forever."""
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_watch_parent,
+                               initargs=(os.getpid(),))
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker: a daemon thread that ends the worker once `parent` is gone."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_INTERVAL_S)
+        os._exit(1)
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 class Lookahead:
@@ -142,7 +160,7 @@ class Lookahead:
         self.workers = workers
         self.check_txs = check_txs
         self.validators = validators
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+        self.pool = worker_pool(workers)
 
     def __enter__(self) -> "Lookahead":
         return self

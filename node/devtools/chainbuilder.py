@@ -13,10 +13,8 @@ workers)."""
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import sys
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,6 +24,7 @@ from consensus.messages import Block, BlockHeader, Commit, CommitCertificate, tx
 from contracts.genesis import Genesis, parse_genesis
 from contracts.tx import Transaction, sign_tx
 from crypto.keys import KeyPair
+from node.audit.signatures import worker_pool
 from node.runtime.ledger import Ledger
 from node.runtime.storage import Storage
 
@@ -150,8 +149,7 @@ def build_payments(builder: ChainBuilder, txs: int, per_block: int, workers: int
             if progress is not None:
                 progress(b + 1, blocks)
         return
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with worker_pool(workers) as pool:
         signing: deque[Future] = deque()
         for b, size in enumerate(sizes):
             specs = builder.payment_specs(size, b * per_block)

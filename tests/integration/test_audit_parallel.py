@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -201,3 +206,52 @@ def test_a_workers_answer_rebuilds_the_transaction_the_executor_would_decode(cha
     forged = dataclasses.replace(decode_tx(txs[1]), signature=bytes(64)).wire()
     checked, votes = signatures.check_chunk((txs[0], forged, b"\x91\x00"), ())
     assert Transaction(*checked[0]) == decode_tx(txs[0]) and checked[1:] == [None, None] and votes == []
+
+
+def test_workers_end_by_themselves_when_their_parent_is_killed():
+    script = ("import time\n"
+              "from node.audit.signatures import worker_pool\n"
+              "pool = worker_pool(2)\n"
+              "pool.submit(int).result()\n"
+              "print('started', flush=True)\n"
+              "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline() == "started\n"
+        workers = children(parent.pid)
+        assert len(workers) == 2 and all(alive(pid) for pid in workers)
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+        parent.stdout.close()
+    deadline = time.monotonic() + 10 * signatures.PARENT_CHECK_INTERVAL_S
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:  # the test stops what it started, even when the workers did not
+        os.kill(pid, signal.SIGKILL)
+    assert not left
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name (state, parent, ...); None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        fields = stat_fields(int(entry)) if entry.isdigit() else None
+        if fields is not None and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, ended but not yet reaped by init, counts as gone)."""
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
