@@ -116,7 +116,7 @@ class ChainBuilder:
         tip = self.ledger.tip
         validators = ValidatorSet(self.genesis.chain_id, self.ledger.validator_keys())
         signing = validators.keys if certified_by is None else certified_by
-        raw = tuple(tx if isinstance(tx, bytes) else tx.wire() for tx in txs)
+        raw = tuple(bytes(tx) if isinstance(tx, bytes) else tx.wire() for tx in txs)
         header = BlockHeader(self.genesis.chain_id, tip.height + 1, 0, 0, tip.block_hash, tip.timestamp_ms + 1000,
                              tx_root(raw), len(raw), tip.state_root, tip.receipts_root,
                              validators.hash)
