@@ -263,8 +263,8 @@ def mpc_key_key(institution_id: str) -> bytes:
 def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
     """The state before block 1: institutions, client keys, opening balances,
     parameters, the validator set and governance's registry records (node
-    keys and endpoints among them, and MPC keys); with a bulk state, its
-    records too (contracts.genesis_bulk.with_bulk_records), which are not here."""
+    keys and endpoints among them, and MPC keys). A bulk state's records
+    are not here: contracts.genesis_bulk.with_bulk_records adds them."""
     state: dict[bytes, bytes] = {}
     for institution in genesis.institutions:
         state[institution_key(institution.id)] = encoding.encode(

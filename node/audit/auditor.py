@@ -66,9 +66,9 @@ class ChainAuditor:
     def __init__(self, genesis: Genesis, reexecute: bool = False,
                  bulk_records: Iterable[tuple[bytes, bytes]] | None = None) -> None:
         """`bulk_records`: with re-execution, the records of the bulk state
-        file the genesis names, if it names one (node.audit.verify.bulk_records);
-        they join the genesis state, all of it in memory (a few GB a
-        million records, with the tree), so re-execution suits small ones."""
+        file the genesis names, if it names one (node.audit.verify.bulk_records).
+        They join the genesis state, which re-execution holds in memory with
+        its tree: about 1 GB a million records, so it suits small ones."""
         self.genesis = genesis
         self.validators = ValidatorSet(genesis.chain_id, genesis.validator_keys)
         self.candidate: ValidatorSet | None = None  # without re-execution: the set last scheduled
