@@ -5,7 +5,11 @@ validators, opening balances.
 The file is JSON (byte strings as hex). Its canonical msgpack encoding is
 hashed into the chain id, so every signature on the chain is bound to one
 exact membership. `parse_genesis` refuses anything malformed with a message
-naming the field; `genesis_state` gives the state before block 1.
+naming the field; `genesis_state` gives the state before block 1. A
+genesis may also name a bulk state file (`bulk_state`: file name beside
+the genesis file, SHA-256, record count; contracts.genesis_bulk): records
+that join the state before block 1, such as an opening asset register too
+large to list here; its hash, in the chain id, binds the chain to them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from crypto import encoding, hashing
 ROLES = ("validator", "member", "auditor", "regulator")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+BULK_FILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # a plain file name, no folder
+BULK_KEYS_MAX = 10**9
 CONSENSUS_DEFAULTS = {
     "batch_size_max": 2000, "batch_delay_ms": 5, "checkpoint_interval": 16, "window": 64,
     "request_timeout_ms": 1000, "view_change_timeout_ms": 1000, "view_change_timeout_ms_max": 30_000,
@@ -79,6 +85,16 @@ class Institution:
 
 
 @dataclass(frozen=True, slots=True)
+class BulkState:
+    """The bulk state file a genesis names: its file name (in the genesis
+    file's folder), the SHA-256 of its bytes and its number of records."""
+
+    file: str
+    sha256: bytes
+    keys: int
+
+
+@dataclass(frozen=True, slots=True)
 class Genesis:
     document: dict[str, Any]
     chain_id: bytes
@@ -89,6 +105,7 @@ class Genesis:
     validators: tuple[str, ...]
     consensus: dict[str, int]
     parameters: dict[str, int]
+    bulk_state: BulkState | None = None
 
     def institution(self, institution_id: str) -> Institution:
         for institution in self.institutions:
@@ -146,6 +163,20 @@ def _institution(item: Any, currencies: tuple[str, ...]) -> Institution:
                        tuple(sorted(caps.items())), node_endpoint, mpc_key)
 
 
+def _bulk_state(item: Any) -> BulkState | None:
+    if item is None:
+        return None
+    _require(isinstance(item, dict) and set(item) == {"file", "sha256", "keys"},
+             "bulk_state: an object with exactly file, sha256 and keys")
+    name = item["file"]
+    _require(isinstance(name, str) and bool(BULK_FILE_PATTERN.match(name)),
+             "bulk_state.file: a plain file name (letters, digits, '.', '_', '-'), beside the genesis file")
+    digest = _key(item["sha256"], "bulk_state.sha256", "a SHA-256")
+    keys = item["keys"]
+    _require(type(keys) is int and 1 <= keys <= BULK_KEYS_MAX, f"bulk_state.keys: an integer, 1 to {BULK_KEYS_MAX}")
+    return BulkState(name, digest, keys)
+
+
 def parse_genesis(document: Any) -> Genesis:
     _require(isinstance(document, dict), "genesis must be a JSON object")
     try:
@@ -187,7 +218,7 @@ def parse_genesis(document: Any) -> Genesis:
     chain_name = document.get("chain_name", "consort")
     _require(isinstance(chain_name, str), "chain_name must be a string")
     return Genesis(document, chain_id, chain_name, genesis_time_ms, currencies,
-                   institutions, validators, consensus, parameters)
+                   institutions, validators, consensus, parameters, _bulk_state(document.get("bulk_state")))
 
 
 def genesis_from_json(text: str) -> Genesis:
@@ -232,7 +263,8 @@ def mpc_key_key(institution_id: str) -> bytes:
 def genesis_state(genesis: Genesis) -> dict[bytes, bytes]:
     """The state before block 1: institutions, client keys, opening balances,
     parameters, the validator set and governance's registry records (node
-    keys and endpoints among them, and MPC keys)."""
+    keys and endpoints among them, and MPC keys). A bulk state's records
+    are not here: contracts.genesis_bulk.with_bulk_records adds them."""
     state: dict[bytes, bytes] = {}
     for institution in genesis.institutions:
         state[institution_key(institution.id)] = encoding.encode(

@@ -7,7 +7,9 @@ the highest position where it is alone. With hashed (uniform) paths the
 depth is about log2(n) + 1, not 256, and the root depends only on the set of
 (key, value) pairs, never on the order they were written in. The hashing
 scheme, `Proof` and `verify` live in `crypto.smt_proof` (the auditor's half)
-and are re-exported here.
+and are re-exported here. `build_sorted` builds a tree of any size in a
+single pass over its leaves sorted by path, holding only one root-to-leaf
+spine in memory (a genesis state of millions of keys).
 
 Binary, not hexary: a binary proof carries one sibling per level, about
 log2(n) hashes (20 at a million keys, ~750 bytes on the wire); a hexary
@@ -34,11 +36,11 @@ between calls.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from crypto import encoding
+from crypto import encoding, hashing
 from crypto.smt_proof import (EMPTY_ROOT, HASH_SIZE, PATH_BITS, PROOF_WIRE_SIZE_MAX, Proof, ProofFormatError,
                               ProofLeaf, internal_hash, key_path, leaf_hash, path_int, value_hash, verify)
 
@@ -46,7 +48,7 @@ __all__ = [
     "EMPTY_ROOT", "HASH_SIZE", "KEY_SIZE_MAX", "VALUE_SIZE_MAX", "NODE_SIZE_MAX", "NODE_LEAF", "NODE_INTERNAL",
     "PROOF_WIRE_SIZE_MAX",
     "NodeReader", "StoreError", "TreeUpdate", "Proof", "ProofLeaf", "ProofFormatError",
-    "update", "get", "prove", "verify", "build", "root_of", "key_path",
+    "update", "get", "prove", "verify", "build", "root_of", "key_path", "leaf_node", "build_sorted",
 ]
 
 NODE_LEAF = 0
@@ -287,6 +289,90 @@ def build(items: Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes | None]]) -
 def root_of(items: Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes | None]]) -> bytes:
     """The root of the tree holding exactly `items`."""
     return build(items).root
+
+
+# --- bulk building, streamed ------------------------------------------------------
+
+# The scheme's four hashes with their domain prefixes hashed once (about a
+# third faster than hashing.digest); checked against crypto.smt_proof below.
+_path_digest, _value_digest = hashing.digester("smt-key"), hashing.digester("smt-value")
+_leaf_digest, _internal_digest = hashing.digester("smt-leaf"), hashing.digester("smt-internal")
+assert _path_digest(b"k") == key_path(b"k") and _value_digest(b"v") == value_hash(b"v")
+assert _leaf_digest(b"p" * 64) == leaf_hash(b"p" * 32, b"p" * 32)
+assert _internal_digest(b"i" * 64) == internal_hash(b"i" * 32, b"i" * 32)
+_FLOATING = -1  # the depth of a leaf's subtree: a lone leaf sits wherever it ends up alone
+
+
+def leaf_node(key: bytes, value: bytes) -> tuple[bytes, bytes, bytes]:
+    """(path, leaf hash, node bytes) of `key` holding `value`: `build_sorted`
+    takes the path and the hash; the node store keeps the bytes under the hash."""
+    if type(key) is not bytes or len(key) > KEY_SIZE_MAX:
+        raise ValueError(f"a key is bytes of at most {KEY_SIZE_MAX}, got {type(key).__name__}")
+    if type(value) is not bytes or len(value) > VALUE_SIZE_MAX:
+        raise ValueError(f"a value is bytes of at most {VALUE_SIZE_MAX}")
+    path = _path_digest(key)
+    return path, _leaf_digest(path + _value_digest(value)), encoding.encode([NODE_LEAF, key, value])
+
+
+def _emit_internal(left: bytes, right: bytes, emit: Callable[[bytes, bytes], None]) -> bytes:
+    node_hash = _internal_digest(left + right)
+    emit(node_hash, _internal_bytes(left, right))
+    return node_hash
+
+
+def _lift(node_hash: bytes, depth: int, bits: int, target: int, emit: Callable[[bytes, bytes], None]) -> bytes:
+    """The subtree rooted at `depth` on the path `bits`, seen from `target`
+    (<= depth): a lone leaf rises as it is; an inner node gets one inner
+    node per level above it, with the empty subtree beside it."""
+    if depth == _FLOATING:
+        return node_hash
+    for level in range(depth - 1, target - 1, -1):
+        if (bits >> (PATH_BITS - 1 - level)) & 1:
+            node_hash = _emit_internal(EMPTY_ROOT, node_hash, emit)
+        else:
+            node_hash = _emit_internal(node_hash, EMPTY_ROOT, emit)
+    return node_hash
+
+
+def _fold(stack: list[tuple[bytes, int, int, int]], boundary: int, emit: Callable[[bytes, bytes], None]) -> None:
+    """Join the finished subtrees at the top of `stack` that split below
+    `boundary` (the bits the next leaf shares with the last one; -1: none
+    comes). A stack entry is (hash, depth of its root, a path under it, the
+    bits its first path shares with the entry below's last); those shares
+    grow strictly up the stack, so each join is the parent of two neighbours."""
+    while len(stack) > 1 and stack[-1][3] > boundary:
+        right_hash, right_depth, right_bits, split = stack.pop()
+        left_hash, left_depth, left_bits, left_share = stack.pop()
+        left = _lift(left_hash, left_depth, left_bits, split + 1, emit)
+        right = _lift(right_hash, right_depth, right_bits, split + 1, emit)
+        stack.append((_emit_internal(left, right, emit), split, left_bits, left_share))
+    assert len(stack) <= 1 or stack[-1][3] < boundary, "two neighbours split at one depth"
+
+
+def build_sorted(leaves: Iterable[tuple[bytes, bytes]], emit: Callable[[bytes, bytes], None]) -> bytes:
+    """The root of the tree whose leaves are `leaves`, (path, leaf hash) pairs
+    (`leaf_node`) in strictly ascending path order. Each inner node goes to
+    `emit(hash, bytes)` as soon as it is made (the leaves' own nodes are the
+    caller's to store). The same tree as `build`, in one pass: memory holds
+    one spine of at most PATH_BITS subtrees, not the tree; ValueError if the
+    paths are out of order or repeated."""
+    stack: list[tuple[bytes, int, int, int]] = []
+    previous = -1
+    for path, leaf in leaves:
+        if len(path) != HASH_SIZE or len(leaf) != HASH_SIZE:
+            raise ValueError(f"a leaf is a {HASH_SIZE}-byte path and a {HASH_SIZE}-byte hash")
+        bits = int.from_bytes(path, "big")
+        if bits <= previous:
+            raise ValueError("leaves must come in strictly ascending path order")
+        boundary = -1 if previous < 0 else PATH_BITS - (previous ^ bits).bit_length()
+        _fold(stack, boundary, emit)
+        stack.append((leaf, _FLOATING, bits, boundary))
+        previous = bits
+    _fold(stack, -1, emit)
+    if not stack:
+        return EMPTY_ROOT
+    node_hash, depth, bits, _ = stack[0]
+    return _lift(node_hash, depth, bits, 0, emit)
 
 
 def _walk(reader: NodeReader, root: bytes, key: bytes) -> tuple[list[bytes], _Leaf | None, int | None]:

@@ -26,6 +26,7 @@ the height and what failed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from consensus.auth import verify_certificate
@@ -34,6 +35,7 @@ from consensus.messages import Block, CommitCertificate, tx_root
 from contracts import governance
 from contracts.executor import BlockContext, Executor
 from contracts.genesis import Genesis, genesis_state
+from contracts.genesis_bulk import BulkStateError, with_bulk_records
 from contracts.state import DictState
 from crypto import encoding, keys, merkle, smt
 from node.audit.mpc import MpcAuditFailure, MpcAuditor
@@ -72,7 +74,12 @@ def scheduled_validator_set(raw_receipt: bytes) -> tuple[bytes, ...] | None:
 
 
 class ChainAuditor:
-    def __init__(self, genesis: Genesis, reexecute: bool = False) -> None:
+    def __init__(self, genesis: Genesis, reexecute: bool = False,
+                 bulk_records: Iterable[tuple[bytes, bytes]] | None = None) -> None:
+        """`bulk_records`: with re-execution, the records of the bulk state
+        file the genesis names, if it names one (node.audit.verify.bulk_records).
+        They join the genesis state, which re-execution holds in memory with
+        its tree: about 1 GB a million records, so it suits small ones."""
         self.genesis = genesis
         self.validators = ValidatorSet(genesis.chain_id, genesis.validator_keys)
         self.candidate: ValidatorSet | None = None  # without re-execution: the set last scheduled
@@ -85,12 +92,25 @@ class ChainAuditor:
         self.tree: dict[bytes, bytes] = {}
         self.prev_state_root = b""
         if reexecute:
-            self.state = DictState(genesis_state(genesis))
+            self.state = DictState(self._genesis_state(bulk_records))
             built = smt.build(self.state.items)
             self.tree = dict(built.new_nodes)
             self.prev_state_root = built.root
         self.report = AuditReport(state_root=self.prev_state_root)
         self.mpc = MpcAuditor(genesis.chain_id)
+
+    def _genesis_state(self, bulk_records: Iterable[tuple[bytes, bytes]] | None) -> dict[bytes, bytes]:
+        state = genesis_state(self.genesis)
+        bulk = self.genesis.bulk_state
+        if bulk is None:
+            return state
+        if bulk_records is None:
+            raise AuditFailure(0, f"the genesis takes {bulk.keys:,} state records from {bulk.file}: "
+                                  "re-execution needs that file beside the genesis file")
+        try:
+            return dict(with_bulk_records(state, bulk_records))
+        except BulkStateError as exc:
+            raise AuditFailure(0, f"bulk state {bulk.file}: {exc}") from None
 
     def check(self, block: Block, certificate: CommitCertificate, receipts: list[bytes],
               checked: CheckedSignatures | None = None) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import aiohttp
 from yarl import URL
 
 from consensus.messages import BlockHeader
 from contracts.genesis import Genesis, GenesisError, genesis_from_json
+from contracts.genesis_bulk import read_records
 from crypto import keys, smt
 from node.audit.auditor import AuditFailure, ChainAuditor
 from node.audit.export import ExportError, read_export
@@ -25,6 +26,7 @@ from node.client.request_signing import request_headers
 PROGRESS_EVERY_BLOCKS = 500
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 DOWNLOAD_TIMEOUT_S = 600.0
+BULK_CHUNK_BYTES = 1 << 20
 
 
 def read_genesis(path: Path) -> Genesis:
@@ -37,23 +39,36 @@ def read_genesis(path: Path) -> Genesis:
         raise GenesisError(f"genesis {path}: {exc}") from None
 
 
+def bulk_records(genesis_path: Path, genesis: Genesis) -> Iterator[tuple[bytes, bytes]]:
+    """The records of the bulk state file `genesis` names, read from beside
+    the genesis file at `genesis_path` and checked as they are read
+    (contracts.genesis_bulk.read_records: void if it raises); nothing when
+    the genesis names none."""
+    if genesis.bulk_state is None:
+        return
+    with open(Path(genesis_path).parent / genesis.bulk_state.file, "rb") as handle:
+        yield from read_records(iter(lambda: handle.read(BULK_CHUNK_BYTES), b""), genesis.bulk_state)
+
+
 def print_progress(height: int, txs: int) -> None:
     print(f"  verified {height} blocks, {txs} transactions", file=sys.stderr, flush=True)
 
 
 def verify_export(genesis: Genesis, path: Path, reexecute: bool = False,
                   on_block: Callable | None = None, progress: Callable | None = print_progress,
-                  workers: int = 0) -> ChainAuditor:
+                  workers: int = 0, bulk: Iterator[tuple[bytes, bytes]] | None = None) -> ChainAuditor:
     """Audit the export at `path`; raise AuditFailure or ExportError on the
     first problem. With `workers` > 0, that many processes check signatures
-    ahead of the audit (node.audit.signatures): same result, sooner."""
+    ahead of the audit (node.audit.signatures): same result, sooner. `bulk`:
+    the genesis's bulk state records (`bulk_records`), which re-execution
+    needs when the genesis names a bulk state file."""
     try:
         chain_id, blocks = read_export(path)
     except ExportError as exc:
         raise AuditFailure(1, f"export unreadable: {exc}") from None
     if chain_id != genesis.chain_id:
         raise AuditFailure(1, "the export is of another chain than this genesis file")
-    auditor = ChainAuditor(genesis, reexecute=reexecute)
+    auditor = ChainAuditor(genesis, reexecute=reexecute, bulk_records=bulk)
     try:
         if workers <= 0:
             _audit(auditor, ((*item, None) for item in blocks), on_block, progress)

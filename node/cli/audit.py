@@ -22,7 +22,7 @@ from node.audit.auditor import AuditFailure
 from node.audit.export import ExportError, declared_height, export_storage
 from node.audit.signatures import default_workers
 from node.audit.history import asset_touches, inclusion_entry, verify_inclusion_entry
-from node.audit.verify import check_state_proof, download_export, read_genesis, verify_export
+from node.audit.verify import bulk_records, check_state_proof, download_export, read_genesis, verify_export
 from node.cli.audit_txs import add_command as add_txs_command
 from node.cli.shared import (
     GENESIS_ENVIRONMENT, CommandFailed, UsageError, add_ca_argument, add_json_option, add_out_option,
@@ -79,15 +79,17 @@ def _audited(args, on_block=None):
         raise UsageError("name the chain to audit: --file EXPORT or --node URL")
     signer = None if args.file else _node_signer(args)
     genesis = read_genesis(Path(args.genesis))
+    # re-execution starts from the whole genesis state: a bulk state file's records too
+    bulk = bulk_records(Path(args.genesis), genesis) if args.reexecute and genesis.bulk_state else None
     if args.file:
-        return _verified(genesis, Path(args.file), args, on_block)
+        return _verified(genesis, Path(args.file), args, on_block, bulk)
     with tempfile.TemporaryDirectory(prefix="consort-audit-") as folder:
         path = Path(folder) / "chain.export"
         _download(args, genesis, path, signer)
-        return _verified(genesis, path, args, on_block)
+        return _verified(genesis, path, args, on_block, bulk)
 
 
-def _verified(genesis, path: Path, args, on_block=None):
+def _verified(genesis, path: Path, args, on_block=None, bulk=None):
     """verify_export with a progress bar out of the height the file declares."""
     with Progress("verifying", total=declared_height(path), unit="blocks") as progress:
         def each_block(auditor, block, certificate, receipts):
@@ -95,7 +97,7 @@ def _verified(genesis, path: Path, args, on_block=None):
             if on_block is not None:
                 on_block(auditor, block, certificate, receipts)
         return verify_export(genesis, path, args.reexecute, on_block=each_block, progress=None,
-                             workers=_workers(args))
+                             workers=_workers(args), bulk=bulk)
 
 
 def _workers(args) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from contracts.genesis import Genesis, parse_genesis
 from contracts.tx import Transaction, sign_tx
 from crypto.keys import KeyPair
 from node.audit.signatures import worker_pool
+from node.devtools.bulk_state import initialize_data_folder
 from node.runtime.ledger import Ledger
 from node.runtime.storage import Storage
 
@@ -67,11 +69,17 @@ def genesis_document(validators: int = 4, members: int = 4, standby: int = 0) ->
 
 @dataclass
 class ChainBuilder:
+    """`bulk`: the records of the bulk state file the genesis names, if it
+    names one (node.audit.verify.bulk_records), loaded before block 1."""
+
     directory: Path
     document: dict = field(default_factory=genesis_document)
+    bulk: Iterable[tuple[bytes, bytes]] | None = None
 
     def __post_init__(self) -> None:
         self.genesis: Genesis = parse_genesis(self.document)
+        if self.bulk is not None:
+            initialize_data_folder(Path(self.directory) / "data", self.genesis, self.bulk)
         self.storage = Storage(Path(self.directory) / "data", self.genesis.chain_id)
         self.ledger = Ledger(self.storage, self.genesis)
         self.members = [i.id for i in self.genesis.institutions if "member" in i.roles]

@@ -41,6 +41,7 @@ from pathlib import Path
 from contracts.genesis import parse_genesis
 from crypto import certs
 from crypto.keys import KDF_COST_STRONG, KeyPair, ScryptCost
+from node.devtools.bulk_state import BULK_FILE_NAME, BulkFile, declare, link_or_copy
 from node.devtools.hosts import NodeAddress
 from node.mpc.runner import kx_from_key_file
 from node.runtime import keystore
@@ -142,7 +143,7 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = B
                       consensus: dict | None = None, regulator: bool = True,
                       validators: int | None = None, *, passphrase: str,
                       kdf_cost: ScryptCost = KDF_COST_STRONG, mpc: bool = False,
-                      hosts: list[NodeAddress] | None = None) -> dict:
+                      hosts: list[NodeAddress] | None = None, bulk: BulkFile | None = None) -> dict:
     """Write a fresh consortium into `directory` (which must be empty or absent),
     its keys encrypted with `passphrase`. The first `validators` institutions
     (default: all) validate from genesis; the others run nodes that follow the
@@ -152,7 +153,10 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = B
     (node.mpc.runner). `hosts` (node.devtools.hosts.parse_hosts) places one
     node each, `institutions` and `base_port` then unused; by default every
     node is on 127.0.0.1. Each node's operator site listens on a loopback
-    address of its own host at its port + OPERATOR_PORT_OFFSET."""
+    address of its own host at its port + OPERATOR_PORT_OFFSET. `bulk`
+    (node.devtools.bulk_state.write_bulk_file) goes beside the genesis,
+    which names it; then load the nodes' data folders with
+    node.devtools.bulk_state.initialize_consortium before starting them."""
     addresses = local_addresses(institutions, base_port) if hosts is None else list(hosts)
     directory = require_empty(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -190,6 +194,9 @@ def create_consortium(directory: Path, institutions: int = 4, base_port: int = B
         "consensus": consensus or {}, "institutions": members,
         "validators": ids[: len(ids) if validators is None else validators],
     }
+    if bulk is not None:
+        genesis = declare(genesis, bulk)
+        link_or_copy(bulk.path, directory / BULK_FILE_NAME)
     parsed = parse_genesis(genesis)
     (directory / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
     _write_node_configs(directory, index["institutions"], mpc)

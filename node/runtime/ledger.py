@@ -22,7 +22,7 @@ from contracts.governance import NodeEntry, node_directory
 from contracts.tx import Transaction, TxError, decode_tx
 from crypto import encoding, merkle, smt
 from node.runtime.storage import (
-    INDEX_ALL, STORED_BYTES_MAX, IndexedTx, Storage, StoredBlock, index_by_institution, index_by_type,
+    INDEX_ALL, STORED_BYTES_MAX, IndexedTx, Storage, StorageError, StoredBlock, index_by_institution, index_by_type,
 )
 
 
@@ -128,6 +128,10 @@ class Ledger:
         self.on_written: Callable[[Iterable[str | None], Iterable[bool], float], None] | None = None
         tip = storage.tip()
         if tip is None:
+            if genesis.bulk_state is not None:  # millions of records, maybe: loaded offline, never here
+                raise StorageError(f"the genesis takes {genesis.bulk_state.keys:,} state records from "
+                                   f"{genesis.bulk_state.file}: load them into this data folder first "
+                                   "(node.devtools.bulk_state.initialize_data_folder)")
             state = genesis_state(genesis)
             tree = smt.build(state)
             tip = ChainTip(0, genesis.chain_id, tree.root, merkle.EMPTY_ROOT, genesis.genesis_time_ms)

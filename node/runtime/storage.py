@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import plyvel
 
@@ -130,6 +130,25 @@ class Storage:
                 batch.put(b"n:" + node_hash, node)
             batch.put(b"m:chain_id", self.chain_id)
             batch.put(b"m:tip", self._tip_bytes(tip))
+
+    def put_genesis_part(self, state: Iterable[tuple[bytes, bytes]], tree_nodes) -> None:
+        """Write part of a genesis state too large for one batch (a bulk state:
+        node.devtools.bulk_state) before `initialize`, unsynced: the folder is
+        no node's until `initialize` writes its tip (the loader builds it
+        aside and moves it into place only then)."""
+        assert self.tip() is None, "storage already initialized"
+        with self.db.write_batch() as batch:
+            for key, value in state:
+                batch.put(b"s:" + key, value)
+            for node_hash, node in tree_nodes:
+                batch.put(b"n:" + node_hash, node)
+
+    def compact(self) -> None:
+        """Compact the whole database now (after a bulk load: LevelDB's levels
+        are left far over their sizes by a fast load, and a node opening it
+        would spend its first minutes compacting under load). Every key
+        starts with a letter, so the range below holds them all."""
+        self.db.compact_range(start=b"\x00", stop=b"\xff")
 
     def append_block(
         self, block: Block, certificate: CommitCertificate, receipts: tuple[bytes, ...],

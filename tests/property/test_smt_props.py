@@ -107,6 +107,19 @@ def test_the_root_depends_only_on_the_final_set(state, rng):
 
 
 @SETTINGS
+@given(st.dictionaries(st.binary(max_size=6), st.binary(max_size=3), max_size=60))
+def test_the_streamed_build_gives_the_reference_root_and_builds_nodes(state):
+    leaves, nodes = [], {}
+    for key, value in state.items():
+        path, leaf, raw = smt.leaf_node(key, value)
+        leaves.append((path, leaf))
+        nodes[leaf] = raw
+    root = smt.build_sorted(sorted(leaves), nodes.__setitem__)
+    assert root == ref_root(state)
+    assert nodes == dict(smt.build(state).new_nodes)
+
+
+@SETTINGS
 @given(blocks)
 def test_pruning_obsolete_nodes_leaves_exactly_the_current_tree(block_list):
     store, history = run(block_list, prune=True)

@@ -351,3 +351,61 @@ def test_a_leaf_off_the_key_path_cannot_prove_absence():
     root = store.apply(smt.update(store, EMPTY_ROOT, [(a, b"1"), (b"c", b"2")]))
     proof = smt.prove(store, root, a)
     assert not smt.verify(root, b, None, proof)
+
+
+# --- the streamed bulk build -------------------------------------------------------
+
+def sorted_build(items: dict[bytes, bytes]) -> tuple[bytes, dict[bytes, bytes]]:
+    """build_sorted over `items`: its root and every node (the leaves' and the emitted ones)."""
+    nodes: dict[bytes, bytes] = {}
+    leaves = []
+    for key, value in items.items():
+        leaf_path, leaf_hash, raw = smt.leaf_node(key, value)
+        nodes[leaf_hash] = raw
+        leaves.append((leaf_path, leaf_hash))
+    emitted: list[bytes] = []
+
+    def emit(node_hash: bytes, raw: bytes) -> None:
+        emitted.append(node_hash)
+        nodes[node_hash] = raw
+    root = smt.build_sorted(sorted(leaves), emit)
+    assert len(emitted) == len(set(emitted)), "an inner node was emitted twice"
+    return root, nodes
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 16, 257, 2000])
+def test_the_streamed_build_makes_the_same_tree_as_build(size):
+    items = {b"key-%d" % i: b"value-%d" % i for i in range(size)}
+    expected = smt.build(items)
+    root, nodes = sorted_build(items)
+    assert root == expected.root == smt.root_of(items)
+    assert nodes == dict(expected.new_nodes)
+
+
+def test_the_streamed_build_hangs_a_deep_pair_below_its_chain_of_one_sided_nodes():
+    a, b = shared_prefix_pair(20)
+    items = {a: b"1", b: b"2"}
+    root, nodes = sorted_build(items)
+    assert root == smt.root_of(items)
+    assert nodes == dict(smt.build(items).new_nodes)
+    assert len(nodes) == 2 + common_bits(a, b) + 1  # two leaves, their parent, one node per shared bit
+
+
+def test_a_leaf_node_is_what_an_update_stores():
+    leaf_path, leaf_hash, raw = smt.leaf_node(b"k", b"v")
+    assert (leaf_path, leaf_hash) == (path(b"k"), leaf(b"k", b"v"))
+    assert smt.update(Store(), EMPTY_ROOT, [(b"k", b"v")]).new_nodes == ((leaf_hash, raw),)
+    with pytest.raises(ValueError, match="a key is bytes"):
+        smt.leaf_node("k", b"v")
+    with pytest.raises(ValueError, match="a value is bytes"):
+        smt.leaf_node(b"k", None)
+
+
+@pytest.mark.parametrize("order", ["descending", "repeated"])
+def test_the_streamed_build_refuses_leaves_out_of_path_order(order):
+    leaves = sorted(smt.leaf_node(b"k%d" % i, b"v")[:2] for i in range(5))
+    leaves = leaves[::-1] if order == "descending" else leaves + leaves[-1:]
+    with pytest.raises(ValueError, match="strictly ascending"):
+        smt.build_sorted(leaves, lambda node_hash, raw: None)
+    with pytest.raises(ValueError, match="32-byte"):
+        smt.build_sorted([(b"short", b"x" * 32)], lambda node_hash, raw: None)
