@@ -1,5 +1,6 @@
 """The network model: per-link latency distributions, loss, duplication,
-reordering, bandwidth and partitions that start and heal.
+reordering, bandwidth, partitions (both ways or one way, overlapping) and
+bursts of loss that start and heal.
 
 Each kind of draw has its own random stream, so turning on loss does not
 change which latencies are drawn."""
@@ -66,6 +67,34 @@ class Partition:
         return not any(src in group and dst in group for group in self.groups)
 
 
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A one-way partition: between `start_us` and `heal_us`, messages from
+    `sources` to `targets` are lost; the other way still works."""
+
+    start_us: int
+    heal_us: int
+    sources: tuple[int, ...]
+    targets: tuple[int, ...]
+
+    def separates(self, src: int, dst: int, now_us: int) -> bool:
+        return self.start_us <= now_us < self.heal_us and src in self.sources and dst in self.targets
+
+
+@dataclass(frozen=True, slots=True)
+class LossBurst:
+    """Between `start_us` and `heal_us`, a message from or to one of `nodes`
+    is lost with probability `loss_percent`/100."""
+
+    start_us: int
+    heal_us: int
+    nodes: tuple[int, ...]
+    loss_percent: int
+
+    def applies(self, src: int, dst: int, now_us: int) -> bool:
+        return self.start_us <= now_us < self.heal_us and (src in self.nodes or dst in self.nodes)
+
+
 @dataclass(slots=True)
 class Network:
     n: int
@@ -73,7 +102,8 @@ class Network:
     link: LinkModel = LinkModel()
     faulty_link: LinkModel | None = None
     faulty_until_us: int = 0
-    partitions: tuple[Partition, ...] = ()
+    partitions: tuple[Partition | Cut, ...] = ()
+    bursts: tuple[LossBurst, ...] = ()
     _link_free_us: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def model(self, now_us: int) -> LinkModel:
@@ -81,9 +111,15 @@ class Network:
             return self.faulty_link
         return self.link
 
+    def _lost_in_burst(self, src: int, dst: int, now_us: int) -> bool:
+        loss_percent = max((b.loss_percent for b in self.bursts if b.applies(src, dst, now_us)), default=0)
+        return loss_percent > 0 and self.streams("burst").randrange(100) < loss_percent
+
     def transmit(self, src: int, dst: int, size_bytes: int, now_us: int) -> list[int]:
         """Arrival times of the copies of one message (none when lost)."""
         if any(p.separates(src, dst, now_us) for p in self.partitions):
+            return []
+        if self.bursts and self._lost_in_burst(src, dst, now_us):
             return []
         model = self.model(now_us)
         if model.loss and self.streams("loss").random() < model.loss:

@@ -1,5 +1,6 @@
-"""`consort sim run`: one seeded run of the real replicas in the simulator.
-The only part of node/ that imports netsim."""
+"""`consort sim run`: one seeded run of the real replicas in the simulator
+(`sim search` and `sim replay`: node.cli.sim_search). With sim_search, the
+only part of node/ that imports netsim."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from netsim.report import replay_command, summary, write_plot
 from netsim.run import SimConfig, Simulation, faulty_default
 from netsim.scenarios import SCENARIOS
 from node.cli.shared import UsageError, add_out_option
+from node.cli.sim_search import add_search_commands
 from node.devtools.progress import Progress
 
 MBIT_BYTES_PER_S = 125_000
@@ -59,3 +61,4 @@ def add_commands(commands) -> None:
     run.add_argument("--bandwidth-mbit", type=int, default=0, help="per-link bandwidth in Mbit/s (0: unlimited)")
     add_out_option(run, "write the JSON report here (and an SVG plot beside it)")
     run.set_defaults(func=cmd_sim_run)
+    add_search_commands(sim)
