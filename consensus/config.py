@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass, field
 
+from consensus.mutations import MUTATIONS
 from consensus.validators import ValidatorSet
 from consensus.wire import HASH_SIZE
 
@@ -39,10 +40,13 @@ class ReplicaConfig:
     block_time_ahead_ms_max: int
     pending_max: int = 100_000
     recent_requests_max: int = 200_000
+    mutation: str | None = None  # test-only, the simulator's (consensus.mutations); the node never sets it
     validator_set: ValidatorSet = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "validator_set", ValidatorSet(self.chain_id, self.validators))
+        if self.mutation is not None and self.mutation not in MUTATIONS:
+            raise ConfigError(f"mutation must be one of {', '.join(MUTATIONS)} or None (got {self.mutation!r})")
+        object.__setattr__(self, "validator_set", ValidatorSet(self.chain_id, self.validators, self.mutation))
         if len(self.chain_id) != HASH_SIZE:
             raise ConfigError(f"chain_id must be {HASH_SIZE} bytes (got {len(self.chain_id)})")
         if not self.validators:

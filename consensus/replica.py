@@ -40,6 +40,7 @@ from consensus.messages import (
     Blocks, Checkpoint, Commit, CommitCertificate, FetchBlocks, Forward, NewView, Prepare, PreparedCertificate,
     PrePrepare, Status, ViewChange,
 )
+from consensus.mutations import FORGET_PREPARED
 from consensus.outbox import Outbox
 from consensus.requests import RequestPool
 from consensus.snapshot import ReplicaSnapshot
@@ -302,6 +303,8 @@ class Replica:
         self.agreement.leave_view()
         prepared = self.prepared_certificate
         if prepared is not None and prepared.pre_prepare.seq != self.tip.height + 1:
+            prepared = None
+        if self.config.mutation == FORGET_PREPARED:  # the simulator's mutation check only (consensus.mutations)
             prepared = None
         own = self.votes.view_change(target, self.tip.height, self.tip_certificate, self.checkpoints.stable, prepared)
         self.view_changes.begin(own)

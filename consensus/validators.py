@@ -14,13 +14,14 @@ names. It is bounded; a certificate older than what it keeps is refused.
 
 The fault threshold and the quorum as functions of the number of validators
 are here, the one place that formula is written. Pure values: this module
-imports only crypto.
+imports only crypto and the names of consensus.mutations.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from consensus.mutations import MUTATIONS, QUORUM_MINUS_ONE
 from crypto import encoding, hashing
 
 SETS_KEPT_MAX = 8
@@ -50,12 +51,17 @@ def prepares_needed(n: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ValidatorSet:
+    """`mutation` is the simulator's test-only weakening (consensus.mutations);
+    the node never sets it, and it changes neither the hash nor the context."""
+
     chain_id: bytes
     keys: tuple[bytes, ...]
+    mutation: str | None = None
     hash: bytes = field(init=False, repr=False, compare=False)
     context: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        assert self.mutation is None or self.mutation in MUTATIONS, f"unknown mutation {self.mutation!r}"
         set_hash = validator_set_hash(self.keys)
         object.__setattr__(self, "hash", set_hash)
         object.__setattr__(self, "context", hashing.digest("pbft-context", self.chain_id + set_hash))
@@ -70,11 +76,11 @@ class ValidatorSet:
 
     @property
     def quorum(self) -> int:
-        return quorum(self.n)
+        return quorum(self.n) - (1 if self.mutation == QUORUM_MINUS_ONE else 0)
 
     @property
     def prepares_needed(self) -> int:
-        return prepares_needed(self.n)
+        return self.quorum - 1
 
     def key(self, index: int) -> bytes | None:
         return self.keys[index] if 0 <= index < len(self.keys) else None

@@ -147,14 +147,15 @@ STRATEGIES = {cls.name: cls for cls in (Silent, SilentPrimary, WithholdCommits, 
                                         HugeViews)}
 
 
-def expand(effects: list, addresses: int, own: int, address_of) -> list[tuple[int, object]]:
+def expand(effects: list, addresses: int, own: int, addresses_of) -> list[tuple[int, object]]:
     """Turn Send/Broadcast effects into (node address, message) pairs: a Send
-    names a replica index of the current validator set; a Broadcast reaches
-    every other node, observers included."""
+    names a replica index of the current validator set, which every node
+    holding that replica's key gets (two, for a Twin); a Broadcast reaches
+    every other node, observers and twins included."""
     pairs = []
     for effect in effects:
         if isinstance(effect, Send):
-            pairs.append((address_of(effect.to), effect.message))
+            pairs.extend((to, effect.message) for to in addresses_of(effect.to))
         elif isinstance(effect, Broadcast):
             pairs.extend((to, effect.message) for to in range(addresses) if to != own)
     return pairs

@@ -1,7 +1,8 @@
 """The network model: per-link latency distributions, loss, duplication,
-reordering, bandwidth and partitions that start and heal, and optionally a
-topology (where each node sits: the propagation delay between two nodes and
-each node's uplink bandwidth; netsim.regions builds one from a region matrix).
+reordering, bandwidth, partitions (both ways or one way, overlapping) and
+bursts of loss that start and heal, and optionally a topology (where each
+node sits: the propagation delay between two nodes and each node's uplink
+bandwidth; netsim.regions builds one from a region matrix).
 
 A message's one-way delay is: the wait for the sender's uplink (when the
 topology limits it: copies queue there one after another, each taking its
@@ -89,6 +90,34 @@ class Partition:
         return not any(src in group and dst in group for group in self.groups)
 
 
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A one-way partition: between `start_us` and `heal_us`, messages from
+    `sources` to `targets` are lost; the other way still works."""
+
+    start_us: int
+    heal_us: int
+    sources: tuple[int, ...]
+    targets: tuple[int, ...]
+
+    def separates(self, src: int, dst: int, now_us: int) -> bool:
+        return self.start_us <= now_us < self.heal_us and src in self.sources and dst in self.targets
+
+
+@dataclass(frozen=True, slots=True)
+class LossBurst:
+    """Between `start_us` and `heal_us`, a message from or to one of `nodes`
+    is lost with probability `loss_percent`/100."""
+
+    start_us: int
+    heal_us: int
+    nodes: tuple[int, ...]
+    loss_percent: int
+
+    def applies(self, src: int, dst: int, now_us: int) -> bool:
+        return self.start_us <= now_us < self.heal_us and (src in self.nodes or dst in self.nodes)
+
+
 @dataclass(slots=True)
 class Network:
     n: int
@@ -96,7 +125,8 @@ class Network:
     link: LinkModel = LinkModel()
     faulty_link: LinkModel | None = None
     faulty_until_us: int = 0
-    partitions: tuple[Partition, ...] = ()
+    partitions: tuple[Partition | Cut, ...] = ()
+    bursts: tuple[LossBurst, ...] = ()
     topology: Topology | None = None
     _link_free_us: dict[tuple[int, int], int] = field(default_factory=dict)  # at most one entry per link
     _uplink_free_us: dict[int, int] = field(default_factory=dict)  # at most one entry per node
@@ -114,9 +144,15 @@ class Network:
             return self.faulty_link
         return self.link
 
+    def _lost_in_burst(self, src: int, dst: int, now_us: int) -> bool:
+        loss_percent = max((b.loss_percent for b in self.bursts if b.applies(src, dst, now_us)), default=0)
+        return loss_percent > 0 and self.streams("burst").randrange(100) < loss_percent
+
     def transmit(self, src: int, dst: int, size_bytes: int, now_us: int) -> list[int]:
         """Arrival times of the copies of one message (none when lost)."""
         if any(p.separates(src, dst, now_us) for p in self.partitions):
+            return []
+        if self.bursts and self._lost_in_burst(src, dst, now_us):
             return []
         model = self.model(now_us)
         if model.loss and self.streams("loss").random() < model.loss:

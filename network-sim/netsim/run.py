@@ -7,6 +7,13 @@ Invariants, checked on every run:
 - liveness: once faults heal (at most f faulty), every request a client
   submitted commits at f+1 honest replicas and every honest replica reaches
   the same height, within the run's liveness bound.
+
+Agreement and validity are checked on every commit, and the first safety
+violation (agreement, validity, or an honest replica halting) ends the run
+there: the report's `first_violation` gives its kind, height and simulated
+time. The faults come from a named scenario (netsim.scenarios) or from a
+random schedule (netsim.faults); `SimConfig.mutation` weakens every
+replica for the mutation check (consensus.mutations).
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from typing import Callable
 
 from consensus.auth import authenticate, verify_fetched
 from consensus.config import ReplicaConfig
+from consensus.mutations import MUTATIONS
 from consensus.validators import faulty_max
 from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage, Start, TimerFired
 from consensus.messages import Blocks, FetchBlocks, Forward, PrePrepare
 from crypto import hashing
 from netsim.clock import US_PER_MS, US_PER_S, EventQueue
+from netsim.faults import ARM_MS, claims_liveness, to_plan
 from netsim.network import Latency, LinkModel, Network, SettingsError
 from netsim.node import SimNode
 from netsim.regions import RegionMatrix
@@ -60,6 +69,7 @@ class SimConfig:
     batch_size_max: int = 500
     batch_delay_ms: int = 5
     regions: RegionMatrix | None = None  # where nodes sit (propagation, uplinks); None: the latency model alone
+    mutation: str | None = None  # the mutation check's weakened replica (consensus.mutations); None in earnest
 
     def __post_init__(self) -> None:
         problems = (
@@ -75,6 +85,8 @@ class SimConfig:
              f"for load"),
             (self.rate_tps <= 0 or self.client_batch <= 0, "rate_tps and client_batch must be positive"),
             (self.bandwidth_bytes_per_s < 0, "bandwidth must not be negative"),
+            (self.mutation is not None and self.mutation not in MUTATIONS,
+             f"mutation must be one of {', '.join(MUTATIONS)}"),
         )
         for failed, what in problems:
             if failed:
@@ -99,50 +111,89 @@ class Metrics:
 
 
 class Simulation:
-    def __init__(self, config: SimConfig) -> None:
+    """`faults`: a checked schedule's fault records (netsim.faults) instead of the config's scenario."""
+
+    def __init__(self, config: SimConfig, faults: list[dict] | None = None) -> None:
         self.config = config
         self.streams = Streams(config.seed)
         self.queue = EventQueue()
         self.trace = hashlib.sha256()
         self.metrics = Metrics()
         self.f = faulty_max(config.nodes)
-        addresses = config.nodes + (1 if config.scenario in RECONFIGURING else 0)
-        self.keys = FakeKeys(addresses, config.seed)
-        self.address_of = {key: address for address, key in enumerate(self.keys.public_keys)}
+        self.first_violation: dict | None = None
+        fault_plan = self._fault_plan(faults)
+        addresses = self._keys(fault_plan.twins)
         self.initial_validators = self.keys.public_keys[: config.nodes]
         self.validator_changes: dict[int, tuple[bytes, ...]] = {}
         if config.scenario in RECONFIGURING:
             self.validator_changes[RECONFIGURE_AT] = self.keys.public_keys[1:]
         self.primary_crashed_after_change = False
         chain_id = hashing.digest("netsim-chain", str(config.seed).encode())
-        fault_plan = plan(config.scenario, config.nodes, config.faulty, US_PER_S, config.heal_us,
-                          self.streams("scenario"), LinkModel(config.latency, bandwidth_bytes_per_s=config.bandwidth_bytes_per_s))
         self.network = Network(config.nodes, self.streams, fault_plan.link, fault_plan.faulty_link,
-                               config.heal_us, fault_plan.partitions, config.regions)
+                               config.heal_us, fault_plan.partitions, fault_plan.bursts, config.regions)
         self.sizes = MessageSizes() if self.network.needs_sizes else None
         self.nodes = [
             SimNode(self, i, self._replica_config(chain_id, i), fault_plan.strategies.get(i))
             for i in range(addresses)
         ]
+        for address in (address for group in self.addresses_of.values() if len(group) > 1 for address in group):
+            self.nodes[address].twinned = True
         self.submitted: dict[bytes, int] = {}
         self.outstanding: dict[bytes, int] = {}
         self.commit_counts: dict[bytes, int] = {}
         self.decided: dict[int, bytes] = {}
         self.request_counter = 0
         self.down_since: dict[int, int] = {}  # replica -> index in metrics.faults of its open crash
+        self._schedule_faults(fault_plan)
+
+    def _fault_plan(self, faults: list[dict] | None):
+        """The named scenario's plan, or the schedule's; and whether liveness is claimed under it."""
+        config = self.config
+        link = LinkModel(config.latency, bandwidth_bytes_per_s=config.bandwidth_bytes_per_s)
+        if faults is None:
+            self.liveness_checked = True
+            return plan(config.scenario, config.nodes, config.faulty, US_PER_S, config.heal_us,
+                        self.streams("scenario"), link)
+        assert config.scenario == "none", "a schedule replaces the scenario"
+        self.liveness_checked = claims_liveness(faults, config.nodes, config.load_end_us // US_PER_MS)
+        return to_plan(faults, link)
+
+    def _keys(self, twins: tuple[int, ...]) -> int:
+        """Every node's key (a twin holds its sibling's, at address n+k) and the
+        addresses holding each key; returns how many nodes there are."""
+        extra = 1 if self.config.scenario in RECONFIGURING else 0
+        assert not (extra and twins), "twins come with schedules, reconfiguration with its scenarios"
+        addresses = self.config.nodes + extra + len(twins)
+        self.keys = FakeKeys(addresses, self.config.seed)
+        for k, replica in enumerate(twins):
+            self.keys.share(self.config.nodes + k, replica)
+        self.addresses_of: dict[bytes, tuple[int, ...]] = {}
+        for address, key in enumerate(self.keys.public_keys):
+            self.addresses_of[key] = (*self.addresses_of.get(key, ()), address)
+        self.address_of = {key: holders[0] for key, holders in self.addresses_of.items()}
+        return addresses
+
+    def _schedule_faults(self, fault_plan) -> None:
         for at_us, replica, down_us, wipe in fault_plan.crashes:
             self.queue.schedule(at_us, ("crash", replica))
             self.queue.schedule(at_us + down_us, ("restart", replica, wipe))
-        self._planned_faults(fault_plan)
+        for at_us, replica, down_us, write in fault_plan.unsynced_crashes:
+            self.queue.schedule(at_us, ("arm-unsynced", replica, down_us, write))
+        for at_us, heal_us, replica, skew_ms in fault_plan.skews:
+            self.queue.schedule(at_us, ("skew", replica, skew_ms))
+            self.queue.schedule(heal_us, ("skew", replica, 0))
+        self.metrics.faults.extend(fault_plan.marks(self.config.heal_us))
 
     def _replica_config(self, chain_id: bytes, address: int) -> ReplicaConfig:
         validators = self.initial_validators
-        replica_id = address if address < len(validators) else -1
+        key = self.keys.public_keys[address]
+        replica_id = validators.index(key) if key in validators else -1
         return ReplicaConfig(
             chain_id, replica_id, validators, batch_size_max=self.config.batch_size_max,
             batch_delay_ms=self.config.batch_delay_ms, checkpoint_interval=8, window=32,
             request_timeout_ms=500, view_change_timeout_ms=500, view_change_timeout_ms_max=2000,
             status_interval_ms=200, fetch_timeout_ms=500, block_time_ahead_ms_max=1000,
+            mutation=self.config.mutation,
         )
 
     # ----------------------------------------------------------------- driving
@@ -159,17 +210,25 @@ class Simulation:
         next_progress_us = 0
         while True:
             at = self.queue.peek_time()
-            if at is None or at > end_us:
+            if at is None or at > end_us or self.stopped:
                 break
             if progress is not None and at >= next_progress_us:
                 progress(at, end_us)
                 next_progress_us = at - at % PROGRESS_STEP_US + PROGRESS_STEP_US
             self._dispatch(self.queue.pop())
+        if self.stopped:
+            return self._report()
         self.queue.now_us = end_us
         if progress is not None:
             progress(end_us, end_us)
-        self._check_liveness()
+        if self.liveness_checked:
+            self._check_liveness()
         return self._report()
+
+    @property
+    def stopped(self) -> bool:
+        """A safety violation ends the run where it happened."""
+        return self.first_violation is not None and self.first_violation["kind"] != "liveness"
 
     def _dispatch(self, item: tuple) -> None:
         kind = item[0]
@@ -196,7 +255,9 @@ class Simulation:
             node = self.nodes[replica_id]
             if node.up:
                 self._count("client-request", len(txs))
-                node.handle(ClientRequests(txs))
+                admitted = node.admit(txs)
+                if admitted:
+                    node.handle(ClientRequests(admitted))
         elif kind == "client":
             self._client_tick()
         elif kind == "client-check":
@@ -209,6 +270,11 @@ class Simulation:
             self._trace(now, "restart", item[1])
             self._came_back(item[1], "restarts, disk wiped" if item[2] else "restarts")
             self.nodes[item[1]].restart(wipe=item[2])
+        elif kind == "arm-unsynced":
+            self.nodes[item[1]].arm_unsynced_crash(now + ARM_MS * US_PER_MS, item[2], item[3])
+        elif kind == "skew":
+            self._trace(now, "skew", item[1], item[2])
+            self.nodes[item[1]].skew_ms = item[2]
 
     def _deliver_message(self, node: SimNode, src: int, message) -> None:
         if isinstance(message, FetchBlocks):
@@ -221,6 +287,10 @@ class Simulation:
                 node.handle(CertifiedBlocks(node.index_of(src), verified))
             return
         sender = node.index_of(src)
+        if isinstance(message, Forward):
+            message = Forward(node.admit(message.txs))
+            if not message.txs:
+                return
         if sender < 0:
             if isinstance(message, Forward):
                 node.handle(ClientRequests(message.txs))
@@ -287,15 +357,16 @@ class Simulation:
             self._crash_the_new_primary(node)
         decided = self.decided.setdefault(seq, block_hash)
         if decided != block_hash:
-            self._violation(f"agreement: replica {node.replica_id} committed another block at {seq}")
+            self._violation(f"agreement: replica {node.replica_id} committed another block at {seq}", seq)
+            return
         self._count("client-reply", len(txs))
         for tx in txs:
             if tx not in self.submitted:
-                self._violation(f"validity: replica {node.replica_id} committed an unsubmitted request")
-                continue
+                self._violation(f"validity: replica {node.replica_id} committed an unsubmitted request", seq)
+                return
             if tx in node.committed:
-                self._violation(f"validity: replica {node.replica_id} committed a request twice")
-                continue
+                self._violation(f"validity: replica {node.replica_id} committed a request twice", seq)
+                return
             node.committed.add(tx)
             count = self.commit_counts.get(tx, 0) + 1
             self.commit_counts[tx] = count
@@ -310,7 +381,24 @@ class Simulation:
         self._went_down(node.replica_id, "halts")
         node.crash()
         if node.honest:
-            self._violation(f"halt: replica {node.replica_id} stopped on a consensus failure: {reason}")
+            self._violation(f"halt: replica {node.replica_id} stopped on a consensus failure: {reason}",
+                            node.replica.tip.height + 1)
+
+    def on_unsynced_crash(self, node: SimNode, synced_height: int, lost: list, down_us: int) -> None:
+        """`node` crashed after a write and before its sync, losing blocks `lost`
+        above `synced_height`: it told nobody it committed them, so they are
+        not counted as its commits (it commits them again after catching up)."""
+        now = self.queue.now_us
+        self._trace(now, "crash-unsynced", node.replica_id, synced_height, len(lost))
+        self._went_down(node.replica_id, f"crashes before a sync, {len(lost)} blocks lost")
+        if node.honest:
+            for block, _ in lost:
+                for tx in block.txs:
+                    if tx in node.committed:
+                        node.committed.discard(tx)
+                        self.commit_counts[tx] -= 1
+        node.crash()
+        self.queue.schedule(now + max(1, down_us), ("restart", node.replica_id, False))
 
     def _crash_the_new_primary(self, node: SimNode) -> None:
         """Scenario reconfigure-crash: the first time the activating block
@@ -336,16 +424,6 @@ class Simulation:
 
     # ------------------------------------------------------------------ faults
 
-    def _planned_faults(self, fault_plan) -> None:
-        """The faults known before the run starts, for the report and its plot."""
-        for partition in fault_plan.partitions:
-            groups = " | ".join(" ".join(f"r{r}" for r in group) for group in partition.groups)
-            self.metrics.faults.append([partition.start_us, partition.heal_us, f"partition {groups}", "heals"])
-        if fault_plan.faulty_link is not None:
-            self.metrics.faults.append([0, self.config.heal_us, "lossy links", "links heal"])
-        for replica, strategy in sorted(fault_plan.strategies.items()):
-            self.metrics.faults.append([0, None, f"r{replica} {strategy.name}", ""])
-
     def _went_down(self, replica: int, what: str) -> None:
         if replica not in self.down_since and self.nodes[replica].up:
             self.down_since[replica] = len(self.metrics.faults)
@@ -357,7 +435,10 @@ class Simulation:
             fault = self.metrics.faults[index]
             fault[1], fault[3] = self.queue.now_us, f"r{replica} {what}"
 
-    def _violation(self, text: str) -> None:
+    def _violation(self, text: str, height: int | None = None) -> None:
+        if self.first_violation is None:
+            self.first_violation = {"kind": text.split(":")[0], "height": height, "time_us": self.queue.now_us,
+                                    "text": text}
         if len(self.metrics.violations) < 20:
             self.metrics.violations.append(f"t={self.queue.now_us / US_PER_S:.3f}s {text}")
 

@@ -10,18 +10,47 @@ from dataclasses import dataclass, field
 
 from netsim.byzantine import STRATEGIES
 from netsim.clock import US_PER_S
-from netsim.network import LinkModel, Partition
+from netsim.network import Cut, LinkModel, LossBurst, Partition
 
 ISOLATION_US = 2 * US_PER_S
 
 
 @dataclass(slots=True)
 class Plan:
+    """What goes wrong in one run: a named scenario's, or a random schedule's (netsim.faults)."""
+
     link: LinkModel
     faulty_link: LinkModel | None = None
-    partitions: tuple[Partition, ...] = ()
+    partitions: tuple[Partition | Cut, ...] = ()
     strategies: dict[int, type] = field(default_factory=dict)
     crashes: list[tuple[int, int, int, bool]] = field(default_factory=list)  # (at_us, replica, down_us, wipe)
+    bursts: tuple[LossBurst, ...] = ()
+    unsynced_crashes: list[tuple[int, int, int, str]] = field(default_factory=list)  # (at_us, replica, down_us, write)
+    skews: list[tuple[int, int, int, int]] = field(default_factory=list)  # (at_us, heal_us, replica, skew_ms)
+    twins: tuple[int, ...] = ()  # replicas whose key a second node holds; the k-th twin's address is n+k
+
+    def marks(self, heal_us: int) -> list[list]:
+        """The faults known before the run starts, as [start_us, end_us or None, label, end label]."""
+        marks = []
+        for cut in self.partitions:
+            if isinstance(cut, Partition):
+                groups = " | ".join(" ".join(f"r{r}" for r in group) for group in cut.groups)
+                marks.append([cut.start_us, cut.heal_us, f"partition {groups}", "heals"])
+            else:
+                sources, targets = (" ".join(f"r{r}" for r in side) for side in (cut.sources, cut.targets))
+                marks.append([cut.start_us, cut.heal_us, f"cut {sources} -> {targets}", "heals"])
+        for burst in self.bursts:
+            nodes = " ".join(f"r{r}" for r in burst.nodes)
+            marks.append([burst.start_us, burst.heal_us, f"{burst.loss_percent}% loss at {nodes}", "heals"])
+        if self.faulty_link is not None:
+            marks.append([0, heal_us, "lossy links", "links heal"])
+        for at_us, end_us, replica, skew_ms in self.skews:
+            marks.append([at_us, end_us, f"r{replica} clock {skew_ms:+} ms", "clock right"])
+        for replica, strategy in sorted(self.strategies.items()):
+            marks.append([0, None, f"r{replica} {strategy.name}", ""])
+        for replica in self.twins:
+            marks.append([0, None, f"r{replica} twinned", ""])
+        return marks
 
 
 def faulty_replicas(n: int, faulty: int, rng) -> list[int]:

@@ -13,6 +13,14 @@ class FakeKeys:
         self.public_keys = tuple(hashlib.sha256(b"public" + s).digest() for s in self.secrets)
         self._by_public = dict(zip(self.public_keys, self.secrets))
 
+    def share(self, address: int, holder: int) -> None:
+        """Address `address` holds `holder`'s key from now on (Twins: two nodes, one key)."""
+        self._by_public.pop(self.public_keys[address])
+        self.secrets[address] = self.secrets[holder]
+        keys = list(self.public_keys)
+        keys[address] = keys[holder]
+        self.public_keys = tuple(keys)
+
     def signer(self, replica_id: int) -> "FakeSigner":
         return FakeSigner(self.public_keys[replica_id], self.secrets[replica_id])
 

@@ -1,5 +1,6 @@
 """`consort sim run`: one seeded run of the real replicas in the simulator;
-`consort sim sweep` is in sim_sweep. The only part of node/ that imports netsim."""
+`consort sim sweep` is in sim_sweep, `sim search` and `sim replay` in
+sim_search. With those two, the only part of node/ that imports netsim."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from netsim.run import SimConfig, Simulation, faulty_default
 from netsim.scenarios import SCENARIOS
 from node.cli.shared import UsageError, add_out_option
 from node.cli.sim_options import DRAIN_HELP, DURATION_HELP, MBIT_BYTES_PER_S, REGIONS_HELP, drain_s
+from node.cli.sim_search import add_search_commands
 from node.cli.sim_sweep import add_sweep_command
 from node.devtools.progress import Progress
 
@@ -62,3 +64,4 @@ def add_commands(commands) -> None:
     add_out_option(run, "write the JSON report here (and an SVG plot beside it)")
     run.set_defaults(func=cmd_sim_run)
     add_sweep_command(sim)
+    add_search_commands(sim)
