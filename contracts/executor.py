@@ -92,13 +92,15 @@ class BlockResult:
     leaves, encoded once), the validator set in force from the next block
     when this block changed it (node keys in replica order), else None, and
     the institution that sent each transaction (None: an unknown key or an
-    undecodable transaction), for the node's indexes; not part of any root."""
+    undecodable transaction) and its type (None: undecodable), for the
+    node's indexes; not part of any root."""
 
     writes: list[tuple[bytes, bytes | None]]
     receipts: tuple[Receipt, ...]
     receipt_leaves: tuple[bytes, ...]
     validators: tuple[bytes, ...] | None = None
     senders: tuple[str | None, ...] = ()
+    types: tuple[str | None, ...] = ()
 
     @property
     def receipts_root(self) -> bytes:
@@ -182,18 +184,19 @@ class Executor:
                 else:
                     block.put(key, value)
             validators = end.validators if end.validators is not None else validators
-        return BlockResult(block.sorted_writes(), tuple(r for r, _, _ in receipts),
-                           tuple(leaf for _, leaf, _ in receipts), validators,
-                           tuple(sender for _, _, sender in receipts))
+        return BlockResult(block.sorted_writes(), tuple(r for r, _, _, _ in receipts),
+                           tuple(leaf for _, leaf, _, _ in receipts), validators,
+                           tuple(sender for _, _, sender, _ in receipts),
+                           tuple(tx_type for _, _, _, tx_type in receipts))
 
     def _execute_tx(self, block: Overlay, context: BlockContext,
-                    tx: Transaction | bytes) -> tuple[Receipt, bytes, str | None]:
-        """The transaction's receipt, its canonical bytes (a receipts-root leaf)
-        and the institution that sent it."""
+                    tx: Transaction | bytes) -> tuple[Receipt, bytes, str | None, str | None]:
+        """The transaction's receipt, its canonical bytes (a receipts-root leaf),
+        the institution that sent it and its type."""
         if isinstance(tx, bytes):
             tx, refused = self._checked(tx)
             if refused is not None:
-                return refused, encoding.encode(refused.to_wire()), None
+                return refused, encoding.encode(refused.to_wire()), None, None if tx is None else tx.type
         raw_sender = block.get(client_key_key(tx.sender))
         sender = None if raw_sender is None else encoding.decode_trusted(raw_sender)
         receipt, scope = self._run_tx(block, context, tx, sender)
@@ -204,17 +207,18 @@ class Executor:
             leaf = encoding.encode(receipt.to_wire())
         if scope is not None:
             scope.merge_into(block)
-        return receipt, leaf, sender
+        return receipt, leaf, sender, tx.type
 
     @staticmethod
     def _checked(raw: bytes) -> tuple[Transaction | None, Receipt | None]:
-        """Raw bytes decoded and signature-checked, or the receipt that refuses them."""
+        """Raw bytes decoded and signature-checked, or the receipt that refuses
+        them (with the transaction if it decoded)."""
         try:
             tx = decode_tx(raw)
         except TxError as exc:
             return None, Receipt(hashing.digest("malformed-tx", raw), "malformed", str(exc))
         if not tx.signature_valid():
-            return None, Receipt(tx.hash, "bad_signature")
+            return tx, Receipt(tx.hash, "bad_signature")
         return tx, None
 
     def _run_tx(self, block: Overlay, context: BlockContext, tx: Transaction,

@@ -121,7 +121,7 @@ class Node:
         self.pending = PendingTxs(limits.pending_txs_max, limits.pending_bytes_max, PENDING_TTL_S)
         self.admission = Admission(self.genesis.chain_id, ledger, self.pending, self.workers,
                                    limits.verifying_txs_max)
-        self.verifier = self.admission  # the block applier reuses self.verifier.cache: the pending transactions
+        self.verifier = self.admission  # the block applier reuses the transactions it checked (`checked`)
         self.inbox: asyncio.Queue = asyncio.Queue(limits.inbox_max)
         self.waiters = ReceiptWaiters(limits.waiters_max, limits.waiters_per_caller_max)
         self.timers = Timers(self._wake)
@@ -242,9 +242,10 @@ class Node:
                 raise TypeError(f"unknown effect {effect!r}")
 
     def _apply(self, effect: Deliver) -> list:
-        txs = [self.verifier.cache.get(raw, raw) for raw in effect.block.txs]
+        txs = [self.verifier.checked(raw) or raw for raw in effect.block.txs]
         parent_time_ms = self.ledger.tip.timestamp_ms if self.ledger.tip.height > 0 else None
         tip, result = self.ledger.apply(effect.block, effect.certificate, txs)
+        self.verifier.applied(effect.block.txs)
         self.metrics.block_applied(tip.height, tip.timestamp_ms, parent_time_ms)
         for receipt in result.receipts:
             self.pending.pop(receipt.tx_hash, None)

@@ -160,8 +160,9 @@ class Ledger:
         tree = smt.update(self.tree, self.tip.state_root, result.writes)
         new_tip = ChainTip(header.height, header.hash(), tree.root, result.receipts_root, header.timestamp_ms)
         senders = result.senders or (None,) * len(txs)
-        indexed = [IndexedTx(receipt.tx_hash, sender, _tx_type(tx))
-                   for receipt, sender, tx in zip(result.receipts, senders, txs)]
+        types = result.types or tuple(_tx_type(tx) for tx in txs)
+        indexed = [IndexedTx(receipt.tx_hash, sender, tx_type)
+                   for receipt, sender, tx_type in zip(result.receipts, senders, types)]
         started = time.perf_counter()
         self.storage.append_block(block, certificate, result.receipt_leaves, result.writes, new_tip, indexed,
                                   tree.new_nodes, result.validators)
