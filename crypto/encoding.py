@@ -32,7 +32,10 @@ class DecodeError(ValueError):
 
 
 def _normalize(value: Any, depth: int) -> Any:
-    """Check that `value` is encodable and return it with maps in key order."""
+    """Check that `value` is encodable and return it with maps in key order.
+    A long list that holds only scalars is checked by the types of its items
+    as a whole (in C, not item by item) and returned as it is: msgpack packs
+    a tuple as it packs a list."""
     if depth > DEPTH_MAX:
         raise EncodingError(f"nesting deeper than {DEPTH_MAX}")
     kind = type(value)
@@ -43,6 +46,8 @@ def _normalize(value: Any, depth: int) -> Any:
             raise EncodingError(f"integer out of 64-bit range: {value}")
         return value
     if kind is list or kind is tuple:
+        if len(value) >= FLAT_CHECK_ITEMS_MIN and depth < DEPTH_MAX and _flat(value):
+            return value
         return [_normalize(item, depth + 1) for item in value]
     if kind is dict:
         for key in value:
@@ -52,8 +57,20 @@ def _normalize(value: Any, depth: int) -> Any:
     raise EncodingError(f"type {kind.__name__} has no canonical encoding")
 
 
+def _flat(items: list | tuple) -> bool:
+    """Whether `items` are all scalars or integers in range (then they need no walk)."""
+    kinds = set(map(type, items))
+    if kinds <= _SCALAR_TYPES:
+        return True
+    if kinds <= _FLAT_TYPES:
+        return all(INT_MIN <= item <= INT_MAX for item in items if type(item) is int)
+    return False
+
+
 _SCALARS = (str, bytes, bool, type(None))
 _SCALAR_TYPES = frozenset(_SCALARS)
+_FLAT_TYPES = _SCALAR_TYPES | {int}
+FLAT_CHECK_ITEMS_MIN = 16  # shorter lists are walked item by item: cheaper than building a set of types
 
 
 def encode(value: Any) -> bytes:
