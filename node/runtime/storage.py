@@ -53,6 +53,12 @@ INDEX_ALL = b"a:"
 INDEX_SEPARATOR = b"\x00"           # ends an institution id or a type in an index key (ids hold none)
 
 
+# LevelDB's memory: its block cache (LEVELDB_CACHE_BYTES), two write buffers, and the index and Bloom
+# filter of each open table file (about 50 KB a 2 MB table): at most LEVELDB_OPEN_FILES_MAX of them.
+LEVELDB_CACHE_BYTES = 8 * 1024 * 1024
+LEVELDB_OPEN_FILES_MAX = 500
+LEVELDB_BLOOM_BITS = 10  # per key: a lookup of an absent key (a new transaction's hash) skips nearly every file
+
 STATE_CACHE_BYTES_MAX = 16 * 1024 * 1024  # state values kept in memory: keys, values and ENTRY_BYTES each
 STATE_CACHE_ENTRY_BYTES = 160             # what one cached entry costs beyond its key and value (dict, objects)
 STATE_CACHE_VALUE_BYTES_MAX = 64 * 1024   # larger values are read from LevelDB each time, never kept
@@ -167,7 +173,8 @@ class Storage:
             raise StorageError(f"{path} is not a node's data folder (it holds no LevelDB)")
         Path(path).mkdir(parents=True, exist_ok=True)
         try:
-            self.db = plyvel.DB(str(path), create_if_missing=create)
+            self.db = plyvel.DB(str(path), create_if_missing=create, bloom_filter_bits=LEVELDB_BLOOM_BITS,
+                                lru_cache_size=LEVELDB_CACHE_BYTES, max_open_files=LEVELDB_OPEN_FILES_MAX)
         except plyvel.IOError as exc:
             if LEVELDB_LOCK_TEXT in str(exc):  # LevelDB's lock file: held by another process (or handle)
                 raise StorageError(f"the data folder {path} is in use by a running node") from None
@@ -221,9 +228,11 @@ class Storage:
             batch.put(b"r:" + height, encoding.encode(list(receipts)))
             batch.put(b"x:" + height, encoding.encode([tip.state_root, tip.receipts_root]))
             batch.put(b"h:" + tip.block_hash, height)
+            located = set()  # a transaction twice in this block: its first place is the one kept
             for index, tx in enumerate(txs):
-                if self.db.get(b"t:" + tx.tx_hash) is None:
+                if tx.tx_hash not in located and self.db.get(b"t:" + tx.tx_hash) is None:
                     batch.put(b"t:" + tx.tx_hash, encoding.encode([tip.height, index]))
+                located.add(tx.tx_hash)
                 self._index_tx(batch, tx_position(tip.height, index), tx)
             for key, value in writes:
                 if value is None:
