@@ -44,6 +44,24 @@ class StorageView:
         return self.storage.state_get(key)
 
 
+class BlockReads:
+    """The committed state as one block's execution reads it: each key is
+    looked up once (in the storage's cache, else LevelDB) and then served
+    from a plain dict for the rest of the block, which holds at most the
+    keys the block reads and is dropped with it."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.read: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            return self.read[key]
+        except KeyError:
+            value = self.read[key] = self.storage.state_get(key)
+            return value
+
+
 def _tx_type(tx: Transaction | bytes) -> str | None:
     if isinstance(tx, Transaction):
         return tx.type
@@ -156,7 +174,7 @@ class Ledger:
         assert header.prev_hash == self.tip.block_hash, "block does not extend the tip"
         context = BlockContext(self.genesis.chain_id, header.height, header.timestamp_ms)
         txs = list(block.txs) if txs is None else txs
-        result = self.executor.execute(self.view, context, txs)
+        result = self.executor.execute(BlockReads(self.storage), context, txs)
         tree = smt.update(self.tree, self.tip.state_root, result.writes)
         new_tip = ChainTip(header.height, header.hash(), tree.root, result.receipts_root, header.timestamp_ms)
         senders = result.senders or (None,) * len(txs)
