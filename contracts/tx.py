@@ -5,17 +5,18 @@ canonical encoding of `[chain_id, sender, nonce, type, args]`. The
 transaction hash is `digest("tx", body)`; the signature is over `body` in
 the "tx" domain, so neither can be confused with any other structure.
 
-A `Transaction` keeps its wire bytes (`raw`), so no path encodes a
-transaction it decoded, and `decode_tx` reads the outer list of a
-well-formed transaction from its byte layout (the only canonical one:
-list of 2, bin body, bin signature of 64 bytes) instead of decoding it
-and encoding it again to compare; anything else goes through the strict
-decoder, which says what is wrong.
+A `Transaction` keeps its wire bytes (`raw`, joined from the encodings of
+body and signature when it is made, so a copy with another signature has
+its own) and no path encodes a transaction again; `decode_tx` reads the
+outer list of a well-formed transaction from its byte layout (the only
+canonical one: list of 2, bin body, bin signature of 64 bytes) instead of
+decoding it and encoding it again to compare; anything else goes through
+the strict decoder, which says what is wrong.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.schema import AMOUNT_MAX
@@ -41,7 +42,12 @@ class Transaction:
     signature: bytes
     body: bytes
     hash: bytes
-    raw: bytes  # the wire form: canonical [body, signature]
+    raw: bytes = field(init=False, repr=False, compare=False)  # the wire form, made from body and signature
+
+    def __post_init__(self) -> None:
+        # canonical [body, signature], joined from the two byte strings' encodings (no walk)
+        object.__setattr__(self, "raw", encoding.list_header(2) + encoding.encode(self.body)
+                           + encoding.encode(self.signature))
 
     def wire(self) -> bytes:
         return self.raw
@@ -103,12 +109,9 @@ def _fields(chain_id: Any, sender: Any, nonce: Any, tx_type: Any, args: Any) -> 
 
 
 def _build(chain_id: bytes, sender: bytes, nonce: int, tx_type: str, args: dict,
-           signature: bytes, body: bytes, raw: bytes | None = None) -> Transaction:
-    """`raw`: the wire bytes the fields were decoded from (else encoded here)."""
-    if raw is None:
-        raw = encoding.list_header(2) + encoding.encode(body) + encoding.encode(signature)
+           signature: bytes, body: bytes) -> Transaction:
     return Transaction(chain_id, sender, nonce, tx_type, args, signature, body,
-                       hashing.digest("tx", body), raw)
+                       hashing.digest("tx", body))
 
 
 _BIN8, _BIN16 = 0xC4, 0xC5
@@ -176,7 +179,7 @@ def decode_tx(wire: bytes, depth_max: int = encoding.DEPTH_MAX, elements_max: in
     if type(fields) is not list or len(fields) != 5:
         raise TxError("a transaction body is [chain_id, sender, nonce, type, args]")
     _fields(*fields)
-    return _build(*fields, signature, body, bytes(wire))
+    return _build(*fields, signature, body)
 
 
 def tx_from_json(document: Any) -> Transaction:

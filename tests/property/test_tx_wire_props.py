@@ -4,6 +4,8 @@ exactly what the strict decoder takes, and the same (body, signature)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from contracts import tx as txmod
@@ -67,3 +69,5 @@ def test_a_decoded_transaction_keeps_the_very_wire_bytes(junk_args):
     wire = encoding.encode([body, bytes(64)])
     tx = decode_tx(wire)
     assert tx.wire() == wire and tx.body == body and tx.signature == bytes(64)
+    forged = dataclasses.replace(tx, signature=b"\x01" * 64)  # a copy carries its own wire bytes
+    assert forged.wire() == encoding.encode([body, b"\x01" * 64]) and decode_tx(forged.wire()) == forged
