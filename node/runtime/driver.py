@@ -153,7 +153,8 @@ class Node:
         history = self.ledger.validator_history()
         validators = history.current
         replica_config = ReplicaConfig(self.genesis.chain_id, validators.index(signer.public_key), validators.keys,
-                                       **self.genesis.consensus)
+                                       **self.genesis.consensus,
+                                       recent_requests_max=self.config.limits.recent_requests_max)
         tip = self.ledger.tip
         tip_certificate = None if tip.height == 0 else self.storage.block_and_certificate(tip.height)[1]
         raw_snapshot = self.storage.snapshot()
