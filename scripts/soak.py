@@ -5,7 +5,7 @@ the CPU time the four nodes used per committed transaction (a figure a
 busy machine disturbs less than throughput), and optionally a py-spy
 profile of one node while the load runs.
 
-    scripts/soak.py --duration 120 [--window 30] [--profile-s 20] [--uvloop off]
+    scripts/soak [--duration 120] [--window 30] [--profile-s 20] [--uvloop off]
 
 The consortium lives in a temporary folder removed at the end (or --dir,
 kept). The load is scripts/bench.py itself, run against the started nodes
@@ -28,14 +28,16 @@ import threading
 import time
 from pathlib import Path
 
-from crypto.keys import KDF_COST_LIGHT
-from node.devtools.cluster import LocalCluster
-from node.devtools.consortium import create_consortium, throwaway_passphrase
-from node.devtools.workfolder import work_folder
-from node.runtime.passphrase import ENV_VAR
-from node.runtime.server import EVENT_LOOP_ENV
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crypto.keys import KDF_COST_LIGHT  # noqa: E402
+from node.devtools.cluster import LocalCluster  # noqa: E402
+from node.devtools.consortium import create_consortium, throwaway_passphrase  # noqa: E402
+from node.devtools.workfolder import work_folder  # noqa: E402
+from node.runtime.passphrase import ENV_VAR  # noqa: E402
+from node.runtime.server import EVENT_LOOP_ENV  # noqa: E402
+
 SAMPLE_S = 5.0
 
 
@@ -146,6 +148,7 @@ def main() -> int:
 def soak(args, directory: Path, passphrase: str, out: Path) -> dict:
     if args.uvloop == "off":
         os.environ[EVENT_LOOP_ENV] = "asyncio"  # the nodes inherit it
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     cluster = LocalCluster(directory, log_level="warning", passphrase=passphrase)
     try:
         cluster.start_all()
