@@ -166,9 +166,13 @@ class Ledger:
         """Every node the committed state lets in: institution, node key, endpoint."""
         return node_directory(self.view)
 
-    def apply(self, block: Block, certificate: CommitCertificate,
-              txs: list[Transaction | bytes] | None = None) -> tuple[ChainTip, BlockResult]:
-        """Execute and durably append the next block; return the new tip and result."""
+    def apply(self, block: Block, certificate: CommitCertificate, txs: list[Transaction | bytes] | None = None,
+              snapshot_after: Callable[[ChainTip, BlockResult], bytes | None] | None = None,
+              ) -> tuple[ChainTip, BlockResult]:
+        """Execute and durably append the next block; return the new tip and result.
+        `snapshot_after`, if given, is called with them once the block is executed
+        and before it is written; the consensus snapshot it returns, if any, is
+        written in the block's batch (one synced write for both)."""
         header = block.header
         assert header.height == self.tip.height + 1, "blocks are applied in order"
         assert header.prev_hash == self.tip.block_hash, "block does not extend the tip"
@@ -181,9 +185,10 @@ class Ledger:
         types = result.types or tuple(_tx_type(tx) for tx in txs)
         indexed = [IndexedTx(receipt.tx_hash, sender, tx_type)
                    for receipt, sender, tx_type in zip(result.receipts, senders, types)]
+        snapshot = None if snapshot_after is None else snapshot_after(new_tip, result)
         started = time.perf_counter()
         self.storage.append_block(block, certificate, result.receipt_leaves, result.writes, new_tip, indexed,
-                                  tree.new_nodes, result.validators)
+                                  tree.new_nodes, result.validators, snapshot)
         written_s = time.perf_counter() - started
         self.tip = new_tip
         if self.on_written is not None:

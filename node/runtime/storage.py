@@ -212,13 +212,16 @@ class Storage:
     def append_block(
         self, block: Block, certificate: CommitCertificate, receipts: tuple[bytes, ...],
         writes: list[tuple[bytes, bytes | None]], tip: ChainTip, txs: list[IndexedTx],
-        tree_nodes=(), validators_next: tuple[bytes, ...] | None = None,
+        tree_nodes=(), validators_next: tuple[bytes, ...] | None = None, snapshot: bytes | None = None,
     ) -> None:
         """Apply one executed block atomically and durably, its transactions'
         index entries (`txs`, in block order) with it; `validators_next`,
-        when the block changed the set, is the set in force from the next block."""
+        when the block changed the set, is the set in force from the next block;
+        `snapshot`, when given, replaces the consensus snapshot in the same batch."""
         height = _height(tip.height)
         with self.db.write_batch(sync=True) as batch:
+            if snapshot is not None:
+                batch.put(b"l:snapshot", snapshot)
             if validators_next is not None:
                 batch.put(b"e:" + _height(tip.height + 1), encoding.encode(list(validators_next)))
             for node_hash, node in tree_nodes:
