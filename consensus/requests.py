@@ -4,13 +4,18 @@ Pending requests are heard but not yet in a block (kept in arrival order,
 which is proposal order); requests in flight are in a block accepted in
 this view; recent ones committed lately, remembered by digest so a
 duplicate is refused. Pending requests and recent digests each have a
-maximum. Plain bookkeeping: it must not import the replica or its other
-parts, and does no I/O.
+maximum. Every operation costs the same however many requests came before
+(the recent digests leave oldest first from a queue of their own: deleting
+the first key of a large dict over and over makes each next lookup of the
+first key scan the deleted slots, a cost that grows with the traffic).
+Plain bookkeeping: it must not import the replica or its other parts, and
+does no I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from dataclasses import dataclass
 from itertools import islice
 
@@ -34,7 +39,8 @@ class RequestPool:
         self.recent_max = recent_max
         self.pending: dict[bytes, bytes] = {}
         self.in_flight: dict[bytes, bytes] = {}
-        self.recent: dict[bytes, None] = {}
+        self.recent: set[bytes] = set()
+        self.recent_order: deque[bytes] = deque()  # the digests of `recent`, oldest first
 
     @property
     def waiting(self) -> bool:
@@ -69,9 +75,12 @@ class RequestPool:
             digest = request_digest(tx)
             self.in_flight.pop(digest, None)
             self.pending.pop(digest, None)
-            self.recent[digest] = None
-            if len(self.recent) > self.recent_max:
-                del self.recent[next(iter(self.recent))]
+            if digest in self.recent:
+                continue
+            self.recent.add(digest)
+            self.recent_order.append(digest)
+            if len(self.recent_order) > self.recent_max:
+                self.recent.discard(self.recent_order.popleft())
 
     def requeue(self) -> int:
         """The view changed: requests in flight go back to the front of the queue,

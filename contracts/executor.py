@@ -92,13 +92,15 @@ class BlockResult:
     leaves, encoded once), the validator set in force from the next block
     when this block changed it (node keys in replica order), else None, and
     the institution that sent each transaction (None: an unknown key or an
-    undecodable transaction), for the node's indexes; not part of any root."""
+    undecodable transaction) and its type (None: undecodable), for the
+    node's indexes; not part of any root."""
 
     writes: list[tuple[bytes, bytes | None]]
     receipts: tuple[Receipt, ...]
     receipt_leaves: tuple[bytes, ...]
     validators: tuple[bytes, ...] | None = None
     senders: tuple[str | None, ...] = ()
+    types: tuple[str | None, ...] = ()
 
     @property
     def receipts_root(self) -> bytes:
@@ -112,24 +114,58 @@ def nonce_key(sender: bytes) -> bytes:
 def use_nonce(state: Overlay, sender: bytes, nonce: int) -> None:
     """Mark `nonce` used for `sender`; ContractError if it was used or is too old."""
     raw = state.get(nonce_key(sender))
-    top, bitmap = (0, 0) if raw is None else _unpack_window(raw)
+    top, bitmap = _advanced((0, 0) if raw is None else _unpack_window(raw), nonce)
+    state.put(nonce_key(sender), _pack_window(top, bitmap))
+
+
+def _advanced(window: tuple[int, int], nonce: int) -> tuple[int, int]:
+    """The window (top, bitmap) with `nonce` marked used; ContractError if it was used or is too old."""
+    top, bitmap = window
     if nonce >= top:
         shift = nonce + 1 - top  # up to 2^62: never build a shift-sized integer
         bitmap = ((bitmap << shift) | 1) & ((1 << NONCE_WINDOW) - 1) if shift < NONCE_WINDOW else 1
-        top = nonce + 1
-    else:
-        offset = top - 1 - nonce
-        if offset >= NONCE_WINDOW:
-            raise ContractError("nonce_too_old", f"nonce {nonce} is below the replay window")
-        if bitmap >> offset & 1:
-            raise ContractError("nonce_used", f"nonce {nonce} was already used")
-        bitmap |= 1 << offset
-    state.put(nonce_key(sender), encoding.encode([top, bitmap.to_bytes(NONCE_WINDOW // 8, "little")]))
+        return nonce + 1, bitmap
+    offset = top - 1 - nonce
+    if offset >= NONCE_WINDOW:
+        raise ContractError("nonce_too_old", f"nonce {nonce} is below the replay window")
+    if bitmap >> offset & 1:
+        raise ContractError("nonce_used", f"nonce {nonce} was already used")
+    return top, bitmap | 1 << offset
 
 
 def _unpack_window(raw: bytes) -> tuple[int, int]:
     top, bitmap = encoding.decode_trusted(raw)
     return top, int.from_bytes(bitmap, "little")
+
+
+def _pack_window(top: int, bitmap: int) -> bytes:
+    return encoding.encode([top, bitmap.to_bytes(NONCE_WINDOW // 8, "little")])
+
+
+class NonceWindows:
+    """The replay windows of one block's senders, each read from the state
+    once and written back once (`write_to`), whatever the number of its
+    transactions in the block: the same writes as `use_nonce` per transaction,
+    without decoding and encoding a 512-byte window each time. No contract
+    reads a nonce key, so none sees a window before the end of the block."""
+
+    __slots__ = ("state", "windows")
+
+    def __init__(self, state: StateView) -> None:
+        self.state = state
+        self.windows: dict[bytes, tuple[int, int]] = {}  # sender -> (top, bitmap), changed in this block
+
+    def use(self, sender: bytes, nonce: int) -> None:
+        """Mark `nonce` used for `sender`; ContractError (and no change) if it was used or is too old."""
+        window = self.windows.get(sender)
+        if window is None:
+            raw = self.state.get(nonce_key(sender))
+            window = (0, 0) if raw is None else _unpack_window(raw)
+        self.windows[sender] = _advanced(window, nonce)
+
+    def write_to(self, block: Overlay) -> None:
+        for sender, (top, bitmap) in self.windows.items():
+            block.put(nonce_key(sender), _pack_window(top, bitmap))
 
 
 def check_stateless(tx: Transaction, tx_types: Mapping[str, TxType] = TX_TYPES) -> None:
@@ -149,8 +185,9 @@ def check_stateless(tx: Transaction, tx_types: Mapping[str, TxType] = TX_TYPES) 
 
 def nonce_status(state: StateView, sender: bytes, nonce: int) -> str | None:
     """Read-only pre-check for admission: the error code the nonce would get, or None."""
+    raw = state.get(nonce_key(sender))
     try:
-        use_nonce(Overlay(state), sender, nonce)
+        _advanced((0, 0) if raw is None else _unpack_window(raw), nonce)
     except ContractError as exc:
         return exc.code
     return None
@@ -170,7 +207,9 @@ class Executor:
         Raw bytes are decoded and signature-checked here; a `Transaction`
         object is taken as already verified by the caller."""
         block = Overlay(state)
-        receipts = [self._execute_tx(block, context, tx) for tx in txs]
+        nonces = NonceWindows(block)
+        receipts = [self._execute_tx(block, nonces, context, tx) for tx in txs]
+        nonces.write_to(block)
         validators = None
         for hook in self.hooks:
             end = hook(block, context.height)
@@ -182,21 +221,22 @@ class Executor:
                 else:
                     block.put(key, value)
             validators = end.validators if end.validators is not None else validators
-        return BlockResult(block.sorted_writes(), tuple(r for r, _, _ in receipts),
-                           tuple(leaf for _, leaf, _ in receipts), validators,
-                           tuple(sender for _, _, sender in receipts))
+        return BlockResult(block.sorted_writes(), tuple(r for r, _, _, _ in receipts),
+                           tuple(leaf for _, leaf, _, _ in receipts), validators,
+                           tuple(sender for _, _, sender, _ in receipts),
+                           tuple(tx_type for _, _, _, tx_type in receipts))
 
-    def _execute_tx(self, block: Overlay, context: BlockContext,
-                    tx: Transaction | bytes) -> tuple[Receipt, bytes, str | None]:
-        """The transaction's receipt, its canonical bytes (a receipts-root leaf)
-        and the institution that sent it."""
+    def _execute_tx(self, block: Overlay, nonces: NonceWindows, context: BlockContext,
+                    tx: Transaction | bytes) -> tuple[Receipt, bytes, str | None, str | None]:
+        """The transaction's receipt, its canonical bytes (a receipts-root leaf),
+        the institution that sent it and its type."""
         if isinstance(tx, bytes):
             tx, refused = self._checked(tx)
             if refused is not None:
-                return refused, encoding.encode(refused.to_wire()), None
+                return refused, encoding.encode(refused.to_wire()), None, None if tx is None else tx.type
         raw_sender = block.get(client_key_key(tx.sender))
         sender = None if raw_sender is None else encoding.decode_trusted(raw_sender)
-        receipt, scope = self._run_tx(block, context, tx, sender)
+        receipt, scope = self._run_tx(block, nonces, context, tx, sender)
         try:
             leaf = encoding.encode(receipt.to_wire())
         except encoding.EncodingError as exc:  # a contract's bug: refuse rather than diverge
@@ -204,39 +244,40 @@ class Executor:
             leaf = encoding.encode(receipt.to_wire())
         if scope is not None:
             scope.merge_into(block)
-        return receipt, leaf, sender
+        return receipt, leaf, sender, tx.type
 
     @staticmethod
     def _checked(raw: bytes) -> tuple[Transaction | None, Receipt | None]:
-        """Raw bytes decoded and signature-checked, or the receipt that refuses them."""
+        """Raw bytes decoded and signature-checked, or the receipt that refuses
+        them (with the transaction if it decoded)."""
         try:
             tx = decode_tx(raw)
         except TxError as exc:
             return None, Receipt(hashing.digest("malformed-tx", raw), "malformed", str(exc))
         if not tx.signature_valid():
-            return None, Receipt(tx.hash, "bad_signature")
+            return tx, Receipt(tx.hash, "bad_signature")
         return tx, None
 
-    def _run_tx(self, block: Overlay, context: BlockContext, tx: Transaction,
+    def _run_tx(self, block: Overlay, nonces: NonceWindows, context: BlockContext, tx: Transaction,
                 institution: str | None) -> tuple[Receipt, Overlay | None]:
         """The receipt, and the overlay of writes to keep (None: nothing beyond the
-        nonce, which `use_nonce` wrote to the block directly)."""
+        nonce, which `nonces` writes to the block at its end)."""
         try:
-            return self._run_verified(block, context, tx, institution)
+            return self._run_verified(block, nonces, context, tx, institution)
         except NOT_DETERMINISTIC:
             raise
         except Exception as exc:  # contract code's bug: this transaction fails, the block goes on
             log.error("transaction %s: contract code raised %s", tx.hash.hex(), type(exc).__name__, exc_info=exc)
             return Receipt(tx.hash, INTERNAL_ERROR, type(exc).__name__), None
 
-    def _run_verified(self, block: Overlay, context: BlockContext, tx: Transaction,
+    def _run_verified(self, block: Overlay, nonces: NonceWindows, context: BlockContext, tx: Transaction,
                       institution: str | None) -> tuple[Receipt, Overlay | None]:
         if tx.chain_id != context.chain_id:
             return Receipt(tx.hash, "wrong_chain"), None
         if institution is None:
             return Receipt(tx.hash, "unknown_sender"), None
         try:
-            use_nonce(block, tx.sender, tx.nonce)
+            nonces.use(tx.sender, tx.nonce)
         except ContractError as exc:
             return Receipt(tx.hash, exc.code, exc.detail), None
         scope = Overlay(block)

@@ -4,11 +4,19 @@ Wire form: canonical msgpack `[body, signature]` where `body` is the
 canonical encoding of `[chain_id, sender, nonce, type, args]`. The
 transaction hash is `digest("tx", body)`; the signature is over `body` in
 the "tx" domain, so neither can be confused with any other structure.
+
+A `Transaction` keeps its wire bytes (`raw`, joined from the encodings of
+body and signature when it is made, so a copy with another signature has
+its own) and no path encodes a transaction again; `decode_tx` reads the
+outer list of a well-formed transaction from its byte layout (the only
+canonical one: list of 2, bin body, bin signature of 64 bytes) instead of
+decoding it and encoding it again to compare; anything else goes through
+the strict decoder, which says what is wrong.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.schema import AMOUNT_MAX
@@ -34,9 +42,15 @@ class Transaction:
     signature: bytes
     body: bytes
     hash: bytes
+    raw: bytes = field(init=False, repr=False, compare=False)  # the wire form, made from body and signature
+
+    def __post_init__(self) -> None:
+        # canonical [body, signature], joined from the two byte strings' encodings (no walk)
+        object.__setattr__(self, "raw", encoding.list_header(2) + encoding.encode(self.body)
+                           + encoding.encode(self.signature))
 
     def wire(self) -> bytes:
-        return encoding.encode([self.body, self.signature])
+        return self.raw
 
     def signature_valid(self) -> bool:
         return keys.verify(self.sender, SIGNATURE_DOMAIN, self.body, self.signature)
@@ -100,6 +114,46 @@ def _build(chain_id: bytes, sender: bytes, nonce: int, tx_type: str, args: dict,
                        hashing.digest("tx", body))
 
 
+_BIN8, _BIN16 = 0xC4, 0xC5
+_SIGNATURE_HEADER = bytes([_BIN8, keys.SIGNATURE_SIZE])
+
+
+def _split_wire(wire: bytes) -> tuple[bytes, bytes] | None:
+    """(body, signature) of a wire form laid out as a canonical transaction
+    is (list of 2, bin8 or bin16 body in its shortest header, bin8 of 64
+    bytes, nothing after); None for anything else."""
+    if type(wire) is not bytes or not 3 <= len(wire) <= TX_SIZE_MAX or wire[0] != 0x92:
+        return None
+    if wire[1] == _BIN8:
+        start, size = 3, wire[2]
+    elif wire[1] == _BIN16 and len(wire) > 4:
+        start, size = 4, int.from_bytes(wire[2:4], "big")
+        if size < 256:
+            return None  # bin8 holds it: not the shortest header
+    else:
+        return None
+    end = start + size
+    if len(wire) != end + 2 + keys.SIGNATURE_SIZE or wire[end:end + 2] != _SIGNATURE_HEADER:
+        return None
+    return wire[start:end], wire[end + 2:]
+
+
+def _decode_outer(wire: bytes) -> tuple[bytes, bytes]:
+    """(body, signature) by the strict decoder: TxError saying what is wrong."""
+    try:
+        outer = encoding.decode(wire, TX_SIZE_MAX, depth_max=1, elements_max=3)
+    except encoding.DecodeError as exc:
+        raise TxError(str(exc)) from None
+    if type(outer) is not list or len(outer) != 2:
+        raise TxError("a transaction is [body, signature]")
+    body, signature = outer
+    if type(body) is not bytes or type(signature) is not bytes:
+        raise TxError("body and signature must be bytes")
+    if len(signature) != keys.SIGNATURE_SIZE:
+        raise TxError("signature must be 64 bytes")
+    return body, signature
+
+
 def sign_tx(signer: keys.Signer, chain_id: bytes, nonce: int, tx_type: str,
             args: dict[str, Any]) -> Transaction:
     """Build and sign a transaction with a client key."""
@@ -112,22 +166,18 @@ def sign_tx(signer: keys.Signer, chain_id: bytes, nonce: int, tx_type: str,
                   signer.sign(SIGNATURE_DOMAIN, body), body)
 
 
-def decode_tx(wire: bytes) -> Transaction:
-    """Parse wire bytes; TxError when malformed. The signature is not checked here."""
+def decode_tx(wire: bytes, depth_max: int = encoding.DEPTH_MAX, elements_max: int | None = None) -> Transaction:
+    """Parse wire bytes; TxError when malformed. The body is decoded within
+    `depth_max` and `elements_max` (see encoding.decode: over them, it is
+    refused before anything is built). The signature is not checked here."""
+    parts = _split_wire(wire)
+    body, signature = _decode_outer(wire) if parts is None else parts
     try:
-        outer = encoding.decode(wire, TX_SIZE_MAX)
-        if type(outer) is not list or len(outer) != 2:
-            raise TxError("a transaction is [body, signature]")
-        body, signature = outer
-        if type(body) is not bytes or type(signature) is not bytes:
-            raise TxError("body and signature must be bytes")
-        fields = encoding.decode(body, TX_SIZE_MAX)
+        fields = encoding.decode(body, TX_SIZE_MAX, depth_max=depth_max, elements_max=elements_max)
     except encoding.DecodeError as exc:
         raise TxError(str(exc)) from None
     if type(fields) is not list or len(fields) != 5:
         raise TxError("a transaction body is [chain_id, sender, nonce, type, args]")
-    if len(signature) != keys.SIGNATURE_SIZE:
-        raise TxError("signature must be 64 bytes")
     _fields(*fields)
     return _build(*fields, signature, body)
 

@@ -32,7 +32,10 @@ class DecodeError(ValueError):
 
 
 def _normalize(value: Any, depth: int) -> Any:
-    """Check that `value` is encodable and return it with maps in key order."""
+    """Check that `value` is encodable and return it with maps in key order.
+    A long list that holds only scalars is checked by the types of its items
+    as a whole (in C, not item by item) and returned as it is: msgpack packs
+    a tuple as it packs a list. Scalar items need no call of their own."""
     if depth > DEPTH_MAX:
         raise EncodingError(f"nesting deeper than {DEPTH_MAX}")
     kind = type(value)
@@ -42,18 +45,38 @@ def _normalize(value: Any, depth: int) -> Any:
         if not INT_MIN <= value <= INT_MAX:
             raise EncodingError(f"integer out of 64-bit range: {value}")
         return value
+    inner = depth + 1
     if kind is list or kind is tuple:
-        return [_normalize(item, depth + 1) for item in value]
+        if inner > DEPTH_MAX:
+            return [_normalize(item, inner) for item in value]  # any item is too deep
+        if len(value) >= FLAT_CHECK_ITEMS_MIN and _flat(value):
+            return value
+        return [item if type(item) in _SCALAR_TYPES else _normalize(item, inner) for item in value]
     if kind is dict:
         for key in value:
             if type(key) is not str:
                 raise EncodingError(f"map key must be str, got {type(key).__name__}")
-        return {key: _normalize(value[key], depth + 1) for key in sorted(value)}
+        if inner > DEPTH_MAX:
+            return {key: _normalize(value[key], inner) for key in sorted(value)}
+        return {key: item if type(item) in _SCALAR_TYPES else _normalize(item, inner)
+                for key, item in sorted(value.items())}
     raise EncodingError(f"type {kind.__name__} has no canonical encoding")
+
+
+def _flat(items: list | tuple) -> bool:
+    """Whether `items` are all scalars or integers in range (then they need no walk)."""
+    kinds = set(map(type, items))
+    if kinds <= _SCALAR_TYPES:
+        return True
+    if kinds <= _FLAT_TYPES:
+        return all(INT_MIN <= item <= INT_MAX for item in items if type(item) is int)
+    return False
 
 
 _SCALARS = (str, bytes, bool, type(None))
 _SCALAR_TYPES = frozenset(_SCALARS)
+_FLAT_TYPES = _SCALAR_TYPES | {int}
+FLAT_CHECK_ITEMS_MIN = 16  # shorter lists are walked item by item: cheaper than building a set of types
 
 
 def encode(value: Any) -> bytes:

@@ -5,7 +5,6 @@ chain it follows, its node key, where it listens, its height and peers
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from node.api.operator import make_operator_app
 from node.cli.shared import add_passphrase_options, passphrase_source
 from node.mpc.runner import attach as mpc_attach
 from node.runtime.config import load_config
-from node.runtime.server import INSECURE_WARNING, serve
+from node.runtime.server import INSECURE_WARNING, run, serve
 
 
 def cmd_node_start(args) -> int:
@@ -23,7 +22,7 @@ def cmd_node_start(args) -> int:
                                  insecure=args.insecure)
     if args.insecure:
         print(f"consort: WARNING: {INSECURE_WARNING}", file=sys.stderr, flush=True)
-    return asyncio.run(serve(config, make_app, extensions=(mpc_attach,), make_operator_app=make_operator_app))
+    return run(serve(config, make_app, extensions=(mpc_attach,), make_operator_app=make_operator_app))
 
 
 def add_commands(commands) -> None:

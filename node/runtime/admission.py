@@ -19,10 +19,13 @@ A client batch is admitted whole or refused whole, with the index and
 reason of each problem. A peer's FORWARD gets the same checks, transaction
 by transaction: the bad ones are dropped. Admitted transactions are pending
 until they commit or expire, and the pending set is the only cache of
-checked transactions (a refused one leaves nothing behind): the block
+admitted transactions (a refused one leaves nothing behind): the block
 applier reuses a pending transaction instead of checking it again.
 Transactions in a primary's proposal are checked for decoding, chain and
-signature only, as every replica checks them before it votes.
+signature only, as every replica checks them before it votes; those that
+were not pending here are kept (`proposed`, at most PROPOSED_TXS_MAX, the
+oldest leave first) until their block is applied, so the applier need not
+decode them or check their signatures again either.
 
 Must not import the API: `Rejected` and `Busy` carry what it answers.
 """
@@ -32,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Callable
@@ -49,6 +53,7 @@ TX_DEPTH_MAX = 8          # the deepest value in a transaction body ([chain, sen
 TX_ELEMENTS_MAX = 512     # values in a transaction body, map keys included
 CHECK_CHUNK_TXS = 256     # transactions checked between two yields to the event loop
 SIGNATURE_CHUNK_TXS = 64  # transactions one worker verifies in one go
+PROPOSED_TXS_MAX = 20_000  # transactions of checked proposals that were not pending here, until applied
 
 STATUS_BY_CODE = {
     "malformed": 400, "wrong_chain": 400, "bad_signature": 400, "duplicate_in_batch": 400,
@@ -88,13 +93,14 @@ class PendingTxs:
     """Transactions admitted here and not yet committed, oldest first, by hash
     and by wire bytes; at most `txs_max` of them and `bytes_max` wire bytes.
     One leaves when it commits (`pop`, by the block applier) or `ttl_s` after
-    its admission (`expire`)."""
+    its admission (`expire`). An OrderedDict, not a dict: finding the oldest
+    entry of a dict whose first keys were deleted scans every deleted slot."""
 
     def __init__(self, txs_max: int, bytes_max: int, ttl_s: float) -> None:
         self.txs_max = txs_max
         self.bytes_max = bytes_max
         self.ttl_s = ttl_s
-        self.admitted_at: dict[bytes, tuple[bytes, float]] = {}  # hash -> (wire, monotonic time)
+        self.admitted_at: OrderedDict[bytes, tuple[bytes, float]] = OrderedDict()  # hash -> (wire, monotonic time)
         self.by_wire: dict[bytes, Transaction] = {}
         self.size = 0
 
@@ -137,15 +143,12 @@ class PendingTxs:
 
 
 def decode_wire(raw: bytes) -> Transaction:
-    """Step 1 for wire bytes: size and shape on the headers, then decode."""
+    """Step 1 for wire bytes: size, then the body's shape on its headers, then decode (once)."""
     if len(raw) > TX_SIZE_MAX:
         raise AdmissionError("malformed", f"a transaction is at most {TX_SIZE_MAX} bytes")
     try:
-        outer = encoding.decode(raw, TX_SIZE_MAX, depth_max=1, elements_max=3)
-        if type(outer) is list and len(outer) == 2 and type(outer[0]) is bytes:
-            encoding.check_shape(outer[0], TX_DEPTH_MAX, TX_ELEMENTS_MAX)
-        return decode_tx(raw)
-    except (encoding.DecodeError, TxError) as exc:
+        return decode_tx(raw, TX_DEPTH_MAX, TX_ELEMENTS_MAX)
+    except TxError as exc:
         raise AdmissionError("malformed", str(exc)) from None
 
 
@@ -172,11 +175,24 @@ class Admission:
     verifying_max: int                                    # transactions being verified at once
     verifying: set[bytes] = field(default_factory=set)    # their hashes
     forwards_dropped: int = 0   # forwarded transactions not admitted: refused, known already, or no room
+    proposed: OrderedDict[bytes, Transaction] = field(default_factory=OrderedDict)  # by wire; PROPOSED_TXS_MAX
 
     @property
     def cache(self) -> dict[bytes, Transaction]:
-        """Checked transactions by wire bytes: the pending ones."""
+        """Admitted transactions by wire bytes: the pending ones."""
         return self.pending.by_wire
+
+    def checked(self, raw: bytes) -> Transaction | None:
+        """The decoded transaction of `raw` if this node checked it (pending, or
+        in a proposal it checked), else None: the block applier decodes and checks it."""
+        tx = self.pending.by_wire.get(raw)
+        return self.proposed.get(raw) if tx is None else tx
+
+    def applied(self, raws: tuple[bytes, ...]) -> None:
+        """A block holding `raws` was applied: its proposal's transactions are done with."""
+        if self.proposed:
+            for raw in raws:
+                self.proposed.pop(raw, None)
 
     # ------------------------------------------------------------ client batches
 
@@ -253,7 +269,7 @@ class Admission:
                 problems.append(problem(index, found))
         if problems:
             raise Rejected(problems)
-        wires = [tx.wire() for tx in txs]
+        wires = [tx.raw for tx in txs]
         self._make_room(len(txs), sum(map(len, wires)))
         self.verifying.update(tx.hash for tx in txs)
         return wires
@@ -284,7 +300,7 @@ class Admission:
             if self._duplicate(tx) is None and tx.hash not in seen:
                 seen.add(tx.hash)
                 fresh.append(tx)
-        wires = [tx.wire() for tx in fresh]
+        wires = [tx.raw for tx in fresh]
         room = self.pending.txs_max - len(self.pending) - len(self.verifying)
         room = max(0, min(room, self.verifying_max - len(self.verifying)))
         fresh, wires = fresh[:room], wires[:room]
@@ -322,4 +338,8 @@ class Admission:
             txs.append(tx)
         if await self._signature_failures(txs):
             return "invalid transaction: signature does not verify for the sender key"
+        for tx in txs:
+            self.proposed[tx.raw] = tx
+        while len(self.proposed) > PROPOSED_TXS_MAX:
+            self.proposed.popitem(last=False)
         return None

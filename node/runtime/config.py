@@ -87,6 +87,8 @@ class Limits:
     waiters_max: int = 200_000
     waiters_per_caller_max: int = 20_000
     pending_txs_max: int = 100_000                 # admitted, not yet committed
+    recent_requests_max: int = 50_000              # committed ones the replica remembers, to drop late copies
+                                                   # (admission refuses older ones by the transaction index)
     pending_bytes_max: int = 256 * 1024 * 1024     # their wire bytes
     verifying_txs_max: int = 20_000                # transactions whose signatures are being verified
     worker_threads: int = 4                        # verify signatures and read the store off the event loop

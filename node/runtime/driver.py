@@ -5,8 +5,11 @@ then queued (bounded, with backpressure on the socket). Client batches are
 admitted (`admission`: cheap checks first, signatures on the worker threads)
 and queued without waiting (a full queue answers 503).
 Timers queue `TimerFired`. The consensus task steps the replica and
-performs its effects in order; a delivered block is applied to LevelDB in
-one synced batch before the replica hears `Executed`.
+performs its effects in order. A delivered block is executed, the replica
+hears `Executed`, and only then is the block written to LevelDB, in one
+synced batch with the snapshot that step asked to persist, before any of
+that step's effects is performed: one synced write where there were two,
+and nothing the replica did after the block leaves before it is on disk.
 
 `Node` is built from its parts (ledger, signer, peer links), so tests can
 assemble one; `open_node` builds them from a config file's paths.
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 from datetime import datetime, timezone
 
-from consensus.config import ReplicaConfig
+from consensus.config import ChainTip, ReplicaConfig
 from consensus.events import (
     Broadcast, CancelTimer, ClientRequests, Deliver, Executed, Halt, PeerMessage, Persist, Send, Start, StartTimer,
     TimerFired,
@@ -32,7 +35,7 @@ from consensus.events import (
 from consensus.messages import NewView, PrePrepare, encode_message
 from consensus.replica import Replica
 from consensus.snapshot import ReplicaSnapshot
-from contracts.executor import Receipt
+from contracts.executor import BlockResult, Receipt
 from crypto import keys
 from crypto.keys import read_key_file, read_public_key
 from node.runtime.admission import Admission, Busy, PendingTxs, Rejected
@@ -121,7 +124,7 @@ class Node:
         self.pending = PendingTxs(limits.pending_txs_max, limits.pending_bytes_max, PENDING_TTL_S)
         self.admission = Admission(self.genesis.chain_id, ledger, self.pending, self.workers,
                                    limits.verifying_txs_max)
-        self.verifier = self.admission  # the block applier reuses self.verifier.cache: the pending transactions
+        self.verifier = self.admission  # the block applier reuses the transactions it checked (`checked`)
         self.inbox: asyncio.Queue = asyncio.Queue(limits.inbox_max)
         self.waiters = ReceiptWaiters(limits.waiters_max, limits.waiters_per_caller_max)
         self.timers = Timers(self._wake)
@@ -153,7 +156,8 @@ class Node:
         history = self.ledger.validator_history()
         validators = history.current
         replica_config = ReplicaConfig(self.genesis.chain_id, validators.index(signer.public_key), validators.keys,
-                                       **self.genesis.consensus)
+                                       **self.genesis.consensus,
+                                       recent_requests_max=self.config.limits.recent_requests_max)
         tip = self.ledger.tip
         tip_certificate = None if tip.height == 0 else self.storage.block_and_certificate(tip.height)[1]
         raw_snapshot = self.storage.snapshot()
@@ -242,9 +246,23 @@ class Node:
                 raise TypeError(f"unknown effect {effect!r}")
 
     def _apply(self, effect: Deliver) -> list:
-        txs = [self.verifier.cache.get(raw, raw) for raw in effect.block.txs]
+        """Execute and write the delivered block; the effects of the replica's
+        `Executed` step, its Persist already written with the block."""
+        txs = [self.verifier.checked(raw) or raw for raw in effect.block.txs]
         parent_time_ms = self.ledger.tip.timestamp_ms if self.ledger.tip.height > 0 else None
-        tip, result = self.ledger.apply(effect.block, effect.certificate, txs)
+        followed: list = []
+
+        def executed(tip: ChainTip, result: BlockResult) -> bytes | None:
+            followed.extend(self.replica.step(
+                Executed(tip.height, tip.state_root, tip.receipts_root, result.validators), now_ms()))
+            persist = next((e for e in followed if isinstance(e, Persist)), None)  # at most one a step
+            if persist is None:
+                return None
+            followed.remove(persist)
+            return persist.snapshot.encode()
+
+        tip, result = self.ledger.apply(effect.block, effect.certificate, txs, executed)
+        self.verifier.applied(effect.block.txs)
         self.metrics.block_applied(tip.height, tip.timestamp_ms, parent_time_ms)
         for receipt in result.receipts:
             self.pending.pop(receipt.tx_hash, None)
@@ -254,7 +272,7 @@ class Node:
         self.membership_changed |= self.membership.refresh(self.ledger.node_directory())
         for listener in self.block_listeners:
             listener(tip.height)
-        return self.replica.step(Executed(tip.height, tip.state_root, tip.receipts_root, result.validators), now_ms())
+        return followed
 
     def _follow_membership(self) -> None:
         """The committed state changed who belongs: update the links (dial the

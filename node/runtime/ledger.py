@@ -44,6 +44,24 @@ class StorageView:
         return self.storage.state_get(key)
 
 
+class BlockReads:
+    """The committed state as one block's execution reads it: each key is
+    looked up once (in the storage's cache, else LevelDB) and then served
+    from a plain dict for the rest of the block, which holds at most the
+    keys the block reads and is dropped with it."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.read: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            return self.read[key]
+        except KeyError:
+            value = self.read[key] = self.storage.state_get(key)
+            return value
+
+
 def _tx_type(tx: Transaction | bytes) -> str | None:
     if isinstance(tx, Transaction):
         return tx.type
@@ -152,23 +170,29 @@ class Ledger:
         """Every node the committed state lets in: institution, node key, endpoint."""
         return node_directory(self.view)
 
-    def apply(self, block: Block, certificate: CommitCertificate,
-              txs: list[Transaction | bytes] | None = None) -> tuple[ChainTip, BlockResult]:
-        """Execute and durably append the next block; return the new tip and result."""
+    def apply(self, block: Block, certificate: CommitCertificate, txs: list[Transaction | bytes] | None = None,
+              snapshot_after: Callable[[ChainTip, BlockResult], bytes | None] | None = None,
+              ) -> tuple[ChainTip, BlockResult]:
+        """Execute and durably append the next block; return the new tip and result.
+        `snapshot_after`, if given, is called with them once the block is executed
+        and before it is written; the consensus snapshot it returns, if any, is
+        written in the block's batch (one synced write for both)."""
         header = block.header
         assert header.height == self.tip.height + 1, "blocks are applied in order"
         assert header.prev_hash == self.tip.block_hash, "block does not extend the tip"
         context = BlockContext(self.genesis.chain_id, header.height, header.timestamp_ms)
         txs = list(block.txs) if txs is None else txs
-        result = self.executor.execute(self.view, context, txs)
+        result = self.executor.execute(BlockReads(self.storage), context, txs)
         tree = smt.update(self.tree, self.tip.state_root, result.writes)
         new_tip = ChainTip(header.height, header.hash(), tree.root, result.receipts_root, header.timestamp_ms)
         senders = result.senders or (None,) * len(txs)
-        indexed = [IndexedTx(receipt.tx_hash, sender, _tx_type(tx))
-                   for receipt, sender, tx in zip(result.receipts, senders, txs)]
+        types = result.types or tuple(_tx_type(tx) for tx in txs)
+        indexed = [IndexedTx(receipt.tx_hash, sender, tx_type)
+                   for receipt, sender, tx_type in zip(result.receipts, senders, types)]
+        snapshot = None if snapshot_after is None else snapshot_after(new_tip, result)
         started = time.perf_counter()
         self.storage.append_block(block, certificate, result.receipt_leaves, result.writes, new_tip, indexed,
-                                  tree.new_nodes, result.validators)
+                                  tree.new_nodes, result.validators, snapshot)
         written_s = time.perf_counter() - started
         self.tip = new_tip
         if self.on_written is not None:

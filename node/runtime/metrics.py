@@ -87,7 +87,8 @@ class NodeMetrics:
         self.transactions = Counter("consort_ledger_transactions", "Committed transactions by type and outcome",
                                     ["type", "outcome"], registry=r)
         self.write_seconds = Histogram("consort_ledger_write_seconds", "LevelDB synced writes (one per block, "
-                                       "one per consensus snapshot)", ["kind"], buckets=WRITE_BUCKETS_S, registry=r)
+                                       "with the snapshot the step after it persists; one per other consensus "
+                                       "snapshot)", ["kind"], buckets=WRITE_BUCKETS_S, registry=r)
         self.pool_size = Gauge("consort_mempool_size", "Admitted transactions not yet committed", registry=r)
         self.peers = Gauge("consort_p2p_peers", "Member nodes linked both ways (we dialled it, it dialled us)",
                            registry=r)

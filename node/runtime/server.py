@@ -5,7 +5,9 @@ The HTTP routes come from the caller (`make_app`, the API's, and
 address, plain HTTP), so the runtime does not depend on the API; the
 runtime adds its own peer route.
 SIGTERM or SIGINT stops the node cleanly; a failure in the consensus task
-stops the whole node (exit 1) rather than letting it limp on. A request
+stops the whole node (exit 1) rather than letting it limp on. `run` runs
+it on uvloop's event loop when the optional `fast` extra installed uvloop
+(CONSORT_EVENT_LOOP=asyncio keeps the standard loop), else on asyncio's. A request
 aiohttp's parser refuses (the client's fault) is one short DEBUG line, not
 an ERROR with a traceback; our own bugs stay at ERROR.
 """
@@ -14,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -26,6 +29,7 @@ from node.runtime.peers import PEER_PATH
 
 log = logging.getLogger("consort.server")
 
+EVENT_LOOP_ENV = "CONSORT_EVENT_LOOP"  # "asyncio": the standard event loop even where uvloop is installed
 SHUTDOWN_TIMEOUT_S = 1.0
 AIOHTTP_SERVER_LOGGER = "aiohttp.server"
 REFUSAL_TEXT_CHARS_MAX = 120
@@ -83,6 +87,24 @@ def startup_line(node: Node, addresses: list[str]) -> str:
             f"height {node.ledger.tip.height}, peers {len(peers)} ({', '.join(peers) or 'none'})")
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop if it is installed (the `fast` extra) and not
+    refused by CONSORT_EVENT_LOOP=asyncio; None: asyncio's own."""
+    if os.environ.get(EVENT_LOOP_ENV, "").strip().lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, int]) -> int:
+    """Run a node's `serve` to its end on the event loop `event_loop_factory` chooses."""
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(main)
+
+
 Extension = Callable[[Node, web.Application], Awaitable[Callable[[], Awaitable[None]]]]
 
 
@@ -123,6 +145,7 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
         if operator is not None:
             addresses.append(f"{config.operator.url} (operator site)")
         log.info("%s", startup_line(node, addresses))
+        log.info("event loop: %s", type(loop).__module__.split(".")[0])
         if ready is not None:
             ready.set()
         await asyncio.wait({consensus, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -22,10 +22,19 @@
 
 A committed block with everything it changes is written in ONE synced write
 batch, so a crash at any instant leaves either the whole block or none of it.
+
+State reads go through `StateCache`, a bounded write-through cache of the
+values read or written lately (absent keys too): a block's transactions
+read the same few accounts, nonce windows and registry records over and
+over, and each would otherwise be a LevelDB get whose cost grows with the
+database. The cache changes only after the batch that wrote a value is on
+disk, so it never holds a value the store does not.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -43,6 +52,16 @@ POSITION_BYTES = 12                 # a transaction's place in the chain: height
 INDEX_ALL = b"a:"
 INDEX_SEPARATOR = b"\x00"           # ends an institution id or a type in an index key (ids hold none)
 
+
+# LevelDB's memory: its block cache (LEVELDB_CACHE_BYTES), two write buffers, and the index and Bloom
+# filter of each open table file (about 50 KB a 2 MB table): at most LEVELDB_OPEN_FILES_MAX of them.
+LEVELDB_CACHE_BYTES = 8 * 1024 * 1024
+LEVELDB_OPEN_FILES_MAX = 500
+LEVELDB_BLOOM_BITS = 10  # per key: a lookup of an absent key (a new transaction's hash) skips nearly every file
+
+STATE_CACHE_BYTES_MAX = 16 * 1024 * 1024  # state values kept in memory: keys, values and ENTRY_BYTES each
+STATE_CACHE_ENTRY_BYTES = 160             # what one cached entry costs beyond its key and value (dict, objects)
+STATE_CACHE_VALUE_BYTES_MAX = 64 * 1024   # larger values are read from LevelDB each time, never kept
 
 LEVELDB_CURRENT = "CURRENT"           # every LevelDB folder has one
 LEVELDB_LOCK_TEXT = "lock "          # in LevelDB's "IO error: lock <folder>/LOCK: ..." when another process holds it
@@ -90,6 +109,62 @@ class StoredBlock:
     receipts_root: bytes
 
 
+_ABSENT = object()  # a key the cache does not know (a cached None is a key the state does not hold)
+
+
+class StateCache:
+    """Recently used state values by key (None: the key is absent), least
+    recently used first out, at most `bytes_max` bytes counted as key, value
+    and STATE_CACHE_ENTRY_BYTES per entry. Read on worker threads as well as
+    the event loop: a lock guards it, and a value read from LevelDB is kept
+    only if no block was written meanwhile (`generation`), so a read that
+    raced a block's write cannot put back the value the block replaced."""
+
+    def __init__(self, bytes_max: int) -> None:
+        self.bytes_max = bytes_max
+        self.entries: OrderedDict[bytes, bytes | None] = OrderedDict()
+        self.size = 0
+        self.generation = 0  # blocks written
+        self.lock = threading.Lock()
+
+    def lookup(self, key: bytes) -> tuple[object, int]:
+        """The cached value (or _ABSENT) and the generation it was looked up in."""
+        with self.lock:
+            value = self.entries.get(key, _ABSENT)
+            if value is not _ABSENT:
+                self.entries.move_to_end(key)
+            return value, self.generation
+
+    def keep(self, key: bytes, value: bytes | None, generation: int) -> None:
+        """Keep what LevelDB returned for `key` in `generation`, unless a block was written since."""
+        with self.lock:
+            if generation == self.generation:
+                self._put(key, value)
+
+    def written(self, writes: list[tuple[bytes, bytes | None]]) -> None:
+        """A block's writes are on disk: they replace what the cache held."""
+        with self.lock:
+            self.generation += 1
+            for key, value in writes:
+                self._put(key, value)
+
+    def _put(self, key: bytes, value: bytes | None) -> None:
+        old = self.entries.pop(key, _ABSENT)
+        if old is not _ABSENT:
+            self.size -= self._cost(key, old)
+        if value is not None and len(value) > STATE_CACHE_VALUE_BYTES_MAX:
+            return
+        self.entries[key] = value
+        self.size += self._cost(key, value)
+        while self.size > self.bytes_max:
+            evicted, evicted_value = self.entries.popitem(last=False)
+            self.size -= self._cost(evicted, evicted_value)
+
+    @staticmethod
+    def _cost(key: bytes, value: bytes | None) -> int:
+        return len(key) + (0 if value is None else len(value)) + STATE_CACHE_ENTRY_BYTES
+
+
 class Storage:
     def __init__(self, path: Path, chain_id: bytes, create: bool = True) -> None:
         """Open the data folder `path` (made when absent, unless `create` is
@@ -98,7 +173,8 @@ class Storage:
             raise StorageError(f"{path} is not a node's data folder (it holds no LevelDB)")
         Path(path).mkdir(parents=True, exist_ok=True)
         try:
-            self.db = plyvel.DB(str(path), create_if_missing=create)
+            self.db = plyvel.DB(str(path), create_if_missing=create, bloom_filter_bits=LEVELDB_BLOOM_BITS,
+                                lru_cache_size=LEVELDB_CACHE_BYTES, max_open_files=LEVELDB_OPEN_FILES_MAX)
         except plyvel.IOError as exc:
             if LEVELDB_LOCK_TEXT in str(exc):  # LevelDB's lock file: held by another process (or handle)
                 raise StorageError(f"the data folder {path} is in use by a running node") from None
@@ -110,6 +186,7 @@ class Storage:
             self.db.close()
             raise StorageError(f"{path} holds chain {stored.hex()[:16]}…, not {chain_id.hex()[:16]}…")
         self.chain_id = chain_id
+        self.state_cache = StateCache(STATE_CACHE_BYTES_MAX)
 
     def close(self) -> None:
         if not self.db.closed:
@@ -130,6 +207,7 @@ class Storage:
                 batch.put(b"n:" + node_hash, node)
             batch.put(b"m:chain_id", self.chain_id)
             batch.put(b"m:tip", self._tip_bytes(tip))
+        self.state_cache.written(list(state.items()))
 
     def put_genesis_part(self, state: Iterable[tuple[bytes, bytes]], tree_nodes) -> None:
         """Write part of a genesis state too large for one batch (a bulk state:
@@ -153,13 +231,16 @@ class Storage:
     def append_block(
         self, block: Block, certificate: CommitCertificate, receipts: tuple[bytes, ...],
         writes: list[tuple[bytes, bytes | None]], tip: ChainTip, txs: list[IndexedTx],
-        tree_nodes=(), validators_next: tuple[bytes, ...] | None = None,
+        tree_nodes=(), validators_next: tuple[bytes, ...] | None = None, snapshot: bytes | None = None,
     ) -> None:
         """Apply one executed block atomically and durably, its transactions'
         index entries (`txs`, in block order) with it; `validators_next`,
-        when the block changed the set, is the set in force from the next block."""
+        when the block changed the set, is the set in force from the next block;
+        `snapshot`, when given, replaces the consensus snapshot in the same batch."""
         height = _height(tip.height)
         with self.db.write_batch(sync=True) as batch:
+            if snapshot is not None:
+                batch.put(b"l:snapshot", snapshot)
             if validators_next is not None:
                 batch.put(b"e:" + _height(tip.height + 1), encoding.encode(list(validators_next)))
             for node_hash, node in tree_nodes:
@@ -169,9 +250,11 @@ class Storage:
             batch.put(b"r:" + height, encoding.encode(list(receipts)))
             batch.put(b"x:" + height, encoding.encode([tip.state_root, tip.receipts_root]))
             batch.put(b"h:" + tip.block_hash, height)
+            located = set()  # a transaction twice in this block: its first place is the one kept
             for index, tx in enumerate(txs):
-                if self.db.get(b"t:" + tx.tx_hash) is None:
+                if tx.tx_hash not in located and self.db.get(b"t:" + tx.tx_hash) is None:
                     batch.put(b"t:" + tx.tx_hash, encoding.encode([tip.height, index]))
+                located.add(tx.tx_hash)
                 self._index_tx(batch, tx_position(tip.height, index), tx)
             for key, value in writes:
                 if value is None:
@@ -179,6 +262,7 @@ class Storage:
                 else:
                     batch.put(b"s:" + key, value)
             batch.put(b"m:tip", self._tip_bytes(tip))
+        self.state_cache.written(writes)
 
     @staticmethod
     def _index_tx(batch, position: bytes, tx: IndexedTx) -> None:
@@ -219,7 +303,12 @@ class Storage:
         return self.db.get(b"n:" + node_hash)
 
     def state_get(self, key: bytes) -> bytes | None:
-        return self.db.get(b"s:" + key)
+        """The committed value of state key `key` (None: absent). Thread-safe."""
+        value, generation = self.state_cache.lookup(key)
+        if value is _ABSENT:
+            value = self.db.get(b"s:" + key)
+            self.state_cache.keep(key, value, generation)
+        return value
 
     def state_items(self) -> Iterator[tuple[bytes, bytes]]:
         for key, value in self.db.iterator(prefix=b"s:"):

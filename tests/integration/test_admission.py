@@ -122,6 +122,16 @@ async def test_pending_transactions_are_bounded(tmp_path):
         assert len(api.node.pending) == 0
 
 
+async def test_committed_transactions_stay_refused_beyond_the_replicas_recent_memory(tmp_path):
+    async with open_api(tmp_path, limits={"recent_requests_max": 2}) as api:
+        assert api.node.replica.config.recent_requests_max == 2
+        committed = [api.pay(i + 1) for i in range(5)]
+        assert (await post_batch(api.client, committed, wait=True)).status == 200
+        assert len(api.node.replica.requests.recent) == 2  # the replica keeps the last two only
+        await assert_refused(await post_batch(api.client, committed[:1]), 409, "duplicate")  # the index does
+        assert cached(api, committed) == []
+
+
 async def admitted(node, peer_key: bytes, message):
     event = node.inbound.admit(peer_key, message)
     return await event if inspect.isawaitable(event) else event

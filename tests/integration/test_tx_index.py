@@ -99,3 +99,14 @@ def test_the_sender_of_a_committed_transaction(chain):
     for index, receipt in enumerate(block.receipts):
         assert builder.ledger.tx_sender(receipt.tx_hash) == truth[3, index][0]
     assert builder.ledger.tx_sender(bytes(32)) is None
+
+
+def test_a_transaction_twice_in_one_block_is_located_at_its_first_place(tmp_path):
+    builder = ChainBuilder(tmp_path)
+    first, other = builder.payments(2)
+    builder.append([first, other, first])
+    assert builder.storage.tx_location(first.hash) == (1, 0)
+    assert [r.code for r in builder.ledger.block(1).receipts] == ["ok", "ok", "nonce_used"]
+    builder.append([first])  # a later block includes it again: still located where it first was
+    assert builder.storage.tx_location(first.hash) == (1, 0)
+    builder.close()

@@ -12,7 +12,10 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from crypto.encoding import DEPTH_MAX, INT_MAX, INT_MIN, DecodeError, EncodingError, decode, encode, list_header, list_length
+from crypto.encoding import (
+    DEPTH_MAX, FLAT_CHECK_ITEMS_MIN, INT_MAX, INT_MIN, DecodeError, EncodingError, decode, encode, list_header,
+    list_length,
+)
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -146,6 +149,45 @@ def test_nesting_limit():
         encode(too_deep)
     with pytest.raises(DecodeError):
         decode(msgpack.packb(too_deep))
+
+
+# --- long lists: checked by their items' types at once -------------------------
+
+long_lists = st.lists(st.one_of(scalars, st.lists(scalars, max_size=3), st.dictionaries(st.text(max_size=4), scalars,
+                                                                                          max_size=3)),
+                      min_size=FLAT_CHECK_ITEMS_MIN, max_size=3 * FLAT_CHECK_ITEMS_MIN)
+unencodable = st.one_of(st.floats(allow_nan=False), st.integers(max_value=INT_MIN - 1),
+                        st.integers(min_value=INT_MAX + 1), st.just(bytearray(b"x")), st.just(set()))
+
+
+@SETTINGS
+@given(long_lists, st.booleans())
+def test_a_long_list_encodes_as_msgpack_does_with_sorted_maps(items, as_tuple):
+    value = tuple(items) if as_tuple else items
+    reference = [{k: item[k] for k in sorted(item)} if isinstance(item, dict) else item for item in items]
+    assert encode(value) == msgpack.packb(reference, use_bin_type=True)
+    assert same(decode(encode(value)), reference)
+
+
+@SETTINGS
+@given(st.lists(scalars, min_size=FLAT_CHECK_ITEMS_MIN, max_size=3 * FLAT_CHECK_ITEMS_MIN), unencodable,
+       st.integers(min_value=0))
+def test_one_unencodable_item_anywhere_in_a_long_list_is_refused(items, bad, position):
+    items.insert(position % (len(items) + 1), bad)
+    with pytest.raises(EncodingError):
+        encode(items)
+    with pytest.raises(EncodingError):
+        encode([[items]])
+
+
+def test_nesting_limit_counts_the_items_of_a_long_flat_list():
+    flat = [1, b"x", "y", None, True] * FLAT_CHECK_ITEMS_MIN
+    deep_ok = flat
+    for _ in range(DEPTH_MAX - 1):
+        deep_ok = [deep_ok]
+    assert decode(encode(deep_ok)) == deep_ok
+    with pytest.raises(EncodingError):
+        encode([deep_ok])
 
 
 # --- non-canonical bytes are refused ----------------------------------------

@@ -75,9 +75,9 @@ def test_view_change_state_keeps_own_view_change_and_a_bounded_early_buffer():
     assert (state.own, state.early, state.quorum_for(1, 1)) == (None, [], None)
 
 
-def test_outbox_cancels_only_running_timers_and_persists_the_snapshot_of_the_moment():
-    snapshots = iter([ReplicaSnapshot(view, True, (), None, None, None) for view in (1, 2)])
-    out = Outbox(lambda: next(snapshots))
+def test_outbox_cancels_only_running_timers_and_persists_once_a_step_where_first_asked():
+    replica = {"view": 1}
+    out = Outbox(lambda: ReplicaSnapshot(replica["view"], True, (), None, None, None))
     out.cancel_timer("batch")
     out.add(StartTimer("batch", 5))
     out.persist()
@@ -86,11 +86,15 @@ def test_outbox_cancels_only_running_timers_and_persists_the_snapshot_of_the_mom
     out.add(StartTimer("status", 5))
     out.fired("status")
     out.cancel_timer("status")
+    replica["view"] = 2
     out.persist()
     effects = out.take()
-    assert [type(e) for e in effects] == [StartTimer, Persist, CancelTimer, StartTimer, Persist]
-    assert [e.snapshot.view for e in effects if isinstance(e, Persist)] == [1, 2]
+    assert [type(e) for e in effects] == [StartTimer, Persist, CancelTimer, StartTimer]
+    assert [e.snapshot.view for e in effects if isinstance(e, Persist)] == [2]  # the state the step ended in
     assert out.take() == [] and out.timers == set()
+    out.add(StartTimer("status", 5))
+    out.persist()
+    assert [type(e) for e in out.take()] == [StartTimer, Persist]  # the next step persists anew
     out.ignore("wrong view")
     out.ignore("duplicate request", 3)
     assert out.ignored == {"wrong view": 1, "duplicate request": 3} and out.last_ignored == "duplicate request"
