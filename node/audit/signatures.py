@@ -115,7 +115,7 @@ def _fields(tx: Transaction) -> tuple:
     return tuple(getattr(tx, name) for name in _TX_FIELDS)
 
 
-_TX_FIELDS = tuple(field.name for field in dataclasses.fields(Transaction))
+_TX_FIELDS = tuple(field.name for field in dataclasses.fields(Transaction) if field.init)  # raw is made, not given
 
 
 def certificate_votes(certificate: CommitCertificate, validators: ValidatorSet) -> tuple[Vote, ...]:
