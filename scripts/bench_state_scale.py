@@ -178,14 +178,14 @@ def plot(result: dict, path: Path) -> Path:
     states = ((f"small state, {small['state_keys']:,} keys", small),
               (f"large state, {large['state_keys']:,} keys", large))
     groups_tps = [(name, [("payments per second (median)", part["tps_median"])]) for name, part in states]
-    groups_cpu = [(name, [(f"round {n}", ms) for n, ms in enumerate(part["node_cpu_ms_per_tx"], start=1)
+    groups_cpu = [(name, [(f"round {n}", 1000 * ms) for n, ms in enumerate(part["node_cpu_ms_per_tx"], start=1)
                           if ms is not None]) for name, part in states]
     groups_rss = [(name, [(row["name"], row["peak_rss_mb"]) for row in part["node_usage"]]) for name, part in states]
     groups_db = [(name, list(part["leveldb_mb"].items())) for name, part in states]
     return write_grouped_bars([
         (f"payment throughput, closed loop, 4 validators: ratio {result['ratio']:.2f} (target {TARGET_RATIO})",
          groups_tps, "tx/s"),
-        ("CPU of all four nodes per committed payment", groups_cpu, "ms"),
+        ("CPU of all four nodes per committed payment", groups_cpu, "µs"),
         ("peak resident memory per node", groups_rss, "MB"),
         ("LevelDB data folder per node (tables shared by hard links)", groups_db, "MiB"),
     ], path, axis_title=None)

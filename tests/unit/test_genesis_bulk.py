@@ -124,6 +124,15 @@ def test_the_bulk_records_join_genesis_state_in_key_order_and_never_replace_it()
         list(with_bulk_records(state, [clash]))
 
 
+def test_a_written_file_is_what_its_genesis_declares_and_its_writer_keeps_key_order(tmp_path):
+    written = bulk_state.write_bulk_file(tmp_path / "state.bin", RECORDS)
+    raw = (tmp_path / "state.bin").read_bytes()
+    assert (written.sha256, written.keys) == (hashlib.sha256(raw).digest(), len(RECORDS))
+    assert read_all(raw, BulkState("state.bin", written.sha256, written.keys), 1 << 20) == RECORDS
+    with pytest.raises(BulkStateError, match="records go in key order"):
+        bulk_state.write_bulk_file(tmp_path / "unsorted.bin", [RECORDS[1], RECORDS[0]])
+
+
 # --- the synthetic asset register -------------------------------------------------------------
 
 def test_synthetic_assets_are_canonical_records_of_the_assets_contract():
