@@ -5,7 +5,7 @@ the CPU time the four nodes used per committed transaction (a figure a
 busy machine disturbs less than throughput), and optionally a py-spy
 profile of one node while the load runs.
 
-    scripts/soak [--duration 120] [--window 30] [--profile-s 20] [--uvloop off]
+    scripts/soak [--duration 120] [--window 30] [--profile-s 20] [--uvloop]
 
 The consortium lives in a temporary folder removed at the end (or --dir,
 kept). The load is scripts/bench.py itself, run against the started nodes
@@ -128,8 +128,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--window", type=float, default=30.0, help="seconds of the first and last windows")
     parser.add_argument("--profile-s", type=int, default=0, help="py-spy this long on node 0, mid-run")
-    parser.add_argument("--uvloop", choices=("auto", "off"), default="auto",
-                        help="off: the nodes run the standard asyncio loop even if uvloop is installed")
+    parser.add_argument("--uvloop", action="store_true",
+                        help="the nodes run on uvloop's event loop (CONSORT_EVENT_LOOP=uvloop; the `fast` extra)")
     parser.add_argument("--base-port", type=int, default=7500)
     parser.add_argument("--dir", help="consortium folder, kept afterwards (default: a temporary one)")
     parser.add_argument("-o", "--out", default="soak.json")
@@ -146,8 +146,7 @@ def main() -> int:
 
 
 def soak(args, directory: Path, passphrase: str, out: Path) -> dict:
-    if args.uvloop == "off":
-        os.environ[EVENT_LOOP_ENV] = "asyncio"  # the nodes inherit it
+    os.environ[EVENT_LOOP_ENV] = "uvloop" if args.uvloop else "asyncio"  # the nodes inherit it
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     cluster = LocalCluster(directory, log_level="warning", passphrase=passphrase)
     try:
