@@ -1,7 +1,9 @@
 """A virtual clock in integer microseconds and its event queue.
 
 Events at equal times run in the order they were scheduled, so the order
-never depends on anything but the seed."""
+never depends on anything but the seed. The queue is a binary heap of
+(time, sequence number, item); a run pushes and pops every message and
+timer through it, so `pop_due` does the peek and the pop in one call."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ US_PER_S = 1_000_000
 
 
 class EventQueue:
+    __slots__ = ("now_us", "_heap", "_counter")
+
     def __init__(self) -> None:
         self.now_us = 0
         self._heap: list[tuple[int, int, Any]] = []
@@ -27,6 +31,16 @@ class EventQueue:
         if not self._heap:
             return None
         at_us, _, item = heapq.heappop(self._heap)
+        self.now_us = at_us
+        return item
+
+    def pop_due(self, until_us: int) -> Any | None:
+        """The next item if it is due at or before `until_us` (the clock moves
+        to its time), else None and the queue is left as it is."""
+        heap = self._heap
+        if not heap or heap[0][0] > until_us:
+            return None
+        at_us, _, item = heapq.heappop(heap)
         self.now_us = at_us
         return item
 

@@ -38,6 +38,7 @@ class SimNode:
         self.epoch = 0
         self.timer_generation: dict[str, int] = {}
         self.busy_until_us = 0
+        self.inbox: deque = deque()  # (sender address, message) arrived while busy, taken in order
         self.committed: set[bytes] = set()
         self.strategy = None if strategy_cls is None else strategy_cls(self, sim.streams(f"byzantine/{replica_id}"))
         self.replica = self._new_replica()
@@ -76,6 +77,7 @@ class SimNode:
         self.up = False
         self.epoch += 1
         self.timer_generation = {}
+        self.inbox.clear()
 
     def restart(self, wipe: bool) -> None:
         if wipe:

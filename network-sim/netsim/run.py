@@ -105,6 +105,7 @@ class Simulation:
         self.queue = EventQueue()
         self.trace = hashlib.sha256()
         self.metrics = Metrics()
+        self.events = 0  # messages taken, timers fired, request batches, crashes and restarts
         self.f = faulty_max(config.nodes)
         addresses = config.nodes + (1 if config.scenario in RECONFIGURING else 0)
         self.keys = FakeKeys(addresses, config.seed)
@@ -157,14 +158,13 @@ class Simulation:
         self.queue.schedule(CLIENT_CHECK_US, ("client-check",))
         end_us = self.config.duration_s * US_PER_S
         next_progress_us = 0
-        while True:
-            at = self.queue.peek_time()
-            if at is None or at > end_us:
-                break
-            if progress is not None and at >= next_progress_us:
+        pop_due, dispatch = self.queue.pop_due, self._dispatch
+        while (item := pop_due(end_us)) is not None:
+            if progress is not None and self.queue.now_us >= next_progress_us:
+                at = self.queue.now_us
                 progress(at, end_us)
                 next_progress_us = at - at % PROGRESS_STEP_US + PROGRESS_STEP_US
-            self._dispatch(self.queue.pop())
+            dispatch(item)
         self.queue.now_us = end_us
         if progress is not None:
             progress(end_us, end_us)
@@ -179,22 +179,32 @@ class Simulation:
             node = self.nodes[dst]
             if not node.up:
                 return
-            if node.busy_until_us > now:
-                self.queue.schedule(node.busy_until_us, item)
+            if node.busy_until_us > now or node.inbox:
+                node.inbox.append((src, message))
+                if len(node.inbox) == 1:
+                    self.queue.schedule(node.busy_until_us, ("ready", dst, node.epoch))
                 return
-            self._trace(now, "m", dst, src, message)
-            node.busy_until_us = now + self._cost_us(message)
-            self._deliver_message(node, src, message)
+            self._take(node, src, message, now)
+        elif kind == "ready":
+            _, dst, epoch = item
+            node = self.nodes[dst]
+            if node.up and node.epoch == epoch:
+                src, message = node.inbox.popleft()
+                self._take(node, src, message, now)
+                if node.inbox and node.up and node.epoch == epoch:
+                    self.queue.schedule(node.busy_until_us, ("ready", dst, epoch))
         elif kind == "timer":
             _, replica_id, epoch, name, generation = item
             node = self.nodes[replica_id]
             if node.up and node.epoch == epoch and node.timer_generation.get(name) == generation:
+                self.events += 1
                 self._trace(now, "t", replica_id, name)
                 node.handle(TimerFired(name))
         elif kind == "request":
             _, replica_id, txs = item
             node = self.nodes[replica_id]
             if node.up:
+                self.events += 1
                 self._count("client-request", len(txs))
                 node.handle(ClientRequests(txs))
         elif kind == "client":
@@ -202,13 +212,22 @@ class Simulation:
         elif kind == "client-check":
             self._client_check()
         elif kind == "crash":
+            self.events += 1
             self._trace(now, "crash", item[1])
             self._went_down(item[1], "crashes")
             self.nodes[item[1]].crash()
         elif kind == "restart":
+            self.events += 1
             self._trace(now, "restart", item[1])
             self._came_back(item[1], "restarts, disk wiped" if item[2] else "restarts")
             self.nodes[item[1]].restart(wipe=item[2])
+
+    def _take(self, node: SimNode, src: int, message, now: int) -> None:
+        """`node` is free: it takes `message` and is busy for the message's cost."""
+        self.events += 1
+        self._trace(now, "m", node.replica_id, src, message)
+        node.busy_until_us = now + self._cost_us(message)
+        self._deliver_message(node, src, message)
 
     def _deliver_message(self, node: SimNode, src: int, message) -> None:
         if isinstance(message, FetchBlocks):
