@@ -236,5 +236,5 @@ class Agreement:
 
     def check_invariants(self) -> None:
         assert self.tip.height <= self.delivered <= self.tip.height + 1
-        assert all(seq > self.tip.height for seq in self.slots.by_seq)
+        assert not self.slots.by_seq or min(self.slots.by_seq) > self.tip.height
         assert self.tip_certificate is None or self.tip_certificate.seq == self.tip.height

@@ -11,10 +11,10 @@ replica broadcasts STATUS only
   sends only in view v at height s - 1 (one block is in flight; a
   PRE-PREPARE is left out, as a NEW-VIEW's re-proposal need not be at its
   primary's height), so under load the votes carry the heartbeat; or
-- when it has told everyone nothing for its idle interval: one status
-  interval after a change, then doubling after each unchanged broadcast up
-  to 2^DOUBLINGS_MAX intervals (the bound on how stale an idle replica's
-  news can be). Any change brings it back to one interval.
+- when it has told everyone nothing for its idle interval: two status
+  intervals after a change, then doubling after each unchanged broadcast
+  up to 2^DOUBLINGS_MAX intervals (the bound on how stale an idle
+  replica's news can be). Any change starts the sequence over.
 
 What the quiet replicas miss comes back by answers: a replica that hears a
 STATUS from a peer below its height, or a STATUS or vote from a peer in a
@@ -84,5 +84,5 @@ class Heartbeat:
     def _announce(self, view: int, height: int, now_ms: int) -> None:
         if (view, height) != self.announced:
             self.announced = (view, height)
-            self.doublings = 0
+            self.doublings = 1
         self.announced_ms = now_ms

@@ -119,6 +119,24 @@ def test_slots_refuse_repeated_and_mismatching_votes_and_certify_at_the_quorum()
     assert slots.committed_block(0, 1, 3) is None
 
 
+def test_slots_count_only_votes_that_match_the_pre_prepare_whenever_it_comes():
+    """Votes may come before the PRE-PREPARE, for another block, or twice from one
+    replica (a second view's vote after a restart): the counts behind the quorum
+    checks follow exactly what the certificates would hold."""
+    slots = Slots()
+    proposed = proposal(1)
+    for replica, digest in ((1, proposed.digest), (2, DIGEST_A), (3, proposed.digest)):
+        slots.record(vote(Prepare, 1, digest, replica))
+    assert slots.prepared_certificate(1, 2) is None  # no PRE-PREPARE yet: nothing matches
+    slots.accept(proposed)
+    certificate = slots.prepared_certificate(1, 3)
+    assert certificate is None and slots.by_seq[1].prepares_matching == 2
+    slots.record(vote(Prepare, 1, proposed.digest, 2))  # replica 2's vote replaced: it matches now
+    assert [p.replica for p in slots.prepared_certificate(1, 3).prepares] == [1, 2, 3]
+    slots.record(vote(Prepare, 1, DIGEST_B, 3))  # and replica 3's no longer does
+    assert slots.prepared_certificate(1, 3) is None and slots.by_seq[1].prepares_matching == 2
+
+
 def test_slots_defer_one_pre_prepare_per_sequence_number_until_its_turn():
     slots = Slots()
     early, other, later = proposal(2), proposal(2, b"other"), proposal(3)
