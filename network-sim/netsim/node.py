@@ -40,6 +40,8 @@ class SimNode:
         self.busy_until_us = 0
         self.inbox: deque = deque()  # (sender address, message) arrived while busy, taken in order
         self.committed: set[bytes] = set()
+        self._indexed: tuple[bytes, ...] | None = None  # the validator set `_index_by_address` was made for
+        self._index_by_address: dict[int, int] = {}
         self.strategy = None if strategy_cls is None else strategy_cls(self, sim.streams(f"byzantine/{replica_id}"))
         self.replica = self._new_replica()
 
@@ -69,9 +71,13 @@ class SimNode:
         return self.sim.address_of[self.replica.config.validators[replica_index]]
 
     def index_of(self, address: int) -> int:
-        key = self.sim.keys.public_keys[address]
+        """The replica index of the node at `address` in this node's validator set, or -1."""
         validators = self.replica.config.validators
-        return validators.index(key) if key in validators else -1
+        if validators is not self._indexed:  # a new set (or a new replica): index it once
+            self._indexed = validators
+            self._index_by_address = {self.sim.address_of[key]: i for i, key in enumerate(validators)
+                                      if key in self.sim.address_of}
+        return self._index_by_address.get(address, -1)
 
     def crash(self) -> None:
         self.up = False
@@ -90,7 +96,9 @@ class SimNode:
         self.handle(Start())
 
     def handle(self, event) -> None:
-        self.perform(self.replica.step(event, self.sim.queue.now_us // US_PER_MS))
+        effects = self.replica.step(event, self.sim.queue.now_us // US_PER_MS)
+        if effects:  # most messages (a STATUS, a vote short of a quorum) ask for nothing
+            self.perform(effects)
 
     def perform(self, effects: list) -> None:
         queue = deque(effects)

@@ -7,6 +7,15 @@ Invariants, checked on every run:
 - liveness: once faults heal (at most f faulty), every request a client
   submitted commits at f+1 honest replicas and every honest replica reaches
   the same height, within the run's liveness bound.
+
+A run is valid only if every message sent keeps the real node's wire
+limits (netsim.limits): one that a real node would refuse makes the run
+invalid, whatever the invariants say.
+
+A node takes one message at a time and is busy for its cost (EVENT_COST_US,
+more for requests); messages that arrive meanwhile wait in its inbox, in
+order, and the node takes the next when it is free. Timers and client
+requests do not wait.
 """
 
 from __future__ import annotations
@@ -15,19 +24,20 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from consensus.auth import authenticate, verify_fetched
+from consensus.auth import verify_fetched
 from consensus.config import ReplicaConfig
 from consensus.validators import faulty_max
 from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage, Start, TimerFired
 from consensus.messages import Blocks, FetchBlocks, Forward, PrePrepare
 from crypto import hashing
+from netsim import limits
 from netsim.clock import US_PER_MS, US_PER_S, EventQueue
 from netsim.network import Latency, LinkModel, Network, SettingsError
 from netsim.node import SimNode
 from netsim.regions import RegionMatrix
 from netsim.rng import Streams
 from netsim.scenarios import CLEAN_SCENARIOS, SCENARIOS, plan
-from netsim.signing import FakeKeys
+from netsim.signing import FakeKeys, VoteChecks
 from netsim.sizes import MessageSizes
 
 CLIENT_TIMEOUT_US = 1_500_000
@@ -89,12 +99,41 @@ class SimConfig:
         return (self.duration_s - self.liveness_bound_s) * US_PER_S
 
 
+class Trace:
+    """The hash of everything that happened when: every message taken, timer
+    fired, crash, restart, commit and halt, as rows of integers and strings.
+    Rows are hashed in chunks of their repr (which depends on nothing but
+    their values), not one by one: a run takes millions."""
+
+    CHUNK_ROWS = 4096
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.rows: list[tuple] = []
+
+    def add(self, row: tuple) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.CHUNK_ROWS:
+            self._flush()
+
+    def hexdigest(self) -> str:
+        self._flush()
+        return self._hash.hexdigest()
+
+    def _flush(self) -> None:
+        if self.rows:
+            self._hash.update(repr(self.rows).encode())
+            self.rows = []
+
+
 @dataclass(slots=True)
 class Metrics:
     messages: dict[str, int] = field(default_factory=dict)
     latencies_us: list[int] = field(default_factory=list)
     commit_times_us: list[int] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # the first messages a real node would refuse, and why
+    invalid_messages: int = 0
     faults: list[list] = field(default_factory=list)  # [start_us, end_us or None, label, end_label]
 
 
@@ -103,12 +142,14 @@ class Simulation:
         self.config = config
         self.streams = Streams(config.seed)
         self.queue = EventQueue()
-        self.trace = hashlib.sha256()
+        self.trace = Trace()
         self.metrics = Metrics()
         self.events = 0  # messages taken, timers fired, request batches, crashes and restarts
+        self._checked: object = None  # the last message checked against the wire limits (a broadcast repeats it)
         self.f = faulty_max(config.nodes)
         addresses = config.nodes + (1 if config.scenario in RECONFIGURING else 0)
         self.keys = FakeKeys(addresses, config.seed)
+        self.checks = VoteChecks(self.keys.verify)
         self.address_of = {key: address for address, key in enumerate(self.keys.public_keys)}
         self.initial_validators = self.keys.public_keys[: config.nodes]
         self.validator_changes: dict[int, tuple[bytes, ...]] = {}
@@ -225,7 +266,8 @@ class Simulation:
     def _take(self, node: SimNode, src: int, message, now: int) -> None:
         """`node` is free: it takes `message` and is busy for the message's cost."""
         self.events += 1
-        self._trace(now, "m", node.replica_id, src, message)
+        self.trace.add((now, node.replica_id, src, message.KIND, getattr(message, "view", None),
+                        getattr(message, "seq", None)))
         node.busy_until_us = now + self._cost_us(message)
         self._deliver_message(node, src, message)
 
@@ -244,7 +286,7 @@ class Simulation:
             if isinstance(message, Forward):
                 node.handle(ClientRequests(message.txs))
             return
-        if authenticate(message, sender, node.replica.history, self.keys.verify) is None:
+        if self.checks.authenticate(message, sender, node.replica.history) is None:
             node.handle(PeerMessage(sender, message))
 
     @staticmethod
@@ -257,6 +299,11 @@ class Simulation:
 
     def send(self, src: int, dst: int, message) -> None:
         self._count(message.KIND)
+        if message is not self._checked:
+            self._checked = message
+            problem = limits.problem(message)
+            if problem is not None:
+                self._over_limits(src, problem)
         size = 0 if self.sizes is None else self.sizes.of(message)
         for arrival in self.network.transmit(src, dst, size, self.queue.now_us):
             self.queue.schedule(arrival, ("msg", dst, src, message))
@@ -376,6 +423,11 @@ class Simulation:
             fault = self.metrics.faults[index]
             fault[1], fault[3] = self.queue.now_us, f"r{replica} {what}"
 
+    def _over_limits(self, src: int, problem: str) -> None:
+        self.metrics.invalid_messages += 1
+        if len(self.metrics.invalid) < 20:
+            self.metrics.invalid.append(f"t={self.queue.now_us / US_PER_S:.3f}s r{src} sent a {problem}")
+
     def _violation(self, text: str) -> None:
         if len(self.metrics.violations) < 20:
             self.metrics.violations.append(f"t={self.queue.now_us / US_PER_S:.3f}s {text}")
@@ -386,11 +438,7 @@ class Simulation:
         self.metrics.messages[kind] = self.metrics.messages.get(kind, 0) + amount
 
     def _trace(self, now: int, *parts) -> None:
-        message = parts[-1] if parts else None
-        if hasattr(message, "KIND"):
-            detail = f"{message.KIND}/{getattr(message, 'view', '')}/{getattr(message, 'seq', '')}"
-            parts = (*parts[:-1], detail)
-        self.trace.update(f"{now}|{'|'.join(map(str, parts))}\n".encode())
+        self.trace.add((now, *parts))
 
     def _report(self) -> dict:
         from netsim.report import build_report
