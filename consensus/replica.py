@@ -129,7 +129,8 @@ class Replica:
             raise TypeError(f"unknown event {event!r}")
         self._check_invariants()
         effects = self.out.take()
-        self.heartbeat.sent(effects, now_ms)
+        if effects:
+            self.heartbeat.sent(effects, now_ms)
         return effects
 
     def snapshot(self) -> ReplicaSnapshot:
@@ -208,7 +209,7 @@ class Replica:
     # ------------------------------------------------------------ peer messages
 
     def _on_peer_message(self, sender: int, message) -> None:
-        if not 0 <= sender < self.config.n or sender == self.config.replica_id:
+        if self.config.validator_set.key(sender) is None or sender == self.config.replica_id:
             self.out.ignore("sender is not another validator")
             return
         if isinstance(message, Forward):

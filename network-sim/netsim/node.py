@@ -73,10 +73,9 @@ class SimNode:
     def index_of(self, address: int) -> int:
         """The replica index of the node at `address` in this node's validator set, or -1."""
         validators = self.replica.config.validators
-        if validators is not self._indexed:  # a new set (or a new replica): index it once
+        if validators is not self._indexed:  # a new set (or a new replica): take its index
             self._indexed = validators
-            self._index_by_address = {self.sim.address_of[key]: i for i, key in enumerate(validators)
-                                      if key in self.sim.address_of}
+            self._index_by_address = self.sim.index_by_address(validators)
         return self._index_by_address.get(address, -1)
 
     def crash(self) -> None:

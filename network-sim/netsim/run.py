@@ -21,6 +21,8 @@ requests do not wait.
 from __future__ import annotations
 
 import hashlib
+import zlib
+from array import array
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -47,6 +49,7 @@ CLIENT_CHECK_US = 500_000
 EVENT_COST_US = 30
 TX_COST_US = 2
 PROGRESS_STEP_US = 100_000
+INDEXES_MAX = 64  # validator sets indexed at once (index_by_address)
 
 
 def faulty_default(nodes: int, scenario: str) -> int:
@@ -101,19 +104,34 @@ class SimConfig:
 
 class Trace:
     """The hash of everything that happened when: every message taken, timer
-    fired, crash, restart, commit and halt, as rows of integers and strings.
-    Rows are hashed in chunks of their repr (which depends on nothing but
-    their values), not one by one: a run takes millions."""
+    fired, crash, restart, commit and halt. A row is a few integers (a
+    string enters as its CRC-32, None as -1), kept after its length in one
+    flat list that is hashed as 64-bit integers whenever it fills: a run
+    takes millions of rows, and formatting each as text cost more than
+    handling many messages did."""
 
-    CHUNK_ROWS = 4096
+    CHUNK_VALUES = 1 << 16
+    MESSAGE = -2  # a message row's first value, where other rows give their length
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
-        self.rows: list[tuple] = []
+        self._values: list[int] = []
+        self._kinds: dict[str, int] = {}  # message kind -> its CRC-32 (a handful)
 
-    def add(self, row: tuple) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= self.CHUNK_ROWS:
+    def add(self, *parts) -> None:
+        self._values.append(len(parts))
+        self._values.extend(_as_int(part) for part in parts)
+        if len(self._values) >= self.CHUNK_VALUES:
+            self._flush()
+
+    def message(self, now_us: int, dst: int, src: int, message) -> None:
+        kind = self._kinds.get(message.KIND)
+        if kind is None:
+            kind = self._kinds[message.KIND] = _as_int(message.KIND)
+        view, seq = getattr(message, "view", None), getattr(message, "seq", None)
+        self._values.extend((self.MESSAGE, now_us, dst, src, kind, -1 if view is None else view,
+                             -1 if seq is None else seq))
+        if len(self._values) >= self.CHUNK_VALUES:
             self._flush()
 
     def hexdigest(self) -> str:
@@ -121,9 +139,17 @@ class Trace:
         return self._hash.hexdigest()
 
     def _flush(self) -> None:
-        if self.rows:
-            self._hash.update(repr(self.rows).encode())
-            self.rows = []
+        try:
+            self._hash.update(array("q", self._values).tobytes())
+        except OverflowError:  # an integer beyond 64 bits (a Byzantine view): its digits instead
+            self._hash.update(repr(self._values).encode())
+        self._values = []
+
+
+def _as_int(part) -> int:
+    if type(part) is int:
+        return part
+    return -1 if part is None else zlib.crc32(str(part).encode())
 
 
 @dataclass(slots=True)
@@ -146,6 +172,7 @@ class Simulation:
         self.metrics = Metrics()
         self.events = 0  # messages taken, timers fired, request batches, crashes and restarts
         self._checked: object = None  # the last message checked against the wire limits (a broadcast repeats it)
+        self._indexes: dict[int, tuple[tuple[bytes, ...], dict[int, int]]] = {}  # see index_by_address
         self.f = faulty_max(config.nodes)
         addresses = config.nodes + (1 if config.scenario in RECONFIGURING else 0)
         self.keys = FakeKeys(addresses, config.seed)
@@ -264,41 +291,37 @@ class Simulation:
             self.nodes[item[1]].restart(wipe=item[2])
 
     def _take(self, node: SimNode, src: int, message, now: int) -> None:
-        """`node` is free: it takes `message` and is busy for the message's cost."""
+        """`node` is free: it takes `message` and is busy for the message's cost.
+        The driver's part: serve FETCH-BLOCKS, verify BLOCKS, authenticate the rest."""
         self.events += 1
-        self.trace.add((now, node.replica_id, src, message.KIND, getattr(message, "view", None),
-                        getattr(message, "seq", None)))
-        node.busy_until_us = now + self._cost_us(message)
-        self._deliver_message(node, src, message)
-
-    def _deliver_message(self, node: SimNode, src: int, message) -> None:
-        if isinstance(message, FetchBlocks):
+        self.trace.message(now, node.replica_id, src, message)
+        kind = type(message)
+        if kind is PrePrepare:
+            node.busy_until_us = now + EVENT_COST_US + TX_COST_US * len(message.block.txs)
+        elif kind is Forward:
+            node.busy_until_us = now + EVENT_COST_US + TX_COST_US * len(message.txs)
+        else:
+            node.busy_until_us = now + EVENT_COST_US
+        if kind is FetchBlocks:
             entries = tuple(node.chain[message.first - 1: message.last])
             self.send(node.replica_id, src, Blocks(entries))
             return
-        if isinstance(message, Blocks):
+        if kind is Blocks:
             verified = verify_fetched(message.entries, node.replica.history, self.keys.verify)
             if verified:
                 node.handle(CertifiedBlocks(node.index_of(src), verified))
             return
         sender = node.index_of(src)
         if sender < 0:
-            if isinstance(message, Forward):
+            if kind is Forward:
                 node.handle(ClientRequests(message.txs))
             return
         if self.checks.authenticate(message, sender, node.replica.history) is None:
             node.handle(PeerMessage(sender, message))
 
-    @staticmethod
-    def _cost_us(message) -> int:
-        if isinstance(message, PrePrepare):
-            return EVENT_COST_US + TX_COST_US * len(message.block.txs)
-        if isinstance(message, Forward):
-            return EVENT_COST_US + TX_COST_US * len(message.txs)
-        return EVENT_COST_US
-
     def send(self, src: int, dst: int, message) -> None:
-        self._count(message.KIND)
+        counts = self.metrics.messages
+        counts[message.KIND] = counts.get(message.KIND, 0) + 1
         if message is not self._checked:
             self._checked = message
             problem = limits.problem(message)
@@ -307,6 +330,17 @@ class Simulation:
         size = 0 if self.sizes is None else self.sizes.of(message)
         for arrival in self.network.transmit(src, dst, size, self.queue.now_us):
             self.queue.schedule(arrival, ("msg", dst, src, message))
+
+    def index_by_address(self, validators: tuple[bytes, ...]) -> dict[int, int]:
+        """Node address -> replica index in `validators`: one dict per validator
+        set, shared by every node that holds that set (a few sets a run)."""
+        known = self._indexes.get(id(validators))
+        if known is None or known[0] is not validators:
+            if len(self._indexes) >= INDEXES_MAX:
+                self._indexes.clear()
+            index = {self.address_of[key]: i for i, key in enumerate(validators) if key in self.address_of}
+            known = self._indexes[id(validators)] = (validators, index)  # holding the tuple keeps its id unique
+        return known[1]
 
     def schedule_timer(self, node: SimNode, name: str, generation: int, delay_ms: int) -> None:
         self.queue.schedule(self.queue.now_us + delay_ms * US_PER_MS,
@@ -438,7 +472,7 @@ class Simulation:
         self.metrics.messages[kind] = self.metrics.messages.get(kind, 0) + amount
 
     def _trace(self, now: int, *parts) -> None:
-        self.trace.add((now, *parts))
+        self.trace.add(now, *parts)
 
     def _report(self) -> dict:
         from netsim.report import build_report
