@@ -212,11 +212,7 @@ class Replica:
         if self.config.validator_set.key(sender) is None or sender == self.config.replica_id:
             self.out.ignore("sender is not another validator")
             return
-        if isinstance(message, Forward):
-            self._on_requests(message.txs, share=False)
-        elif isinstance(message, Status):
-            self._on_status(sender, message)
-        elif isinstance(message, (PrePrepare, Prepare, Commit)):
+        if isinstance(message, (Prepare, Commit, PrePrepare)):  # the most frequent first
             if not isinstance(message, PrePrepare) and message.replica == sender and message.seq > 0:
                 # A PREPARE or COMMIT for (v, s) says its sender is in view v at height s - 1
                 # (consensus.heartbeat); a sender in a higher view hears where this replica is.
@@ -224,6 +220,10 @@ class Replica:
                 if message.view > self.view:
                     self.out.extend(self.heartbeat.answer(sender, self.view, self.tip.height, self._now_ms))
             self._on_phase_message(sender, message)
+        elif isinstance(message, Forward):
+            self._on_requests(message.txs, share=False)
+        elif isinstance(message, Status):
+            self._on_status(sender, message)
         elif isinstance(message, Checkpoint):
             self._on_checkpoint(sender, message)
         elif isinstance(message, ViewChange):

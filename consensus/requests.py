@@ -4,8 +4,10 @@ Pending requests are heard but not yet in a block (kept in arrival order,
 which is proposal order); requests in flight are in a block accepted in
 this view; recent ones committed lately, remembered by digest so a
 duplicate is refused. Pending requests and recent digests each have a
-maximum. Plain bookkeeping: it must not import the replica or its other
-parts, and does no I/O.
+maximum. A request's digest is worked out once, when it arrives, and kept
+while the request is pending or in flight (`digests`), not hashed again
+when its block is accepted and when it commits. Plain bookkeeping: it must
+not import the replica or its other parts, and does no I/O.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class RequestPool:
         self.pending: dict[bytes, bytes] = {}
         self.in_flight: dict[bytes, bytes] = {}
         self.recent: dict[bytes, None] = {}
+        self.digests: dict[bytes, bytes] = {}  # request -> its digest, for each one pending or in flight
 
     @property
     def waiting(self) -> bool:
@@ -51,6 +54,7 @@ class RequestPool:
                 duplicates += 1
                 continue
             self.pending[digest] = tx
+            self.digests[tx] = digest
             fresh.append(tx)
         return Admission(tuple(fresh), duplicates, False)
 
@@ -61,12 +65,13 @@ class RequestPool:
     def take(self, txs: tuple[bytes, ...]) -> None:
         """A block holding `txs` was accepted: they are in flight."""
         for tx in txs:
-            digest = request_digest(tx)
+            digest = self.digests.get(tx) or request_digest(tx)
             self.in_flight[digest] = self.pending.pop(digest, tx)
+            self.digests[tx] = digest
 
     def committed(self, txs: tuple[bytes, ...]) -> None:
         for tx in txs:
-            digest = request_digest(tx)
+            digest = self.digests.pop(tx, None) or request_digest(tx)
             self.in_flight.pop(digest, None)
             self.pending.pop(digest, None)
             self.recent[digest] = None
@@ -80,4 +85,5 @@ class RequestPool:
         merged = {**self.in_flight, **self.pending}
         self.in_flight = {}
         self.pending = dict(islice(merged.items(), self.pending_max))
+        self.digests = {tx: digest for digest, tx in self.pending.items()}
         return len(merged) - len(self.pending)

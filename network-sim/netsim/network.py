@@ -48,8 +48,8 @@ class Latency:
     def draw(self, rng) -> int:
         if self.kind == "constant":
             return self.a_us
-        if self.kind == "uniform":
-            return rng.randint(self.a_us, max(self.a_us, self.b_us))
+        if self.kind == "uniform":  # randint(a, b)'s very draw, without its argument checks (one per message)
+            return self.a_us + rng._randbelow(max(self.a_us, self.b_us) - self.a_us + 1)
         exponent = min(rng.gauss(0.0, self.b_us / 1_000_000), math.log(DELAY_US_MAX / max(self.a_us, 1)))
         return int(self.a_us * math.exp(exponent))
 

@@ -389,19 +389,19 @@ class Simulation:
         if decided != block_hash:
             self._violation(f"agreement: replica {node.replica_id} committed another block at {seq}")
         self._count("client-reply", len(txs))
+        submitted, committed, counts, enough = self.submitted, node.committed, self.commit_counts, self.f + 1
         for tx in txs:
-            if tx not in self.submitted:
+            if tx not in submitted:
                 self._violation(f"validity: replica {node.replica_id} committed an unsubmitted request")
                 continue
-            if tx in node.committed:
+            if tx in committed:
                 self._violation(f"validity: replica {node.replica_id} committed a request twice")
                 continue
-            node.committed.add(tx)
-            count = self.commit_counts.get(tx, 0) + 1
-            self.commit_counts[tx] = count
-            if count == self.f + 1:
+            committed.add(tx)
+            count = counts[tx] = counts.get(tx, 0) + 1
+            if count == enough:
                 self.outstanding.pop(tx, None)
-                self.metrics.latencies_us.append(now - self.submitted[tx])
+                self.metrics.latencies_us.append(now - submitted[tx])
                 self.metrics.commit_times_us.append(now)
 
     def on_halt(self, node: SimNode, reason: str) -> None:
