@@ -7,7 +7,8 @@ PYTHONHASHSEED is. It
 models per-link latency, loss, duplication, reordering and partitions, node
 crashes and restarts, Byzantine strategies, and nodes placed in regions
 with per-node bandwidth; checks agreement, validity and liveness after
-every run, reports figures as JSON and SVG, and sweeps grids of settings
+every run, and that every message kept the real node's wire limits
+(`limits`), reports figures as JSON and SVG, and sweeps grids of settings
 over many seeds on local processes or a Dask cluster.
 It imports crypto, consensus and contracts, never `node`; within node/ only
 the CLI imports it.
