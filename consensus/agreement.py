@@ -34,7 +34,7 @@ class Agreement:
     def __init__(self, config: ReplicaConfig, tip: ChainTip, tip_certificate: CommitCertificate | None,
                  votes: Votes, requests: RequestPool, view_changes: ViewChangeState,
                  checkpoints: CheckpointTracker, catchup: CatchUp, out: Outbox) -> None:
-        self.config = config
+        self._adopt(config)
         self.tip = tip
         self.tip_certificate = tip_certificate
         self.delivered = tip.height
@@ -48,8 +48,15 @@ class Agreement:
         self.catchup = catchup
         self.out = out
 
+    def _adopt(self, config: ReplicaConfig) -> None:
+        """Take `config`, and the figures of its validator set every vote needs (read once, not per vote)."""
+        self.config = config
+        self.validators = config.validator_set
+        self.quorum, self.prepares_needed = config.quorum, config.prepares_needed
+        self.replica_id = config.replica_id
+
     def is_primary(self, view: int) -> bool:
-        return self.config.is_validator and self.config.primary(view) == self.config.replica_id
+        return self.replica_id >= 0 and self.validators.primary(view) == self.replica_id
 
     def resume(self, prepared: PreparedCertificate | None) -> None:
         """After a restart: the prepared certificate this replica held, if it is for the next block."""
@@ -62,7 +69,7 @@ class Agreement:
 
     def reconfigure(self, config: ReplicaConfig) -> None:
         """A new validator set votes from the next block: what this view agreed lapses."""
-        self.config = config
+        self._adopt(config)
         self.slots.clear()
         self.prepared_certificate = None
 
@@ -103,7 +110,7 @@ class Agreement:
     def on_phase_message(self, sender: int, message: PhaseMessage, view: int, active: bool, now_ms: int) -> bool:
         """Take a PRE-PREPARE, PREPARE or COMMIT; True when the primary proposed
         two blocks for one sequence number (the replica must change view)."""
-        if not self.config.is_validator:
+        if self.replica_id < 0:
             self.out.ignore("not a validator: observing only")
         elif message.replica != sender:
             self.out.ignore("message names another replica than its sender")
@@ -122,7 +129,7 @@ class Agreement:
         return False
 
     def _on_pre_prepare(self, sender: int, message: PrePrepare, view: int, now_ms: int) -> bool:
-        if sender != self.config.primary(view):
+        if sender != self.validators.primary(view):
             self.out.ignore("pre-prepare not from the primary")
             return False
         accepted = self.slots.pre_prepare(message.seq)
@@ -160,7 +167,7 @@ class Agreement:
         self.requests.take(pre_prepare.block.txs)
 
     def _on_vote(self, sender: int, message: Prepare | Commit, view: int) -> None:
-        if isinstance(message, Prepare) and sender == self.config.primary(view):
+        if isinstance(message, Prepare) and sender == self.validators.primary(view):
             self.out.ignore("prepare from the primary")
             return
         problem = self.slots.vote_problem(message)
@@ -170,11 +177,11 @@ class Agreement:
         self.slots.record(message)
         if isinstance(message, Prepare):
             self._check_prepared(view, message.seq)
-        elif self.slots.mark_committed(message.seq, self.config.quorum):
+        elif self.slots.mark_committed(message.seq, self.quorum):
             self.deliver_ready(view)
 
     def _check_prepared(self, view: int, seq: int) -> None:
-        certificate = self.slots.prepared_certificate(seq, self.config.prepares_needed)
+        certificate = self.slots.prepared_certificate(seq, self.prepares_needed)
         if certificate is None:
             return
         digest = certificate.pre_prepare.digest
@@ -187,7 +194,7 @@ class Agreement:
         self.slots.mark_prepared(commit)
         self.out.persist()
         self.out.add(Broadcast(commit))
-        if self.slots.mark_committed(seq, self.config.quorum):
+        if self.slots.mark_committed(seq, self.quorum):
             self.deliver_ready(view)
 
     # ------------------------------------------------------ delivery, execution
@@ -196,7 +203,7 @@ class Agreement:
         """Deliver the next block if it is committed here or was fetched with its certificate."""
         if self.delivered != self.tip.height:
             return
-        entry = self.slots.committed_block(view, self.tip.height + 1, self.config.quorum)
+        entry = self.slots.committed_block(view, self.tip.height + 1, self.quorum)
         if entry is None:
             entry = self.catchup.pop_ready(self.tip.height)
             if entry is None:
@@ -236,5 +243,5 @@ class Agreement:
 
     def check_invariants(self) -> None:
         assert self.tip.height <= self.delivered <= self.tip.height + 1
-        assert all(seq > self.tip.height for seq in self.slots.by_seq)
+        assert not self.slots.by_seq or min(self.slots.by_seq) > self.tip.height
         assert self.tip_certificate is None or self.tip_certificate.seq == self.tip.height

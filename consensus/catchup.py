@@ -2,7 +2,8 @@
 ask next, and the fetched blocks waiting to be delivered in order.
 
 A replica trusts commit certificates, not peers: a target height comes from
-f+1 peers' STATUS reports (one of them is honest), from a stable checkpoint
+f+1 peers' reports (STATUS, or the height a PREPARE or COMMIT implies; one
+of them is honest), from a stable checkpoint
 certificate, or from the certified height of a NEW-VIEW; fetched blocks are
 delivered only if their certificates verified and they extend the chain.
 It answers with the FETCH-BLOCKS to send and its timer. It must not import
@@ -39,6 +40,14 @@ class CatchUp:
 
     def on_status(self, sender: int, status: Status) -> None:
         self.statuses[sender] = (status.view, status.height)
+
+    def on_vote(self, sender: int, view: int, height: int) -> None:
+        """A vote says its sender was at `height` when it voted. Votes arrive
+        late and replayed, so this only raises what the sender last reported
+        (a STATUS may lower it: a wiped replica starts again from 0)."""
+        reported = self.statuses.get(sender)
+        if reported is None or height >= reported[1]:
+            self.statuses[sender] = (view, height)
 
     def raise_target(self, height: int) -> None:
         """Some certificate proves the chain reaches `height`."""

@@ -9,8 +9,10 @@ is higher. A replica that caught up by state transfer past its stable
 checkpoint so still hears the votes at the chain's head and rejoins the
 agreement, instead of ignoring them as beyond its window and following by
 fetches forever. Votes are kept at most one per replica per sequence
-number. Plain bookkeeping: it must not import the replica or its other
-parts, and does no I/O."""
+number, and counted by what they state as they come, so a vote costs the
+same at any number of validators (the certificate is sorted once). Plain
+bookkeeping: it must not import the replica or its other parts, and does
+no I/O."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class CheckpointTracker:
         self.quorum = quorum
         self.stable = stable
         self.votes: dict[int, dict[int, Checkpoint]] = {}
+        self.counts: dict[tuple[int, bytes, bytes], int] = {}  # (seq, block hash, state root) -> votes for it
 
     @property
     def low(self) -> int:
@@ -42,7 +45,7 @@ class CheckpointTracker:
     def reconfigure(self, quorum: int) -> None:
         """A new validator set: the stable checkpoint stands, the votes towards the next one lapse."""
         self.quorum = quorum
-        self.votes = {}
+        self.votes, self.counts = {}, {}
 
     def is_checkpoint(self, seq: int) -> bool:
         return seq % self.interval == 0
@@ -55,11 +58,13 @@ class CheckpointTracker:
         if vote.replica in by_replica:
             return None
         by_replica[vote.replica] = vote
+        stated = (vote.seq, vote.block_hash, vote.state_root)
+        self.counts[stated] = self.counts.get(stated, 0) + 1
+        if self.counts[stated] < self.quorum:
+            return None
         matching = sorted((v for v in by_replica.values()
                            if (v.block_hash, v.state_root) == (vote.block_hash, vote.state_root)),
                           key=lambda v: v.replica)
-        if len(matching) < self.quorum:
-            return None
         self.adopt(CheckpointCertificate(vote.seq, vote.block_hash, vote.state_root,
                                          tuple((v.replica, v.signature) for v in matching[: self.quorum])))
         return self.stable
@@ -70,4 +75,5 @@ class CheckpointTracker:
             return False
         self.stable = certificate
         self.votes = {seq: votes for seq, votes in self.votes.items() if seq > certificate.seq}
+        self.counts = {stated: count for stated, count in self.counts.items() if stated[0] > certificate.seq}
         return True

@@ -8,7 +8,7 @@ later by `consensus.auth`. Values and parsing only: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from consensus.wire import MessageError, as_hash, as_int, as_list, as_optional, as_signature, as_signatures
@@ -54,6 +54,7 @@ class BlockHeader:
     state_root: bytes
     receipts_root: bytes
     validator_set_hash: bytes
+    _hash: bytes | None = field(default=None, init=False, repr=False, compare=False)  # see hash()
 
     def to_wire(self) -> list:
         return [
@@ -75,13 +76,24 @@ class BlockHeader:
         )
 
     def hash(self) -> bytes:
-        return hashing.digest("block", encoding.encode(self.to_wire()))
+        """Worked out once per header object: it is immutable, and a simulator
+        hands one object to every replica, each of which checks it."""
+        if self._hash is None:
+            object.__setattr__(self, "_hash", hashing.digest("block", encoding.encode(self.to_wire())))
+        return self._hash
 
 
 @dataclass(frozen=True, slots=True)
 class Block:
     header: BlockHeader
     txs: tuple[bytes, ...]
+    _tx_root: bytes | None = field(default=None, init=False, repr=False, compare=False)  # see tx_root()
+
+    def tx_root(self) -> bytes:
+        """The Merkle root of the transactions, worked out once per block object (as `BlockHeader.hash`)."""
+        if self._tx_root is None:
+            object.__setattr__(self, "_tx_root", tx_root(self.txs))
+        return self._tx_root
 
     def to_wire(self) -> list:
         return [self.header.to_wire(), list(self.txs)]

@@ -61,6 +61,6 @@ def block_problem(message: PrePrepare, config: ReplicaConfig, tip: ChainTip, vie
         return "transaction count outside 1..batch_size_max"
     if len(set(txs)) != len(txs):
         return "duplicate transaction in block"
-    if header.tx_root != tx_root(txs):
+    if header.tx_root != message.block.tx_root():
         return "transaction root mismatch"
     return None

@@ -12,8 +12,10 @@ current view, the chain tip and delivery), `requests.RequestPool`,
 `votes.Votes` (what the replica signs), `viewchange.ViewChangeState`,
 `checkpoints.CheckpointTracker` (every K blocks; stable at a quorum, they
 move the watermarks), `catchup.CatchUp` (state transfer of certified blocks
-for a replica that fell behind), and `outbox.Outbox`, which collects a
-step's effects and persists the snapshot before any signed message leaves.
+for a replica that fell behind), `heartbeat.Heartbeat` (when STATUS goes
+out: on a change, less and less often while idle, and to a peer that is
+behind), and `outbox.Outbox`, which collects a step's effects and
+persists the snapshot before any signed message leaves.
 See `viewchange` for the safety argument.
 
 Each handler first decides whether to ignore the message (the reason is
@@ -36,6 +38,7 @@ from consensus.events import (
     BATCH_TIMER, FETCH_TIMER, REQUEST_TIMER, STATUS_TIMER, VIEW_CHANGE_TIMER, Broadcast, CertifiedBlocks,
     ClientRequests, Effect, Event, Executed, PeerMessage, Start, StartTimer, TimerFired,
 )
+from consensus.heartbeat import Heartbeat
 from consensus.messages import (
     Blocks, Checkpoint, Commit, CommitCertificate, FetchBlocks, Forward, NewView, Prepare, PreparedCertificate,
     PrePrepare, Status, ViewChange,
@@ -73,6 +76,7 @@ class Replica:
         self.view_changes = ViewChangeState(config.view_change_timeout_ms, config.view_change_timeout_ms_max)
         self.checkpoints = CheckpointTracker(config.checkpoint_interval, config.window, config.quorum)
         self.catchup = CatchUp(config.n, config.f, config.replica_id, config.fetch_timeout_ms)
+        self.heartbeat = Heartbeat(config.status_interval_ms)
         self.agreement = Agreement(config, tip, tip_certificate, self.votes, self.requests, self.view_changes,
                                    self.checkpoints, self.catchup, self.out)
         self._now_ms = 0
@@ -125,7 +129,10 @@ class Replica:
         else:
             raise TypeError(f"unknown event {event!r}")
         self._check_invariants()
-        return self.out.take()
+        effects = self.out.take()
+        if effects:
+            self.heartbeat.sent(effects, now_ms)
+        return effects
 
     def snapshot(self) -> ReplicaSnapshot:
         return ReplicaSnapshot(self.view, self.active, self.votes.entries(), self.prepared_certificate,
@@ -145,7 +152,7 @@ class Replica:
             self.checkpoints.adopt(snapshot.checkpoint)
 
     def _on_start(self) -> None:
-        self.out.add(Broadcast(Status(self.view, self.tip.height)))
+        self.out.extend(self.heartbeat.broadcast(self.view, self.tip.height, self._now_ms))
         self.out.add(StartTimer(STATUS_TIMER, self.config.status_interval_ms))
         if not self.active and self.view_changes.own is not None:
             self.out.add(Broadcast(self.view_changes.own))
@@ -164,7 +171,7 @@ class Replica:
             if not self.active:
                 self._on_view_change_timeout()
         elif name == STATUS_TIMER:
-            self.out.add(Broadcast(Status(self.view, self.tip.height)))
+            self.out.extend(self.heartbeat.tick(self.view, self.tip.height, self._now_ms))
             self.out.add(StartTimer(STATUS_TIMER, self.config.status_interval_ms))
             stalled = self.catchup.tick(self.tip.height)
             self.out.extend(self.catchup.fetch(self.tip.height, stalled))
@@ -203,15 +210,21 @@ class Replica:
     # ------------------------------------------------------------ peer messages
 
     def _on_peer_message(self, sender: int, message) -> None:
-        if not 0 <= sender < self.config.n or sender == self.config.replica_id:
+        if self.config.validator_set.key(sender) is None or sender == self.config.replica_id:
             self.out.ignore("sender is not another validator")
             return
-        if isinstance(message, Forward):
+        if isinstance(message, (Prepare, Commit, PrePrepare)):  # the most frequent first
+            if not isinstance(message, PrePrepare) and message.replica == sender and message.seq > 0:
+                # A PREPARE or COMMIT for (v, s) says its sender is in view v at height s - 1
+                # (consensus.heartbeat); a sender in a higher view hears where this replica is.
+                self.catchup.on_vote(sender, message.view, message.seq - 1)
+                if message.view > self.view:
+                    self.out.extend(self.heartbeat.answer(sender, self.view, self.tip.height, self._now_ms))
+            self._on_phase_message(sender, message)
+        elif isinstance(message, Forward):
             self._on_requests(message.txs, share=False)
         elif isinstance(message, Status):
             self._on_status(sender, message)
-        elif isinstance(message, (PrePrepare, Prepare, Commit)):
-            self._on_phase_message(sender, message)
         elif isinstance(message, Checkpoint):
             self._on_checkpoint(sender, message)
         elif isinstance(message, ViewChange):
@@ -243,6 +256,8 @@ class Replica:
         self.catchup.on_status(sender, status)
         if status.view < self.view and self.active:
             self.out.extend(self.view_changes.resend(sender, self._now_ms, self.config.status_interval_ms))
+        if status.height < self.tip.height or status.view > self.view:
+            self.out.extend(self.heartbeat.answer(sender, self.view, self.tip.height, self._now_ms))
 
     # -------------------------------------------------- execution, state transfer
 
@@ -272,6 +287,7 @@ class Replica:
         self.history = self.history.then(self.tip.height + 1, self.config.validator_set)
         self.checkpoints.reconfigure(self.config.quorum)
         self.catchup.reconfigure(self.config.n, self.config.f, replica_id)
+        self.heartbeat.reconfigure()
         self.view_changes.forget_messages()
         self.active = True
         self.agreement.reconfigure(self.config)

@@ -8,8 +8,10 @@ maximum. Every operation costs the same however many requests came before
 (the recent digests leave oldest first from a queue of their own: deleting
 the first key of a large dict over and over makes each next lookup of the
 first key scan the deleted slots, a cost that grows with the traffic).
-Plain bookkeeping: it must not import the replica or its other parts, and
-does no I/O.
+A request's digest is worked out once, when it arrives, and kept while the
+request is pending or in flight (`digests`), not hashed again when its
+block is accepted and when it commits. Plain bookkeeping: it must not
+import the replica or its other parts, and does no I/O.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class RequestPool:
         self.in_flight: dict[bytes, bytes] = {}
         self.recent: set[bytes] = set()
         self.recent_order: deque[bytes] = deque()  # the digests of `recent`, oldest first
+        self.digests: dict[bytes, bytes] = {}  # request -> its digest, for each one pending or in flight
 
     @property
     def waiting(self) -> bool:
@@ -57,6 +60,7 @@ class RequestPool:
                 duplicates += 1
                 continue
             self.pending[digest] = tx
+            self.digests[tx] = digest
             fresh.append(tx)
         return Admission(tuple(fresh), duplicates, False)
 
@@ -67,12 +71,13 @@ class RequestPool:
     def take(self, txs: tuple[bytes, ...]) -> None:
         """A block holding `txs` was accepted: they are in flight."""
         for tx in txs:
-            digest = request_digest(tx)
+            digest = self.digests.get(tx) or request_digest(tx)
             self.in_flight[digest] = self.pending.pop(digest, tx)
+            self.digests[tx] = digest
 
     def committed(self, txs: tuple[bytes, ...]) -> None:
         for tx in txs:
-            digest = request_digest(tx)
+            digest = self.digests.pop(tx, None) or request_digest(tx)
             self.in_flight.pop(digest, None)
             self.pending.pop(digest, None)
             if digest in self.recent:
@@ -89,4 +94,5 @@ class RequestPool:
         merged = {**self.in_flight, **self.pending}
         self.in_flight = {}
         self.pending = dict(islice(merged.items(), self.pending_max))
+        self.digests = {tx: digest for digest, tx in self.pending.items()}
         return len(merged) - len(self.pending)

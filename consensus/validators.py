@@ -90,7 +90,7 @@ class ValidatorSet:
         return self.keys.index(key) if key in self.keys else -1
 
     def primary(self, view: int) -> int:
-        return view % self.n
+        return view % len(self.keys)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,10 @@ power of ten) that cover a range, and their labels.
 A tick is kept as an integer count of steps and a power of ten, so its
 label is written from integers (0.3 prints as "0.3", never as
 0.30000000000000004) and the same range always gives the same ticks and
-the same text. Pure functions: no I/O, nothing imported but math.
+the same text. A logarithmic axis (`log_ticks`) has its ticks at powers of
+ten, and at 2 and 5 times them when it spans fewer than three decades.
+Both kinds say where a value falls along the axis (`fraction`). Pure
+functions: no I/O, nothing imported but math.
 """
 
 from __future__ import annotations
@@ -72,6 +75,67 @@ class Ticks:
     @property
     def high(self) -> float:
         return _scaled(self.last * self.mantissa, self.exponent)
+
+    def fraction(self, value: float) -> float:
+        """Where `value` falls between the first tick (0) and the last (1), clamped."""
+        value = min(max(value, self.low), self.high)
+        return (value - self.low) / (self.high - self.low)
+
+
+LOG_MINOR_DECADES_MAX = 2  # an axis of at most this many decades gets ticks at 2 and 5 too
+
+
+@dataclass(frozen=True, slots=True)
+class LogTicks:
+    """Ticks of a logarithmic axis from 10^first to 10^last: at each power of
+    ten, and with `minor` also at 2 and 5 times it."""
+
+    first: int
+    last: int
+    minor: bool
+
+    def _ticks(self) -> list[tuple[int, int]]:
+        mantissas = STEP_MANTISSAS if self.minor else (1,)
+        return [(m, e) for e in range(self.first, self.last + 1) for m in mantissas
+                if e < self.last or m == 1]
+
+    @property
+    def values(self) -> list[float]:
+        return [_scaled(m, e) for m, e in self._ticks()]
+
+    @property
+    def labels(self) -> list[str]:
+        return [tick_label(m, e) for m, e in self._ticks()]
+
+    @property
+    def low(self) -> float:
+        return _power(self.first)
+
+    @property
+    def high(self) -> float:
+        return _power(self.last)
+
+    def fraction(self, value: float) -> float:
+        """Where `value` falls between 10^first (0) and 10^last (1) on the log scale, clamped."""
+        value = min(max(value, self.low), self.high)
+        return (math.log10(value) - self.first) / (self.last - self.first)
+
+
+def log_ticks(low: float, high: float) -> LogTicks:
+    """Powers of ten from at or below `low` to at or above `high` (at least one decade)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or not 0 < low <= high or high > VALUE_MAX:
+        raise ValueError(f"a logarithmic axis needs a finite range of positive values, not {low!r}..{high!r}")
+    first = math.floor(math.log10(low))
+    while _power(first) > low:  # log10 may be off by one at exact powers of ten
+        first -= 1
+    while _power(first + 1) <= low:
+        first += 1
+    last = max(first + 1, math.ceil(math.log10(high)))
+    while _power(last) < high:
+        last += 1
+    while last - 1 > first and _power(last - 1) >= high:
+        last -= 1
+    return LogTicks(first, last, last - first <= LOG_MINOR_DECADES_MAX)
 
 
 def nice_ticks(low: float, high: float, intervals: int = INTERVALS_WANTED) -> Ticks:

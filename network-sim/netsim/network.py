@@ -17,7 +17,8 @@ change which latencies are drawn."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import random
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
 from netsim.rng import Streams
@@ -48,8 +49,8 @@ class Latency:
     def draw(self, rng) -> int:
         if self.kind == "constant":
             return self.a_us
-        if self.kind == "uniform":
-            return rng.randint(self.a_us, max(self.a_us, self.b_us))
+        if self.kind == "uniform":  # randint(a, b)'s very draw, without its argument checks (one per message)
+            return self.a_us + rng._randbelow(max(self.a_us, self.b_us) - self.a_us + 1)
         exponent = min(rng.gauss(0.0, self.b_us / 1_000_000), math.log(DELAY_US_MAX / max(self.a_us, 1)))
         return int(self.a_us * math.exp(exponent))
 
@@ -130,6 +131,20 @@ class Network:
     topology: Topology | None = None
     _link_free_us: dict[tuple[int, int], int] = field(default_factory=dict)  # at most one entry per link
     _uplink_free_us: dict[int, int] = field(default_factory=dict)  # at most one entry per node
+    _plain: bool = field(init=False, default=False)
+    _latency: random.Random | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        """A plain network is one where only the link's latency applies: every
+        optional setting (each field after `link` but `faulty_until_us`, a field
+        added later included) holds its default and the link has no loss,
+        duplication, reordering or bandwidth limit. `transmit` then takes the
+        short way, with the same draws from the same stream."""
+        optional = [f for f in fields(self) if f.init and not f.name.startswith("_")
+                    and f.name not in ("n", "streams", "link", "faulty_until_us")]
+        self._plain = (all(getattr(self, f.name) == f.default for f in optional)
+                       and self.link == LinkModel(self.link.latency))
+        self._latency = self.streams("latency")
 
     @property
     def needs_sizes(self) -> bool:
@@ -150,6 +165,8 @@ class Network:
 
     def transmit(self, src: int, dst: int, size_bytes: int, now_us: int) -> list[int]:
         """Arrival times of the copies of one message (none when lost)."""
+        if self._plain:
+            return [now_us + max(1, self.link.latency.draw(self._latency))]
         if any(p.separates(src, dst, now_us) for p in self.partitions):
             return []
         if self.bursts and self._lost_in_burst(src, dst, now_us):

@@ -59,8 +59,11 @@ class SimNode:
         self.epoch = 0
         self.timer_generation: dict[str, int] = {}
         self.busy_until_us = 0
+        self.inbox: deque = deque()  # (sender address, message) arrived while busy, taken in order
         self.committed: set[bytes] = set()  # what the simulator saw this honest node commit (its invariants)
         self.executed: set[bytes] = set()  # the requests in this node's chain: its state's nonce windows
+        self._indexed: tuple[bytes, ...] | None = None  # the validator set `_index_by_address` was made for
+        self._index_by_address: dict[int, int] = {}
         self.strategy = None if strategy_cls is None else strategy_cls(self, sim.streams(f"byzantine/{replica_id}"))
         self.replica = self._new_replica()
 
@@ -90,14 +93,18 @@ class SimNode:
         return self.sim.addresses_of[self.replica.config.validators[replica_index]]
 
     def index_of(self, address: int) -> int:
-        key = self.sim.keys.public_keys[address]
+        """The replica index of the node at `address` in this node's validator set, or -1."""
         validators = self.replica.config.validators
-        return validators.index(key) if key in validators else -1
+        if validators is not self._indexed:  # a new set (or a new replica): take its index
+            self._indexed = validators
+            self._index_by_address = self.sim.index_by_address(validators)
+        return self._index_by_address.get(address, -1)
 
     def crash(self) -> None:
         self.up = False
         self.epoch += 1
         self.timer_generation = {}
+        self.inbox.clear()
 
     def restart(self, wipe: bool) -> None:
         if wipe:
@@ -121,7 +128,9 @@ class SimNode:
         return max(0, self.sim.queue.now_us // US_PER_MS + self.skew_ms)
 
     def handle(self, event) -> None:
-        self.perform(self.replica.step(event, self.now_ms()))
+        effects = self.replica.step(event, self.now_ms())
+        if effects:  # most messages (a STATUS, a vote short of a quorum) ask for nothing
+            self.perform(effects)
 
     def sync(self) -> None:
         self.synced = Synced(len(self.chain), len(self.sets), self.snapshot)

@@ -24,7 +24,7 @@ from html import escape
 from pathlib import Path
 from typing import Sequence
 
-from netsim.axes import Ticks, nice_ticks
+from netsim.axes import LogTicks, Ticks, log_ticks, nice_ticks
 
 WIDTH = 760
 PANEL_HEIGHT = 270
@@ -76,22 +76,21 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """A panel's plot area in px and the values its axes span."""
+    """A panel's plot area in px and the values its axes span (either axis
+    linear or logarithmic, as its ticks are)."""
 
     left: float
     top: float
     width: float
     height: float
-    x: Ticks
-    y: Ticks
+    x: Ticks | LogTicks
+    y: Ticks | LogTicks
 
     def px(self, x: float) -> float:
-        x = min(max(x, self.x.low), self.x.high)
-        return self.left + (x - self.x.low) / (self.x.high - self.x.low) * self.width
+        return self.left + self.x.fraction(x) * self.width
 
     def py(self, y: float) -> float:
-        y = min(max(y, self.y.low), self.y.high)
-        return self.top + self.height - (y - self.y.low) / (self.y.high - self.y.low) * self.height
+        return self.top + self.height - self.y.fraction(y) * self.height
 
     @property
     def bottom(self) -> float:
@@ -251,14 +250,18 @@ def _legend(entries: Sequence[tuple[str, str, str]], top: float) -> tuple[str, f
 
 
 def xy_figure(title: str, panels: Sequence[Panel], x_title: str,
-              legend: Sequence[tuple[str, str, str]] = (), x_whole: bool = False) -> str:
+              legend: Sequence[tuple[str, str, str]] = (), x_whole: bool = False,
+              x_log: bool = False, y_log: bool = False) -> str:
     """Panels stacked top to bottom on one value x axis (the data's range,
     not from 0; with `x_whole`, ticks on whole numbers only), y from 0; each
     series drawn as a line with a dot at each point; one legend of
-    (colour, dash, label) under the title."""
+    (colour, dash, label) under the title. With `x_log` or `y_log` that axis
+    is logarithmic (powers of ten around the data, which must be positive)."""
     xs = [x for panel in panels for series in panel.series for x, _ in series.points]
-    x_ticks = nice_ticks(min(xs, default=0.0), max(xs, default=1.0))
-    if x_whole and x_ticks.exponent < 0:  # steps below 1: a tick on every whole number instead
+    x_ticks: Ticks | LogTicks = nice_ticks(min(xs, default=0.0), max(xs, default=1.0))
+    if x_log:
+        x_ticks = log_ticks(min(xs, default=1.0), max(xs, default=10.0))
+    elif x_whole and x_ticks.exponent < 0:  # steps below 1: a tick on every whole number instead
         low, high = math.floor(min(xs, default=0.0)), math.ceil(max(xs, default=1.0))
         x_ticks = Ticks(low - 1, high + 1, 1, 0) if low == high else Ticks(low, high, 1, 0)
     legend_svg, legend_height = _legend(legend, TITLE_HEIGHT)
@@ -267,9 +270,10 @@ def xy_figure(title: str, panels: Sequence[Panel], x_title: str,
     for number, panel in enumerate(panels):
         panel_top = top + PANEL_HEIGHT * number
         ys = [y for series in panel.series for _, y in series.points]
+        y_ticks = (log_ticks(min(ys, default=1.0), max(ys, default=10.0)) if y_log else
+                   nice_ticks(min(0.0, *ys) if ys else 0.0, max(ys, default=1.0) or 1.0))
         frame = Frame(LEFT, panel_top + PLOT_TOP - 20, WIDTH - LEFT - RIGHT,
-                      PANEL_HEIGHT - PLOT_TOP + 20 - PLOT_BOTTOM, x_ticks,
-                      nice_ticks(min(0.0, *ys) if ys else 0.0, max(ys, default=1.0) or 1.0))
+                      PANEL_HEIGHT - PLOT_TOP + 20 - PLOT_BOTTOM, x_ticks, y_ticks)
         drawn = [_series(frame, s) + _series(frame, Series(s.points, s.colour, dots=True)) for s in panel.series]
         parts.append(f'<g class="panel">{_text(LEFT, panel_top + 14, panel.title, 12, css="panel-title")}'
                      f'{"".join(_x_axis(frame, x_title))}{"".join(_y_axis(frame, panel.y_title))}'

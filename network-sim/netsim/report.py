@@ -46,6 +46,9 @@ def build_report(sim) -> dict:
         "first_violation": sim.first_violation,
         "liveness_checked": sim.liveness_checked,
         "mutation": config.mutation,
+        "invalid": metrics.invalid,
+        "invalid_messages": metrics.invalid_messages,
+        "events": sim.events,
         "trace_hash": sim.trace.hexdigest(),
         "timeline": [[second, buckets.get(second, 0)] for second in range(config.duration_s)],
         "load_end_s": config.load_end_us / US_PER_S,
@@ -70,11 +73,20 @@ def longest_stall_s(commit_times_us: list[int], load_end_us: int) -> float:
 INVARIANTS = "agreement, validity, liveness"
 
 
-def verdict(violations: list[str]) -> str:
-    """The summary's last word: PASS when every invariant held."""
-    if not violations:
-        return f"PASS: every invariant held ({INVARIANTS})"
-    return f"FAIL: {len(violations)} invariant violation{'s' if len(violations) > 1 else ''}"
+def verdict(violations: list[str], invalid_messages: int = 0) -> str:
+    """The summary's last word: PASS when every invariant held and every
+    message kept the real node's wire limits; INVALID when one did not."""
+    if violations:
+        return f"FAIL: {len(violations)} invariant violation{'s' if len(violations) > 1 else ''}"
+    if invalid_messages:
+        return (f"INVALID: {invalid_messages:,} message{'s' if invalid_messages > 1 else ''} over the real node's "
+                f"wire limits (netsim/limits.py): the run says nothing about a real deployment")
+    return f"PASS: every invariant held ({INVARIANTS})"
+
+
+def is_valid(report: dict) -> bool:
+    """Every message of the run kept the real node's wire limits."""
+    return not report.get("invalid_messages")
 
 
 def summary(report: dict, wall_s: float) -> str:
@@ -92,12 +104,16 @@ def summary(report: dict, wall_s: float) -> str:
         f"  latency p50 {lat['p50']} ms  p99 {lat['p99']} ms  max {lat['max']} ms",
         "  messages " + ", ".join(f"{k} {v}" for k, v in report["messages"].items() if v),
         f"  trace {report['trace_hash'][:16]}  wall {wall_s:.2f} s "
-        f"({report['duration_s'] / wall_s if wall_s else 0:.1f} simulated s per wall s)",
+        f"({report['duration_s'] / wall_s if wall_s else 0:.1f} simulated s per wall s, "
+        f"{report['events'] / wall_s if wall_s else 0:,.0f} events/s of {report['events']:,})",
     ]
     if report["violations"]:
         lines.append("  VIOLATIONS:")
         lines += [f"    {v}" for v in report["violations"]]
-    lines.append(verdict(report["violations"]))
+    if report["invalid"]:
+        lines.append("  OVER THE WIRE LIMITS:")
+        lines += [f"    {v}" for v in report["invalid"]]
+    lines.append(verdict(report["violations"], report["invalid_messages"]))
     return "\n".join(lines)
 
 

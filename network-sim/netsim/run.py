@@ -14,21 +14,30 @@ there: the report's `first_violation` gives its kind, height and simulated
 time. The faults come from a named scenario (netsim.scenarios) or from a
 random schedule (netsim.faults); `SimConfig.mutation` weakens every
 replica for the mutation check (consensus.mutations).
+
+A run is valid only if every message sent keeps the real node's wire
+limits (netsim.limits): one that a real node would refuse makes the run
+invalid, whatever the invariants say.
+
+A node takes one message at a time and is busy for its cost (EVENT_COST_US,
+more for requests); messages that arrive meanwhile wait in its inbox, in
+order, and the node takes the next when it is free. Timers and client
+requests do not wait.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from consensus.auth import authenticate, verify_fetched
+from consensus.auth import verify_fetched
 from consensus.config import ReplicaConfig
 from consensus.mutations import MUTATIONS
 from consensus.validators import faulty_max
 from consensus.events import CertifiedBlocks, ClientRequests, PeerMessage, Start, TimerFired
 from consensus.messages import Blocks, FetchBlocks, Forward, PrePrepare
 from crypto import hashing
+from netsim import limits
 from netsim.clock import US_PER_MS, US_PER_S, EventQueue
 from netsim.faults import ARM_MS, claims_liveness, to_plan
 from netsim.network import Latency, LinkModel, Network, SettingsError
@@ -36,8 +45,9 @@ from netsim.node import SimNode
 from netsim.regions import RegionMatrix
 from netsim.rng import Streams
 from netsim.scenarios import CLEAN_SCENARIOS, SCENARIOS, plan
-from netsim.signing import FakeKeys
+from netsim.signing import FakeKeys, VoteChecks
 from netsim.sizes import MessageSizes
+from netsim.trace import Trace
 
 CLIENT_TIMEOUT_US = 1_500_000
 RECONFIGURE_AT = 16
@@ -46,6 +56,7 @@ CLIENT_CHECK_US = 500_000
 EVENT_COST_US = 30
 TX_COST_US = 2
 PROGRESS_STEP_US = 100_000
+INDEXES_MAX = 64  # validator sets indexed at once (index_by_address)
 
 
 def faulty_default(nodes: int, scenario: str) -> int:
@@ -107,6 +118,8 @@ class Metrics:
     latencies_us: list[int] = field(default_factory=list)
     commit_times_us: list[int] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # the first messages a real node would refuse, and why
+    invalid_messages: int = 0
     faults: list[list] = field(default_factory=list)  # [start_us, end_us or None, label, end_label]
 
 
@@ -117,12 +130,16 @@ class Simulation:
         self.config = config
         self.streams = Streams(config.seed)
         self.queue = EventQueue()
-        self.trace = hashlib.sha256()
+        self.trace = Trace()
         self.metrics = Metrics()
+        self.events = 0  # messages taken, timers fired, request batches, crashes and restarts
+        self._checked: object = None  # the last message checked against the wire limits (a broadcast repeats it)
+        self._indexes: dict[int, tuple[tuple[bytes, ...], dict[int, int]]] = {}  # see index_by_address
         self.f = faulty_max(config.nodes)
         self.first_violation: dict | None = None
         fault_plan = self._fault_plan(faults)
         addresses = self._keys(fault_plan.twins)
+        self.checks = VoteChecks(self.keys.verify)
         self.initial_validators = self.keys.public_keys[: config.nodes]
         self.validator_changes: dict[int, tuple[bytes, ...]] = {}
         if config.scenario in RECONFIGURING:
@@ -208,14 +225,16 @@ class Simulation:
         self.queue.schedule(CLIENT_CHECK_US, ("client-check",))
         end_us = self.config.duration_s * US_PER_S
         next_progress_us = 0
-        while True:
-            at = self.queue.peek_time()
-            if at is None or at > end_us or self.stopped:
+        pop_due, dispatch = self.queue.pop_due, self._dispatch
+        while not self.stopped:
+            item = pop_due(end_us)
+            if item is None:
                 break
-            if progress is not None and at >= next_progress_us:
+            if progress is not None and self.queue.now_us >= next_progress_us:
+                at = self.queue.now_us
                 progress(at, end_us)
                 next_progress_us = at - at % PROGRESS_STEP_US + PROGRESS_STEP_US
-            self._dispatch(self.queue.pop())
+            dispatch(item)
         if self.stopped:
             return self._report()
         self.queue.now_us = end_us
@@ -238,22 +257,32 @@ class Simulation:
             node = self.nodes[dst]
             if not node.up:
                 return
-            if node.busy_until_us > now:
-                self.queue.schedule(node.busy_until_us, item)
+            if node.busy_until_us > now or node.inbox:
+                node.inbox.append((src, message))
+                if len(node.inbox) == 1:
+                    self.queue.schedule(node.busy_until_us, ("ready", dst, node.epoch))
                 return
-            self._trace(now, "m", dst, src, message)
-            node.busy_until_us = now + self._cost_us(message)
-            self._deliver_message(node, src, message)
+            self._take(node, src, message, now)
+        elif kind == "ready":
+            _, dst, epoch = item
+            node = self.nodes[dst]
+            if node.up and node.epoch == epoch:
+                src, message = node.inbox.popleft()
+                self._take(node, src, message, now)
+                if node.inbox and node.up and node.epoch == epoch:
+                    self.queue.schedule(node.busy_until_us, ("ready", dst, epoch))
         elif kind == "timer":
             _, replica_id, epoch, name, generation = item
             node = self.nodes[replica_id]
             if node.up and node.epoch == epoch and node.timer_generation.get(name) == generation:
+                self.events += 1
                 self._trace(now, "t", replica_id, name)
                 node.handle(TimerFired(name))
         elif kind == "request":
             _, replica_id, txs = item
             node = self.nodes[replica_id]
             if node.up:
+                self.events += 1
                 self._count("client-request", len(txs))
                 admitted = node.admit(txs)
                 if admitted:
@@ -263,10 +292,12 @@ class Simulation:
         elif kind == "client-check":
             self._client_check()
         elif kind == "crash":
+            self.events += 1
             self._trace(now, "crash", item[1])
             self._went_down(item[1], "crashes")
             self.nodes[item[1]].crash()
         elif kind == "restart":
+            self.events += 1
             self._trace(now, "restart", item[1])
             self._came_back(item[1], "restarts, disk wiped" if item[2] else "restarts")
             self.nodes[item[1]].restart(wipe=item[2])
@@ -276,41 +307,61 @@ class Simulation:
             self._trace(now, "skew", item[1], item[2])
             self.nodes[item[1]].skew_ms = item[2]
 
-    def _deliver_message(self, node: SimNode, src: int, message) -> None:
-        if isinstance(message, FetchBlocks):
+    def _take(self, node: SimNode, src: int, message, now: int) -> None:
+        """`node` is free: it takes `message` and is busy for the message's cost.
+        The driver's part: serve FETCH-BLOCKS, verify BLOCKS, authenticate the rest."""
+        self.events += 1
+        self.trace.message(now, node.replica_id, src, message)
+        kind = type(message)
+        if kind is PrePrepare:
+            node.busy_until_us = now + EVENT_COST_US + TX_COST_US * len(message.block.txs)
+        elif kind is Forward:
+            node.busy_until_us = now + EVENT_COST_US + TX_COST_US * len(message.txs)
+        else:
+            node.busy_until_us = now + EVENT_COST_US
+        if kind is FetchBlocks:
             entries = tuple(node.chain[message.first - 1: message.last])
             self.send(node.replica_id, src, Blocks(entries))
             return
-        if isinstance(message, Blocks):
+        if kind is Blocks:
             verified = verify_fetched(message.entries, node.replica.history, self.keys.verify)
             if verified:
                 node.handle(CertifiedBlocks(node.index_of(src), verified))
             return
         sender = node.index_of(src)
-        if isinstance(message, Forward):
+        if kind is Forward:
             message = Forward(node.admit(message.txs))
             if not message.txs:
                 return
         if sender < 0:
-            if isinstance(message, Forward):
+            if kind is Forward:
                 node.handle(ClientRequests(message.txs))
             return
-        if authenticate(message, sender, node.replica.history, self.keys.verify) is None:
+        if self.checks.authenticate(message, sender, node.replica.history) is None:
             node.handle(PeerMessage(sender, message))
 
-    @staticmethod
-    def _cost_us(message) -> int:
-        if isinstance(message, PrePrepare):
-            return EVENT_COST_US + TX_COST_US * len(message.block.txs)
-        if isinstance(message, Forward):
-            return EVENT_COST_US + TX_COST_US * len(message.txs)
-        return EVENT_COST_US
-
     def send(self, src: int, dst: int, message) -> None:
-        self._count(message.KIND)
+        counts = self.metrics.messages
+        counts[message.KIND] = counts.get(message.KIND, 0) + 1
+        if message is not self._checked:
+            self._checked = message
+            problem = limits.problem(message)
+            if problem is not None:
+                self._over_limits(src, problem)
         size = 0 if self.sizes is None else self.sizes.of(message)
         for arrival in self.network.transmit(src, dst, size, self.queue.now_us):
             self.queue.schedule(arrival, ("msg", dst, src, message))
+
+    def index_by_address(self, validators: tuple[bytes, ...]) -> dict[int, int]:
+        """Node address -> replica index in `validators`: one dict per validator
+        set, shared by every node that holds that set (a few sets a run)."""
+        known = self._indexes.get(id(validators))
+        if known is None or known[0] is not validators:
+            if len(self._indexes) >= INDEXES_MAX:
+                self._indexes.clear()
+            index = {address: i for i, key in enumerate(validators) for address in self.addresses_of.get(key, ())}
+            known = self._indexes[id(validators)] = (validators, index)  # holding the tuple keeps its id unique
+        return known[1]
 
     def schedule_timer(self, node: SimNode, name: str, generation: int, delay_ms: int) -> None:
         self.queue.schedule(self.queue.now_us + delay_ms * US_PER_MS,
@@ -360,19 +411,19 @@ class Simulation:
             self._violation(f"agreement: replica {node.replica_id} committed another block at {seq}", seq)
             return
         self._count("client-reply", len(txs))
+        submitted, committed, counts, enough = self.submitted, node.committed, self.commit_counts, self.f + 1
         for tx in txs:
-            if tx not in self.submitted:
+            if tx not in submitted:
                 self._violation(f"validity: replica {node.replica_id} committed an unsubmitted request", seq)
                 return
-            if tx in node.committed:
+            if tx in committed:
                 self._violation(f"validity: replica {node.replica_id} committed a request twice", seq)
                 return
-            node.committed.add(tx)
-            count = self.commit_counts.get(tx, 0) + 1
-            self.commit_counts[tx] = count
-            if count == self.f + 1:
+            committed.add(tx)
+            count = counts[tx] = counts.get(tx, 0) + 1
+            if count == enough:
                 self.outstanding.pop(tx, None)
-                self.metrics.latencies_us.append(now - self.submitted[tx])
+                self.metrics.latencies_us.append(now - submitted[tx])
                 self.metrics.commit_times_us.append(now)
 
     def on_halt(self, node: SimNode, reason: str) -> None:
@@ -435,6 +486,11 @@ class Simulation:
             fault = self.metrics.faults[index]
             fault[1], fault[3] = self.queue.now_us, f"r{replica} {what}"
 
+    def _over_limits(self, src: int, problem: str) -> None:
+        self.metrics.invalid_messages += 1
+        if len(self.metrics.invalid) < 20:
+            self.metrics.invalid.append(f"t={self.queue.now_us / US_PER_S:.3f}s r{src} sent a {problem}")
+
     def _violation(self, text: str, height: int | None = None) -> None:
         if self.first_violation is None:
             self.first_violation = {"kind": text.split(":")[0], "height": height, "time_us": self.queue.now_us,
@@ -448,11 +504,7 @@ class Simulation:
         self.metrics.messages[kind] = self.metrics.messages.get(kind, 0) + amount
 
     def _trace(self, now: int, *parts) -> None:
-        message = parts[-1] if parts else None
-        if hasattr(message, "KIND"):
-            detail = f"{message.KIND}/{getattr(message, 'view', '')}/{getattr(message, 'seq', '')}"
-            parts = (*parts[:-1], detail)
-        self.trace.update(f"{now}|{'|'.join(map(str, parts))}\n".encode())
+        self.trace.add(now, *parts)
 
     def _report(self) -> dict:
         from netsim.report import build_report

@@ -1,10 +1,24 @@
 """Cheap deterministic stand-ins for Ed25519 in simulation: a signature is a
 keyed SHA-256 the simulator's verifier can check, so forged or altered
-messages still fail verification exactly as they would on the real node."""
+messages still fail verification exactly as they would on the real node.
+
+A broadcast hands one frozen message object to every peer, and a vote's
+check depends on nothing else than that object, its sender and the
+validator set in force; `VoteChecks` remembers the answer for each vote
+object so it is worked out once, not at each of n - 1 receivers. A message
+a Byzantine strategy rewrote is another object, checked on its own.
+"""
 
 from __future__ import annotations
 
 import hashlib
+
+from consensus.auth import authenticate
+from consensus.messages import Checkpoint, Commit, Prepare, PrePrepare
+from consensus.validators import ValidatorHistory
+
+VOTE_CHECKS_MAX = 16_384  # votes remembered; the memory is emptied when it fills
+_VOTES = frozenset((PrePrepare, Prepare, Commit, Checkpoint))  # checked against the set in force alone
 
 
 class FakeKeys:
@@ -43,3 +57,27 @@ class FakeSigner:
 def _mac(secret: bytes, domain: str, data: bytes) -> bytes:
     first = hashlib.sha256(secret + domain.encode() + b"\x00" + data).digest()
     return first + hashlib.sha256(first).digest()
+
+
+class VoteChecks:
+    """`authenticate` for peer messages, answered from memory for a vote object
+    seen before from the same sender under the same validator set."""
+
+    __slots__ = ("verify", "_answers")
+
+    def __init__(self, verify) -> None:
+        self.verify = verify
+        self._answers: dict[int, tuple[object, int, bytes, str | None]] = {}  # id -> (message, sender, set, answer)
+
+    def authenticate(self, message, sender: int, history: ValidatorHistory) -> str | None:
+        if type(message) not in _VOTES:
+            return authenticate(message, sender, history, self.verify)
+        set_hash = history.current.hash
+        known = self._answers.get(id(message))
+        if known is not None and known[0] is message and known[1] == sender and known[2] == set_hash:
+            return known[3]
+        answer = authenticate(message, sender, history, self.verify)
+        if len(self._answers) >= VOTE_CHECKS_MAX:
+            self._answers.clear()
+        self._answers[id(message)] = (message, sender, set_hash, answer)  # holding it keeps its id unique
+        return answer

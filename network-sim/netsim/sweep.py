@@ -114,8 +114,13 @@ class Sweep:
 
 
 def record(cell: int, report: dict) -> dict:
-    """What a sweep keeps of one run's report (not its timeline or samples)."""
-    return {"cell": cell, **{key: report[key] for key in RECORD_KEYS}}
+    """What a sweep keeps of one run's report (not its timeline or samples). A
+    run that sent a message over the real node's wire limits (netsim.limits)
+    counts as failed: its first such message is listed among its violations."""
+    kept = {"cell": cell, **{key: report[key] for key in RECORD_KEYS}}
+    if report["invalid"]:
+        kept["violations"] = [*report["violations"], f"invalid run: {report['invalid'][0]}"]
+    return kept
 
 
 def run_chunk(chunk: Chunk) -> list[dict]:

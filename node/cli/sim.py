@@ -11,7 +11,7 @@ from pathlib import Path
 from netsim.clock import US_PER_S
 from netsim.network import LATENCY_KINDS, Latency, SettingsError
 from netsim.regions import load_regions
-from netsim.report import replay_command, summary, write_plot
+from netsim.report import is_valid, replay_command, summary, write_plot
 from netsim.run import SimConfig, Simulation, faulty_default
 from netsim.scenarios import SCENARIOS
 from node.cli.shared import UsageError, add_out_option
@@ -39,7 +39,7 @@ def cmd_sim_run(args) -> int:
         Path(args.out).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
         plot = write_plot(report, Path(args.out).with_suffix(".svg"))
         print(f"  wrote {args.out} and {plot}")
-    if report["violations"]:
+    if report["violations"] or not is_valid(report):
         print(f"reproduce with seed={report['seed']}: {replay_command(report)}")
         return 1
     return 0

@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from hypothesis import given, strategies as st
 
-from netsim.axes import nice_step, nice_ticks, tick_label
-from netsim.plot import Fault, Panel, Series, time_figure, write_bars, write_grouped_bars, write_load_plot
+from netsim.axes import log_ticks, nice_step, nice_ticks, tick_label
+from netsim.plot import Fault, Panel, Series, time_figure, write_bars, write_grouped_bars, write_load_plot, xy_figure
 from netsim.report import write_plot
 from netsim.run import SimConfig, Simulation
 
@@ -213,6 +213,43 @@ def test_the_load_figure_plots_latency_and_achieved_rate_against_offered_load(tm
     xs = [float(point.split(",")[0]) for point in p50_line.get("points").split()]
     assert xs == sorted(xs)  # joined in order of offered load, whatever the order of the runs
     assert xs[0] == pytest.approx(x_position(latency, 500), abs=0.2)
+
+
+@pytest.mark.parametrize("low, high, labels", [
+    (16, 512, ["10", "20", "50", "100", "200", "500", "1,000"]),  # under three decades: 2 and 5 too
+    (0.05, 30, ["0.01", "0.1", "1", "10", "100"]),
+    (1, 1000, ["1", "10", "100", "1,000"]),                     # exact powers are their own ends
+    (3, 3, ["1", "2", "5", "10"]),                              # at least one decade
+    (2e-7, 3e8, ["1e-7", "1e-6", "1e-5", "0.0001", "0.001", "0.01", "0.1", "1", "10", "100", "1,000",
+                 "10,000", "100,000", "1e6", "1e7", "1e8", "1e9"]),
+])
+def test_log_ticks_are_powers_of_ten_that_cover_the_range(low, high, labels):
+    ticks = log_ticks(low, high)
+    assert ticks.values[0] <= low and ticks.values[-1] >= high
+    assert ticks.labels == labels
+    assert ticks.fraction(ticks.low) == 0 and ticks.fraction(ticks.high) == 1
+    assert ticks.fraction(10.0 ** ((ticks.first + ticks.last) / 2)) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("low, high", [(0, 10), (-1, 10), (5, 1), (1, math.inf)])
+def test_a_log_axis_needs_positive_values(low, high):
+    with pytest.raises(ValueError):
+        log_ticks(low, high)
+
+
+def test_a_figure_on_log_axes_puts_each_decade_the_same_distance_apart():
+    points = [(16.0, 0.02), (64.0, 0.17), (256.0, 5.7), (512.0, 21.0)]
+    svg = xy_figure("speed", [Panel("", "seconds", (Series(points),))], "replicas", x_log=True, y_log=True)
+    (panel,) = panels_of(svg)
+    y_ticks = {t.text: float(t.get("y")) for t in texts(panel, "y-tick")}
+    assert list(y_ticks) == ["0.01", "0.1", "1", "10", "100"]
+    gaps = [a - b for a, b in zip(y_ticks.values(), list(y_ticks.values())[1:])]
+    assert all(gap == pytest.approx(gaps[0], abs=0.11) for gap in gaps)
+    x_ticks = {t.text: float(t.get("x")) for t in texts(panel, "x-tick")}
+    assert x_ticks["100"] - x_ticks["10"] == pytest.approx(x_ticks["1,000"] - x_ticks["100"], abs=0.11)
+    line = panel.findall(f"{SVG}polyline")[0]
+    xs = [float(point.split(",")[0]) for point in line.get("points").split()]
+    assert xs[1] - xs[0] == pytest.approx(xs[2] - xs[1], abs=0.11)  # 16 -> 64 -> 256: equal steps
 
 
 def test_a_range_narrower_than_float_spacing_is_widened():

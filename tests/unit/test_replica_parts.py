@@ -4,6 +4,7 @@ and the bounds they keep, without a replica around them."""
 from __future__ import annotations
 
 from consensus.catchup import CatchUp
+from consensus.checkpoints import CheckpointTracker
 from consensus.config import ChainTip
 from consensus.events import FETCH_TIMER, CancelTimer, Persist, Send, StartTimer
 from consensus.messages import Commit, FetchBlocks, NewView, Prepare, PrePrepare, Status, ViewChange
@@ -121,6 +122,40 @@ def test_slots_refuse_repeated_and_mismatching_votes_and_certify_at_the_quorum()
     assert committed == proposed.block and [r for r, _ in commit_certificate.signatures] == [0, 1, 2]
     slots.prune(1)
     assert slots.committed_block(0, 1, 3) is None
+
+
+def test_slots_count_only_votes_that_match_the_pre_prepare_whenever_it_comes():
+    """Votes may come before the PRE-PREPARE, for another block, or twice from one
+    replica (a second view's vote after a restart): the counts behind the quorum
+    checks follow exactly what the certificates would hold."""
+    slots = Slots()
+    proposed = proposal(1)
+    for replica, digest in ((1, proposed.digest), (2, DIGEST_A), (3, proposed.digest)):
+        slots.record(vote(Prepare, 1, digest, replica))
+    assert slots.prepared_certificate(1, 2) is None  # no PRE-PREPARE yet: nothing matches
+    slots.accept(proposed)
+    certificate = slots.prepared_certificate(1, 3)
+    assert certificate is None and slots.by_seq[1].prepares_matching == 2
+    slots.record(vote(Prepare, 1, proposed.digest, 2))  # replica 2's vote replaced: it matches now
+    assert [p.replica for p in slots.prepared_certificate(1, 3).prepares] == [1, 2, 3]
+    slots.record(vote(Prepare, 1, DIGEST_B, 3))  # and replica 3's no longer does
+    assert slots.prepared_certificate(1, 3) is None and slots.by_seq[1].prepares_matching == 2
+
+
+def test_a_checkpoint_is_stable_at_a_quorum_of_votes_that_state_the_same_chain():
+    tracker = CheckpointTracker(interval=4, window=8, quorum=3)
+
+    def checkpoint(replica: int, block_hash: bytes):
+        return Votes(KEYS.signer(replica), replica, CONFIG.signing_context).checkpoint(4, block_hash, DIGEST_B)
+
+    assert tracker.add(checkpoint(3, DIGEST_A), tip_height=4) is None
+    assert tracker.add(checkpoint(1, DIGEST_B), tip_height=4) is None  # states another chain
+    assert tracker.add(checkpoint(3, DIGEST_B), tip_height=4) is None  # replica 3 already voted
+    assert tracker.add(checkpoint(0, DIGEST_A), tip_height=4) is None
+    assert tracker.counts == {(4, DIGEST_A, DIGEST_B): 2, (4, DIGEST_B, DIGEST_B): 1}
+    stable = tracker.add(checkpoint(2, DIGEST_A), tip_height=4)
+    assert (stable.seq, stable.block_hash) == (4, DIGEST_A) and [r for r, _ in stable.signatures] == [0, 2, 3]
+    assert tracker.low == 4 and tracker.votes == {} and tracker.counts == {}
 
 
 def test_slots_defer_one_pre_prepare_per_sequence_number_until_its_turn():

@@ -40,3 +40,19 @@ def test_batches_are_cut_in_arrival_order_and_requeued_requests_go_first():
     assert pool.batch(5) == (b"a", b"b", b"x", b"c") and not pool.in_flight
     pool.committed(pool.batch(5))
     assert not pool.waiting
+
+
+def test_a_request_is_hashed_once_from_arrival_to_commit(monkeypatch):
+    import consensus.requests as requests
+
+    hashed: list[bytes] = []
+    digest = requests.request_digest
+    monkeypatch.setattr(requests, "request_digest", lambda tx: hashed.append(tx) or digest(tx))
+    pool = RequestPool(pending_max=10, recent_max=10)
+    pool.add((b"a", b"b", b"c"))
+    pool.take((b"a", b"b", b"x"))  # b"x" was never heard here: hashed now
+    assert set(pool.digests) == {b"a", b"b", b"c", b"x"}  # exactly the requests pending or in flight
+    pool.requeue()
+    pool.committed((b"a", b"b", b"x"))
+    assert sorted(hashed) == [b"a", b"b", b"c", b"x"]
+    assert set(pool.digests) == {b"c"} and list(pool.pending.values()) == [b"c"]
