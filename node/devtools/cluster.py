@@ -114,8 +114,20 @@ class LocalCluster:
             process.wait()
 
     def close(self) -> None:
-        for replica_id in list(self.processes):
-            self.kill(replica_id, signal.SIGTERM)
+        """Stop every node: all are told at once, then each is waited for (up to
+        STOP_TIMEOUT_S in all, then killed). Stopping them one by one would add
+        up each node's wait for its peers' links to close."""
+        processes = [process for process in self.processes.values() if process.poll() is None]
+        self.processes = {}
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     @property
     def pids(self) -> dict[str, int]:

@@ -117,17 +117,16 @@ class InboundPeers:
         LINK_CLOSE_TIMEOUT_S (a peer that does not answer is cut anyway: its
         frames are no longer read, see `_receive_frames`); returns how many."""
         leaving = [ws for key, links in self.links.items() if not self.checks.is_member(key) for ws in links]
-
-        async def close(ws) -> None:
-            try:
-                await asyncio.wait_for(ws.close(code=HANDSHAKE_REFUSED_CODE,
-                                                message=b"no longer a member node of this chain"),
-                                       LINK_CLOSE_TIMEOUT_S)
-            except (TimeoutError, ConnectionError, aiohttp.ClientError):
-                log.warning("a departed peer's link did not close in %.0f s", LINK_CLOSE_TIMEOUT_S)
-
-        await asyncio.gather(*(close(ws) for ws in leaving))
+        await asyncio.gather(*(_close_link(ws, HANDSHAKE_REFUSED_CODE, b"no longer a member node of this chain")
+                               for ws in leaving))
         return len(leaving)
+
+    async def close_all(self, app: web.Application | None = None) -> None:
+        """The node stops: close every open link (an app's on_shutdown hook).
+        Left open, each would hold the server's shutdown for its whole
+        timeout, as a peer link never ends by itself."""
+        await asyncio.gather(*(_close_link(ws, aiohttp.WSCloseCode.GOING_AWAY, b"node stopping")
+                               for links in list(self.links.values()) for ws in list(links)))
 
     async def _authenticated(self, ws: web.WebSocketResponse, remote: str | None,
                              certified: bytes | None) -> bytes | None:
@@ -250,6 +249,15 @@ class InboundPeers:
         if isinstance(message, NewView) and message.pre_prepare is not None:
             return await self.checks.admission.check_proposed(message.pre_prepare.block.txs)
         return None
+
+
+async def _close_link(ws: web.WebSocketResponse, code: int, reason: bytes) -> None:
+    """Close one inbound link within LINK_CLOSE_TIMEOUT_S (a peer that does not
+    answer the close is left: its frames are no longer read)."""
+    try:
+        await asyncio.wait_for(ws.close(code=code, message=reason), LINK_CLOSE_TIMEOUT_S)
+    except (TimeoutError, ConnectionError, aiohttp.ClientError):
+        log.warning("a peer's link did not close in %.0f s", LINK_CLOSE_TIMEOUT_S)
 
 
 def blocks_reply(storage: Storage, message: FetchBlocks) -> bytes:

@@ -124,6 +124,7 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
     node = open_node(config)
     app = make_app(node)
     app.router.add_get(PEER_PATH, node.inbound.handle)
+    app.on_shutdown.append(node.inbound.close_all)
     closers = [await extension(node, app) for extension in extensions]
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()

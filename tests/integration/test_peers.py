@@ -264,3 +264,25 @@ def test_pieces_that_do_not_form_frames_are_refused(pieces):
     with pytest.raises(ValueError):
         for piece in pieces:
             frames.feed(piece)
+
+
+async def test_a_stopping_node_closes_its_inbound_links_so_its_shutdown_need_not_wait_for_them():
+    received: asyncio.Queue = asyncio.Queue()
+    receiver = RecordingInbound(KEYS[0].signer(), received)
+    app = web.Application()
+    app.router.add_get("/v1/peer", receiver.handle)
+    app.on_shutdown.append(receiver.close_all)  # as node.runtime.server registers it
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    dialler = links(KEYS[1].signer(), peers={VALIDATORS[0]: str(test_server.make_url("")).rstrip("/")})
+    await dialler.start()
+    try:
+        await wait_until(lambda: receiver.up.get(VALIDATORS[1]) == 1, 5.0, "the link from validator 1")
+        (link,) = receiver.links[VALIDATORS[1]]
+        await receiver.close_all()
+        assert link.closed
+        await wait_until(lambda: link not in receiver.links.get(VALIDATORS[1], ()), 5.0,
+                         "the link's handler to end: the shutdown has nothing left to wait for")
+    finally:
+        await dialler.close()
+        await test_server.close()
