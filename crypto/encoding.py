@@ -13,6 +13,7 @@ stranger cost time and memory in proportion to those limits, not to their size.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgpack
@@ -35,7 +36,9 @@ def _normalize(value: Any, depth: int) -> Any:
     """Check that `value` is encodable and return it with maps in key order.
     A long list that holds only scalars is checked by the types of its items
     as a whole (in C, not item by item) and returned as it is: msgpack packs
-    a tuple as it packs a list. Scalar items need no call of their own."""
+    a tuple as it packs a list. Scalar items, and integers in range, need
+    no call of their own (their check is inline: most values are small maps
+    of strings and integers, and a call per integer was most of the walk)."""
     if depth > DEPTH_MAX:
         raise EncodingError(f"nesting deeper than {DEPTH_MAX}")
     kind = type(value)
@@ -51,15 +54,16 @@ def _normalize(value: Any, depth: int) -> Any:
             return [_normalize(item, inner) for item in value]  # any item is too deep
         if len(value) >= FLAT_CHECK_ITEMS_MIN and _flat(value):
             return value
-        return [item if type(item) in _SCALAR_TYPES else _normalize(item, inner) for item in value]
+        return [item if type(item) in _SCALAR_TYPES or (type(item) is int and INT_MIN <= item <= INT_MAX)
+                else _normalize(item, inner) for item in value]
     if kind is dict:
         for key in value:
             if type(key) is not str:
                 raise EncodingError(f"map key must be str, got {type(key).__name__}")
         if inner > DEPTH_MAX:
             return {key: _normalize(value[key], inner) for key in sorted(value)}
-        return {key: item if type(item) in _SCALAR_TYPES else _normalize(item, inner)
-                for key, item in sorted(value.items())}
+        return {key: item if type(item) in _SCALAR_TYPES or (type(item) is int and INT_MIN <= item <= INT_MAX)
+                else _normalize(item, inner) for key, item in sorted(value.items())}
     raise EncodingError(f"type {kind.__name__} has no canonical encoding")
 
 
@@ -79,13 +83,27 @@ _FLAT_TYPES = _SCALAR_TYPES | {int}
 FLAT_CHECK_ITEMS_MIN = 16  # shorter lists are walked item by item: cheaper than building a set of types
 
 
+_packers = threading.local()  # one msgpack Packer per thread (a Packer is not thread-safe)
+
+
+def _packer() -> msgpack.Packer:
+    """This thread's Packer: `msgpack.packb` makes one per call, which cost
+    about as much as packing a small value. A Packer empties its buffer
+    after each value and after a failed one."""
+    try:
+        return _packers.packer
+    except AttributeError:
+        _packers.packer = msgpack.Packer(use_bin_type=True)
+        return _packers.packer
+
+
 def encode(value: Any) -> bytes:
     """Return the canonical encoding of `value`."""
     kind = type(value)
     try:
         if kind in _SCALAR_TYPES or (kind is int and INT_MIN <= value <= INT_MAX):
-            return msgpack.packb(value, use_bin_type=True)
-        return msgpack.packb(_normalize(value, 0), use_bin_type=True)
+            return _packer().pack(value)
+        return _packer().pack(_normalize(value, 0))
     except UnicodeEncodeError:
         raise EncodingError("text with no UTF-8 form (lone surrogate)") from None
 
