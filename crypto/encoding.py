@@ -147,13 +147,22 @@ def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT, *, depth_max: int = DE
     value, and the number of elements is bounded only by `size_max`. (No
     value deeper than DEPTH_MAX has a canonical form, so a larger
     `depth_max` admits nothing more.)
+
+    An input of at most `elements_max` bytes (or with only a depth limit)
+    cannot hold more elements than the limit, as every element takes a byte
+    at least: building it costs no more than the limit allows, so it is
+    built first and its depth checked on the value, which costs far less
+    than reading its headers in Python (a transaction's body is such an
+    input). Both ways refuse the same inputs.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DecodeError("expected bytes")
     if len(data) > size_max:
         raise DecodeError(f"message of {len(data)} bytes exceeds limit of {size_max}")
-    if elements_max is not None or depth_max < DEPTH_MAX:
-        check_shape(data, depth_max, len(data) if elements_max is None else elements_max)
+    depth_checked = depth_max >= DEPTH_MAX
+    if elements_max is not None and len(data) > elements_max:
+        check_shape(data, depth_max, elements_max)
+        depth_checked = True
     try:
         value = msgpack.unpackb(
             data,
@@ -165,6 +174,8 @@ def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT, *, depth_max: int = DE
         raise DecodeError(f"malformed msgpack: {exc}") from None
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise DecodeError(f"malformed msgpack: {exc}") from None
+    if not depth_checked and not _within_depth(value, 0, depth_max):
+        raise DecodeError(f"nesting deeper than {depth_max}")
     try:
         canonical = encode(value)
     except EncodingError as exc:
@@ -172,6 +183,28 @@ def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT, *, depth_max: int = DE
     if canonical != bytes(data):
         raise DecodeError("not canonical: bytes differ from the canonical encoding")
     return value
+
+
+def _within_depth(value: Any, depth: int, depth_max: int) -> bool:
+    """Whether nothing in `value`, itself at `depth`, lies deeper than
+    `depth_max` (a map's keys lie one deeper than the map, as its values);
+    the walk goes no deeper than depth_max + 1."""
+    kind = type(value)
+    if kind is list:
+        children = value
+    elif kind is dict:
+        children = value.values()
+    else:
+        return True
+    if not value:
+        return True
+    if depth >= depth_max:
+        return False
+    inner = depth + 1
+    for child in children:
+        if (type(child) is list or type(child) is dict) and not _within_depth(child, inner, depth_max):
+            return False
+    return True
 
 
 # --- the shape of an encoding, read from its headers alone ------------------------

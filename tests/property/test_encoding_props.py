@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from crypto.encoding import (
-    DEPTH_MAX, FLAT_CHECK_ITEMS_MIN, INT_MAX, INT_MIN, DecodeError, EncodingError, decode, encode, list_header,
-    list_length,
+    DEPTH_MAX, FLAT_CHECK_ITEMS_MIN, INT_MAX, INT_MIN, DecodeError, EncodingError, check_shape, decode, encode,
+    list_header, list_length,
 )
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -392,6 +392,25 @@ def test_junk_with_limits_decodes_or_raises_decode_error(data, depth_max, elemen
         return
     assert deepest(value) <= depth_max and elements(value) <= elements_max
     assert encode(value) == data
+
+
+@SETTINGS
+@given(values, st.integers(0, 6))
+def test_a_short_input_is_refused_for_depth_as_the_header_walk_refuses_it(value, depth_max):
+    # at most elements_max bytes: built first and its depth checked on the value, not on its headers
+    assume(depth(value) <= DEPTH_MAX)
+    data = encode(value)
+    try:
+        check_shape(data, depth_max, len(data))
+        walked = True
+    except DecodeError:
+        walked = False
+    try:
+        built = same(decode(data, depth_max=depth_max, elements_max=len(data)), value)
+    except DecodeError as exc:
+        assert f"nesting deeper than {depth_max}" in str(exc)
+        built = False
+    assert built == walked == (deepest(value) <= depth_max)
 
 
 def test_an_element_heavy_input_is_refused_before_any_object_is_built(monkeypatch):
