@@ -23,6 +23,7 @@ at most once, and the state per key stays bounded.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -105,6 +106,18 @@ class BlockResult:
     @property
     def receipts_root(self) -> bytes:
         return merkle.root(list(self.receipt_leaves))
+
+
+ROLES_KEPT_MAX = 1024  # institution records whose roles `_roles` keeps
+
+
+@functools.lru_cache(maxsize=ROLES_KEPT_MAX)
+def _roles(raw_record: bytes) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The roles an institution record (its stored bytes) holds, in its order
+    and as a set: decoded once per record value, not once per transaction
+    (a pure function of the bytes, so every node and the auditor get the same)."""
+    roles = tuple(encoding.decode_trusted(raw_record)["roles"])
+    return roles, frozenset(roles)
 
 
 def nonce_key(sender: bytes) -> bytes:
@@ -296,8 +309,8 @@ class Executor:
         raw_record = scope.get(institution_key(institution))
         if raw_record is None:
             raise ContractError("unknown_institution", institution)
-        roles = tuple(encoding.decode_trusted(raw_record)["roles"])
-        if not set(roles) & set(tx_type.roles):
+        roles, role_set = _roles(raw_record)
+        if role_set.isdisjoint(tx_type.roles):
             raise ContractError("not_permitted", f"{tx.type} needs one of the roles {list(tx_type.roles)}")
         for needed in tx_type.requires:
             if not contract_enabled(scope, needed):

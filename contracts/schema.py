@@ -73,13 +73,28 @@ class Field:
                 self.items.check(item)
 
 
+NAMES_MAX = 1024  # schemas whose field names `_names` keeps (the registry declares a few hundred)
+_STR_ONLY = frozenset({str})
+_names_by_id: dict[int, tuple[tuple[Field, ...], frozenset[str]]] = {}
+
+
+def _names(fields: tuple[Field, ...]) -> frozenset[str]:
+    """The field names of a schema, made once per schema: each entry holds its
+    schema, so the id it is filed under cannot be reused by another."""
+    entry = _names_by_id.get(id(fields))
+    if entry is None or entry[0] is not fields:
+        if len(_names_by_id) >= NAMES_MAX:
+            _names_by_id.clear()
+        entry = _names_by_id[id(fields)] = (fields, frozenset(f.name for f in fields))
+    return entry[1]
+
+
 def check_args(fields: tuple[Field, ...], args: dict[str, Any]) -> None:
-    if type(args) is not dict or any(type(name) is not str for name in args):
+    if type(args) is not dict or not _STR_ONLY.issuperset(map(type, args)):
         raise ContractError("bad_args", "args must be a map with string keys")
-    known = {f.name for f in fields}
-    extra = sorted(set(args) - known)
-    if extra:
-        raise ContractError("bad_args", f"unknown field {extra[0]}")
+    known = _names(fields)
+    if not known.issuperset(args):
+        raise ContractError("bad_args", f"unknown field {min(set(args) - known)}")
     for f in fields:
         if f.name in args:
             f.check(args[f.name])
