@@ -7,8 +7,10 @@ exist. `decode` refuses anything that is not the canonical encoding of the
 value it holds, and anything over a size limit, so two nodes that accept the
 same bytes always hash and sign the same thing. Given limits on nesting depth
 and on the number of elements, `decode` walks the headers first and refuses
-an input over either before it builds a single object, so bytes from a
-stranger cost time and memory in proportion to those limits, not to their size.
+an input over either before it builds a single object (an input shorter than
+the element limit, which cannot hold more elements than bytes, is built first
+and its depth checked on the value), so bytes from a stranger cost time and
+memory in proportion to those limits, not to their size.
 """
 
 from __future__ import annotations
