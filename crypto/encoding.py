@@ -86,17 +86,17 @@ FLAT_CHECK_ITEMS_MIN = 16  # shorter lists are walked item by item: cheaper than
 
 
 _packers = threading.local()  # one msgpack Packer per thread (a Packer is not thread-safe)
+PACKER_BYTES_KEPT_MAX = 1024 * 1024  # a Packer that packed more is dropped: its buffer never shrinks
 
 
 def _packer() -> msgpack.Packer:
     """This thread's Packer: `msgpack.packb` makes one per call, which cost
     about as much as packing a small value. A Packer empties its buffer
-    after each value and after a failed one."""
-    try:
-        return _packers.packer
-    except AttributeError:
-        _packers.packer = msgpack.Packer(use_bin_type=True)
-        return _packers.packer
+    after each value and after a failed one, but keeps its size."""
+    packer = getattr(_packers, "packer", None)
+    if packer is None:
+        packer = _packers.packer = msgpack.Packer(use_bin_type=True)
+    return packer
 
 
 def encode(value: Any) -> bytes:
@@ -104,10 +104,14 @@ def encode(value: Any) -> bytes:
     kind = type(value)
     try:
         if kind in _SCALAR_TYPES or (kind is int and INT_MIN <= value <= INT_MAX):
-            return _packer().pack(value)
-        return _packer().pack(_normalize(value, 0))
+            packed = _packer().pack(value)
+        else:
+            packed = _packer().pack(_normalize(value, 0))
     except UnicodeEncodeError:
         raise EncodingError("text with no UTF-8 form (lone surrogate)") from None
+    if len(packed) > PACKER_BYTES_KEPT_MAX:
+        _packers.packer = None  # a block or a fetch reply: do not keep its buffer for this thread's life
+    return packed
 
 
 def list_header(length: int) -> bytes:
