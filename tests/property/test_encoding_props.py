@@ -448,3 +448,15 @@ def test_list_length_reads_the_header(length, tail):
 @pytest.mark.parametrize("data", [b"", b"\xc0", b"\x80", b"\xdc\x00", b"\xdd\x00\x00\x01", b"\xa1a"])
 def test_list_length_of_what_is_not_a_list_header(data):
     assert list_length(data) is None
+
+
+def test_a_thread_keeps_its_packer_for_small_values_and_drops_it_after_a_large_one():
+    from crypto import encoding as canonical
+
+    encode([1, "a"])
+    kept = canonical._packers.packer
+    assert kept is not None and encode({"b": 2}) and canonical._packers.packer is kept
+    large = [b"x" * 1000] * (canonical.PACKER_BYTES_KEPT_MAX // 1000 + 1)
+    assert encode(large) == msgpack.packb(large, use_bin_type=True)
+    assert canonical._packers.packer is None  # its grown buffer goes with it
+    assert encode([1, 2]) == b"\x92\x01\x02" and canonical._packers.packer is not None
