@@ -196,14 +196,24 @@ def check_stateless(tx: Transaction, tx_types: Mapping[str, TxType] = TX_TYPES) 
         tx_type.check(tx.args)
 
 
-def nonce_status(state: StateView, sender: bytes, nonce: int) -> str | None:
-    """Read-only pre-check for admission: the error code the nonce would get, or None."""
+def nonce_window(state: StateView, sender: bytes) -> tuple[int, int]:
+    """A sender's replay window (top, bitmap) as `state` holds it, for `window_status`."""
     raw = state.get(nonce_key(sender))
+    return (0, 0) if raw is None else _unpack_window(raw)
+
+
+def window_status(window: tuple[int, int], nonce: int) -> str | None:
+    """The error code `nonce` would get against `window`, or None."""
     try:
-        _advanced((0, 0) if raw is None else _unpack_window(raw), nonce)
+        _advanced(window, nonce)
     except ContractError as exc:
         return exc.code
     return None
+
+
+def nonce_status(state: StateView, sender: bytes, nonce: int) -> str | None:
+    """Read-only pre-check for admission: the error code the nonce would get, or None."""
+    return window_status(nonce_window(state, sender), nonce)
 
 
 class Executor:
