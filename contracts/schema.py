@@ -41,6 +41,9 @@ def bounded(value: int, what: str) -> int:
     return value
 
 
+_SIZED_KINDS = frozenset({str, bytes, list, dict})  # the kinds whose length a Field bounds
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One argument: its type (str, int, bytes, bool, list or dict), whether it
@@ -59,11 +62,13 @@ class Field:
     keys: Field | None = None
 
     def check(self, value: Any) -> None:
-        if type(value) is not self.kind:
-            raise ContractError("bad_args", f"{self.name} must be {self.kind.__name__}")
-        if self.kind is int and not self.minimum <= value <= self.maximum:
-            raise ContractError("bad_args", f"{self.name} must be in [{self.minimum}, {self.maximum}]")
-        if self.kind in (str, bytes, list, dict) and not self.minimum <= len(value) <= self.length_max:
+        kind = self.kind
+        if type(value) is not kind:
+            raise ContractError("bad_args", f"{self.name} must be {kind.__name__}")
+        if kind is int:
+            if not self.minimum <= value <= self.maximum:
+                raise ContractError("bad_args", f"{self.name} must be in [{self.minimum}, {self.maximum}]")
+        elif kind in _SIZED_KINDS and not self.minimum <= len(value) <= self.length_max:
             raise ContractError("bad_args", f"{self.name} length must be in [{self.minimum}, {self.length_max}]")
         if self.keys is not None:
             for key in value:
