@@ -23,6 +23,7 @@ at most once, and the state per key stays bounded.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,6 +108,18 @@ class BlockResult:
         return merkle.root(list(self.receipt_leaves))
 
 
+ROLES_KEPT_MAX = 1024  # institution records whose roles `_roles` keeps
+
+
+@functools.lru_cache(maxsize=ROLES_KEPT_MAX)
+def _roles(raw_record: bytes) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The roles an institution record (its stored bytes) holds, in its order
+    and as a set: decoded once per record value, not once per transaction
+    (a pure function of the bytes, so every node and the auditor get the same)."""
+    roles = tuple(encoding.decode_trusted(raw_record)["roles"])
+    return roles, frozenset(roles)
+
+
 def nonce_key(sender: bytes) -> bytes:
     return b"nonce/" + sender
 
@@ -183,14 +196,24 @@ def check_stateless(tx: Transaction, tx_types: Mapping[str, TxType] = TX_TYPES) 
         tx_type.check(tx.args)
 
 
-def nonce_status(state: StateView, sender: bytes, nonce: int) -> str | None:
-    """Read-only pre-check for admission: the error code the nonce would get, or None."""
+def nonce_window(state: StateView, sender: bytes) -> tuple[int, int]:
+    """A sender's replay window (top, bitmap) as `state` holds it, for `window_status`."""
     raw = state.get(nonce_key(sender))
+    return (0, 0) if raw is None else _unpack_window(raw)
+
+
+def window_status(window: tuple[int, int], nonce: int) -> str | None:
+    """The error code `nonce` would get against `window`, or None."""
     try:
-        _advanced((0, 0) if raw is None else _unpack_window(raw), nonce)
+        _advanced(window, nonce)
     except ContractError as exc:
         return exc.code
     return None
+
+
+def nonce_status(state: StateView, sender: bytes, nonce: int) -> str | None:
+    """Read-only pre-check for admission: the error code the nonce would get, or None."""
+    return window_status(nonce_window(state, sender), nonce)
 
 
 class Executor:
@@ -296,8 +319,8 @@ class Executor:
         raw_record = scope.get(institution_key(institution))
         if raw_record is None:
             raise ContractError("unknown_institution", institution)
-        roles = tuple(encoding.decode_trusted(raw_record)["roles"])
-        if not set(roles) & set(tx_type.roles):
+        roles, role_set = _roles(raw_record)
+        if role_set.isdisjoint(tx_type.roles):
             raise ContractError("not_permitted", f"{tx.type} needs one of the roles {list(tx_type.roles)}")
         for needed in tx_type.requires:
             if not contract_enabled(scope, needed):

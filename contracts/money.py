@@ -26,8 +26,9 @@ def require_balance(state, institution_id: str, currency: str) -> int:
     return value
 
 
-def move(state, payer: str, payee: str, currency: str, amount: int) -> None:
-    """Move `amount` from payer to payee, all or nothing."""
+def move(state, payer: str, payee: str, currency: str, amount: int) -> dict[tuple[str, str], int]:
+    """Move `amount` from payer to payee, all or nothing; the two accounts'
+    balances after it, by (institution, currency)."""
     if amount <= 0:
         raise ContractError("bad_args", "amount must be positive")
     if payer == payee:
@@ -36,8 +37,10 @@ def move(state, payer: str, payee: str, currency: str, amount: int) -> None:
     payee_balance = require_balance(state, payee, currency)
     if payer_balance < amount:
         raise ContractError("insufficient_funds", f"{payer}'s {currency} balance is too low for this payment")
+    payee_after = bounded(payee_balance + amount, f"the payee's {currency} balance")
     put(state, account_key(payer, currency), payer_balance - amount)
-    put(state, account_key(payee, currency), bounded(payee_balance + amount, f"the payee's {currency} balance"))
+    put(state, account_key(payee, currency), payee_after)
+    return {(payer, currency): payer_balance - amount, (payee, currency): payee_after}
 
 
 def mint(state, institution_id: str, currency: str, amount: int) -> None:
@@ -83,17 +86,22 @@ def total_key(currency: str) -> bytes:
     return key("settlement", "supply", currency)
 
 
-def balances_hash(state, accounts: list[tuple[str, str]]) -> bytes:
-    """Hash of the named accounts' balances, in sorted order."""
-    entries = [[iid, ccy, balance(state, iid, ccy)] for iid, ccy in sorted(set(accounts))]
+def balances_hash(state, accounts: list[tuple[str, str]], known: dict[tuple[str, str], int] | None = None) -> bytes:
+    """Hash of the named accounts' balances, in sorted order; `known`: some
+    of them as the caller just wrote them (not read back from the state)."""
+    known = known or {}
+    entries = [[iid, ccy, known[iid, ccy] if (iid, ccy) in known else balance(state, iid, ccy)]
+               for iid, ccy in sorted(set(accounts))]
     return hashing.digest("balances", encoding.encode(entries))
 
 
-def finality_record(state, call: Call, kind: str, details: dict, accounts: list[tuple[str, str]]) -> dict:
-    """What settled, when, and the hash of the resulting balances of `accounts`.
-    Its details name every institution it concerns (see `finality_parties`)."""
+def finality_record(state, call: Call, kind: str, details: dict, accounts: list[tuple[str, str]],
+                    known: dict[tuple[str, str], int] | None = None) -> dict:
+    """What settled, when, and the hash of the resulting balances of `accounts`
+    (`known`: see `balances_hash`). Its details name every institution it
+    concerns (see `finality_parties`)."""
     return {"kind": kind, "height": call.height, "timestamp_ms": call.timestamp_ms,
-            "tx_hash": call.tx_hash, "details": details, "balances_hash": balances_hash(state, accounts)}
+            "tx_hash": call.tx_hash, "details": details, "balances_hash": balances_hash(state, accounts, known)}
 
 
 def record_finality(state, call: Call, kind: str, details: dict, accounts: list[tuple[str, str]]) -> dict:

@@ -41,6 +41,9 @@ def bounded(value: int, what: str) -> int:
     return value
 
 
+_SIZED_KINDS = frozenset({str, bytes, list, dict})  # the kinds whose length a Field bounds
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One argument: its type (str, int, bytes, bool, list or dict), whether it
@@ -59,11 +62,13 @@ class Field:
     keys: Field | None = None
 
     def check(self, value: Any) -> None:
-        if type(value) is not self.kind:
-            raise ContractError("bad_args", f"{self.name} must be {self.kind.__name__}")
-        if self.kind is int and not self.minimum <= value <= self.maximum:
-            raise ContractError("bad_args", f"{self.name} must be in [{self.minimum}, {self.maximum}]")
-        if self.kind in (str, bytes, list, dict) and not self.minimum <= len(value) <= self.length_max:
+        kind = self.kind
+        if type(value) is not kind:
+            raise ContractError("bad_args", f"{self.name} must be {kind.__name__}")
+        if kind is int:
+            if not self.minimum <= value <= self.maximum:
+                raise ContractError("bad_args", f"{self.name} must be in [{self.minimum}, {self.maximum}]")
+        elif kind in _SIZED_KINDS and not self.minimum <= len(value) <= self.length_max:
             raise ContractError("bad_args", f"{self.name} length must be in [{self.minimum}, {self.length_max}]")
         if self.keys is not None:
             for key in value:
@@ -73,13 +78,28 @@ class Field:
                 self.items.check(item)
 
 
+NAMES_MAX = 1024  # schemas whose field names `_names` keeps (the registry declares a few hundred)
+_STR_ONLY = frozenset({str})
+_names_by_id: dict[int, tuple[tuple[Field, ...], frozenset[str]]] = {}
+
+
+def _names(fields: tuple[Field, ...]) -> frozenset[str]:
+    """The field names of a schema, made once per schema: each entry holds its
+    schema, so the id it is filed under cannot be reused by another."""
+    entry = _names_by_id.get(id(fields))
+    if entry is None or entry[0] is not fields:
+        if len(_names_by_id) >= NAMES_MAX:
+            _names_by_id.clear()
+        entry = _names_by_id[id(fields)] = (fields, frozenset(f.name for f in fields))
+    return entry[1]
+
+
 def check_args(fields: tuple[Field, ...], args: dict[str, Any]) -> None:
-    if type(args) is not dict or any(type(name) is not str for name in args):
+    if type(args) is not dict or not _STR_ONLY.issuperset(map(type, args)):
         raise ContractError("bad_args", "args must be a map with string keys")
-    known = {f.name for f in fields}
-    extra = sorted(set(args) - known)
-    if extra:
-        raise ContractError("bad_args", f"unknown field {extra[0]}")
+    known = _names(fields)
+    if not known.issuperset(args):
+        raise ContractError("bad_args", f"unknown field {min(set(args) - known)}")
     for f in fields:
         if f.name in args:
             f.check(args[f.name])

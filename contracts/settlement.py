@@ -251,9 +251,10 @@ def pay(state: Overlay, call: Call) -> dict:
     payer, payee, currency, amount = args["from"], args["to"], args["currency"], args["amount"]
     _require_payer(call, payer)
     _claim_idempotency(state, call, payer, "payment")
-    money.move(state, payer, payee, currency, amount)
+    after = money.move(state, payer, payee, currency, amount)
     record = money.finality_record(state, call, "payment", {"from": payer, "to": payee, "currency": currency,
-                                                            "amount": amount}, [(payer, currency), (payee, currency)])
+                                                            "amount": amount}, [(payer, currency), (payee, currency)],
+                                   after)
     del record["tx_hash"]  # the receipt names it
     return {"finality": record}
 

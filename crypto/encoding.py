@@ -7,12 +7,15 @@ exist. `decode` refuses anything that is not the canonical encoding of the
 value it holds, and anything over a size limit, so two nodes that accept the
 same bytes always hash and sign the same thing. Given limits on nesting depth
 and on the number of elements, `decode` walks the headers first and refuses
-an input over either before it builds a single object, so bytes from a
-stranger cost time and memory in proportion to those limits, not to their size.
+an input over either before it builds a single object (an input shorter than
+the element limit, which cannot hold more elements than bytes, is built first
+and its depth checked on the value), so bytes from a stranger cost time and
+memory in proportion to those limits, not to their size.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgpack
@@ -35,7 +38,9 @@ def _normalize(value: Any, depth: int) -> Any:
     """Check that `value` is encodable and return it with maps in key order.
     A long list that holds only scalars is checked by the types of its items
     as a whole (in C, not item by item) and returned as it is: msgpack packs
-    a tuple as it packs a list. Scalar items need no call of their own."""
+    a tuple as it packs a list. Scalar items, and integers in range, need
+    no call of their own (their check is inline: most values are small maps
+    of strings and integers, and a call per integer was most of the walk)."""
     if depth > DEPTH_MAX:
         raise EncodingError(f"nesting deeper than {DEPTH_MAX}")
     kind = type(value)
@@ -51,15 +56,16 @@ def _normalize(value: Any, depth: int) -> Any:
             return [_normalize(item, inner) for item in value]  # any item is too deep
         if len(value) >= FLAT_CHECK_ITEMS_MIN and _flat(value):
             return value
-        return [item if type(item) in _SCALAR_TYPES else _normalize(item, inner) for item in value]
+        return [item if type(item) in _SCALAR_TYPES or (type(item) is int and INT_MIN <= item <= INT_MAX)
+                else _normalize(item, inner) for item in value]
     if kind is dict:
         for key in value:
             if type(key) is not str:
                 raise EncodingError(f"map key must be str, got {type(key).__name__}")
         if inner > DEPTH_MAX:
             return {key: _normalize(value[key], inner) for key in sorted(value)}
-        return {key: item if type(item) in _SCALAR_TYPES else _normalize(item, inner)
-                for key, item in sorted(value.items())}
+        return {key: item if type(item) in _SCALAR_TYPES or (type(item) is int and INT_MIN <= item <= INT_MAX)
+                else _normalize(item, inner) for key, item in sorted(value.items())}
     raise EncodingError(f"type {kind.__name__} has no canonical encoding")
 
 
@@ -79,15 +85,33 @@ _FLAT_TYPES = _SCALAR_TYPES | {int}
 FLAT_CHECK_ITEMS_MIN = 16  # shorter lists are walked item by item: cheaper than building a set of types
 
 
+_packers = threading.local()  # one msgpack Packer per thread (a Packer is not thread-safe)
+PACKER_BYTES_KEPT_MAX = 1024 * 1024  # a Packer that packed more is dropped: its buffer never shrinks
+
+
+def _packer() -> msgpack.Packer:
+    """This thread's Packer: `msgpack.packb` makes one per call, which cost
+    about as much as packing a small value. A Packer empties its buffer
+    after each value and after a failed one, but keeps its size."""
+    packer = getattr(_packers, "packer", None)
+    if packer is None:
+        packer = _packers.packer = msgpack.Packer(use_bin_type=True)
+    return packer
+
+
 def encode(value: Any) -> bytes:
     """Return the canonical encoding of `value`."""
     kind = type(value)
     try:
         if kind in _SCALAR_TYPES or (kind is int and INT_MIN <= value <= INT_MAX):
-            return msgpack.packb(value, use_bin_type=True)
-        return msgpack.packb(_normalize(value, 0), use_bin_type=True)
+            packed = _packer().pack(value)
+        else:
+            packed = _packer().pack(_normalize(value, 0))
     except UnicodeEncodeError:
         raise EncodingError("text with no UTF-8 form (lone surrogate)") from None
+    if len(packed) > PACKER_BYTES_KEPT_MAX:
+        _packers.packer = None  # a block or a fetch reply: do not keep its buffer for this thread's life
+    return packed
 
 
 def list_header(length: int) -> bytes:
@@ -129,13 +153,22 @@ def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT, *, depth_max: int = DE
     value, and the number of elements is bounded only by `size_max`. (No
     value deeper than DEPTH_MAX has a canonical form, so a larger
     `depth_max` admits nothing more.)
+
+    An input of at most `elements_max` bytes (or with only a depth limit)
+    cannot hold more elements than the limit, as every element takes a byte
+    at least: building it costs no more than the limit allows, so it is
+    built first and its depth checked on the value, which costs far less
+    than reading its headers in Python (a transaction's body is such an
+    input). Both ways refuse the same inputs.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DecodeError("expected bytes")
     if len(data) > size_max:
         raise DecodeError(f"message of {len(data)} bytes exceeds limit of {size_max}")
-    if elements_max is not None or depth_max < DEPTH_MAX:
-        check_shape(data, depth_max, len(data) if elements_max is None else elements_max)
+    depth_checked = depth_max >= DEPTH_MAX
+    if elements_max is not None and len(data) > elements_max:
+        check_shape(data, depth_max, elements_max)
+        depth_checked = True
     try:
         value = msgpack.unpackb(
             data,
@@ -147,6 +180,8 @@ def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT, *, depth_max: int = DE
         raise DecodeError(f"malformed msgpack: {exc}") from None
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise DecodeError(f"malformed msgpack: {exc}") from None
+    if not depth_checked and not _within_depth(value, 0, depth_max):
+        raise DecodeError(f"nesting deeper than {depth_max}")
     try:
         canonical = encode(value)
     except EncodingError as exc:
@@ -154,6 +189,28 @@ def decode(data: bytes, size_max: int = SIZE_MAX_DEFAULT, *, depth_max: int = DE
     if canonical != bytes(data):
         raise DecodeError("not canonical: bytes differ from the canonical encoding")
     return value
+
+
+def _within_depth(value: Any, depth: int, depth_max: int) -> bool:
+    """Whether nothing in `value`, itself at `depth`, lies deeper than
+    `depth_max` (a map's keys lie one deeper than the map, as its values);
+    the walk goes no deeper than depth_max + 1."""
+    kind = type(value)
+    if kind is list:
+        children = value
+    elif kind is dict:
+        children = value.values()
+    else:
+        return True
+    if not value:
+        return True
+    if depth >= depth_max:
+        return False
+    inner = depth + 1
+    for child in children:
+        if (type(child) is list or type(child) is dict) and not _within_depth(child, inner, depth_max):
+            return False
+    return True
 
 
 # --- the shape of an encoding, read from its headers alone ------------------------

@@ -14,11 +14,20 @@ HASH_SIZE = 32
 _PREFIX = b"consort/"
 
 
+STARTS_MAX = 256  # domains whose hashed prefix `digest` keeps (the code names a few dozen)
+_starts: dict = {}  # domain -> sha256 state after the prefix
+
+
 def digest(domain: str, data: bytes) -> bytes:
-    """SHA-256 of `data` under the domain tag `domain`."""
-    h = hashlib.sha256(_PREFIX)
-    h.update(domain.encode("ascii"))
-    h.update(b"\x00")
+    """SHA-256 of `data` under the domain tag `domain`. The hash state after
+    a domain's prefix is kept and copied: a transaction's hash, a receipt's
+    balances and the state tree's nodes are hashed per transaction."""
+    start = _starts.get(domain)
+    if start is None:
+        start = hashlib.sha256(_PREFIX + domain.encode("ascii") + b"\x00")
+        if len(_starts) < STARTS_MAX:
+            _starts[domain] = start
+    h = start.copy()
     h.update(data)
     return h.digest()
 

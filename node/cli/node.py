@@ -22,7 +22,8 @@ def cmd_node_start(args) -> int:
                                  insecure=args.insecure)
     if args.insecure:
         print(f"consort: WARNING: {INSECURE_WARNING}", file=sys.stderr, flush=True)
-    return run(serve(config, make_app, extensions=(mpc_attach,), make_operator_app=make_operator_app))
+    return run(serve(config, make_app, extensions=(mpc_attach,), make_operator_app=make_operator_app,
+                     freeze_startup_heap=True))
 
 
 def add_commands(commands) -> None:

@@ -40,7 +40,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from contracts.executor import check_stateless, nonce_status
+from contracts.executor import check_stateless, nonce_window, window_status
 from contracts.schema import ContractError
 from contracts.genesis import client_key_key
 from contracts.tx import TX_SIZE_MAX, Transaction, TxError, decode_tx
@@ -219,30 +219,42 @@ class Admission:
         return txs
 
     async def _checked(self, items: list) -> tuple[list[Transaction], list[dict]]:
-        """Steps 1 to 4 for every item, yielding to the event loop between chunks."""
+        """Steps 1 to 4 for every item, yielding to the event loop between
+        chunks. A batch usually comes from one sender: its key and replay
+        window are read once a chunk (`senders`), and read again after each
+        yield, as a block may have been applied meanwhile."""
         txs, problems = [], []
+        # by sender: the committed replay window (None: an unknown key); at most CHECK_CHUNK_TXS, emptied each chunk
+        senders: dict[bytes, tuple[int, int] | None] = {}
         for index, item in enumerate(items):
             if index and index % CHECK_CHUNK_TXS == 0:
                 await asyncio.sleep(0)
+                senders.clear()
             try:
                 tx = decode_wire(item) if isinstance(item, bytes) else shaped(item)
-                self._check(tx)
+                self._check(tx, senders)
                 txs.append(tx)
             except AdmissionError as exc:
                 problems.append(problem(index, exc))
         return txs, problems
 
-    def _check(self, tx: Transaction) -> None:
-        """Steps 1 (the chain) to 4 for a decoded transaction."""
+    def _check(self, tx: Transaction, senders: dict[bytes, tuple[int, int] | None]) -> None:
+        """Steps 1 (the chain) to 4 for a decoded transaction; `senders`: the
+        committed state of the senders seen so far, filled as they come."""
         if tx.chain_id != self.chain_id:
             raise AdmissionError("wrong_chain", "transaction is for another chain")
         try:
             check_stateless(tx)  # what a receipt would refuse whatever the state: refused here, not stored
         except ContractError as exc:
             raise AdmissionError(exc.code, f"{exc.code}: {exc.detail}" if exc.detail else exc.code) from None
-        if self.ledger.storage.state_get(client_key_key(tx.sender)) is None:
+        if tx.sender in senders:
+            window = senders[tx.sender]
+        else:
+            registered = self.ledger.storage.state_get(client_key_key(tx.sender)) is not None
+            window = senders[tx.sender] = nonce_window(self.ledger.view, tx.sender) if registered else None
+        if window is None:
             raise AdmissionError("unknown_sender", "sender key is not registered to any institution")
-        code = nonce_status(self.ledger.view, tx.sender, tx.nonce)
+        code = window_status(window, tx.nonce)
         if code is not None:
             if self.ledger.storage.tx_location(tx.hash) is not None:  # a retry: say it committed
                 raise AdmissionError("duplicate", f"transaction {tx.hash.hex()} is already committed")

@@ -18,6 +18,7 @@ assemble one; `open_node` builds them from a config file's paths.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import ssl
 import time
@@ -53,6 +54,15 @@ log = logging.getLogger("consort.node")
 
 PENDING_TTL_S = 120.0
 WAKE = object()  # an inbox item that only wakes the consensus task for expired timers
+
+
+GOVERNANCE_PREFIX = b"gov/"  # the node directory (governance.node_directory) reads only keys under it
+
+
+def _writes_under(writes: list[tuple[bytes, bytes | None]], prefix: bytes) -> bool:
+    """Whether a block's sorted write set touches a key starting with `prefix`."""
+    at = bisect.bisect_left(writes, (prefix,))
+    return at < len(writes) and writes[at][0].startswith(prefix)
 
 
 def now_ms() -> int:
@@ -269,7 +279,8 @@ class Node:
         self.committed_txs += len(result.receipts)
         self.waiters.resolve(tip.height, result.receipts)
         log.debug("applied block %d with %d txs", tip.height, len(result.receipts))
-        self.membership_changed |= self.membership.refresh(self.ledger.node_directory())
+        if _writes_under(result.writes, GOVERNANCE_PREFIX):
+            self.membership_changed |= self.membership.refresh(self.ledger.node_directory())
         for listener in self.block_listeners:
             listener(tip.height)
         return followed

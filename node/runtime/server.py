@@ -16,6 +16,7 @@ an ERROR with a traceback; our own bugs stay at ERROR.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -32,6 +33,7 @@ log = logging.getLogger("consort.server")
 
 EVENT_LOOP_ENV = "CONSORT_EVENT_LOOP"  # "uvloop": uvloop's event loop, if installed; else asyncio's
 SHUTDOWN_TIMEOUT_S = 1.0
+GC_YOUNG_OBJECTS_MAX = 10_000  # new container objects between two collections of the youngest generation
 AIOHTTP_SERVER_LOGGER = "aiohttp.server"
 REFUSAL_TEXT_CHARS_MAX = 120
 INSECURE_WARNING = ("INSECURE: started with --insecure: the API is plain HTTP and peer links carry no "
@@ -114,12 +116,21 @@ Extension = Callable[[Node, web.Application], Awaitable[Callable[[], Awaitable[N
 
 async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
                 ready: asyncio.Event | None = None, extensions: tuple[Extension, ...] = (),
-                make_operator_app: Callable[[Node], web.Application] | None = None) -> int:
+                make_operator_app: Callable[[Node], web.Application] | None = None,
+                freeze_startup_heap: bool = False) -> int:
     """Run the node until SIGTERM/SIGINT or a consensus failure. Each of
     `extensions` (e.g. node.mpc's) is awaited with the node and its app
     before the site starts, and returns how to close it. The operator site
     is served when the config names its address and `make_operator_app` is
-    given."""
+    given. `freeze_startup_heap` (a node process of its own, not a test's):
+    once the node has started, what exists then is moved out of the cyclic
+    garbage collector's sight (`gc.freeze`): modules, classes and the node's
+    parts live as long as the process, and each full collection walked them
+    all (about 25 ms each); and the youngest generation is collected after
+    GC_YOUNG_OBJECTS_MAX new objects instead of 700, so most of a
+    transaction's objects are gone before a collection looks at them. On
+    the 4-node bench the collector's CPU fell from about 4.4 to 1.4 us a
+    transaction."""
     quiet_refused_requests()
     node = open_node(config)
     app = make_app(node)
@@ -146,6 +157,10 @@ async def serve(config: NodeConfig, make_app: Callable[[Node], web.Application],
         if operator is not None:
             await start_operator_site(operator, config)
         await node.start()
+        if freeze_startup_heap:
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(GC_YOUNG_OBJECTS_MAX, *gc.get_threshold()[1:])
         addresses = [f"{config.url} (API and peer links)"]
         if operator is not None:
             addresses.append(f"{config.operator.url} (operator site)")

@@ -114,6 +114,23 @@ async def test_only_pending_transactions_are_cached_and_committed_ones_leave(api
     assert cached(api, refused) == []
 
 
+async def test_a_senders_key_and_window_are_read_once_a_chunk_and_again_after_each_yield(api, monkeypatch):
+    from node.runtime import admission
+
+    reads = []
+    real = admission.nonce_window
+    monkeypatch.setattr(admission, "nonce_window", lambda state, sender: reads.append(sender) or real(state, sender))
+    monkeypatch.setattr(admission, "CHECK_CHUNK_TXS", 4)
+    txs = [api.pay(1) for _ in range(6)]
+    assert (await post_batch(api.client, txs)).status == 202
+    assert reads == [api.signer.public_key] * 2  # two chunks: a block may have been applied between them
+    reads.clear()
+    used = [api.pay(2), api.pay(3, nonce=txs[0].nonce)]  # the second's nonce is pending, then committed
+    await wait_until(lambda: not any(tx.hash in api.node.pending for tx in txs), 10, "the batch to commit")
+    await assert_refused(await post_batch(api.client, used), 409, "nonce_used")
+    assert reads == [api.signer.public_key]
+
+
 async def test_pending_transactions_are_bounded(tmp_path):
     async with open_api(tmp_path, limits={"pending_txs_max": 3}) as api:
         await assert_refused(await post_batch(api.client, [api.pay(i + 1) for i in range(4)]), 503, "busy")

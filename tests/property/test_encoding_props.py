@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from crypto.encoding import (
-    DEPTH_MAX, FLAT_CHECK_ITEMS_MIN, INT_MAX, INT_MIN, DecodeError, EncodingError, decode, encode, list_header,
-    list_length,
+    DEPTH_MAX, FLAT_CHECK_ITEMS_MIN, INT_MAX, INT_MIN, DecodeError, EncodingError, check_shape, decode, encode,
+    list_header, list_length,
 )
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -394,6 +394,25 @@ def test_junk_with_limits_decodes_or_raises_decode_error(data, depth_max, elemen
     assert encode(value) == data
 
 
+@SETTINGS
+@given(values, st.integers(0, 6))
+def test_a_short_input_is_refused_for_depth_as_the_header_walk_refuses_it(value, depth_max):
+    # at most elements_max bytes: built first and its depth checked on the value, not on its headers
+    assume(depth(value) <= DEPTH_MAX)
+    data = encode(value)
+    try:
+        check_shape(data, depth_max, len(data))
+        walked = True
+    except DecodeError:
+        walked = False
+    try:
+        built = same(decode(data, depth_max=depth_max, elements_max=len(data)), value)
+    except DecodeError as exc:
+        assert f"nesting deeper than {depth_max}" in str(exc)
+        built = False
+    assert built == walked == (deepest(value) <= depth_max)
+
+
 def test_an_element_heavy_input_is_refused_before_any_object_is_built(monkeypatch):
     # 16 KB of empty lists in one list: 16k Python lists if it were unpacked.
     heavy = b"\xdc" + (16_000).to_bytes(2, "big") + b"\x90" * 16_000
@@ -429,3 +448,15 @@ def test_list_length_reads_the_header(length, tail):
 @pytest.mark.parametrize("data", [b"", b"\xc0", b"\x80", b"\xdc\x00", b"\xdd\x00\x00\x01", b"\xa1a"])
 def test_list_length_of_what_is_not_a_list_header(data):
     assert list_length(data) is None
+
+
+def test_a_thread_keeps_its_packer_for_small_values_and_drops_it_after_a_large_one():
+    from crypto import encoding as canonical
+
+    encode([1, "a"])
+    kept = canonical._packers.packer
+    assert kept is not None and encode({"b": 2}) and canonical._packers.packer is kept
+    large = [b"x" * 1000] * (canonical.PACKER_BYTES_KEPT_MAX // 1000 + 1)
+    assert encode(large) == msgpack.packb(large, use_bin_type=True)
+    assert canonical._packers.packer is None  # its grown buffer goes with it
+    assert encode([1, 2]) == b"\x92\x01\x02" and canonical._packers.packer is not None
