@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import io
 import random
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -240,3 +241,19 @@ def free_base_port(count: int, hosts: Sequence[str] = ("127.0.0.1",)) -> int:
             for s in sockets:
                 s.close()
     raise RuntimeError("no free port range")
+
+
+def export_records(raw: bytes) -> list[list]:
+    """The records of an export stream (node.audit.export), in order."""
+    from node.audit.export import read_records
+    return list(read_records(io.BytesIO(raw)))
+
+
+def export_bytes(records: list[list]) -> bytes:
+    """An export stream of `records`: the inverse of `export_records`, for tests that tamper with one."""
+    from node.audit.export import MAGIC, write_record
+    out = io.BytesIO()
+    out.write(MAGIC)
+    for record in records:
+        write_record(out, record)
+    return out.getvalue()

@@ -20,9 +20,10 @@ from contracts.tx import Transaction, decode_tx
 from crypto import encoding
 from node.audit import export, signatures
 from node.audit.auditor import AuditFailure
-from node.audit.export import MAGIC, export_storage, read_records, write_record
+from node.audit.export import export_storage
 from node.audit.verify import verify_export
 from node.devtools.chainbuilder import ChainBuilder, build_payments
+from fixtures import export_bytes, export_records
 
 pytestmark = pytest.mark.integration
 BLOCKS = 8
@@ -73,18 +74,6 @@ def both(tmp_path, builder, raw: bytes, reexecute: bool):
     return parallel
 
 
-def records_of(raw: bytes) -> list[list]:
-    return list(read_records(io.BytesIO(raw)))
-
-
-def export_of(records: list[list]) -> bytes:
-    out = io.BytesIO()
-    out.write(MAGIC)
-    for record in records:
-        write_record(out, record)
-    return out.getvalue()
-
-
 def flip(data: bytes, index: int) -> bytes:
     return data[:index] + bytes([data[index] ^ 1]) + data[index + 1:]
 
@@ -117,7 +106,7 @@ def test_a_forged_transaction_signature_fails_re_execution_at_its_height(tmp_pat
 def test_transactions_the_executor_refused_verify_with_workers(tmp_path):
     builder = built(tmp_path / "chain", honest_bad_at=4)
     raw = exported(builder)
-    codes = [encoding.decode(receipt)[1] for receipt in records_of(raw)[4][3]]
+    codes = [encoding.decode(receipt)[1] for receipt in export_records(raw)[4][3]]
     assert codes[2:4] == ["bad_signature", "malformed"]
     assert both(tmp_path, builder, raw, reexecute=True) == ("ok", BLOCKS, builder.ledger.tip.state_root)
     builder.close()
@@ -125,24 +114,24 @@ def test_transactions_the_executor_refused_verify_with_workers(tmp_path):
 
 def test_a_bad_certificate_signature_fails_at_its_height(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     signatures_6 = records[6][2][3]
     signatures_6[1][1] = flip(signatures_6[1][1], 10)
     for reexecute in (False, True):
-        assert both(tmp_path, builder, export_of(records), reexecute) == (
+        assert both(tmp_path, builder, export_bytes(records), reexecute) == (
             "failed", 6, "commit certificate: bad signature from replica 1")
 
 
 def test_a_tampered_receipt_fails_at_the_next_header_or_by_re_execution(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     records[3][3][0] = flip(records[3][3][0], 3)
-    failed = both(tmp_path, builder, export_of(records), reexecute=False)
+    failed = both(tmp_path, builder, export_bytes(records), reexecute=False)
     assert failed[:2] == ("failed", 4) and "receipts root" in failed[2]
-    records = records_of(raw)
+    records = export_records(raw)
     tx_hash = decode_tx(records[BLOCKS][1][1][1]).hash
     records[BLOCKS][3][1] = encoding.encode([tx_hash, "ok", "", {}])
-    assert both(tmp_path, builder, export_of(records), reexecute=True) == (
+    assert both(tmp_path, builder, export_bytes(records), reexecute=True) == (
         "failed", BLOCKS, "receipt 1 differs from re-execution")
 
 
@@ -150,9 +139,9 @@ def test_a_bad_block_before_a_truncation_is_the_failure_named(tmp_path, chain):
     """The workers read ahead and meet the truncation first; the audit still
     names the bad block before it, as it does without them."""
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     records[2][2][3][0][1] = flip(records[2][2][3][0][1], 0)
-    truncated = export_of(records)[:-40]
+    truncated = export_bytes(records)[:-40]
     assert both(tmp_path, builder, truncated, reexecute=True) == (
         "failed", 2, "commit certificate: bad signature from replica 0")
     untouched_but_truncated = both(tmp_path, builder, raw[:-40], reexecute=True)
@@ -196,13 +185,13 @@ def test_a_chain_signed_by_workers_is_the_chain_signed_here(tmp_path):
         builder.close()
     assert exports[0] == exports[1]
     assert heights == [(h, 5) for h in range(1, 6)] * 2
-    records = records_of(exports[0])
+    records = export_records(exports[0])
     assert len(records) == 1 + 5 + 1 and len(records[5][1][1]) == 3  # chain, five blocks (the last of three), end
 
 
 def test_a_workers_answer_rebuilds_the_transaction_the_executor_would_decode(chain):
     builder, raw = chain
-    txs = records_of(raw)[1][1][1]
+    txs = export_records(raw)[1][1][1]
     forged = dataclasses.replace(decode_tx(txs[1]), signature=bytes(64)).wire()
     checked, votes = signatures.check_chunk((txs[0], forged, b"\x91\x00"), ())
     assert Transaction(*checked[0]) == decode_tx(txs[0]) and checked[1:] == [None, None] and votes == []

@@ -17,7 +17,8 @@ from crypto.keys import KeyPair
 from node.audit.auditor import AuditFailure
 from node.audit.verify import verify_export
 from node.devtools.chainbuilder import ChainBuilder
-from node.audit.export import MAGIC, export_storage, read_records, write_record
+from node.audit.export import MAGIC, export_storage
+from fixtures import export_bytes, export_records
 
 BLOCKS = 6
 
@@ -31,18 +32,6 @@ def chain(tmp_path_factory):
     export_storage(builder.storage, buffer)
     yield builder, buffer.getvalue()
     builder.close()
-
-
-def records_of(raw: bytes) -> list[list]:
-    return list(read_records(io.BytesIO(raw)))
-
-
-def export_of(records: list[list]) -> bytes:
-    out = io.BytesIO()
-    out.write(MAGIC)
-    for record in records:
-        write_record(out, record)
-    return out.getvalue()
 
 
 def audit(tmp_path, builder, raw: bytes, reexecute: bool = False):
@@ -69,19 +58,19 @@ def test_the_untouched_export_verifies_with_and_without_re_execution(tmp_path, c
 
 def test_an_altered_transaction_is_caught(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     txs = records[3][1][1]
     txs[2] = flip(txs[2], 40)
-    failure = fails_at(tmp_path, builder, export_of(records))
+    failure = fails_at(tmp_path, builder, export_bytes(records))
     assert failure.height == 3 and "transaction root" in failure.what
 
 
 def test_an_altered_certificate_signature_is_caught(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     signatures = records[4][2][3]
     signatures[1][1] = flip(signatures[1][1], 10)
-    failure = fails_at(tmp_path, builder, export_of(records))
+    failure = fails_at(tmp_path, builder, export_bytes(records))
     assert failure.height == 4 and "bad signature from replica" in failure.what
 
 
@@ -89,42 +78,42 @@ def test_an_altered_certificate_signature_is_caught(tmp_path, chain):
                                                 (4, "prev_hash")])
 def test_an_altered_root_in_a_header_is_caught(tmp_path, chain, field_index, name):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     header = records[2][1][0]
     header[field_index] = flip(header[field_index], 0)
-    failure = fails_at(tmp_path, builder, export_of(records), reexecute=True)
+    failure = fails_at(tmp_path, builder, export_bytes(records), reexecute=True)
     assert failure.height == 2, name
 
 
 def test_an_altered_receipt_is_caught_by_the_next_header(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     records[2][3][0] = flip(records[2][3][0], 3)
-    failure = fails_at(tmp_path, builder, export_of(records))
+    failure = fails_at(tmp_path, builder, export_bytes(records))
     assert failure.height == 3 and "receipts root" in failure.what
 
 
 def test_an_altered_receipt_of_the_last_block_is_caught_by_re_execution(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     records[BLOCKS][3][1] = encoding.encode([bytes(32), "ok", "", {}])
-    failure = fails_at(tmp_path, builder, export_of(records), reexecute=True)
+    failure = fails_at(tmp_path, builder, export_bytes(records), reexecute=True)
     assert failure.height == BLOCKS and "receipt 1 differs" in failure.what
 
 
 def test_a_dropped_block_is_caught(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     del records[3]
-    failure = fails_at(tmp_path, builder, export_of(records))
+    failure = fails_at(tmp_path, builder, export_bytes(records))
     assert failure.height == 3 and "expected height 3" in failure.what
 
 
 def test_two_swapped_blocks_are_caught(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     records[2], records[3] = records[3], records[2]
-    failure = fails_at(tmp_path, builder, export_of(records))
+    failure = fails_at(tmp_path, builder, export_bytes(records))
     assert failure.height == 2
 
 
@@ -138,12 +127,12 @@ def certificate_with(records, height: int, signatures) -> bytes:
     record = records[height]
     certificate = CommitCertificate.from_wire(record[2])
     record[2] = dataclasses.replace(certificate, signatures=tuple(signatures)).to_wire()
-    return export_of(records)
+    return export_bytes(records)
 
 
 def test_a_certificate_one_signature_short_of_a_quorum_is_caught(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     certificate = CommitCertificate.from_wire(records[5][2])
     failure = fails_at(tmp_path, builder, certificate_with(records, 5, certificate.signatures[:2]))
     assert failure.height == 5 and "2 signatures, 3 needed" in failure.what
@@ -151,13 +140,13 @@ def test_a_certificate_one_signature_short_of_a_quorum_is_caught(tmp_path, chain
 
 def test_a_certificate_signed_by_a_non_validator_is_caught(tmp_path, chain):
     builder, raw = chain
-    records = records_of(raw)
+    records = export_records(raw)
     certificate = CommitCertificate.from_wire(records[5][2])
     outsider = KeyPair.from_seed(b"\x42" * 32).signer()
     context = ValidatorSet(builder.genesis.chain_id, builder.genesis.validator_keys).context
     forged = outsider.sign("pbft", vote_bytes(context, Commit.KIND, certificate.view, 5, certificate.digest))
     as_replica_2 = [*certificate.signatures[:2], (2, forged)]
-    failure = fails_at(tmp_path, builder, certificate_with(records_of(raw), 5, as_replica_2))
+    failure = fails_at(tmp_path, builder, certificate_with(export_records(raw), 5, as_replica_2))
     assert failure.height == 5 and "bad signature from replica 2" in failure.what
     as_index_7 = [*certificate.signatures[:2], (7, forged)]
     failure = fails_at(tmp_path, builder, certificate_with(records, 5, as_index_7))
