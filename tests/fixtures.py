@@ -240,3 +240,18 @@ def free_base_port(count: int, hosts: Sequence[str] = ("127.0.0.1",)) -> int:
             for s in sockets:
                 s.close()
     raise RuntimeError("no free port range")
+
+
+class CountedReads:
+    """A plyvel database (a Storage's `db`), recording the keys read with `get`."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self.keys: list[bytes] = []
+
+    def get(self, key: bytes, *args, **kwargs):
+        self.keys.append(key)
+        return self.db.get(key, *args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.db, name)

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 from consensus.config import ChainTip
 from consensus.messages import Block, BlockHeader, CommitCertificate
 from consensus.validators import SETS_KEPT_MAX, ValidatorHistory, ValidatorSet
-from contracts.executor import BlockContext, BlockResult, Executor, Receipt
+from contracts.executor import NONCE_UNUSED_CODES, BlockContext, BlockResult, Executor, Receipt
 from contracts.genesis import Genesis, client_key_key, genesis_state
 from contracts.governance import NodeEntry, node_directory
 from contracts.tx import Transaction, TxError, decode_tx
@@ -187,7 +187,7 @@ class Ledger:
         new_tip = ChainTip(header.height, header.hash(), tree.root, result.receipts_root, header.timestamp_ms)
         senders = result.senders or (None,) * len(txs)
         types = result.types or tuple(_tx_type(tx) for tx in txs)
-        indexed = [IndexedTx(receipt.tx_hash, sender, tx_type)
+        indexed = [IndexedTx(receipt.tx_hash, sender, tx_type, receipt.code not in NONCE_UNUSED_CODES)
                    for receipt, sender, tx_type in zip(result.receipts, senders, types)]
         snapshot = None if snapshot_after is None else snapshot_after(new_tip, result)
         started = time.perf_counter()
