@@ -260,16 +260,9 @@ class Storage:
         index entries (`txs`, in block order) with it; `validators_next`,
         when the block changed the set, is the set in force from the next block;
         `snapshot`, when given, replaces the consensus snapshot in the same batch.
-
-        A transaction's location (t:) is written without reading it first
-        when this inclusion used its nonce: no other inclusion can have, so
-        this is the place that executed it. Only the others (refused, or a
-        repeat) look for an earlier place and keep it. Those reads are rare:
-        a LevelDB get of an absent key that passes through several table
-        files counts against the first file's allowed seeks, and one such
-        get per transaction kept LevelDB compacting its files one by one
-        all the time, at a CPU cost per transaction that grew with the
-        database (issue 13)."""
+        A location (t:) is read first only for an inclusion that did not use its nonce (one that did
+        is the only one that can): a get of an absent key that passes several table files charges
+        LevelDB's seek count, and one per transaction kept LevelDB compacting, at a cost that grew."""
         height = _height(tip.height)
         with self.db.write_batch(sync=True) as batch:
             if snapshot is not None:
