@@ -218,7 +218,7 @@ class Ledger:
         return height, index, self.storage.block(height).receipts[index]
 
     def tx_sender(self, tx_hash: bytes) -> str | None:
-        """The institution that sent a committed transaction (its first inclusion)."""
+        """The institution that sent a committed transaction (the inclusion the index locates: storage, t:)."""
         location = self.storage.tx_location(tx_hash)
         indexed = None if location is None else self.storage.indexed_tx(*location)
         return None if indexed is None else indexed[0]
