@@ -41,6 +41,12 @@ NONCE_WINDOW = 4096
 OK = "ok"
 INTERNAL_ERROR = "internal_error"
 NOT_DETERMINISTIC = (MemoryError, RecursionError)  # never a receipt: they propagate
+# The receipts of a transaction refused before its nonce was marked used (or because it was used
+# already): they leave the sender's replay window as it was, so the same transaction may be included
+# again. A receipt with any other code marked its nonce used, which at most one inclusion of a
+# transaction can do (the node's transaction index relies on it: node.runtime.storage).
+NONCE_UNUSED_CODES = frozenset({"malformed", "bad_signature", "wrong_chain", "unknown_sender", "nonce_used",
+                                "nonce_too_old"})
 
 log = logging.getLogger(__name__)
 

@@ -257,3 +257,18 @@ def export_bytes(records: list[list]) -> bytes:
     for record in records:
         write_record(out, record)
     return out.getvalue()
+
+
+class CountedReads:
+    """A plyvel database (a Storage's `db`), recording the keys read with `get`."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self.keys: list[bytes] = []
+
+    def get(self, key: bytes, *args, **kwargs):
+        self.keys.append(key)
+        return self.db.get(key, *args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.db, name)

@@ -260,10 +260,21 @@ class Admission:
                 raise AdmissionError("duplicate", f"transaction {tx.hash.hex()} is already committed")
             raise AdmissionError(code, f"nonce {tx.nonce} of this sender is already used or too old")
 
-    def _duplicate(self, tx: Transaction) -> AdmissionError | None:
-        """Step 5 against what this node holds or is verifying."""
-        if tx.hash in self.pending or tx.hash in self.verifying or \
-                self.ledger.storage.tx_location(tx.hash) is not None:
+    def _duplicate(self, tx: Transaction, windows: dict[bytes, tuple[int, int]]) -> AdmissionError | None:
+        """Step 5 against what this node holds or is verifying, and what
+        committed. `windows`: the senders' committed replay windows read so
+        far in this (synchronous) pass, filled as they come. While the
+        window holds the nonce unused, no inclusion of the transaction used
+        it, so the index is not read: a LevelDB get of an absent key costs
+        LevelDB a compaction now and then (storage.Storage.append_block).
+        One refused before its nonce was used (an unknown sender then) may
+        so come again and be executed; the index then locates that one."""
+        if tx.hash in self.pending or tx.hash in self.verifying:
+            return AdmissionError("duplicate", f"transaction {tx.hash.hex()} was already submitted")
+        window = windows.get(tx.sender)
+        if window is None:
+            window = windows[tx.sender] = nonce_window(self.ledger.view, tx.sender)
+        if window_status(window, tx.nonce) is not None and self.ledger.storage.tx_location(tx.hash) is not None:
             return AdmissionError("duplicate", f"transaction {tx.hash.hex()} was already submitted")
         return None
 
@@ -271,9 +282,9 @@ class Admission:
         """Steps 5 and 6 for a whole batch, then mark it as being verified;
         the batch's wire bytes. Synchronous, so no other batch slips between
         the checks and the mark."""
-        problems, seen = [], set()
+        problems, seen, windows = [], set(), {}
         for index, tx in enumerate(txs):
-            found = self._duplicate(tx)
+            found = self._duplicate(tx, windows)
             if found is None and (tx.hash in seen or (tx.sender, tx.nonce) in seen):
                 found = AdmissionError("duplicate_in_batch", "transaction appears twice in the batch")
             seen.update((tx.hash, (tx.sender, tx.nonce)))
@@ -307,9 +318,9 @@ class Admission:
         now pending here; the others are dropped (and counted)."""
         self.pending.expire(time.monotonic())
         txs, problems = await self._checked(list(raws))
-        fresh, seen = [], set()
+        fresh, seen, windows = [], set(), {}
         for tx in txs:
-            if self._duplicate(tx) is None and tx.hash not in seen:
+            if self._duplicate(tx, windows) is None and tx.hash not in seen:
                 seen.add(tx.hash)
                 fresh.append(tx)
         wires = [tx.raw for tx in fresh]

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 from consensus.config import ChainTip
 from consensus.messages import Block, BlockHeader, CommitCertificate
 from consensus.validators import SETS_KEPT_MAX, ValidatorHistory, ValidatorSet
-from contracts.executor import BlockContext, BlockResult, Executor, Receipt
+from contracts.executor import NONCE_UNUSED_CODES, BlockContext, BlockResult, Executor, Receipt
 from contracts.genesis import Genesis, client_key_key, genesis_state
 from contracts.governance import NodeEntry, node_directory
 from contracts.tx import Transaction, TxError, decode_tx
@@ -187,7 +187,7 @@ class Ledger:
         new_tip = ChainTip(header.height, header.hash(), tree.root, result.receipts_root, header.timestamp_ms)
         senders = result.senders or (None,) * len(txs)
         types = result.types or tuple(_tx_type(tx) for tx in txs)
-        indexed = [IndexedTx(receipt.tx_hash, sender, tx_type)
+        indexed = [IndexedTx(receipt.tx_hash, sender, tx_type, receipt.code not in NONCE_UNUSED_CODES)
                    for receipt, sender, tx_type in zip(result.receipts, senders, types)]
         snapshot = None if snapshot_after is None else snapshot_after(new_tip, result)
         started = time.perf_counter()
@@ -218,7 +218,7 @@ class Ledger:
         return height, index, self.storage.block(height).receipts[index]
 
     def tx_sender(self, tx_hash: bytes) -> str | None:
-        """The institution that sent a committed transaction (its first inclusion)."""
+        """The institution that sent a committed transaction (the inclusion the index locates: storage, t:)."""
         location = self.storage.tx_location(tx_hash)
         indexed = None if location is None else self.storage.indexed_tx(*location)
         return None if indexed is None else indexed[0]

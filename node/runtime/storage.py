@@ -8,7 +8,8 @@
     r:<height>            receipts, each as its canonical bytes (the receipts-root leaves)
     x:<height>            [state root, receipts root] after executing the block
     h:<block hash>        height
-    t:<tx hash>           [height, index] of the transaction's first inclusion
+    t:<tx hash>           [height, index] of the inclusion that used the transaction's nonce (at
+                          most one can), else of its first inclusion (see `append_block`)
     a:<position>          [sender's institution, type] of every included transaction, in
                           chain order (position: height, 8 bytes, and index in the block,
                           4 bytes, big-endian; None for what is unknown or undecodable)
@@ -98,12 +99,15 @@ def index_by_type(tx_type: str) -> bytes:
 class IndexedTx(NamedTuple):
     """What the node indexes of one included transaction: its hash, the
     institution that sent it (the block result's; None: an unknown key or an
-    undecodable transaction) and its type (None: undecodable). A named
-    tuple, made per transaction: a frozen dataclass cost several times more."""
+    undecodable transaction), its type (None: undecodable) and whether this
+    inclusion used its nonce (its receipt's code is not one of
+    contracts.executor.NONCE_UNUSED_CODES). A named tuple, made per
+    transaction: a frozen dataclass cost several times more."""
 
     tx_hash: bytes
     institution: str | None
     type: str | None
+    nonce_used: bool = False
 
 
 def _index_entry(tx: IndexedTx) -> tuple[bytes, tuple[bytes, ...]]:
@@ -255,7 +259,10 @@ class Storage:
         """Apply one executed block atomically and durably, its transactions'
         index entries (`txs`, in block order) with it; `validators_next`,
         when the block changed the set, is the set in force from the next block;
-        `snapshot`, when given, replaces the consensus snapshot in the same batch."""
+        `snapshot`, when given, replaces the consensus snapshot in the same batch.
+        A location (t:) is read first only for an inclusion that did not use its nonce (one that did
+        is the only one that can): a get of an absent key that passes several table files charges
+        LevelDB's seek count, and one per transaction kept LevelDB compacting, at a cost that grew."""
         height = _height(tip.height)
         with self.db.write_batch(sync=True) as batch:
             if snapshot is not None:
@@ -269,10 +276,10 @@ class Storage:
             batch.put(b"r:" + height, encoding.encode(list(receipts)))
             batch.put(b"x:" + height, encoding.encode([tip.state_root, tip.receipts_root]))
             batch.put(b"h:" + tip.block_hash, height)
-            located = set()  # a transaction twice in this block: its first place is the one kept
+            located = set()  # in this block already: its first place stands, unless a later one used its nonce
             prefixes: dict[tuple[str | None, str | None], tuple[bytes, tuple[bytes, ...]]] = {}
             for index, tx in enumerate(txs):
-                if tx.tx_hash not in located and self.db.get(b"t:" + tx.tx_hash) is None:
+                if tx.nonce_used or (tx.tx_hash not in located and self.db.get(b"t:" + tx.tx_hash) is None):
                     batch.put(b"t:" + tx.tx_hash, encoding.encode([tip.height, index]))
                 located.add(tx.tx_hash)
                 found = prefixes.get((tx.institution, tx.type))

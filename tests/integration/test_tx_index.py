@@ -10,7 +10,10 @@ import itertools
 import pytest
 
 from crypto.keys import KeyPair
+from contracts import governance
+from contracts.genesis import client_key_key
 from contracts.tx import sign_tx
+from fixtures import CountedReads
 from node.devtools.chainbuilder import ChainBuilder
 from node.runtime.ledger import TxQuery
 
@@ -108,5 +111,48 @@ def test_a_transaction_twice_in_one_block_is_located_at_its_first_place(tmp_path
     assert builder.storage.tx_location(first.hash) == (1, 0)
     assert [r.code for r in builder.ledger.block(1).receipts] == ["ok", "ok", "nonce_used"]
     builder.append([first])  # a later block includes it again: still located where it first was
+    assert builder.storage.tx_location(first.hash) == (1, 0)
+    builder.close()
+
+
+def test_a_transaction_refused_before_its_nonce_is_located_where_it_was_later_executed(tmp_path):
+    """Refused for its unknown sender, the transaction used no nonce and
+    may come again; once its key is registered it is executed, and the
+    index locates that inclusion, the only one that can use its nonce."""
+    builder = ChainBuilder(tmp_path)
+    stranger = KeyPair.generate().signer()
+    payer, payee = builder.members[:2]
+    tx = sign_tx(stranger, builder.genesis.chain_id, 1, "settlement.pay",
+                 {"from": payer, "to": payee, "currency": "EUR", "amount": 5})
+    builder.append([tx])
+    assert [r.code for r in builder.ledger.block(1).receipts] == ["unknown_sender"]
+    assert builder.storage.tx_location(tx.hash) == (1, 0)
+    builder.append([builder.tx(payer, "governance.propose", {
+        "action": "add_client_key", "args": {"id": payer, "key": stranger.public_key}})])
+    proposal = governance.open_proposal_ids(builder.ledger.view)[-1]
+    for voter in builder.members:
+        if governance.open_proposal_ids(builder.ledger.view):
+            builder.append([builder.tx(voter, "governance.vote", {"proposal": proposal, "yes": True})])
+    assert builder.storage.state_get(client_key_key(stranger.public_key)) is not None
+    block = builder.append([*builder.payments(1), tx, tx])
+    height = block.header.height
+    assert [r.code for r in builder.ledger.block(height).receipts] == ["ok", "ok", "nonce_used"]
+    assert builder.storage.tx_location(tx.hash) == (height, 1)
+    assert builder.ledger.receipt(tx.hash)[2].ok
+    builder.append([tx])  # once more, refused for its used nonce: the executed inclusion stays
+    assert builder.storage.tx_location(tx.hash) == (height, 1)
+    builder.close()
+
+
+def test_a_block_of_executed_transactions_reads_no_location(tmp_path):
+    """Looking up a location that is almost never there costs LevelDB a compaction now and then: only
+    a transaction that did not use its nonce (refused, or a repeat) looks for an earlier place."""
+    builder = ChainBuilder(tmp_path)
+    first, second = builder.payments(2)
+    builder.storage.db = reads = CountedReads(builder.storage.db)
+    builder.append([first, second])
+    assert [key for key in reads.keys if key.startswith(b"t:")] == []
+    builder.append([first])
+    assert [key for key in reads.keys if key.startswith(b"t:")] == [b"t:" + first.hash]
     assert builder.storage.tx_location(first.hash) == (1, 0)
     builder.close()

@@ -15,7 +15,8 @@ from hypothesis import given, settings, strategies as st
 from conftest_crypto import Chain, pay, unit_document
 from contracts import executor as executor_module
 from contracts.executor import (
-    NONCE_WINDOW, BlockContext, BlockResult, Executor, Receipt, nonce_key, nonce_status, use_nonce,
+    NONCE_UNUSED_CODES, NONCE_WINDOW, BlockContext, BlockResult, Executor, Receipt, nonce_key, nonce_status,
+    use_nonce,
 )
 from contracts.genesis import (
     CONSENSUS_DEFAULTS, GenesisError, account_key, client_key_key, genesis_state, institution_key,
@@ -414,6 +415,35 @@ def test_nonce_too_old(chain):
     assert chain.apply([chain.sign("bank-a", NONCE_WINDOW + 10, pay("bank-a", "bank-b", 1))]).receipts[0].ok
     _failure(chain, chain.sign("bank-a", 10, pay("bank-a", "bank-b", 1)), "nonce_too_old")
     assert chain.apply([chain.sign("bank-a", 11, pay("bank-a", "bank-b", 1))]).receipts[0].ok
+
+
+def test_the_codes_named_as_leaving_the_nonce_unused_are_exactly_those_that_do(chain):
+    """The node's transaction index trusts NONCE_UNUSED_CODES: a receipt with
+    any other code used its transaction's nonce (which one inclusion only can)."""
+    used = chain.sign("bank-a", NONCE_WINDOW + 10, pay("bank-a", "bank-b", 1))
+    assert chain.apply([used]).receipts[0].ok
+    fresh = NONCE_WINDOW + 20
+    genuine = chain.sign("bank-a", fresh, pay("bank-a", "bank-b", 1))
+    cases = [
+        b"\xc1junk",
+        _rewire(genuine.body, key("bank-b/client").signer().sign("tx", genuine.body)),
+        chain.sign("bank-a", fresh, pay("bank-a", "bank-b", 1), chain_id=bytes(32)),
+        sign_tx(key("stranger").signer(), chain.chain_id, fresh, "settlement.pay", pay("bank-a", "bank-b", 1)),
+        used,
+        chain.sign("bank-a", 1, pay("bank-a", "bank-b", 1)),
+        chain.sign("bank-a", fresh, pay("bank-a", "bank-b", 10**6)),
+        chain.sign("bank-a", fresh, pay("bank-a", "bank-b", 1), tx_type="settlement.teleport"),
+        chain.sign("aud", 0, pay("aud", "bank-b", 1)),
+        genuine,
+    ]
+    codes = []
+    for tx in cases:
+        result = chain.executor.execute(chain.state, BlockContext(chain.chain_id, chain.height + 1, 0), [tx])
+        code = result.receipts[0].code
+        codes.append(code)
+        window_written = any(k.startswith(b"nonce/") for k, _ in result.writes)
+        assert (code in NONCE_UNUSED_CODES) == (not window_written), code
+    assert set(codes) >= NONCE_UNUSED_CODES | {"ok", "insufficient_funds", "unknown_type", "not_permitted"}
 
 
 def test_nonce_windows_are_per_sender(chain):
