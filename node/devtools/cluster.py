@@ -104,30 +104,15 @@ class LocalCluster:
 
     def kill(self, replica_id: int, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(replica_id, None)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            _signal_and_wait([process], sig)
 
     def close(self) -> None:
-        """Stop every node: all are told at once, then each is waited for (up to
-        STOP_TIMEOUT_S in all, then killed). Stopping them one by one would add
-        up each node's wait for its peers' links to close."""
-        processes = [process for process in self.processes.values() if process.poll() is None]
-        self.processes = {}
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        for process in processes:
-            try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """Stop every node: all are told at once, then waited for. Stopping
+        them one by one would add up each node's wait for its peers' links
+        to close."""
+        processes, self.processes = list(self.processes.values()), {}
+        _signal_and_wait(processes, signal.SIGTERM)
 
     @property
     def pids(self) -> dict[str, int]:
@@ -165,3 +150,18 @@ class LocalCluster:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _signal_and_wait(processes: list[subprocess.Popen], sig: int) -> None:
+    """Send `sig` to each running process of `processes`, then wait for them
+    all, STOP_TIMEOUT_S in all; those still running then are killed."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        process.send_signal(sig)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
