@@ -21,9 +21,8 @@ from contracts.genesis import Genesis, client_key_key, genesis_state
 from contracts.governance import NodeEntry, node_directory
 from contracts.tx import Transaction, TxError, decode_tx
 from crypto import encoding, merkle, smt
-from node.runtime.storage import (
-    INDEX_ALL, STORED_BYTES_MAX, IndexedTx, Storage, StorageError, StoredBlock, index_by_institution, index_by_type,
-)
+from node.runtime.layout import INDEX_ALL, IndexedTx, index_by_institution, index_by_type
+from node.runtime.storage import STORED_BYTES_MAX, Storage, StorageError, StoredBlock
 
 
 class TreeReader:

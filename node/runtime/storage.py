@@ -2,19 +2,19 @@
 
     m:chain_id            chain id this folder belongs to
     m:tip                 [height, block hash, state root, receipts root, timestamp]
+    m:layout              the layout below ("2"); node.runtime.layout says why it is so and
+                          moves a folder of layout 1 to it when the folder is opened
     l:snapshot            the replica's consensus snapshot (what it signed, its view)
-    b:<height>            block (header and transactions)
-    c:<height>            commit certificate
-    r:<height>            receipts, each as its canonical bytes (the receipts-root leaves)
-    x:<height>            [state root, receipts root] after executing the block
+    z:<height><kind>      the block's own rows: b the block (header and transactions), c its
+                          commit certificate, r its receipts (each as its canonical bytes, the
+                          receipts-root leaves), x its [state root, receipts root]
     h:<block hash>        height
     t:<tx hash>           [height, index] of the inclusion that used the transaction's nonce (at
                           most one can), else of its first inclusion (see `append_block`)
-    a:<position>          [sender's institution, type] of every included transaction, in
-                          chain order (position: height, 8 bytes, and index in the block,
-                          4 bytes, big-endian; None for what is unknown or undecodable)
-    i:<institution>\0<position>   the same, by the sender's institution (the auditors' index)
-    y:<type>\0<position>          the same, by transaction type
+    a:<height>            the transaction index of a block: [sender's institution, type] of each
+                          of its transactions (None for what is unknown or undecodable)
+    i:<institution>\0<height>   the same, only the transactions the institution sent
+    y:<type>\0<height>          the same, only the transactions of that type
     s:<state key>         state value (for direct reads by the contracts)
     n:<node hash>         node of the authenticated state tree (crypto.smt); old nodes
                           are kept so values can be proved against older headers
@@ -38,7 +38,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator
 
 import plyvel
 
@@ -46,12 +46,13 @@ from consensus.config import ChainTip
 from consensus.messages import Block, CommitCertificate
 from contracts.executor import Receipt
 from crypto import encoding
+from node.runtime.layout import (
+    BLOCK, CERTIFICATE, INDEX_ALL, LAYOUT, LAYOUT_KEY, RECEIPTS, ROOTS, IndexedTx, chain_key, height_key, index_rows,
+    row_entries, row_height, upgrade_from_1,
+)
 
 
 STORED_BYTES_MAX = 64 * 1024 * 1024  # a stored block or its receipts, read back from our own database
-POSITION_BYTES = 12                 # a transaction's place in the chain: height (8) and index (4)
-INDEX_ALL = b"a:"
-INDEX_SEPARATOR = b"\x00"           # ends an institution id or a type in an index key (ids hold none)
 
 
 # LevelDB's memory: its block cache (LEVELDB_CACHE_BYTES), two write buffers (the one being filled and
@@ -76,50 +77,6 @@ LEVELDB_LOCK_TEXT = "lock "          # in LevelDB's "IO error: lock <folder>/LOC
 
 class StorageError(RuntimeError):
     """The data folder cannot be used (wrong chain, corrupt)."""
-
-
-def _height(height: int) -> bytes:
-    return height.to_bytes(8, "big")
-
-
-def tx_position(height: int, index: int) -> bytes:
-    return _height(height) + index.to_bytes(4, "big")
-
-
-def index_by_institution(institution: str) -> bytes:
-    """The key prefix of the transactions `institution` sent."""
-    return b"i:" + institution.encode() + INDEX_SEPARATOR
-
-
-def index_by_type(tx_type: str) -> bytes:
-    """The key prefix of the transactions of type `tx_type`."""
-    return b"y:" + tx_type.encode() + INDEX_SEPARATOR
-
-
-class IndexedTx(NamedTuple):
-    """What the node indexes of one included transaction: its hash, the
-    institution that sent it (the block result's; None: an unknown key or an
-    undecodable transaction), its type (None: undecodable) and whether this
-    inclusion used its nonce (its receipt's code is not one of
-    contracts.executor.NONCE_UNUSED_CODES). A named tuple, made per
-    transaction: a frozen dataclass cost several times more."""
-
-    tx_hash: bytes
-    institution: str | None
-    type: str | None
-    nonce_used: bool = False
-
-
-def _index_entry(tx: IndexedTx) -> tuple[bytes, tuple[bytes, ...]]:
-    """What the indexes hold for a transaction, and the key prefixes of the
-    indexes it goes into (all, its sender's institution, its type): the same
-    for every transaction of one sender and type, so made once a block for each."""
-    indexes = [INDEX_ALL]
-    if tx.institution is not None:
-        indexes.append(index_by_institution(tx.institution))
-    if tx.type is not None and INDEX_SEPARATOR.decode() not in tx.type:
-        indexes.append(index_by_type(tx.type))
-    return encoding.encode([tx.institution, tx.type]), tuple(indexes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +165,27 @@ class Storage:
         if stored is not None and stored != chain_id:
             self.db.close()
             raise StorageError(f"{path} holds chain {stored.hex()[:16]}…, not {chain_id.hex()[:16]}…")
+        self._upgrade_layout(path)
         self.chain_id = chain_id
         self.state_cache = StateCache(STATE_CACHE_BYTES_MAX)
+
+    def _upgrade_layout(self, path: Path) -> None:
+        """Refuse a folder in a layout this node does not know; move one in layout 1 (it has a tip and no
+        layout row) to LAYOUT first (node.runtime.layout)."""
+        stored = self.db.get(LAYOUT_KEY)
+        if stored == LAYOUT:
+            return
+        if stored is not None:
+            self.db.close()
+            raise StorageError(f"{path} is in storage layout {stored.decode(errors='replace')!r}, "
+                               f"this node reads layout {LAYOUT.decode()}")
+        try:
+            if self.db.get(b"m:tip") is not None:
+                upgrade_from_1(self.db)
+            self.db.put(LAYOUT_KEY, LAYOUT, sync=True)
+        except BaseException:
+            self.db.close()  # not left locked: what was moved stays moved, opening the folder again goes on
+            raise
 
     def close(self) -> None:
         if not self.db.closed:
@@ -222,8 +198,8 @@ class Storage:
         """Write the genesis state, its tree, the tip and the genesis validator
         set, once, in one synced batch."""
         assert self.tip() is None, "storage already initialized"
-        with self.db.write_batch(sync=True) as batch:
-            batch.put(b"e:" + _height(tip.height + 1), encoding.encode(list(validators)))
+        with self.db.write_batch(sync=True, transaction=True) as batch:
+            batch.put(b"e:" + height_key(tip.height + 1), encoding.encode(list(validators)))
             for key, value in state.items():
                 batch.put(b"s:" + key, value)
             for node_hash, node in tree_nodes:
@@ -238,7 +214,7 @@ class Storage:
         no node's until `initialize` writes its tip (the loader builds it
         aside and moves it into place only then)."""
         assert self.tip() is None, "storage already initialized"
-        with self.db.write_batch() as batch:
+        with self.db.write_batch(transaction=True) as batch:
             for key, value in state:
                 batch.put(b"s:" + key, value)
             for node_hash, node in tree_nodes:
@@ -263,32 +239,26 @@ class Storage:
         A location (t:) is read first only for an inclusion that did not use its nonce (one that did
         is the only one that can): a get of an absent key that passes several table files charges
         LevelDB's seek count, and one per transaction kept LevelDB compacting, at a cost that grew."""
-        height = _height(tip.height)
-        with self.db.write_batch(sync=True) as batch:
+        height = tip.height
+        with self.db.write_batch(sync=True, transaction=True) as batch:
             if snapshot is not None:
                 batch.put(b"l:snapshot", snapshot)
             if validators_next is not None:
-                batch.put(b"e:" + _height(tip.height + 1), encoding.encode(list(validators_next)))
+                batch.put(b"e:" + height_key(height + 1), encoding.encode(list(validators_next)))
             for node_hash, node in tree_nodes:
                 batch.put(b"n:" + node_hash, node)
-            batch.put(b"b:" + height, encoding.encode(block.to_wire()))
-            batch.put(b"c:" + height, encoding.encode(certificate.to_wire()))
-            batch.put(b"r:" + height, encoding.encode(list(receipts)))
-            batch.put(b"x:" + height, encoding.encode([tip.state_root, tip.receipts_root]))
-            batch.put(b"h:" + tip.block_hash, height)
+            batch.put(chain_key(height, BLOCK), encoding.encode(block.to_wire()))
+            batch.put(chain_key(height, CERTIFICATE), encoding.encode(certificate.to_wire()))
+            batch.put(chain_key(height, RECEIPTS), encoding.encode(list(receipts)))
+            batch.put(chain_key(height, ROOTS), encoding.encode([tip.state_root, tip.receipts_root]))
+            batch.put(b"h:" + tip.block_hash, height_key(height))
             located = set()  # in this block already: its first place stands, unless a later one used its nonce
-            prefixes: dict[tuple[str | None, str | None], tuple[bytes, tuple[bytes, ...]]] = {}
             for index, tx in enumerate(txs):
                 if tx.nonce_used or (tx.tx_hash not in located and self.db.get(b"t:" + tx.tx_hash) is None):
-                    batch.put(b"t:" + tx.tx_hash, encoding.encode([tip.height, index]))
+                    batch.put(b"t:" + tx.tx_hash, encoding.encode([height, index]))
                 located.add(tx.tx_hash)
-                found = prefixes.get((tx.institution, tx.type))
-                if found is None:
-                    found = prefixes[tx.institution, tx.type] = _index_entry(tx)
-                entry, indexes = found
-                position = tx_position(tip.height, index)
-                for prefix in indexes:
-                    batch.put(prefix + position, entry)
+            for key, value in index_rows(height, enumerate((tx.institution, tx.type) for tx in txs)):
+                batch.put(key, value)
             for key, value in writes:
                 if value is None:
                     batch.delete(b"s:" + key)
@@ -344,54 +314,54 @@ class Storage:
 
     def indexed_tx(self, height: int, index: int) -> tuple[str | None, str | None] | None:
         """(sender's institution, type) of the transaction at that place in the chain."""
-        raw = self.db.get(INDEX_ALL + tx_position(height, index))
-        return None if raw is None else tuple(encoding.decode_trusted(raw))
+        raw = self.db.get(INDEX_ALL + height_key(height))
+        for found, institution, tx_type in () if raw is None else row_entries(raw):
+            if found == index:
+                return institution, tx_type
+        return None
 
     def indexed_txs(self, prefix: bytes, start: tuple[int, int],
                     last_height: int) -> Iterator[tuple[int, int, str | None, str | None]]:
         """(height, index, institution, type) of the entries of one index
         (INDEX_ALL, index_by_institution, index_by_type) from position `start`
         through height `last_height`, in chain order. Thread-safe."""
-        stop = prefix + tx_position(last_height + 1, 0)
-        for key, value in self.db.iterator(start=prefix + tx_position(*start), stop=stop):
-            position = key[len(prefix):]
-            if len(position) != POSITION_BYTES:
+        rows = self.db.iterator(start=prefix + height_key(start[0]), stop=prefix + height_key(last_height + 1))
+        for key, value in rows:
+            height = row_height(prefix, key)
+            if height is None:
                 continue  # another index's key that shares the prefix: not ours
-            institution, tx_type = encoding.decode_trusted(value)
-            yield int.from_bytes(position[:8], "big"), int.from_bytes(position[8:], "big"), institution, tx_type
+            for index, institution, tx_type in row_entries(value):
+                if (height, index) >= start:
+                    yield height, index, institution, tx_type
 
     def block_and_certificate(self, height: int) -> tuple[Block, CommitCertificate] | None:
-        key = _height(height)
-        raw = self.db.get(b"b:" + key)
+        raw = self.db.get(chain_key(height, BLOCK))
         if raw is None:
             return None
-        certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(b"c:" + key)))
+        certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(chain_key(height, CERTIFICATE))))
         return Block.from_wire(encoding.decode(raw, STORED_BYTES_MAX)), certificate
 
     def raw_certified_block(self, height: int) -> tuple[bytes, bytes] | None:
         """Block and certificate bytes as stored (canonical: for fetches). Thread-safe."""
-        key = _height(height)
-        raw = self.db.get(b"b:" + key)
-        return None if raw is None else (raw, self.db.get(b"c:" + key))
+        raw = self.db.get(chain_key(height, BLOCK))
+        return None if raw is None else (raw, self.db.get(chain_key(height, CERTIFICATE)))
 
     def raw_block(self, height: int) -> tuple[bytes, bytes, list[bytes]] | None:
         """Block, certificate and receipt bytes as stored (for export and fetches)."""
-        key = _height(height)
-        raw = self.db.get(b"b:" + key)
+        raw = self.db.get(chain_key(height, BLOCK))
         if raw is None:
             return None
-        return raw, self.db.get(b"c:" + key), self.raw_receipts(height)
+        return raw, self.db.get(chain_key(height, CERTIFICATE)), self.raw_receipts(height)
 
     def raw_receipts(self, height: int) -> list[bytes]:
-        return encoding.decode(self.db.get(b"r:" + _height(height)), STORED_BYTES_MAX)
+        return encoding.decode(self.db.get(chain_key(height, RECEIPTS)), STORED_BYTES_MAX)
 
     def block(self, height: int) -> StoredBlock | None:
-        key = _height(height)
-        raw = self.db.get(b"b:" + key)
+        raw = self.db.get(chain_key(height, BLOCK))
         if raw is None:
             return None
-        certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(b"c:" + key)))
+        certificate = CommitCertificate.from_wire(encoding.decode(self.db.get(chain_key(height, CERTIFICATE))))
         receipts = tuple(Receipt.from_wire(encoding.decode(r)) for r in self.raw_receipts(height))
-        state_root, receipts_root = encoding.decode(self.db.get(b"x:" + key))
+        state_root, receipts_root = encoding.decode(self.db.get(chain_key(height, ROOTS)))
         return StoredBlock(Block.from_wire(encoding.decode(raw, STORED_BYTES_MAX)), certificate,
                            receipts, state_root, receipts_root)

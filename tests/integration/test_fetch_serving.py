@@ -12,6 +12,7 @@ from api_node import open_api
 from consensus.messages import Blocks, FetchBlocks, encode_message
 from crypto.keys import KeyPair
 from fixtures import wait_until
+from node.runtime.layout import BLOCK, CHAIN
 
 RELEASE_TIMEOUT_S = 10.0  # a guard against a deadlock only: the test releases the reads itself
 
@@ -26,7 +27,7 @@ class BlockingReads:
         self.released: list[bool] = []
 
     def get(self, key: bytes, *args):
-        if key.startswith(b"b:"):
+        if key.startswith(CHAIN) and key.endswith(BLOCK):
             self.reads += 1
             self.released.append(self.release.wait(RELEASE_TIMEOUT_S))
             self.release.set()  # after a timeout, let the other reads through
