@@ -19,7 +19,10 @@ Either way the JSON holds each node's CPU use (cores kept busy) and peak
 resident memory, the bench client's own CPU, and the Ed25519 verification
 rate of one core measured before the load with the throughput bound it sets
 for 4 validators on this machine's cores (`verify_bound`); a run of 120 s
-or more adds its first and last minute's throughput.
+or more adds its first and last minute's throughput, and the closed loop
+gives each whole minute's throughput and the CPU each node spent on a
+committed transaction that minute (`minutes`): whether the nodes' work
+per transaction grows as the chain does, whatever else the machine did.
 
 The nodes run with TLS (HTTPS and mutual-TLS peer links), as they do by
 default. Unless --no-compare (or the consortium was given), a second fresh
@@ -53,7 +56,7 @@ from node.client import ClientError, ConsortClient
 from node.devtools import machine
 from node.devtools.cluster import LocalCluster
 from node.devtools.consortium import create_consortium, throwaway_passphrase
-from node.devtools.loadgen import latency_summary, minute_rates
+from node.devtools.loadgen import MINUTE_S, by_minute, latency_summary, minute_rates
 from node.devtools.openloop import IN_FLIGHT_MAX, LINGER_MS, Plan, offer, open_lanes
 from node.devtools.progress import Progress
 from node.devtools.workfolder import work_folder
@@ -112,8 +115,11 @@ async def worker(number: int, url: str, signer, institution: str, others: list[s
 
 
 async def progress(recorder: Recorder, start: float, deadline: float, timeline: list,
-                   watch: machine.ProcessWatch) -> None:
+                   watch: machine.ProcessWatch, cpu_marks: list) -> None:
+    """Each second: the committed count and the nodes' resident memory; at each
+    whole minute since `start`, the nodes' CPU seconds so far (`cpu_marks`)."""
     last = 0
+    cpu_marks.append((0.0, node_cpu_seconds(watch)))
     with Progress("bench", total=round(deadline - start, 1), unit="s", show_rate=False) as bar:
         while time.monotonic() < deadline:
             await asyncio.sleep(1.0)
@@ -122,7 +128,15 @@ async def progress(recorder: Recorder, start: float, deadline: float, timeline: 
             last = recorder.committed
             timeline.append((round(elapsed, 2), rate))
             watch.sample()
+            if elapsed >= cpu_marks[-1][0] + MINUTE_S:
+                cpu_marks.append((cpu_marks[-1][0] + MINUTE_S, node_cpu_seconds(watch)))
             bar.update(elapsed, note=f"committed {recorder.committed:,}, last second {rate:,} tx/s")
+
+
+def node_cpu_seconds(watch: machine.ProcessWatch) -> float | None:
+    """CPU seconds the nodes this bench started have used so far (None: it started none, or one is gone)."""
+    readings = [machine.cpu_seconds(pid) for name, pid in watch.pids.items() if name != CLIENT]
+    return sum(readings) if readings and None not in readings else None
 
 
 def watch_processes(node_pids: dict[str, int]) -> machine.ProcessWatch:
@@ -167,7 +181,7 @@ async def run_closed_loop(args, directory: Path, nodes: LocalCluster, node_pids:
     if args.workers > len(keys):
         raise SystemExit(f"--workers {args.workers} exceeds the {len(keys)} client keys of the consortium")
     signers = [read_key_file(directory / key, passphrase).signer() for _, key in keys[:args.workers]]
-    recorder, timeline = Recorder(), []
+    recorder, timeline, cpu_marks = Recorder(), [], []
     watch = watch_processes(node_pids)
     start = time.monotonic()
     deadline = start + args.duration
@@ -177,7 +191,7 @@ async def run_closed_loop(args, directory: Path, nodes: LocalCluster, node_pids:
         others = [e["id"] for e in institutions if e["id"] != entry["id"]]
         tasks.append(worker(number, url, signer, entry["id"], others, chain_id,
                             index["currency"], args.batch, deadline, start, recorder, nodes.ca))
-    await asyncio.gather(progress(recorder, start, deadline, timeline, watch), *tasks)
+    await asyncio.gather(progress(recorder, start, deadline, timeline, watch, cpu_marks), *tasks)
     duration = time.monotonic() - start
     figures = usage(watch)
     blocks = await height(nodes) - height_before
@@ -188,6 +202,7 @@ async def run_closed_loop(args, directory: Path, nodes: LocalCluster, node_pids:
         "batch": args.batch, "blocks": blocks,
         "txs_per_block": round(recorder.committed / blocks, 1) if blocks else 0,
         **minute_rates(recorder.commits, duration), **figures,
+        "minutes": by_minute(recorder.commits, cpu_marks, len(institutions)),
         "timeline": timeline, "samples": [(round(t, 3), round(l, 1)) for t, l in recorder.samples],
     }
 

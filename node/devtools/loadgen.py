@@ -159,6 +159,25 @@ def minute_rates(commits: list[tuple[float, int]], duration_s: float) -> dict:
             "tps_last_minute": round(committed_per_s(commits, duration_s - MINUTE_S, duration_s), 1)}
 
 
+def by_minute(commits: list[tuple[float, int]], cpu_marks: list[tuple[float, float | None]],
+              nodes: int) -> list[dict]:
+    """Each whole minute of a run: committed tx/s, and the CPU the nodes spent
+    on each committed transaction (microseconds, per node) from `cpu_marks`,
+    (seconds since the load started, CPU seconds of all nodes so far) taken
+    at each minute's start and end (None: not this bench's nodes). The CPU
+    figure says whether the nodes' work per transaction grows with the chain,
+    whatever else the machine was doing that minute."""
+    rows = []
+    for (start_s, cpu_start), (end_s, cpu_end) in zip(cpu_marks, cpu_marks[1:]):
+        committed = sum(count for at_s, count in commits if start_s <= at_s < end_s)
+        cpu_us = None
+        if cpu_start is not None and cpu_end is not None and committed:
+            cpu_us = round((cpu_end - cpu_start) / nodes / committed * 1e6, 1)
+        rows.append({"minute": len(rows) + 1, "tps": round(committed / (end_s - start_s), 1),
+                     "node_cpu_us_per_tx": cpu_us})
+    return rows
+
+
 def latency_summary(latencies_ms: list[float]) -> dict:
     return {"p50_ms": round(percentile(latencies_ms, 0.50), 1), "p99_ms": round(percentile(latencies_ms, 0.99), 1),
             "max_ms": round(max(latencies_ms, default=0.0), 1)}

@@ -11,8 +11,8 @@ import statistics
 
 import pytest
 
-from node.devtools.loadgen import (Gather, InFlight, PoissonArrivals, committed_per_s, latency_summary,
-                                   minute_rates, percentile)
+from node.devtools.loadgen import (Gather, InFlight, PoissonArrivals, by_minute, committed_per_s,
+                                   latency_summary, minute_rates, percentile)
 
 ARRIVALS_MANY = 50_000
 
@@ -153,3 +153,15 @@ def test_first_and_last_minute_of_a_long_run():
     assert minute_rates(commits, 300.0) == {"tps_first_minute": 100.0, "tps_last_minute": 40.0}
     assert minute_rates(commits, 119.9) == {}            # a short run has no such figures
     assert set(minute_rates(commits, 120.0)) == {"tps_first_minute", "tps_last_minute"}
+
+
+def test_each_minute_its_throughput_and_the_nodes_cpu_per_transaction():
+    # 100 tx/s for the first 90 s, then 50 tx/s; two nodes that use 0.3 then 0.25 CPU seconds a second in all.
+    commits = [(t / 2, 50 if t / 2 < 90 else 25) for t in range(360)]
+    marks = [(0.0, 10.0), (60.0, 28.0), (120.0, 43.0), (180.0, None)]
+    assert by_minute(commits, marks, nodes=2) == [
+        {"minute": 1, "tps": 100.0, "node_cpu_us_per_tx": 1500.0},   # 18 CPU s / 2 nodes / 6,000 tx
+        {"minute": 2, "tps": 75.0, "node_cpu_us_per_tx": 1666.7},    # 15 / 2 / 4,500
+        {"minute": 3, "tps": 50.0, "node_cpu_us_per_tx": None},      # a node gone: no CPU figure
+    ]
+    assert by_minute(commits, marks[:1], nodes=2) == []               # less than a minute: no rows
