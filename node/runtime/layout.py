@@ -42,7 +42,8 @@ BLOCK, CERTIFICATE, RECEIPTS, ROOTS = b"b", b"c", b"r", b"x"
 HEIGHT_BYTES = 8
 INDEX_ALL = b"a:"
 INDEX_SEPARATOR = b"\x00"  # ends an institution id or a type in an index key (ids hold none)
-UPGRADE_BLOCKS_PER_BATCH = 256  # blocks moved to layout 2 in one synced batch (a few MB at most)
+UPGRADE_BLOCKS_PER_BATCH = 256               # blocks moved to layout 2 in one synced batch, at most,
+UPGRADE_BATCH_BYTES_MAX = 32 * 1024 * 1024   # and no more once their rows reach this many bytes
 
 log = logging.getLogger("consort.storage")
 
@@ -130,34 +131,29 @@ def upgrade_from_1(db) -> int:
     folder again moves the rest. The caller records LAYOUT once this returns."""
     moved, start = 0, b"b:"
     while True:
-        heights = [int.from_bytes(key[2:], "big")
-                   for key in _first_keys(db, start, b"b;", UPGRADE_BLOCKS_PER_BATCH)]
-        if not heights:
-            return moved
+        last, size = None, 0
         with db.write_batch(sync=True, transaction=True) as batch:
-            for height in heights:
-                _move_block(db, batch, height)
-        moved += len(heights)
-        start = b"b:" + height_key(heights[-1] + 1)
-        log.info("storage: %d blocks moved to layout %s (through height %d)", moved, LAYOUT.decode(), heights[-1])
+            for key in db.iterator(start=start, stop=b"b;", include_value=False):  # the batch is not yet written
+                last = int.from_bytes(key[2:], "big")
+                size += _move_block(db, batch, last)
+                moved += 1
+                if moved % UPGRADE_BLOCKS_PER_BATCH == 0 or size >= UPGRADE_BATCH_BYTES_MAX:
+                    break
+        if last is None:
+            return moved
+        start = b"b:" + height_key(last + 1)
+        log.info("storage: %d blocks moved to layout %s (through height %d)", moved, LAYOUT.decode(), last)
 
 
-def _first_keys(db, start: bytes, stop: bytes, count: int) -> list[bytes]:
-    keys = []
-    for key in db.iterator(start=start, stop=stop, include_value=False):
-        keys.append(key)
-        if len(keys) >= count:
-            break
-    return keys
-
-
-def _move_block(db, batch, height: int) -> None:
-    suffix = height_key(height)
+def _move_block(db, batch, height: int) -> int:
+    """Put block `height`'s rows in layout 2 and delete its layout 1 rows, in `batch`; the bytes it moved."""
+    suffix, size = height_key(height), 0
     for old_prefix, kind in V1_KINDS:
         value = db.get(old_prefix + suffix)
         if value is not None:
             batch.put(chain_key(height, kind), value)
             batch.delete(old_prefix + suffix)
+            size += len(value)
     entries = []
     for key, value in db.iterator(prefix=INDEX_ALL + suffix):
         if len(key) - len(INDEX_ALL) != V1_POSITION_BYTES:
@@ -172,4 +168,5 @@ def _move_block(db, batch, height: int) -> None:
             batch.delete(index_by_type(tx_type) + position)
     for key, value in index_rows(height, entries):
         batch.put(key, value)
+    return size
 

@@ -152,7 +152,7 @@ def test_an_upgrade_cut_off_part_way_goes_on_when_the_folder_is_opened_again(cha
     def cut_off_in_the_second_batch(db, batch, height):
         if next(moved) == 4:
             raise Interrupted
-        move_block(db, batch, height)
+        return move_block(db, batch, height)
 
     monkeypatch.setattr(layout, "UPGRADE_BLOCKS_PER_BATCH", 2)
     monkeypatch.setattr(layout, "_move_block", cut_off_in_the_second_batch)
