@@ -31,6 +31,7 @@ compaction costs grows less as the chain does.
 from __future__ import annotations
 
 import logging
+from operator import itemgetter
 from typing import Iterable, NamedTuple
 
 from crypto import encoding
@@ -107,7 +108,7 @@ def row_entries(raw: bytes) -> list[tuple[int, str | None, str | None]]:
     """(index, institution, type) of each transaction an index row holds, by index."""
     entries = [(index, institution, tx_type)
                for institution, tx_type, indexes in encoding.decode_trusted(raw) for index in indexes]
-    entries.sort()
+    entries.sort(key=itemgetter(0))  # by index alone (None, an unknown sender or type, sorts with nothing)
     return entries
 
 
