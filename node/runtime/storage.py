@@ -23,6 +23,9 @@
 
 A committed block with everything it changes is written in ONE synced write
 batch, so a crash at any instant leaves either the whole block or none of it.
+Every batch is a plyvel transaction: one whose building raises part way (a
+value that cannot be encoded, a KeyboardInterrupt) is dropped, not written
+as far as it got.
 
 State reads go through `StateCache`, a bounded write-through cache of the
 values read or written lately (absent keys too): a block's transactions
