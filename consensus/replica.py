@@ -24,7 +24,7 @@ only once h is committed and executed (`Executed`), and a replica whose
 execution disagrees with a certified root finds out before it votes on
 anything built on it, and stops. It costs little: requests that arrive
 while h executes wait in the pool and go into h+1, so blocks grow with the
-load (about 270 transactions at 3,400 tx/s on the 4-node bench), and on
+load (about 265 transactions at 3,870 tx/s on the 4-node bench), and on
 the bench's two cores the nodes already keep both cores busy, so a second
 block in flight would add no throughput there. Where it would (more cores
 than the executor can use), the smallest safe change is that header h
