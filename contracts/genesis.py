@@ -135,7 +135,7 @@ def _key(value: Any, where: str, what: str = "an Ed25519 public key") -> bytes:
 def _institution(item: Any, currencies: tuple[str, ...]) -> Institution:
     _require(isinstance(item, dict), "institutions: each entry must be an object")
     iid = item.get("id")
-    _require(isinstance(iid, str) and bool(ID_PATTERN.match(iid)), f"institution id {iid!r} is invalid")
+    _require(isinstance(iid, str) and bool(ID_PATTERN.fullmatch(iid)), f"institution id {iid!r} is invalid")
     roles = item.get("roles", [])
     _require(isinstance(roles, list) and roles and all(r in ROLES for r in roles),
              f"{iid}: roles must be a non-empty list drawn from {ROLES}")
@@ -169,7 +169,7 @@ def _bulk_state(item: Any) -> BulkState | None:
     _require(isinstance(item, dict) and set(item) == {"file", "sha256", "keys"},
              "bulk_state: an object with exactly file, sha256 and keys")
     name = item["file"]
-    _require(isinstance(name, str) and bool(BULK_FILE_PATTERN.match(name)),
+    _require(isinstance(name, str) and bool(BULK_FILE_PATTERN.fullmatch(name)),
              "bulk_state.file: a plain file name (letters, digits, '.', '_', '-'), beside the genesis file")
     digest = _key(item["sha256"], "bulk_state.sha256", "a SHA-256")
     keys = item["keys"]
@@ -184,7 +184,7 @@ def parse_genesis(document: Any) -> Genesis:
     except encoding.EncodingError as exc:
         raise GenesisError(f"genesis holds a value with no canonical form: {exc}") from None
     currencies = tuple(document.get("currencies", []))
-    _require(bool(currencies) and all(isinstance(c, str) and CURRENCY_PATTERN.match(c) for c in currencies),
+    _require(bool(currencies) and all(isinstance(c, str) and CURRENCY_PATTERN.fullmatch(c) for c in currencies),
              "currencies must be a non-empty list of ISO 4217 codes")
     institutions = tuple(_institution(i, currencies) for i in document.get("institutions", []))
     for currency in currencies:  # payments conserve money, so no balance can then exceed this

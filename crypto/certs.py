@@ -97,7 +97,7 @@ def _utc(now: datetime) -> datetime:
 
 def check_institution_id(institution: str) -> str:
     """`institution` if it is an institution id (the genesis rule), else CertificateError."""
-    if not isinstance(institution, str) or not INSTITUTION_ID_PATTERN.match(institution):
+    if not isinstance(institution, str) or not INSTITUTION_ID_PATTERN.fullmatch(institution):
         raise CertificateError(f"{institution!r} is not an institution id (lower-case letters, digits and "
                                "'-', at most 32)")
     return institution
@@ -205,7 +205,7 @@ def _host_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
             continue
         except ValueError:
             pass
-        if not isinstance(host, str) or not DNS_NAME_PATTERN.match(host):
+        if not isinstance(host, str) or not DNS_NAME_PATTERN.fullmatch(host):
             raise CertificateError(f"{host!r} is neither an IP address nor a DNS name")
         names.append(x509.DNSName(host.lower()))
     return list(dict.fromkeys(names))

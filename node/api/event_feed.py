@@ -60,10 +60,10 @@ class EventFilter:
         tx_type, account, asset = query.get("type"), query.get("account"), query.get("asset")
         if tx_type is not None and tx_type not in TX_TYPES:
             raise BadRequest("bad_parameter", "type must be a transaction type of this chain, e.g. settlement.pay")
-        if account is not None and not ID_PATTERN.match(account):
+        if account is not None and not ID_PATTERN.fullmatch(account):
             raise BadRequest("bad_parameter", "account must be an institution id (lower-case letters, digits, "
                                               "hyphens; at most 32)")
-        if asset is not None and not ASSET_ID_PATTERN.match(asset):
+        if asset is not None and not ASSET_ID_PATTERN.fullmatch(asset):
             raise BadRequest("bad_parameter", f"asset must be an asset id (a letter and {ID_DIGITS} digits)")
         return cls(tx_type, account, asset)
 

@@ -94,7 +94,7 @@ def parse_host(entry: str, default_port: int, listen: str | None = None) -> Node
             raise HostsError(f"{entry!r}: {host} is an address to listen on, not one peers can dial "
                              "(name the host's own address, and --listen 0.0.0.0 if it should bind every interface)")
         host = str(ip)
-    elif not DNS_NAME_PATTERN.match(host):
+    elif not DNS_NAME_PATTERN.fullmatch(host):
         raise HostsError(f"{entry!r}: {host!r} is neither a host name (letters, digits, inner hyphens, dots) "
                          "nor an IP address")
     host = host.lower()
