@@ -7,8 +7,10 @@ Auditors and regulators only. The transactions that the institution X sent
 blocks H1..H2, in chain order, from the node's LevelDB index
 (Ledger.find_txs), at most `limit` (at most PAGE_TXS_MAX) a page, after the
 cursor `after`; `next` is the cursor of the next page, null once the range
-is done. A page reads at most SCAN_ENTRIES_MAX index entries, so a page may
-hold fewer transactions than asked and still have a `next`.
+is done. A page looks at most SCAN_ENTRIES_MAX index entries, so a page may
+hold fewer transactions than asked and still have a `next`; it also decodes
+the rest of the first block's index row, the entries before the cursor
+(one block's at most: the index keeps a row per block).
 
 A block's receipts are certified by the next block's header, so the answer
 covers blocks up to the tip's parent (`certified_height`); a larger H2 is

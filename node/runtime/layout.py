@@ -44,7 +44,8 @@ HEIGHT_BYTES = 8
 INDEX_ALL = b"a:"
 INDEX_SEPARATOR = b"\x00"  # ends an institution id or a type in an index key (ids hold none)
 UPGRADE_BLOCKS_PER_BATCH = 256               # blocks moved to layout 2 in one synced batch, at most,
-UPGRADE_BATCH_BYTES_MAX = 32 * 1024 * 1024   # and no more once their rows reach this many bytes
+UPGRADE_BATCH_BYTES_MAX = 32 * 1024 * 1024   # and no more once their own rows reach this many bytes (the index
+                                             # rows' deletes and puts add up to as much again)
 
 log = logging.getLogger("consort.storage")
 
