@@ -48,7 +48,7 @@ PAGE_TXS_MAX = 100             # transactions in one answer
 SCAN_ENTRIES_MAX = 10_000      # index entries one answer reads
 PARAMETERS = ("institution", "type", "from_height", "to_height", "after", "limit")
 CURSOR_SEPARATOR = ":"
-INDEX_MAX = 2**32 - 1          # a transaction's index in its block is 4 bytes in the index keys
+INDEX_MAX = 2**32 - 1          # a cursor's index in its block, at most (blocks hold far fewer transactions)
 
 
 def _one(query, name: str) -> str | None:

@@ -15,6 +15,7 @@ from contracts.genesis import client_key_key
 from contracts.tx import sign_tx
 from fixtures import CountedReads
 from node.devtools.chainbuilder import ChainBuilder
+from node.api.audit_txs import INDEX_MAX
 from node.runtime.ledger import TxQuery
 
 BLOCKS = 5
@@ -94,6 +95,14 @@ def test_a_query_reads_a_bounded_number_of_entries_and_goes_on_from_its_cursor(c
     page, after = builder.ledger.find_txs(TxQuery("bank-1", "settlement.instruct", 1, BLOCKS, None, 100, 1))
     assert len(page) <= 1 and after is not None
     assert pages(builder.ledger, 100, scan_max=1, institution="bank-1", type="settlement.instruct") == want
+
+
+def test_a_cursor_at_the_largest_index_goes_on_from_the_next_block(chain):
+    """The API lets a cursor's index reach INDEX_MAX; the index was once keyed by index + 1 in 4 bytes,
+    and such a cursor made the reader fail (OverflowError) instead of answering."""
+    builder, truth = chain
+    found, _ = builder.ledger.find_txs(TxQuery(None, None, 1, BLOCKS, (1, INDEX_MAX), 1000, 1000))
+    assert [(f.height, f.index) for f in found] == expected(truth, first=2)
 
 
 def test_the_sender_of_a_committed_transaction(chain):
