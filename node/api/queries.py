@@ -20,8 +20,9 @@ from aiohttp import web
 
 from contracts import assets, governance, settlement
 from contracts.executor import to_json_value
+from contracts.genesis import CURRENCY_PATTERN
 from node.api.access import AUTHENTICATED, requires
-from node.api.http import NODE, authenticated, parse_uint, require_party, scope
+from node.api.http import NODE, BadRequest, authenticated, parse_uint, require_party, scope
 
 # What a member sees of a netting cycle: the public facts and its own position.
 # (The instruction ids and the totals are other parties' figures or reveal them.)
@@ -56,6 +57,15 @@ def asset_parties(state, record: dict) -> list[str]:
     return [iid for iid in governance.institution_ids(state) if assets.involves(record, iid)]
 
 
+def path_currency(params) -> str:
+    """The route's currency: an ISO 4217 code (BadRequest otherwise); one the chain does not hold has no
+    queue and no cycles."""
+    currency = params["currency"]
+    if not CURRENCY_PATTERN.fullmatch(currency):
+        raise BadRequest("bad_parameter", "currency is an ISO 4217 code: three capital letters, e.g. EUR")
+    return currency
+
+
 def routes() -> list[web.RouteDef]:
     def handler(query: Callable) -> Callable:
         @requires(AUTHENTICATED)
@@ -74,18 +84,19 @@ def routes() -> list[web.RouteDef]:
             for ccy, balance in sorted(by_currency.items())]})
 
     def queue(request, node, state, height, params):
-        found = settlement.netting_queue(state, params["currency"], institution=scope(request))
-        return web.json_response({"height": height, "currency": params["currency"], "queue": to_json_value(found)})
+        currency = path_currency(params)
+        found = settlement.netting_queue(state, currency, institution=scope(request))
+        return web.json_response({"height": height, "currency": currency, "queue": to_json_value(found)})
 
     def cycles(request, node, state, height, params):
-        own = scope(request)
-        count = settlement.cycles_count(state, params["currency"])
-        latest = settlement.cycle(state, params["currency"], count) if count else None
+        own, currency = scope(request), path_currency(params)
+        count = settlement.cycles_count(state, currency)
+        latest = settlement.cycle(state, currency, count) if count else None
         return web.json_response({"height": height, "count": count, "latest": to_json_value(own_cycle(latest, own))})
 
     def cycle(request, node, state, height, params):
-        number = parse_uint(params["number"], "number")
-        return _reply(own_cycle(settlement.cycle(state, params["currency"], number), scope(request)), "cycle")
+        currency, number = path_currency(params), parse_uint(params["number"], "number")
+        return _reply(own_cycle(settlement.cycle(state, currency, number), scope(request)), "cycle")
 
     def finality(request, node, state, height, params):
         """A state finality record (cycles, DvP, redemption, mint, burn), or a

@@ -63,6 +63,15 @@ async def test_path_numbers_are_ascii_digits_within_64_bits(api, path, number):
     await assert_refused(response, 400, "bad_parameter")
 
 
+@pytest.mark.parametrize("path", [
+    "/v1/settlement/queue/{c}", "/v1/settlement/cycles/{c}", "/v1/settlement/cycles/{c}/1",
+])
+@pytest.mark.parametrize("currency", ["eur", "EURO", "E%2FR", "EUR%0A", "X" * 5000])
+async def test_a_path_currency_is_an_iso_4217_code(api, path, currency):
+    assert (await api.get(path.format(c="EUR"))).status in (200, 404)  # a cycle that is not there yet: 404
+    await assert_refused(await api.get(path.format(c=currency)), 400, "bad_parameter")
+
+
 @pytest.mark.parametrize("number", ["²", "1_0", "１", "+5", str(2**64)])
 async def test_query_numbers_are_ascii_digits(api, number):
     response = await api.get(f"/v1/tx/{'00' * 32}", params={"wait_ms": number})
