@@ -69,6 +69,11 @@ def index_by_type(tx_type: str) -> bytes:
     return b"y:" + tx_type.encode() + INDEX_SEPARATOR
 
 
+def has_type_index(tx_type: str | None) -> bool:
+    """Whether transactions of `tx_type` have rows under index_by_type (a type holding the separator has none)."""
+    return tx_type is not None and INDEX_SEPARATOR.decode() not in tx_type
+
+
 class IndexedTx(NamedTuple):
     """What the node indexes of one included transaction: its hash, the
     institution that sent it (the block result's; None: an unknown key or an
@@ -99,7 +104,7 @@ def index_rows(height: int, entries: Iterable[tuple[int, tuple[str | None, str |
         rows[INDEX_ALL].append(group)
         if institution is not None:
             rows.setdefault(index_by_institution(institution), []).append(group)
-        if tx_type is not None and INDEX_SEPARATOR.decode() not in tx_type:
+        if has_type_index(tx_type):
             rows.setdefault(index_by_type(tx_type), []).append(group)
     suffix = height_key(height)
     return [(prefix + suffix, encoding.encode(groups_of_row)) for prefix, groups_of_row in rows.items()]
@@ -166,7 +171,7 @@ def _move_block(db, batch, height: int) -> int:
         batch.delete(key)
         if institution is not None:
             batch.delete(index_by_institution(institution) + position)
-        if tx_type is not None and INDEX_SEPARATOR.decode() not in tx_type:
+        if has_type_index(tx_type):
             batch.delete(index_by_type(tx_type) + position)
     for key, value in index_rows(height, entries):
         batch.put(key, value)
