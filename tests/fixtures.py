@@ -272,3 +272,43 @@ class CountedReads:
 
     def __getattr__(self, name: str):
         return getattr(self.db, name)
+
+
+class Raw(bytes):
+    """Bytes that are no transaction, included in a block as they are (ChainBuilder.append)."""
+
+    def wire(self) -> bytes:
+        return bytes(self)
+
+
+MIXED_CHAIN_TYPES = ("settlement.pay", "settlement.instruct")
+
+
+def build_mixed_chain(directory: Path, blocks: int):
+    """A ChainBuilder chain of `blocks` blocks of payments and instructions
+    from four members (block h holds h + 2), block 2 also an undecodable
+    transaction and one from an unregistered key; with the truth:
+    (height, index) -> (sender's institution, type)."""
+    import itertools
+
+    from contracts.tx import sign_tx
+    from node.devtools.chainbuilder import ChainBuilder  # here: the unit tests import this module without LevelDB
+
+    builder = ChainBuilder(directory)
+    truth: dict[tuple[int, int], tuple[str | None, str | None]] = {}
+    stranger, counter = KeyPair.generate().signer(), itertools.count()
+    for height in range(1, blocks + 1):
+        txs = []
+        for _ in range(height + 2):
+            n = next(counter)
+            payer, payee = builder.members[n % 4], builder.members[(n + 1) % 4]
+            tx_type = MIXED_CHAIN_TYPES[n % 3 == 0]
+            txs.append(builder.tx(payer, tx_type, {"from": payer, "to": payee, "currency": "EUR", "amount": 1 + n}))
+            truth[height, len(txs) - 1] = (payer, tx_type)
+        if height == 2:
+            txs.append(Raw(b"\x92\xc4\x01x"))
+            truth[height, len(txs) - 1] = (None, None)
+            txs.append(sign_tx(stranger, builder.genesis.chain_id, 1, "settlement.pay", {}))
+            truth[height, len(txs) - 1] = (None, "settlement.pay")
+        builder.append(txs)
+    return builder, truth

@@ -12,48 +12,21 @@ from pathlib import Path
 import plyvel
 import pytest
 
-from contracts.tx import sign_tx
 from crypto import encoding
-from crypto.keys import KeyPair
+from fixtures import build_mixed_chain
 from node.devtools.chainbuilder import ChainBuilder
 from node.runtime import layout
 from node.runtime.ledger import Ledger, TxQuery
 from node.runtime.storage import Storage, StorageError
 
 BLOCKS = 7
-TYPES = ("settlement.pay", "settlement.instruct")
 V1_BLOCK_PREFIXES = {b"b": b"b:", b"c": b"c:", b"r": b"r:", b"x": b"x:"}
 QUERIES = [(None, None), ("bank-0", None), ("bank-3", "settlement.instruct"), (None, "settlement.pay"),
            ("nobody", None)]
 
 
-class Raw(bytes):
-    """Bytes that are no transaction, included in a block as they are."""
-
-    def wire(self) -> bytes:
-        return bytes(self)
-
-
 class Interrupted(BaseException):
     """The process stopping part way through the upgrade."""
-
-
-def build(directory) -> ChainBuilder:
-    """Blocks of payments and instructions from four members, with an undecodable transaction and one from an
-    unregistered key."""
-    builder = ChainBuilder(directory)
-    stranger, counter = KeyPair.generate().signer(), itertools.count()
-    for height in range(1, BLOCKS + 1):
-        txs = []
-        for _ in range(height + 2):
-            n = next(counter)
-            payer, payee = builder.members[n % 4], builder.members[(n + 1) % 4]
-            txs.append(builder.tx(payer, TYPES[n % 3 == 0], {"from": payer, "to": payee, "currency": "EUR",
-                                                             "amount": 1 + n}))
-        if height == 2:
-            txs += [Raw(b"\x92\xc4\x01x"), sign_tx(stranger, builder.genesis.chain_id, 1, "settlement.pay", {})]
-        builder.append(txs)
-    return builder
 
 
 def reads(builder: ChainBuilder) -> dict:
@@ -119,7 +92,7 @@ def opened(builder: ChainBuilder) -> None:
 
 @pytest.fixture
 def chain(tmp_path):
-    builder = build(tmp_path)
+    builder, _ = build_mixed_chain(tmp_path, BLOCKS)
     yield builder
     builder.close()
 

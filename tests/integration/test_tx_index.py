@@ -5,53 +5,25 @@ that match, whatever the page size."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from crypto.keys import KeyPair
 from contracts import governance
 from contracts.genesis import client_key_key
 from contracts.tx import sign_tx
-from fixtures import CountedReads
+from fixtures import CountedReads, build_mixed_chain
 from node.devtools.chainbuilder import ChainBuilder
 from node.api.audit_txs import INDEX_MAX
 from node.runtime.ledger import TxQuery
 
 BLOCKS = 5
-TYPES = ("settlement.pay", "settlement.instruct")
-
-
-class Raw(bytes):
-    """Bytes that are no transaction, included in a block as they are."""
-
-    def wire(self) -> bytes:
-        return bytes(self)
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    """Blocks of payments and instructions from four members, an
-    undecodable transaction and one from an unregistered key; the truth:
-    (height, index) -> (institution, type)."""
-    builder = ChainBuilder(tmp_path_factory.mktemp("index"))
-    truth: dict[tuple[int, int], tuple[str | None, str | None]] = {}
-    stranger = KeyPair.generate().signer()
-    counter = itertools.count()
-    for height in range(1, BLOCKS + 1):
-        txs = []
-        for _ in range(height + 2):
-            n = next(counter)
-            payer, payee = builder.members[n % 4], builder.members[(n + 1) % 4]
-            tx_type = TYPES[n % 3 == 0]
-            txs.append(builder.tx(payer, tx_type, {"from": payer, "to": payee, "currency": "EUR", "amount": 1 + n}))
-            truth[height, len(txs) - 1] = (payer, tx_type)
-        if height == 2:
-            txs.append(Raw(b"\x92\xc4\x01x"))
-            truth[height, len(txs) - 1] = (None, None)
-            txs.append(sign_tx(stranger, builder.genesis.chain_id, 1, "settlement.pay", {}))
-            truth[height, len(txs) - 1] = (None, "settlement.pay")
-        builder.append(txs)
+    """fixtures.build_mixed_chain: payments and instructions from four members, an undecodable transaction and
+    one from an unregistered key; and the truth, (height, index) -> (institution, type)."""
+    builder, truth = build_mixed_chain(tmp_path_factory.mktemp("index"), BLOCKS)
     yield builder, truth
     builder.close()
 
