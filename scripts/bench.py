@@ -128,8 +128,8 @@ async def progress(recorder: Recorder, start: float, deadline: float, timeline: 
             last = recorder.committed
             timeline.append((round(elapsed, 2), rate))
             watch.sample()
-            if elapsed >= cpu_marks[-1][0] + MINUTE_S:
-                cpu_marks.append((cpu_marks[-1][0] + MINUTE_S, node_cpu_seconds(watch)))
+            if elapsed >= len(cpu_marks) * MINUTE_S:  # read when taken: its minute's commits are counted to then
+                cpu_marks.append((elapsed, node_cpu_seconds(watch)))
             bar.update(elapsed, note=f"committed {recorder.committed:,}, last second {rate:,} tx/s")
 
 
